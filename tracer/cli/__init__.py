@@ -1,0 +1,58 @@
+"""The `tracer` command. Each subcommand lives in its own module with `register(subparsers)`.
+
+Subcommand modules import their heavy dependencies inside their handlers, so `tracer --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# (module under tracer.cli, what it registers). A module that fails to import is reported, not fatal.
+SUBCOMMANDS: tuple[str, ...] = ("demo", "dashboard", "report", "fake_api", "prices", "store_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracer",
+        description="claude-tracer: observability and cost tracking for the Claude API (anthropic SDK).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"tracer.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tracer.cli.{name}":
+                raise
+            continue  # not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"tracer {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2, no traceback."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

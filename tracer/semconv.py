@@ -1,0 +1,178 @@
+"""Every span, attribute and metric name claude-tracer reads or writes, in one place.
+
+The store, the dashboard, `tracer report`, the Grafana dashboards and the collector/Tempo configs all refer
+to these names; `tests/grafana` checks the Grafana side against this module so that a rename cannot silently
+blank a panel. Change a name here and every reader in the same change.
+
+Where the OpenTelemetry GenAI semantic conventions or the anthropic SDK's own tracing (`anthropic/_tracing.py`)
+already name a thing, we use their name, so that a call span reads the same whether the SDK made it or we did.
+Our own names live under the `tracer.` namespace.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --------------------------------------------------------------------------------------------------------------
+# Instrumentation scopes
+# --------------------------------------------------------------------------------------------------------------
+
+SCOPE: Final = "claude_tracer"
+"""Scope of every span and metric claude-tracer creates itself."""
+
+ANTHROPIC_SCOPE: Final = "com.anthropic.sdk.python"
+"""Scope of the SDK's native call spans (anthropic/_tracing.py INSTRUMENTATION_SCOPE)."""
+
+# --------------------------------------------------------------------------------------------------------------
+# Span classification: set on every span we create or adopt (on_start), so readers never guess from names.
+# --------------------------------------------------------------------------------------------------------------
+
+SPAN_TYPE: Final = "tracer.span.type"
+SPAN_TYPE_CALL: Final = "call"  # one per API call (the SDK's native span, or ours when that is off)
+SPAN_TYPE_ATTEMPT: Final = "attempt"  # one per HTTP attempt, child of its call span
+SPAN_TYPE_EVENT: Final = "event"  # a resilience event (breaker transition, budget trip, deadline, retry, ...)
+
+CALL_SPAN_SOURCE: Final = "tracer.call.source"
+"""`anthropic` when the call span is the SDK's native one, `tracer` when we created it."""
+
+# Span names. The SDK names its call spans after the resource method; we use the same names for ours.
+SPAN_MESSAGES_CREATE: Final = "anthropic.messages.create"
+SPAN_MESSAGES_COUNT_TOKENS: Final = "anthropic.messages.count_tokens"
+SPAN_ATTEMPT: Final = "anthropic.http.attempt"
+SPAN_EVENT_PREFIX: Final = "tracer.event."  # + kind, e.g. "tracer.event.breaker_transition"
+
+# --------------------------------------------------------------------------------------------------------------
+# GenAI semantic conventions (and the names the SDK's native spans already use)
+# --------------------------------------------------------------------------------------------------------------
+
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"  # "chat", "count_tokens", "batch", ...
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"  # always "anthropic"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"  # seconds
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"  # semconv: uncached + cache read + cache write
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"  # includes thinking
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"  # thinking tokens
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"  # only with capture_content
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"  # only with capture_content
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"  # only with capture_content
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # metric attribute: "input" | "output"
+
+ERROR_TYPE: Final = "error.type"
+HTTP_REQUEST_RESEND_COUNT: Final = "http.request.resend_count"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+SERVICE_NAME: Final = "service.name"  # resource attribute
+
+# Names the SDK's native spans use, outside the GenAI conventions.
+ANTHROPIC_REQUEST_ID: Final = "anthropic.request.id"
+ANTHROPIC_REQUEST_SERVICE_TIER: Final = "anthropic.request.service_tier"
+ANTHROPIC_RESPONSE_SERVICE_TIER: Final = "anthropic.response.service_tier"
+ANTHROPIC_STOP_REASON: Final = "anthropic.message.stop_reason"
+ANTHROPIC_CACHE_WRITE_5M_TOKENS: Final = "anthropic.usage.cache_creation.ephemeral_5m_input_tokens"
+ANTHROPIC_CACHE_WRITE_1H_TOKENS: Final = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
+ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.input_tokens"
+
+# --------------------------------------------------------------------------------------------------------------
+# Our call-span attributes (filled in what the SDK's span lacks)
+# --------------------------------------------------------------------------------------------------------------
+
+USAGE_UNCACHED_INPUT_TOKENS: Final = "tracer.usage.uncached_input_tokens"  # the API's usage.input_tokens
+USAGE_WEB_SEARCH_REQUESTS: Final = "tracer.usage.web_search_requests"
+USAGE_WEB_FETCH_REQUESTS: Final = "tracer.usage.web_fetch_requests"
+USAGE_INFERENCE_GEO: Final = "tracer.usage.inference_geo"
+USAGE_SPEED: Final = "tracer.usage.speed"  # "fast" for fast mode
+CALL_ATTEMPTS: Final = "tracer.call.attempts"  # HTTP attempts made, 1 = no retry
+CALL_STREAMING: Final = "tracer.call.streaming"
+CALL_TTFT_S: Final = "tracer.call.time_to_first_token"  # seconds, streams only
+CALL_OUTPUT_TOKENS_PER_S: Final = "tracer.call.output_tokens_per_second"
+CALL_STREAM_END: Final = "tracer.call.stream_end"  # "completed" | "closed_early" | "error" | "dropped"
+CALL_BATCH: Final = "tracer.call.batch"  # True for a Message Batches result priced at the batch rate
+TAG_PREFIX: Final = "tracer.tag."  # tracer.tags(feature="search") -> tracer.tag.feature = "search"
+
+# Cost (the semantic conventions define no cost attribute).
+COST_USD: Final = "tracer.cost.usd"  # float, for TraceQL/Tempo
+COST_USD_EXACT: Final = "tracer.cost.usd_exact"  # the Decimal as a string; the store reads this one
+COST_UNPRICED: Final = "tracer.cost.unpriced"  # True when the model has no price: cost is NULL, never 0
+COST_PRICE_SOURCE: Final = "tracer.cost.source"  # "genai-prices", "override:<file>", ...
+
+# --------------------------------------------------------------------------------------------------------------
+# Attempt-span attributes (also: HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE,
+# ANTHROPIC_REQUEST_ID)
+# --------------------------------------------------------------------------------------------------------------
+
+ATTEMPT_RETRY_AFTER_S: Final = "tracer.attempt.retry_after"  # seconds, from retry-after-ms / retry-after
+ATTEMPT_SHOULD_RETRY: Final = "tracer.attempt.should_retry"  # the x-should-retry header, when sent
+RATELIMIT_PREFIX: Final = "anthropic.ratelimit."  # + f"{kind}.{field}" below
+RATELIMIT_KINDS: Final = ("requests", "tokens", "input_tokens", "output_tokens")
+RATELIMIT_FIELDS: Final = ("limit", "remaining", "reset")
+
+
+def ratelimit_attribute(kind: str, field: str) -> str:
+    """`anthropic.ratelimit.tokens.remaining` from the header `anthropic-ratelimit-tokens-remaining`."""
+    return f"{RATELIMIT_PREFIX}{kind}.{field}"
+
+
+# error.type values on attempts and calls besides the HTTP status code as a string ("429", "529", ...)
+ERROR_TYPE_TIMEOUT: Final = "timeout"
+ERROR_TYPE_CONNECTION: Final = "connection"
+ERROR_TYPE_STREAM_ERROR: Final = "stream_error"  # an SSE `error` event mid-stream
+ERROR_TYPE_STREAM_TIMEOUT: Final = "stream_timeout"
+
+# --------------------------------------------------------------------------------------------------------------
+# Resilience events (spans of type "event", see tracer/_events.py)
+# --------------------------------------------------------------------------------------------------------------
+
+EVENT_KIND: Final = "tracer.event.kind"
+EVENT_NAME: Final = "tracer.event.name"  # the breaker / budget / limiter it concerns, e.g. "claude-opus-4-5"
+EVENT_FROM_STATE: Final = "tracer.event.from_state"
+EVENT_TO_STATE: Final = "tracer.event.to_state"
+EVENT_REASON: Final = "tracer.event.reason"
+EVENT_ATTRIBUTE_PREFIX: Final = "tracer.event.attr."  # free-form attributes of an event
+
+EVENT_KIND_BREAKER_TRANSITION: Final = "breaker_transition"
+EVENT_KIND_BREAKER_REJECTED: Final = "breaker_rejected"
+EVENT_KIND_RETRY: Final = "retry"
+EVENT_KIND_DEADLINE: Final = "deadline"  # a stream deadline or idle timeout hit
+EVENT_KIND_BUDGET_TRIP: Final = "budget_trip"
+EVENT_KIND_BUDGET_WARNING: Final = "budget_warning"
+EVENT_KIND_LIMITER_WAIT: Final = "limiter_wait"
+EVENT_KIND_QUEUE_FLUSH: Final = "queue_flush"
+EVENT_KIND_SUMMARISED: Final = "conversation_summarised"
+
+# --------------------------------------------------------------------------------------------------------------
+# Metrics. GenAI names with the semantic conventions' units and explicit bucket boundaries; ours under tracer.*.
+# Prometheus exposition turns dots into underscores and appends the unit and `_total` for counters.
+# --------------------------------------------------------------------------------------------------------------
+
+METRIC_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"  # s, histogram
+METRIC_TOKEN_USAGE: Final = "gen_ai.client.token.usage"  # {token}, histogram, by gen_ai.token.type
+METRIC_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"  # s, histogram
+
+DURATION_BUCKETS: Final = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+
+METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model, http status, error.type
+METRIC_RETRIES: Final = "tracer.client.retries"  # {retry}, counter, by model and the status that caused it
+METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and tags
+METRIC_UNPRICED_CALLS: Final = "tracer.client.unpriced_calls"  # {call}, counter, by model
+METRIC_RATELIMIT_REMAINING: Final = "tracer.ratelimit.remaining"  # gauge, by model and kind
+METRIC_RESILIENCE_EVENTS: Final = "tracer.resilience.events"  # {event}, counter, by kind and name
+METRIC_BREAKER_STATE: Final = "tracer.breaker.state"  # gauge 0 closed, 1 half-open, 2 open, by name
+METRIC_QUEUE_WAIT: Final = "tracer.queue.wait"  # s, histogram, limiter and batch queue wait, by name
+METRIC_QUEUE_DEPTH: Final = "tracer.queue.depth"  # gauge, by name
+METRIC_STORE_DROPPED_SPANS: Final = "tracer.store.dropped_spans"  # {span}, counter
+
+# Metric attribute keys beyond the span attribute names above.
+METRIC_ATTR_MODEL: Final = GEN_AI_REQUEST_MODEL
+METRIC_ATTR_RATELIMIT_KIND: Final = "tracer.ratelimit.kind"
