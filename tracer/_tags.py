@@ -34,7 +34,7 @@ def tag_attributes() -> dict[str, str]:
     return {semconv.TAG_PREFIX + key: value for key, value in tags.items()}
 
 
-class tags:  # noqa: N801 - used like a function: `with tracer.tags(...)` / `@tracer.tags(...)`
+class tags:  # lower-case: used like a function,: `with tracer.tags(...)` / `@tracer.tags(...)`
     """Attribution tags for every API call inside, as a context manager or a decorator.
 
     >>> import tracer
