@@ -176,3 +176,23 @@ METRIC_STORE_DROPPED_SPANS: Final = "tracer.store.dropped_spans"  # {span}, coun
 # Metric attribute keys beyond the span attribute names above.
 METRIC_ATTR_MODEL: Final = GEN_AI_REQUEST_MODEL
 METRIC_ATTR_RATELIMIT_KIND: Final = "tracer.ratelimit.kind"
+
+# Instrument kind and unit of every metric above. The Prometheus name is derived from (name, unit, kind): dots to
+# underscores, the unit's Prometheus word appended ("s" -> "_seconds", "USD" -> "_USD", "{token}" -> nothing), and
+# "_total" for counters; tests/grafana/promnames.py holds that translation and checks the dashboards with it.
+# Never give a gauge the unit "1": the collector's exporter appends "_ratio" where the Python exporter does not.
+METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
+    METRIC_OPERATION_DURATION: ("histogram", "s"),
+    METRIC_TOKEN_USAGE: ("histogram", "{token}"),
+    METRIC_TIME_TO_FIRST_CHUNK: ("histogram", "s"),
+    METRIC_ATTEMPTS: ("counter", "{attempt}"),
+    METRIC_RETRIES: ("counter", "{retry}"),
+    METRIC_COST: ("counter", "USD"),
+    METRIC_UNPRICED_CALLS: ("counter", "{call}"),
+    METRIC_RATELIMIT_REMAINING: ("gauge", "{count}"),
+    METRIC_RESILIENCE_EVENTS: ("counter", "{event}"),
+    METRIC_BREAKER_STATE: ("gauge", "{state}"),
+    METRIC_QUEUE_WAIT: ("histogram", "s"),
+    METRIC_QUEUE_DEPTH: ("gauge", "{item}"),
+    METRIC_STORE_DROPPED_SPANS: ("counter", "{span}"),
+}
