@@ -18,6 +18,7 @@ semconv, never by hand.
 from __future__ import annotations
 
 import re
+
 from tracer import semconv
 
 # opentelemetry/exporter/prometheus/_mapping.py _UNIT_MAPPINGS (the collector uses the same table).
@@ -130,4 +131,3 @@ def semconv_attributes() -> dict[str, str]:
 def all_semconv_names() -> set[str]:
     """Every dotted name in tracer/semconv.py (attributes, metrics), for TraceQL and config checks."""
     return set(semconv_attributes().values())
-

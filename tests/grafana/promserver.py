@@ -42,7 +42,10 @@ class Prometheus:
         config.write_text(
             json.dumps(  # JSON is YAML
                 {
-                    "global": {"scrape_interval": f"{self.scrape_interval_s}s", "scrape_timeout": f"{self.scrape_interval_s}s"},
+                    "global": {
+                        "scrape_interval": f"{self.scrape_interval_s}s",
+                        "scrape_timeout": f"{self.scrape_interval_s}s",
+                    },
                     "scrape_configs": [{"job_name": "claude-tracer", "static_configs": [{"targets": self.targets}]}],
                 }
             )

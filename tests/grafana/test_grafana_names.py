@@ -79,11 +79,19 @@ class TestTranslation:
 
 
 def _tracer_queries():
-    return [q for q in stack.queries("prometheus") if not any(m.startswith(TEMPO_METRIC_PREFIXES) for m in stack.promql_metrics(q.text))]
+    return [
+        q
+        for q in stack.queries("prometheus")
+        if not any(m.startswith(TEMPO_METRIC_PREFIXES) for m in stack.promql_metrics(q.text))
+    ]
 
 
 def _span_metric_queries():
-    return [q for q in stack.queries("prometheus") if any(m.startswith(TEMPO_METRIC_PREFIXES) for m in stack.promql_metrics(q.text))]
+    return [
+        q
+        for q in stack.queries("prometheus")
+        if any(m.startswith(TEMPO_METRIC_PREFIXES) for m in stack.promql_metrics(q.text))
+    ]
 
 
 def _variable_queries() -> list[str]:
@@ -109,7 +117,9 @@ class TestDashboardsUseEmittedNames:
         metrics = stack.promql_metrics(query.text)
         assert metrics, query.text
         assert metrics <= set(series), f"not emitted by the tracer: {metrics - set(series)}"
-        assert stack.promql_labels(query.text) <= labels, f"not a semconv attribute: {stack.promql_labels(query.text) - labels}"
+        assert stack.promql_labels(query.text) <= labels, (
+            f"not a semconv attribute: {stack.promql_labels(query.text) - labels}"
+        )
 
     @pytest.mark.parametrize("query", _span_metric_queries(), ids=lambda q: f"{q.panel}/{q.ref}")
     def test_span_metric_panels_use_tempo_dimensions(self, query):

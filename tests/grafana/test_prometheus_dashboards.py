@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import require_system_tool
 
 from . import promnames, stack
@@ -116,7 +115,9 @@ def _grouping_labels(expr: str) -> set[str]:
     return set.intersection(*groups) - {"le"} if groups else set()
 
 
-@pytest.mark.parametrize(("query", "legend"), _targets(), ids=lambda v: f"{v.panel}/{v.ref}" if isinstance(v, stack.Query) else "")
+@pytest.mark.parametrize(
+    ("query", "legend"), _targets(), ids=lambda v: f"{v.panel}/{v.ref}" if isinstance(v, stack.Query) else ""
+)
 def test_dashboard_query_returns_series_with_its_labels(run: Run, query: stack.Query, legend: set[str]) -> None:
     expr = stack.substitute(query.text, VARIABLES)
     result = run.prometheus.query(expr)  # a PromQL error raises here
@@ -166,7 +167,9 @@ def test_variable_queries_find_the_workloads_values(run: Run) -> None:
     for var in main["templating"]["list"]:
         if var["type"] != "query":
             continue
-        metric, selector, label = re.fullmatch(r"label_values\((\w+)(\{.*\})?,\s*(\w+)\)", var["query"]["query"]).groups()
+        metric, selector, label = re.fullmatch(
+            r"label_values\((\w+)(\{.*\})?,\s*(\w+)\)", var["query"]["query"]
+        ).groups()
         result = run.prometheus.query(f"count by ({label}) ({metric}{stack.substitute(selector or '', VARIABLES)})")
         values = {s["metric"][label] for s in result}
         assert values, var["name"]

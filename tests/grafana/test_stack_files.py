@@ -29,7 +29,9 @@ class TestComposeFile:
             image = svc["image"]
             repo, _, tag = image.rpartition(":")
             assert repo and "/" not in tag, f"{name}: image {image!r} has no tag"
-            assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), f"{name}: {image!r} is not a pinned version"
+            assert tag != "latest" and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), (
+                f"{name}: {image!r} is not a pinned version"
+            )
 
     def test_the_stack_has_the_four_parts(self):
         images = {svc.get("image", "").rpartition(":")[0] for svc in stack.services().values()}
@@ -53,7 +55,9 @@ class TestComposeFile:
         assert mounts
         for mount in mounts:
             assert mount.source.exists(), f"{mount.service} mounts missing {mount.source}"
-            files = [mount.source] if mount.source.is_file() else sorted(p for p in mount.source.rglob("*") if p.is_file())
+            files = (
+                [mount.source] if mount.source.is_file() else sorted(p for p in mount.source.rglob("*") if p.is_file())
+            )
             assert files, f"{mount.source} is empty"
             for path in files:
                 text = path.read_text(encoding="utf-8")
@@ -82,6 +86,23 @@ class TestComposeFile:
         host, port = stack.host_port(demo["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"])
         assert host == "otel-collector"
         assert port == _collector_otlp_port("grpc") and demo["environment"]["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+
+    def test_the_demo_image_copies_what_pip_install_needs(self):
+        """The Dockerfile copies pyproject's readme and every package it installs, and the ignore file lets them in."""
+        import tomllib
+
+        project = tomllib.loads((stack.ROOT / "pyproject.toml").read_text())
+        needed = {project["project"]["readme"], "pyproject.toml"}
+        needed |= {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"] if "." not in p}
+        dockerfile = stack.ROOT / stack.services()["demo"]["build"]["dockerfile"]
+        copied = set()
+        for line in dockerfile.read_text().splitlines():
+            if line.startswith("COPY "):
+                copied |= {part.rstrip("/").removeprefix("./") for part in line.split()[1:-1]}
+        assert needed <= copied, needed - copied
+        ignore = dockerfile.with_name(dockerfile.name + ".dockerignore").read_text().splitlines()
+        for path in needed:
+            assert f"!{path}" in ignore or f"!{path}/" in ignore, f"{path} is excluded from the build context"
 
 
 def _collector_otlp_port(protocol: str) -> int:
@@ -125,7 +146,12 @@ class TestCollector:
         exporters = config["service"]["pipelines"]["metrics"]["exporters"]
         assert "prometheus" in exporters
         port = stack.host_port(config["exporters"]["prometheus"]["endpoint"])[1]
-        targets = {stack.host_port(t) for job in stack.prometheus_config()["scrape_configs"] for sc in job.get("static_configs", []) for t in sc["targets"]}
+        targets = {
+            stack.host_port(t)
+            for job in stack.prometheus_config()["scrape_configs"]
+            for sc in job.get("static_configs", [])
+            for t in sc["targets"]
+        }
         assert ("otel-collector", port) in targets
         # Names follow tests/grafana/promnames.py only with the unit and _total suffixes on.
         assert config["exporters"]["prometheus"].get("add_metric_suffixes", True) is True
@@ -145,7 +171,9 @@ class TestTempo:
 
     def test_span_metrics_keep_model_error_and_status_and_reach_two_minutes(self):
         span_metrics = stack.tempo_config()["metrics_generator"]["processor"]["span_metrics"]
-        assert {semconv.GEN_AI_REQUEST_MODEL, semconv.ERROR_TYPE, semconv.HTTP_RESPONSE_STATUS_CODE} <= set(span_metrics["dimensions"])
+        assert {semconv.GEN_AI_REQUEST_MODEL, semconv.ERROR_TYPE, semconv.HTTP_RESPONSE_STATUS_CODE} <= set(
+            span_metrics["dimensions"]
+        )
         buckets = span_metrics["histogram_buckets"]
         assert buckets == sorted(buckets) and max(buckets) >= 120
 
@@ -165,7 +193,9 @@ class TestPrometheus:
             for sc in job["static_configs"]:
                 for target in sc["targets"]:
                     host, port = stack.host_port(target)
-                    assert port in listening.get(host, set()), f"job {job['job_name']} scrapes {target}, nothing listens there"
+                    assert port in listening.get(host, set()), (
+                        f"job {job['job_name']} scrapes {target}, nothing listens there"
+                    )
 
     def test_exemplars_are_stored(self):
         assert stack.command_flag("prometheus", "--enable-feature") == "exemplar-storage"
@@ -195,7 +225,10 @@ class TestGrafana:
         for query in tempo["queries"]:
             # "$$" is the provisioning escape for a literal "$": Grafana itself substitutes $__tags.
             assert "$$__tags" in query["query"]
-            assert stack.promql_metrics(query["query"]) <= {"traces_spanmetrics_latency_bucket", "traces_spanmetrics_calls_total"}
+            assert stack.promql_metrics(query["query"]) <= {
+                "traces_spanmetrics_latency_bucket",
+                "traces_spanmetrics_calls_total",
+            }
 
     def test_dashboards_provider_reads_the_mounted_dashboards(self):
         (doc,) = stack.grafana_provisioning("dashboards")
@@ -242,5 +275,7 @@ class TestGrafana:
             assert status in exprs
         assert f'{promnames.label(semconv.EVENT_KIND)}="{semconv.EVENT_KIND_BREAKER_TRANSITION}"' in exprs
         traceql = [q.text for q in stack.queries("tempo") if q.dashboard == "claude-tracer.json"]
-        assert any("duration >" in q and "status = error" in q for q in traceql), "a TraceQL panel lists slow and failed calls"
+        assert any("duration >" in q and "status = error" in q for q in traceql), (
+            "a TraceQL panel lists slow and failed calls"
+        )
         assert main["templating"]["list"]
