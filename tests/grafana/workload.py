@@ -11,6 +11,7 @@ and Prometheus' rate() over a window must find it whatever rounds the window hol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -35,33 +36,36 @@ def one_round(client: anthropic.Anthropic, no_retry: anthropic.Anthropic, breake
             stream.get_final_message()
         client.messages.create(**ask, extra_headers={"x-fake-script": "429:1,ok"})  # one 429, retried after 1 ms
         for script in ("529", "500"):  # answered once, not retried: a failed call each
-            try:
+            with contextlib.suppress(anthropic.APIStatusError):
                 no_retry.messages.create(**ask, extra_headers={"x-fake-script": script})
-            except anthropic.APIStatusError:
-                pass
-            if breaker is not None:
-                _breaker_failure(breaker)
+            _breaker_failure(breaker)
 
 
 def _make_breaker() -> object | None:
+    """The resilience toolkit's breaker, tripping on the first failure and closing again at once."""
     try:
         from tracer.resilience import CircuitBreaker
-    except ImportError:
+
+        return CircuitBreaker(name="grafana-test", failure_threshold=1, reset_timeout_s=0.0)
+    except Exception:  # not built yet, or another signature: the events below come from record_event itself
         return None
-    return CircuitBreaker(name="grafana-test", failure_threshold=1, reset_timeout_s=0.0)
 
 
-def _breaker_failure(breaker: object) -> None:
-    """Make the breaker see a failure (it opens), then a success after its zero reset timeout (it closes)."""
+def _breaker_failure(breaker: object | None) -> None:
+    """One breaker cycle: a failure opens it, a success after its zero reset timeout closes it."""
+    if breaker is None:
+        from tracer._events import record_event
+
+        record_event(semconv.EVENT_KIND_BREAKER_TRANSITION, "grafana-test", from_state="closed", to_state="open")
+        record_event(semconv.EVENT_KIND_BREAKER_TRANSITION, "grafana-test", from_state="open", to_state="closed")
+        return
 
     def fail() -> None:
-        raise anthropic.InternalServerError.__new__(anthropic.InternalServerError)
+        raise RuntimeError("scripted failure")
 
     for attempt in (fail, lambda: None):
-        try:
+        with contextlib.suppress(Exception):
             breaker.call(attempt)  # type: ignore[attr-defined]
-        except Exception:
-            pass
 
 
 def scripted_status(request: object) -> str:
