@@ -1,0 +1,60 @@
+"""Calls: the recent, slowest and costliest calls, and one call's attempts as a waterfall."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, state
+
+TABLES = {"recent_calls": "Recent", "slowest_calls": "Slowest", "costliest_calls": "Costliest"}
+COLUMNS = {
+    "cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.5f"),
+    "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
+    "ttft_ms": st.column_config.NumberColumn("TTFT (ms)", format="%.0f"),
+}
+
+
+def _label(row: pd.Series) -> str:
+    cost = state.usd(row["cost_usd"]) if pd.notna(row["cost_usd"]) else "unpriced"
+    return f"{row['start_time']:%m-%d %H:%M:%S} · {row['model']} · {state.ms(row['duration_ms'])} · {row['attempts']} attempts · {cost} · {row['span_id']}"
+
+
+def panels() -> None:
+    filters = state.current()
+    if state.no_calls_here(filters):
+        return
+    frames = {name: state.run(name, filters) for name in TABLES}
+    for tab, (name, frame) in zip(st.tabs(list(TABLES.values())), frames.items(), strict=True):
+        with tab:
+            st.dataframe(frame, hide_index=True, key=f"{name}_table", column_config=COLUMNS)
+
+    st.subheader("One call")
+    choices = pd.concat(frames.values()).drop_duplicates("span_id")
+    labels = {row["span_id"]: _label(row) for _, row in choices.iterrows()}
+    wanted = st.query_params.get("call")
+    options = list(labels)
+    if wanted and wanted not in labels:
+        options.insert(0, wanted)  # a shared link to a call outside these lists still opens it
+    default = options.index(wanted) if wanted in options else options.index(frames["slowest_calls"]["span_id"].iloc[0])
+    span_id = st.selectbox("Call", options, index=default, format_func=lambda s: labels.get(s, s), key="call_choice")
+    if st.query_params.get("call") != span_id:
+        st.query_params["call"] = span_id
+
+    attempts = state.run("call_attempts", filters, span_id=span_id)
+    call = choices[choices["span_id"] == span_id]
+    if not call.empty:
+        row = call.iloc[0]
+        cols = st.columns(5)
+        cols[0].metric("Duration", state.ms(row["duration_ms"]))
+        cols[1].metric("Attempts", state.count(row["attempts"]))
+        cols[2].metric("Status", f"{row['status']} {'' if pd.isna(row['http_status']) else int(row['http_status'])}".strip())
+        cols[3].metric("Cost", state.usd(row["cost_usd"]) if pd.notna(row["cost_usd"]) else "unpriced")
+        cols[4].metric("Output tokens", state.count(row["output_tokens"]))
+    st.plotly_chart(charts.attempts_waterfall(attempts), key="waterfall")
+    st.dataframe(attempts, hide_index=True, key="attempts_table")
+
+
+if state.ready():
+    st.title("Calls")
+    state.live(panels)

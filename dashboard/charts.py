@@ -1,0 +1,291 @@
+"""Plotly figures from the DataFrames of `tracer.store.queries`. Pure: no `st.*`, no SQL, no I/O.
+
+Each builder takes the frame its query returns and gives back a figure; an empty frame gives a figure that says
+there is nothing to show (a panel never disappears, so the layout does not jump while data arrives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+HEIGHT = 340
+STATE_COLOURS = {"closed": "#2ca02c", "half_open": "#ff9f1c", "open": "#d62728"}
+OUTCOME_COLOURS = {"ok": "#2ca02c", "429": "#ff9f1c", "529": "#9467bd", "5xx": "#d62728", "timeout": "#8c564b", "other": "#7f7f7f"}
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = HEIGHT, legend: bool = True) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        showlegend=legend,
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.35, "x": 0, "title": None},
+        hovermode="closest",
+    )
+    return fig
+
+
+def empty(title: str, message: str = "No data in this window") -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#888"}, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, legend=False)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Overview
+# --------------------------------------------------------------------------------------------------------------
+
+
+def cost_by_model(frame: pd.DataFrame) -> go.Figure:
+    title = "Cost per model (USD)"
+    priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
+    if priced.empty:
+        return empty(title)
+    fig = px.bar(priced, x="model", y="cost_usd", color="model", text_auto=".2f", hover_data=["calls"])
+    fig.update_yaxes(title="USD", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title, legend=False)
+
+
+def cost_over_time(frame: pd.DataFrame) -> go.Figure:
+    title = "Cost over time (USD per bucket)"
+    priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
+    if priced.empty:
+        return empty(title)
+    fig = px.bar(priced, x="bucket", y="cost_usd", color="model", hover_data=["calls", "tokens"])
+    fig.update_layout(barmode="stack", bargap=0.05)
+    fig.update_yaxes(title="USD", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
+TOKEN_KINDS = {
+    "input_tokens": "input (uncached)",
+    "cache_read_tokens": "cache read",
+    "cache_write_tokens": "cache write",
+    "output_tokens": "output",
+}
+
+
+def tokens_by_kind(frame: pd.DataFrame) -> go.Figure:
+    """Stacked bars per model from the `cost_by_model` frame."""
+    title = "Tokens by kind per model"
+    if frame.empty:
+        return empty(title)
+    long = frame.melt(id_vars=["model"], value_vars=list(TOKEN_KINDS), var_name="kind", value_name="tokens")
+    long["kind"] = long["kind"].map(TOKEN_KINDS)
+    fig = px.bar(long, y="model", x="tokens", color="kind", orientation="h")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=None)
+    return _layout(fig, title)
+
+
+def cache_savings(frame: pd.DataFrame) -> go.Figure:
+    title = "What prompt caching saved (USD)"
+    priced = frame.dropna(subset=["saved_usd"]) if not frame.empty else frame
+    if priced.empty or not priced["cache_read_tokens"].any():
+        return empty(title, "No cache reads in this window")
+    long = pd.DataFrame(
+        {
+            "model": list(priced["model"]) * 2,
+            "part": ["cheaper cache reads"] * len(priced) + ["cache write premium"] * len(priced),
+            "usd": list(priced["read_saved_usd"]) + list(-priced["write_premium_usd"]),
+        }
+    )
+    fig = px.bar(long, x="model", y="usd", color="part", color_discrete_map={"cheaper cache reads": "#2ca02c", "cache write premium": "#d62728"})
+    fig.update_layout(barmode="relative")
+    fig.update_yaxes(title="USD", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
+def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
+    title = "Cost by tag"
+    priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
+    if priced.empty:
+        return empty(title, "No tagged calls in this window (tracer.tags(feature=...))")
+    priced = priced.assign(label=priced["tag"] + "=" + priced["value"].astype(str))
+    fig = px.bar(priced, y="label", x="cost_usd", color="tag", orientation="h", hover_data=["calls"])
+    fig.update_yaxes(title=None, categoryorder="total ascending")
+    fig.update_xaxes(title="USD", tickprefix="$")
+    return _layout(fig, title)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Latency
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _percentile_lines(frame: pd.DataFrame, columns: dict[str, str], title: str, y_title: str) -> go.Figure:
+    present = {col: label for col, label in columns.items() if col in frame and frame[col].notna().any()}
+    if frame.empty or not present:
+        return empty(title)
+    long = frame.melt(id_vars=["bucket", "model"], value_vars=list(present), var_name="percentile", value_name="ms")
+    long["percentile"] = long["percentile"].map(present)
+    fig = px.line(long.dropna(subset=["ms"]), x="bucket", y="ms", color="model", line_dash="percentile", markers=len(frame) < 40)
+    fig.update_yaxes(title=y_title, rangemode="tozero")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title, height=380)
+
+
+def latency_over_time(frame: pd.DataFrame) -> go.Figure:
+    return _percentile_lines(frame, {"p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}, "Call latency p50 / p95 / p99", "ms")
+
+
+def ttft_over_time(frame: pd.DataFrame) -> go.Figure:
+    return _percentile_lines(frame, {"ttft_p50_ms": "p50", "ttft_p95_ms": "p95"}, "Time to first token p50 / p95 (streams)", "ms")
+
+
+def latency_histogram(frame: pd.DataFrame) -> go.Figure:
+    title = "Latency distribution"
+    if frame.empty:
+        return empty(title)
+    fig = go.Figure()
+    for model, rows in frame.groupby("model", sort=True):
+        fig.add_bar(
+            name=str(model),
+            x=(rows["bin_start_ms"] + rows["bin_end_ms"]) / 2,
+            y=rows["calls"],
+            width=rows["bin_end_ms"] - rows["bin_start_ms"],
+            opacity=0.65,
+            customdata=rows[["bin_start_ms", "bin_end_ms"]],
+            hovertemplate="%{customdata[0]:.0f}-%{customdata[1]:.0f} ms: %{y} calls",
+        )
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="ms (slowest 1% in the last bin)")
+    fig.update_yaxes(title="calls")
+    return _layout(fig, title)
+
+
+def percentiles_by_model(frame: pd.DataFrame) -> go.Figure:
+    title = "Latency percentiles per model"
+    if frame.empty:
+        return empty(title)
+    long = frame.melt(id_vars=["model"], value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
+    long["percentile"] = long["percentile"].str.removesuffix("_ms")
+    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group", text_auto=".0f")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reliability
+# --------------------------------------------------------------------------------------------------------------
+
+RATE_KINDS = {"rate_429": "429 rate limited", "rate_529": "529 overloaded", "rate_5xx": "other 5xx", "rate_timeout": "timeouts"}
+
+
+def error_rates_over_time(frame: pd.DataFrame) -> go.Figure:
+    title = "Share of HTTP attempts failing, by kind"
+    if frame.empty:
+        return empty(title)
+    long = frame.melt(id_vars=["bucket", "model"], value_vars=list(RATE_KINDS), var_name="kind", value_name="rate")
+    long["kind"] = long["kind"].map(RATE_KINDS)
+    fig = px.line(long, x="bucket", y="rate", color="model", facet_row="kind", category_orders={"kind": list(RATE_KINDS.values())})
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_yaxes(title=None, tickformat=".0%", rangemode="tozero", matches=None)
+    fig.update_xaxes(title=None)
+    return _layout(fig, title, height=560)
+
+
+def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
+    title = "HTTP attempts per call"
+    if frame.empty:
+        return empty(title)
+    fig = px.bar(frame.assign(attempts=frame["attempts"].astype(str)), x="attempts", y="calls", color="status",
+                 color_discrete_map={"ok": "#2ca02c", "error": "#d62728"}, text_auto=True)
+    fig.update_yaxes(type="log", title="calls (log)")
+    fig.update_xaxes(title="attempts", type="category")
+    return _layout(fig, title)
+
+
+def retries_by_model(frame: pd.DataFrame) -> go.Figure:
+    title = "Retries per call"
+    if frame.empty:
+        return empty(title)
+    fig = px.bar(frame, x="model", y="retries_per_call", color="model", text_auto=".3f", hover_data=["calls", "retries", "retried_calls"])
+    fig.update_xaxes(title=None)
+    fig.update_yaxes(title="retries / call")
+    return _layout(fig, title, legend=False)
+
+
+def ratelimit_headroom(frame: pd.DataFrame) -> go.Figure:
+    title = "Rate-limit headroom (lowest remaining per bucket)"
+    if frame.empty:
+        return empty(title, "No rate-limit headers recorded in this window")
+    long = frame.melt(id_vars=["bucket", "model"], value_vars=["requests_remaining", "tokens_remaining"], var_name="limit", value_name="remaining")
+    long["limit"] = long["limit"].map({"requests_remaining": "requests", "tokens_remaining": "tokens"})
+    fig = px.line(long.dropna(subset=["remaining"]), x="bucket", y="remaining", color="model", facet_row="limit")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_yaxes(title=None, matches=None, rangemode="tozero")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title, height=460)
+
+
+def breaker_timeline(frame: pd.DataFrame) -> go.Figure:
+    title = "Circuit breaker states"
+    if frame.empty:
+        return empty(title, "No circuit breaker transitions in this window")
+    fig = px.timeline(frame, x_start="start", x_end="finish", y="name", color="state", color_discrete_map=STATE_COLOURS,
+                      hover_data=["from_state"])
+    fig.update_yaxes(title=None)
+    return _layout(fig, title, height=max(220, 90 + 45 * frame["name"].nunique()))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Calls
+# --------------------------------------------------------------------------------------------------------------
+
+
+def outcome(http_status: object, error_type: object) -> str:
+    """The colour class of one attempt."""
+    if isinstance(error_type, str) and "timeout" in error_type:
+        return "timeout"
+    if http_status is None or pd.isna(http_status):  # type: ignore[arg-type]
+        return "other"
+    code = int(http_status)  # type: ignore[call-overload]
+    if code < 400:
+        return "ok"
+    if code in (429, 529):
+        return str(code)
+    if code >= 500:
+        return "5xx"
+    return "other"
+
+
+def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this call") -> go.Figure:
+    """One bar per attempt from its offset in the call, and a grey bar for each wait between attempts."""
+    if frame.empty:
+        return empty(title, "No attempts recorded for this call")
+    rows = frame.sort_values("attempt")
+    labels: Sequence[str] = [f"attempt {int(a)}" for a in rows["attempt"]]
+    fig = go.Figure()
+    gaps = rows["gap_ms"].fillna(0).clip(lower=0)
+    waits = []
+    for retry_after in rows["retry_after_s"].shift(1):
+        waits.append(f"retry-after {retry_after:g} s" if pd.notna(retry_after) else "backoff")
+    fig.add_bar(
+        y=labels, x=gaps, base=rows["offset_ms"] - gaps, orientation="h", name="wait before attempt",
+        marker_color="#d0d0d0", text=[w if g > 0 else "" for w, g in zip(waits, gaps, strict=True)], textposition="inside",
+        hovertemplate="waited %{x:.0f} ms<extra></extra>",
+    )
+    kinds = [outcome(s, e) for s, e in zip(rows["http_status"], rows["error_type"], strict=True)]
+    for kind in dict.fromkeys(kinds):
+        mask = [k == kind for k in kinds]
+        part = rows[mask]
+        fig.add_bar(
+            y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["duration_ms"], base=part["offset_ms"],
+            orientation="h", name=kind, marker_color=OUTCOME_COLOURS[kind],
+            text=[f"{'' if pd.isna(s) else int(s)} {'' if e is None or pd.isna(e) else e}".strip() for s, e in zip(part["http_status"], part["error_type"], strict=True)],
+            textposition="inside", hovertemplate="%{base:.0f} ms + %{x:.0f} ms<extra></extra>",
+        )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(autorange="reversed", title=None)
+    fig.update_xaxes(title="ms since the call started")
+    return _layout(fig, title, height=max(200, 110 + 40 * len(rows)))

@@ -1,0 +1,232 @@
+"""What every page shares: the store (cached), the query runner (cached for a few seconds), the filters kept in
+the URL, live refresh, number formats and the first-run screen. Pages only compose these with `charts`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from tracer.store import queries
+from tracer.store.queries import Filters
+
+TTL_S = 10  # data is cached this long; live refresh is slower, so each refresh sees new calls
+LIVE_EVERY_S = 30
+RANGES: dict[str, str] = {
+    "15m": "Last 15 minutes",
+    "1h": "Last hour",
+    "6h": "Last 6 hours",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "all": "All time",
+}
+DEFAULT_RANGE = "all"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Store and queries
+# --------------------------------------------------------------------------------------------------------------
+
+
+def store_path() -> str:
+    """`--store DIR` after `streamlit run app.py --`, else $TRACER_STORE, else ./.tracer."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--store")
+    known, _ = parser.parse_known_args(sys.argv[1:])
+    return str(Path(known.store or os.environ.get("TRACER_STORE") or ".tracer").expanduser().resolve())
+
+
+@st.cache_resource(show_spinner=False)
+def _open(path: str) -> queries.Readable:
+    return queries.open_store(path)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
+def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return getattr(queries, name)(_open(path), filters, **dict(extra))  # type: ignore[no-any-return]
+
+
+def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
+    """The named query of `tracer.store.queries` over this dashboard's store, cached for `TTL_S` seconds."""
+    return _run(store_path(), name, filters, tuple(sorted(extra.items())))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _choices(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    store = _open(path)
+    return queries.models_and_services(store), queries.tag_values(store)
+
+
+def store_state() -> tuple[str, str | None]:
+    """("ok", None), ("empty", None), ("missing", None) or ("error", message) for this dashboard's store."""
+    path = store_path()
+    if not Path(path).exists():
+        return "missing", None
+    try:
+        calls = int(run("time_window", Filters())["calls"].iloc[0])
+    except Exception as exc:  # a store being created, an older layout, a locked file: say so, do not crash
+        return "error", f"{type(exc).__name__}: {exc}"
+    return ("ok", None) if calls else ("empty", None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Filters, kept in the URL (?range=24h&model=a&model=b&service=s&tag=feature=search&live=0)
+# --------------------------------------------------------------------------------------------------------------
+
+_KEYS = {"range": "f_range", "model": "f_models", "service": "f_services", "tag": "f_tags", "live": "f_live"}
+
+
+def _init_from_url() -> None:
+    if st.session_state.get("_filters_from_url"):
+        return
+    params = st.query_params
+    rng = params.get("range", DEFAULT_RANGE)
+    st.session_state["f_range"] = rng if rng in RANGES else DEFAULT_RANGE
+    st.session_state["f_models"] = params.get_all("model")
+    st.session_state["f_services"] = params.get_all("service")
+    st.session_state["f_tags"] = [t for t in params.get_all("tag") if "=" in t]
+    st.session_state["f_live"] = params.get("live", "1") != "0"
+    st.session_state["_filters_from_url"] = True
+
+
+def _sync_url() -> None:
+    values: dict[str, Any] = {
+        "range": st.session_state["f_range"],
+        "model": list(st.session_state["f_models"]),
+        "service": list(st.session_state["f_services"]),
+        "tag": list(st.session_state["f_tags"]),
+        "live": "1" if st.session_state["f_live"] else "0",
+    }
+    defaults = {"range": DEFAULT_RANGE, "live": "1"}
+    for key, value in values.items():
+        if value in ([], defaults.get(key)):
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get_all(key) != (value if isinstance(value, list) else [value]):
+            st.query_params[key] = value
+
+
+def sidebar_filters() -> None:
+    """The filter widgets (sidebar); their values start from the URL and are written back to it."""
+    _init_from_url()
+    models_services, tags = _choices(store_path())
+    models = sorted(set(models_services["model"].dropna()) | set(st.session_state["f_models"]))
+    services = sorted(set(models_services["service_name"].dropna()) | set(st.session_state["f_services"]))
+    tag_options = sorted({f"{t}={v}" for t, v in zip(tags["tag"], tags["value"], strict=True)} | set(st.session_state["f_tags"]))
+    with st.sidebar:
+        st.selectbox("Time range", list(RANGES), format_func=RANGES.__getitem__, key="f_range")
+        st.multiselect("Model", models, key="f_models", placeholder="All models")
+        st.multiselect("Service", services, key="f_services", placeholder="All services")
+        st.multiselect("Tag", tag_options, key="f_tags", placeholder="Any tags", help="tracer.tags(key=value); all selected must match")
+        st.toggle(f"Live refresh (every {LIVE_EVERY_S} s)", key="f_live")
+        st.caption(f"Store: `{store_path()}`")
+    _sync_url()
+
+
+def now() -> dt.datetime:
+    # Rounded down to the cache lifetime so that repeated runs ask the same question and hit the cache.
+    stamp = dt.datetime.now(dt.UTC).timestamp()
+    return dt.datetime.fromtimestamp(stamp - stamp % TTL_S, dt.UTC)
+
+
+def current() -> Filters:
+    """The filters in force (read from the widgets' state, so a live fragment sees changes too)."""
+    rng = st.session_state.get("f_range", DEFAULT_RANGE)
+    start = None if rng not in RANGES or rng == "all" else now() - queries.parse_since(rng)
+    tags: dict[str, str] = {}
+    for item in st.session_state.get("f_tags", []):
+        key, _, value = item.partition("=")
+        tags[key] = value
+    return Filters(
+        start=start,
+        models=tuple(st.session_state.get("f_models", ())),
+        services=tuple(st.session_state.get("f_services", ())),
+        tags=tags,
+    )
+
+
+def live(body: Callable[[], None]) -> None:
+    """Run a page's panels in a fragment that re-runs on its own every LIVE_EVERY_S seconds (when live is on)."""
+    every = LIVE_EVERY_S if st.session_state.get("f_live", True) else None
+    st.fragment(run_every=every)(body)()
+
+
+def ready() -> bool:
+    """True when there is data to show; otherwise renders the first-run screen (or the store's error)."""
+    state, message = store_state()
+    if state == "ok":
+        return True
+    first_run(state, message)
+    return False
+
+
+def first_run(state: str, message: str | None = None) -> None:
+    path = store_path()
+    st.title("Claude API telemetry")
+    if state == "error":
+        st.warning(f"The store at `{path}` could not be read: {message}")
+    elif state == "missing":
+        st.info(f"No store at `{path}` yet: nothing has been recorded there.")
+    else:
+        st.info(f"The store at `{path}` holds no calls yet.")
+    st.subheader("Instrument your app")
+    st.markdown("One call at start-up; every Claude API call after it is recorded (cost, latency, retries, 429s):")
+    st.code(
+        f"""import anthropic
+import tracer
+
+tracer.instrument(store="{path}")       # or set TRACER_STORE; the default is ./.tracer
+
+client = anthropic.Anthropic()
+with tracer.tags(feature="search"):        # optional: attribute cost to a feature or customer
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=256,
+                           messages=[{{"role": "user", "content": "Hello"}}])
+tracer.flush()                             # before a short script exits""",
+        language="python",
+    )
+    st.subheader("Or see it with demo traffic (no API key needed)")
+    st.markdown("The bundled fake Claude API serves realistic traffic with injected faults (429s, 529s, timeouts):")
+    st.code(f"tracer demo --calls 500 --store {path} --no-dashboard", language="bash")
+    st.markdown("then reload this page. `tracer dashboard --store DIR` opens another store.")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Formats (the tests parse these back)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def usd(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+
+
+def count(value: float | None) -> str:
+    return "0" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value * 100:.2f}%"
+
+
+def ms(value: float | None) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.2f} s"
+
+
+def no_calls_here(filters: Filters) -> bool:
+    """True (and says so) when the filters leave no calls although the store has some."""
+    if int(run("time_window", filters)["calls"].iloc[0]):
+        return False
+    st.info("No calls match these filters. Widen the time range or clear the model/service/tag filters.")
+    return True

@@ -1,0 +1,744 @@
+"""Every SQL query the dashboard and `tracer report` run, over the store's views `calls`, `attempts`, `events`.
+
+Each query is a function `(store, filters) -> pandas.DataFrame`; `store` is anything with `.sql(query, params)`
+(`tracer.store.Store`, or `DuckDBFile` for a single DuckDB file holding the three views or tables). Values
+always travel as parameters: the SQL text depends only on which filters are set, never on their values.
+
+>>> from tracer.store.queries import Filters, open_store, cost_by_model
+>>> store = open_store(".tracer")
+>>> cost_by_model(store, Filters(models=("claude-sonnet-4-5",)))      # doctest: +SKIP
+
+`NAMED` lists the queries that take only `(store, filters)`; benchmarks/store.py times each of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+class Readable(Protocol):
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame: ...
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Filters
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which calls a query looks at. Empty means everything; several models/services match any of them; every
+    tag must match. `start` is inclusive, `end` exclusive (timezone-aware datetimes; naive ones are UTC).
+
+    >>> Filters(start=dt.datetime(2026, 11, 24, tzinfo=dt.UTC), models=("claude-opus-4-5",), tags={"feature": "search"})
+    Filters(start=datetime.datetime(2026, 11, 24, 0, 0, tzinfo=datetime.timezone.utc), end=None, models=('claude-opus-4-5',), services=(), tags={'feature': 'search'})
+    """
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    models: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Tuples and a plain dict whatever was passed, so Filters hash the same way in Streamlit's cache.
+        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "services", tuple(self.services))
+        object.__setattr__(self, "tags", dict(sorted(dict(self.tags).items())))
+        object.__setattr__(self, "start", _utc(self.start))
+        object.__setattr__(self, "end", _utc(self.end))
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.models, self.services, tuple(self.tags.items())))
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(text: str) -> dt.timedelta:
+    """`"24h"` -> 24 hours. Units s, m, h, d, w. Raises ValueError with the accepted form.
+
+    >>> parse_since("90m")
+    datetime.timedelta(seconds=5400)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 7d")
+    return dt.timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+def parse_time(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """An ISO timestamp (naive = UTC) or a duration back from now (`"2h"` = two hours ago)."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        return now - parse_since(text)
+    except ValueError:
+        pass
+    try:
+        return _utc(dt.datetime.fromisoformat(text))  # type: ignore[return-value]
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an ISO time (2026-11-24T10:00) nor a duration (24h)") from None
+
+
+def where(filters: Filters, alias: str = "c", *, time_column: str = "start_time") -> tuple[str, list[Any]]:
+    """The WHERE clause over the calls view (aliased `alias`) for `filters`, and its parameters.
+
+    >>> where(Filters(models=("a", "b"), tags={"feature": "x"}))
+    ('WHERE c.model IN (?, ?) AND json_extract_string(CAST(c.tags AS JSON), ?) = ?', ['a', 'b', 'feature', 'x'])
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.start is not None:
+        clauses.append(f"{alias}.{time_column} >= ?")
+        params.append(filters.start)
+    if filters.end is not None:
+        clauses.append(f"{alias}.{time_column} < ?")
+        params.append(filters.end)
+    if filters.models:
+        clauses.append(f"{alias}.model IN ({', '.join('?' * len(filters.models))})")
+        params.extend(filters.models)
+    if filters.services:
+        clauses.append(f"{alias}.service_name IN ({', '.join('?' * len(filters.services))})")
+        params.extend(filters.services)
+    for key, value in filters.tags.items():
+        # CAST(... AS JSON) reads tags whether the store keeps them as a MAP, JSON or JSON text.
+        clauses.append(f"json_extract_string(CAST({alias}.tags AS JSON), ?) = ?")
+        params.extend([_json_key(key), value])
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _json_key(key: str) -> str:
+    # A bare key is looked up as an object key; one that starts with '$' would be read as a JSON path.
+    return key if not key.startswith("$") else '$."' + key.replace('"', '\\"') + '"'
+
+
+def _events_where(filters: Filters) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if filters.start is not None:
+        clauses.append("e.time >= ?")
+        params.append(filters.start)
+    if filters.end is not None:
+        clauses.append("e.time < ?")
+        params.append(filters.end)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Time buckets
+# --------------------------------------------------------------------------------------------------------------
+
+BUCKETS_S: tuple[int, ...] = (1, 5, 10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+MAX_POINTS = 120
+
+
+def bucket_seconds(window: dt.timedelta | None, max_points: int = MAX_POINTS) -> int:
+    """The smallest bucket (from `BUCKETS_S`) that splits `window` into at most `max_points` points.
+
+    >>> bucket_seconds(dt.timedelta(hours=24)), bucket_seconds(dt.timedelta(minutes=2)), bucket_seconds(None)
+    (900, 1, 60)
+    """
+    if window is None:
+        return 60
+    seconds = window.total_seconds()
+    for size in BUCKETS_S:
+        if seconds / size <= max_points:
+            return size
+    return BUCKETS_S[-1]
+
+
+def time_window(store: Readable, filters: Filters) -> pd.DataFrame:
+    """`first`, `last` call start and `calls` in the filtered window (first/last NaT when there are none)."""
+    clause, params = where(filters)
+    return store.sql(f"SELECT min(c.start_time) AS first, max(c.start_time) AS last, count(*) AS calls FROM calls c {clause}", params)
+
+
+def _bucket_for(store: Readable, filters: Filters) -> int:
+    start, end = filters.start, filters.end
+    if start is None or end is None:
+        window = time_window(store, filters)
+        first, last = window["first"].iloc[0], window["last"].iloc[0]
+        if pd.isna(first):
+            return 60
+        start = start or first.to_pydatetime()
+        end = end or last.to_pydatetime()
+    return bucket_seconds(end - start)  # type: ignore[operator]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Overview
+# --------------------------------------------------------------------------------------------------------------
+
+# A call is unpriced when its model had no price: cost is NULL although tokens were used (never counted as 0).
+_UNPRICED = "(c.cost_usd IS NULL AND coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0) + coalesce(c.cache_read_tokens, 0) + coalesce(c.cache_write_tokens, 0) > 0)"
+
+
+def headline(store: Readable, filters: Filters) -> pd.DataFrame:
+    """One row: cost_usd, calls, errors, error_rate, tokens by kind, unpriced_calls, p50/p95/p99 latency (ms)."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT coalesce(sum(c.cost_usd), 0)::DOUBLE AS cost_usd,
+               count(*) AS calls,
+               count(*) FILTER (WHERE c.status = 'error') AS errors,
+               coalesce(count(*) FILTER (WHERE c.status = 'error') / nullif(count(*), 0), 0)::DOUBLE AS error_rate,
+               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
+               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
+               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
+               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
+               (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
+                + coalesce(sum(c.cache_write_tokens), 0) + coalesce(sum(c.output_tokens), 0))::BIGINT AS total_tokens,
+               count(*) FILTER (WHERE {_UNPRICED}) AS unpriced_calls,
+               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries,
+               quantile_cont(c.duration_ms, 0.5) AS p50_ms,
+               quantile_cont(c.duration_ms, 0.95) AS p95_ms,
+               quantile_cont(c.duration_ms, 0.99) AS p99_ms
+        FROM calls c {clause}
+        """,
+        params,
+    )
+
+
+def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: calls, cost_usd, errors, unpriced_calls and tokens by kind, costliest first."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT c.model,
+               count(*) AS calls,
+               sum(c.cost_usd)::DOUBLE AS cost_usd,
+               count(*) FILTER (WHERE c.status = 'error') AS errors,
+               count(*) FILTER (WHERE {_UNPRICED}) AS unpriced_calls,
+               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
+               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
+               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
+               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
+               coalesce(sum(c.thinking_tokens), 0)::BIGINT AS thinking_tokens
+        FROM calls c {clause}
+        GROUP BY c.model
+        ORDER BY cost_usd DESC NULLS LAST, calls DESC, c.model
+        """,
+        params,
+    )
+
+
+def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per time bucket and model: calls, cost_usd, tokens (bucket size chosen from the window)."""
+    clause, params = where(filters)
+    size = _bucket_for(store, filters)
+    return store.sql(
+        f"""
+        SELECT time_bucket(to_seconds(?), c.start_time) AS bucket, c.model,
+               count(*) AS calls,
+               sum(c.cost_usd)::DOUBLE AS cost_usd,
+               (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
+                + coalesce(sum(c.cache_write_tokens), 0) + coalesce(sum(c.output_tokens), 0))::BIGINT AS tokens
+        FROM calls c {clause}
+        GROUP BY ALL ORDER BY bucket, c.model
+        """,
+        [size, *params],
+    )
+
+
+def cost_by_tag(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per tag key and value: calls and cost_usd, costliest first (calls without tags are left out)."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        WITH tagged AS (SELECT CAST(c.tags AS JSON) AS j, c.cost_usd FROM calls c {clause})
+        SELECT k AS tag, json_extract_string(j, k) AS value, count(*) AS calls, sum(cost_usd)::DOUBLE AS cost_usd
+        FROM tagged, unnest(json_keys(j)) AS u(k)
+        GROUP BY ALL ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag, value
+        """,
+        params,
+    )
+
+
+def unpriced_calls(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model with no price: calls and tokens those calls used (their cost is unknown, not zero)."""
+    clause, params = where(filters)
+    extra = ("AND " if clause else "WHERE ") + _UNPRICED
+    return store.sql(
+        f"""
+        SELECT c.model, count(*) AS calls,
+               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
+               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
+               max(c.start_time) AS last_seen
+        FROM calls c {clause} {extra}
+        GROUP BY c.model ORDER BY calls DESC, c.model
+        """,
+        params,
+    )
+
+
+def cache_tokens(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: uncached input, cache read and cache write tokens and the hit ratio (read / all input)."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT c.model,
+               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
+               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
+               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
+               coalesce(sum(c.cache_write_1h_tokens), 0)::BIGINT AS cache_write_1h_tokens,
+               (coalesce(sum(c.cache_read_tokens), 0)
+                / nullif(coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0) + coalesce(sum(c.cache_write_tokens), 0), 0))::DOUBLE AS hit_ratio
+        FROM calls c {clause}
+        GROUP BY c.model ORDER BY cache_read_tokens DESC, c.model
+        """,
+        params,
+    )
+
+
+def cache_savings(store: Readable, filters: Filters) -> pd.DataFrame:
+    """`cache_tokens` plus what caching saved per model in USD at list prices: reads billed at the cache-read
+    price instead of the input price, minus the premium paid for cache writes. `saved_usd` is NaN for a model
+    without a price (or when no price data is installed)."""
+    frame = cache_tokens(store, filters)
+    rates = [_cache_rates(model) for model in frame["model"]]
+    read_saving = [r[0] if r else None for r in rates]
+    write_premium_5m = [r[1] if r else None for r in rates]
+    write_premium_1h = [r[2] if r else None for r in rates]
+    frame["read_saved_usd"] = pd.to_numeric(pd.Series(read_saving, index=frame.index, dtype=object)) * frame["cache_read_tokens"]
+    five_min = frame["cache_write_tokens"] - frame["cache_write_1h_tokens"]
+    frame["write_premium_usd"] = (
+        pd.to_numeric(pd.Series(write_premium_5m, index=frame.index, dtype=object)) * five_min
+        + pd.to_numeric(pd.Series(write_premium_1h, index=frame.index, dtype=object)) * frame["cache_write_1h_tokens"]
+    )
+    frame["saved_usd"] = frame["read_saved_usd"] - frame["write_premium_usd"]
+    return frame
+
+
+_rates_lock = threading.Lock()
+_rates: dict[str, tuple[float, float, float] | None] = {}
+_PROBE = 1000  # tokens per probe: small enough to stay below any long-context price tier
+
+
+def _cache_rates(model: str) -> tuple[float, float, float] | None:
+    """(input - cache read, cache write 5m - input, cache write 1h - input) in USD per token, or None."""
+    with _rates_lock:
+        if model in _rates:
+            return _rates[model]
+    rates: tuple[float, float, float] | None = None
+    try:
+        rates = _rates_from_tracer_cost(model)
+    except ImportError:
+        rates = _rates_from_genai_prices(model)
+    except Exception:
+        log.debug("no cache prices for %s", model, exc_info=True)
+    with _rates_lock:
+        _rates[model] = rates
+    return rates
+
+
+def _rates_from_tracer_cost(model: str) -> tuple[float, float, float] | None:
+    from tracer.cost import cost_of  # the cost engineer's module; absent in a partial install
+
+    def price(**usage: Any) -> Decimal | None:
+        return cost_of(model, {"input_tokens": 0, "output_tokens": 0, **usage})
+
+    plain = price(input_tokens=_PROBE)
+    read = price(cache_read_input_tokens=_PROBE)
+    write_5m = price(
+        cache_creation_input_tokens=_PROBE,
+        cache_creation={"ephemeral_5m_input_tokens": _PROBE, "ephemeral_1h_input_tokens": 0},
+    )
+    write_1h = price(
+        cache_creation_input_tokens=_PROBE,
+        cache_creation={"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": _PROBE},
+    )
+    if plain is None or read is None or write_5m is None:
+        return None
+    write_1h = write_1h if write_1h is not None else write_5m
+    return (float(plain - read) / _PROBE, float(write_5m - plain) / _PROBE, float(write_1h - plain) / _PROBE)
+
+
+def _rates_from_genai_prices(model: str) -> tuple[float, float, float] | None:
+    try:
+        from genai_prices import Usage, calc_price
+    except ImportError:
+        return None
+    try:
+        # genai-prices counts input_tokens including the cached ones.
+        plain = calc_price(Usage(input_tokens=_PROBE), model, provider_id="anthropic").total_price
+        read = calc_price(Usage(input_tokens=_PROBE, cache_read_tokens=_PROBE), model, provider_id="anthropic").total_price
+        write = calc_price(Usage(input_tokens=_PROBE, cache_write_tokens=_PROBE), model, provider_id="anthropic").total_price
+    except Exception:
+        return None
+    # genai-prices has one cache-write price (5 minutes); the 1-hour write costs twice the input price.
+    return (float(plain - read) / _PROBE, float(write - plain) / _PROBE, float(plain) / _PROBE)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Latency
+# --------------------------------------------------------------------------------------------------------------
+
+
+def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: calls, p50/p95/p99 duration and time to first token (ms), median output tokens per second."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        WITH q AS (
+            SELECT c.model, count(*) AS calls,
+                   quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
+                   quantile_cont(c.ttft_ms, [0.5, 0.95, 0.99]) AS t,
+                   count(c.ttft_ms) AS streamed,
+                   median(c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0))
+                       FILTER (WHERE c.status = 'ok' AND c.output_tokens > 0) AS output_tokens_per_s
+            FROM calls c {clause}
+            GROUP BY c.model
+        )
+        SELECT model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms,
+               streamed, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms, t[3] AS ttft_p99_ms, output_tokens_per_s
+        FROM q ORDER BY calls DESC, model
+        """,
+        params,
+    )
+
+
+def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per time bucket and model: calls, p50/p95/p99 duration and p50/p95 time to first token (ms)."""
+    clause, params = where(filters)
+    size = _bucket_for(store, filters)
+    return store.sql(
+        f"""
+        WITH q AS (
+            SELECT time_bucket(to_seconds(?), c.start_time) AS bucket, c.model, count(*) AS calls,
+                   quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
+                   quantile_cont(c.ttft_ms, [0.5, 0.95]) AS t
+            FROM calls c {clause}
+            GROUP BY ALL
+        )
+        SELECT bucket, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms
+        FROM q ORDER BY bucket, model
+        """,
+        [size, *params],
+    )
+
+
+HISTOGRAM_BINS = 40
+
+
+def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model and duration bin: `bin_start_ms`, `bin_end_ms`, `calls`. Bins are equal widths up to the p99
+    duration; slower calls land in the last bin."""
+    clause, params = where(filters)
+    clause = (clause + " AND " if clause else "WHERE ") + "c.duration_ms IS NOT NULL"
+    return store.sql(
+        f"""
+        WITH f AS (SELECT c.model, c.duration_ms FROM calls c {clause}),
+             w AS (SELECT greatest(quantile_cont(duration_ms, 0.99) / ?, 1.0) AS width FROM f),
+             b AS (SELECT f.model, least(floor(f.duration_ms / w.width), ? - 1)::INTEGER AS i, w.width FROM f, w)
+        SELECT model, i * width AS bin_start_ms, (i + 1) * width AS bin_end_ms, count(*) AS calls
+        FROM b GROUP BY ALL ORDER BY model, bin_start_ms
+        """,
+        [*params, HISTOGRAM_BINS, HISTOGRAM_BINS],
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reliability
+# --------------------------------------------------------------------------------------------------------------
+
+_ATTEMPT_KINDS = """
+       count(*) AS attempts,
+       count(*) FILTER (WHERE a.http_status = 429) AS rate_limited,
+       count(*) FILTER (WHERE a.http_status = 529) AS overloaded,
+       count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529) AS server_errors,
+       count(*) FILTER (WHERE a.error_type IN ('timeout', 'stream_timeout')) AS timeouts,
+       count(*) FILTER (WHERE a.error_type = 'connection') AS connection_errors"""
+
+_ATTEMPT_RATES = """
+       rate_limited / attempts AS rate_429, overloaded / attempts AS rate_529,
+       server_errors / attempts AS rate_5xx, timeouts / attempts AS rate_timeout,
+       connection_errors / attempts AS rate_connection"""
+
+
+def _attempts_join(filters: Filters) -> tuple[str, list[Any]]:
+    clause, params = where(filters)
+    return f"attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id {clause}", params
+
+
+def error_rates(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: attempts, counts and rates (per attempt) of 429, 529, other 5xx, timeouts, connection errors."""
+    source, params = _attempts_join(filters)
+    return store.sql(
+        f"""
+        WITH k AS (SELECT c.model, {_ATTEMPT_KINDS} FROM {source} GROUP BY c.model)
+        SELECT *, {_ATTEMPT_RATES} FROM k ORDER BY attempts DESC, model
+        """,
+        params,
+    )
+
+
+def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per time bucket and model: attempts and the 429/529/5xx/timeout rates (per attempt)."""
+    source, params = _attempts_join(filters)
+    size = _bucket_for(store, filters)
+    return store.sql(
+        f"""
+        WITH k AS (SELECT time_bucket(to_seconds(?), a.start_time) AS bucket, c.model, {_ATTEMPT_KINDS}
+                   FROM {source} GROUP BY ALL)
+        SELECT *, {_ATTEMPT_RATES} FROM k ORDER BY bucket, model
+        """,
+        [size, *params],
+    )
+
+
+def retries_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: calls, retries (attempts beyond the first), retries per call, calls that needed a retry."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT c.model, count(*) AS calls,
+               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries,
+               coalesce(avg(c.attempts - 1), 0)::DOUBLE AS retries_per_call,
+               count(*) FILTER (WHERE c.attempts > 1) AS retried_calls
+        FROM calls c {clause}
+        GROUP BY c.model ORDER BY retries DESC, c.model
+        """,
+        params,
+    )
+
+
+def attempts_distribution(store: Readable, filters: Filters) -> pd.DataFrame:
+    """How many calls took 1, 2, 3, ... HTTP attempts, and their final status."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT c.attempts, c.status, count(*) AS calls
+        FROM calls c {clause}
+        GROUP BY ALL ORDER BY c.attempts, c.status
+        """,
+        params,
+    )
+
+
+def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per time bucket and model: the lowest requests and tokens remaining that the API reported."""
+    source, params = _attempts_join(filters)
+    size = _bucket_for(store, filters)
+    return store.sql(
+        f"""
+        SELECT time_bucket(to_seconds(?), a.start_time) AS bucket, c.model,
+               min(a.ratelimit_requests_remaining) AS requests_remaining,
+               min(a.ratelimit_tokens_remaining) AS tokens_remaining
+        FROM {source}
+        GROUP BY ALL
+        HAVING count(a.ratelimit_requests_remaining) + count(a.ratelimit_tokens_remaining) > 0
+        ORDER BY bucket, model
+        """,
+        [size, *params],
+    )
+
+
+def breaker_timeline(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per breaker (`name`): each state it entered (`state`), from `start` until the next transition (`finish`;
+    the end of the window, or now, for the last one)."""
+    clause, params = _events_where(filters)
+    extra = ("AND " if clause else "WHERE ") + "e.kind = 'breaker_transition'"
+    finish = filters.end or dt.datetime.now(dt.UTC)
+    return store.sql(
+        f"""
+        SELECT e.name, e.from_state, e.to_state AS state, e.time AS start,
+               coalesce(lead(e.time) OVER (PARTITION BY e.name ORDER BY e.time), greatest(?, e.time)) AS finish
+        FROM events e {clause} {extra}
+        ORDER BY e.name, e.time
+        """,
+        [finish, *params],
+    )
+
+
+def budget_events(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Budget trips and warnings, newest first."""
+    clause, params = _events_where(filters)
+    extra = ("AND " if clause else "WHERE ") + "e.kind LIKE 'budget%'"
+    return store.sql(
+        f"SELECT e.time, e.kind, e.name, e.from_state, e.to_state, CAST(e.attributes AS VARCHAR) AS attributes FROM events e {clause} {extra} ORDER BY e.time DESC LIMIT 200",
+        params,
+    )
+
+
+def events_summary(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Resilience events per kind and name: count, first and last time."""
+    clause, params = _events_where(filters)
+    return store.sql(
+        f"SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last FROM events e {clause} GROUP BY ALL ORDER BY events DESC, e.kind, e.name",
+        params,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Calls
+# --------------------------------------------------------------------------------------------------------------
+
+CALL_COLUMNS = """c.start_time, c.model, c.status, c.http_status, c.error_type, c.duration_ms, c.ttft_ms, c.attempts,
+       c.input_tokens, c.cache_read_tokens, c.cache_write_tokens, c.output_tokens, c.cost_usd::DOUBLE AS cost_usd,
+       c.service_name, c.operation, c.streaming, c.trace_id, c.span_id"""
+
+
+def _calls(store: Readable, filters: Filters, order: str, limit: int) -> pd.DataFrame:
+    clause, params = where(filters)
+    return store.sql(f"SELECT {CALL_COLUMNS} FROM calls c {clause} ORDER BY {order} LIMIT ?", [*params, int(limit)])
+
+
+def recent_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
+    """The newest calls."""
+    return _calls(store, filters, "c.start_time DESC, c.span_id", limit)
+
+
+def slowest_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
+    """The longest calls (duration of the whole call, retries included)."""
+    return _calls(store, filters, "c.duration_ms DESC NULLS LAST, c.span_id", limit)
+
+
+def costliest_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
+    """The most expensive calls."""
+    return _calls(store, filters, "c.cost_usd DESC NULLS LAST, c.span_id", limit)
+
+
+def call_detail(store: Readable, span_id: str) -> pd.DataFrame:
+    """One call by its span id (all columns of the calls view)."""
+    return store.sql("SELECT * FROM calls WHERE span_id = ? LIMIT 1", [span_id])
+
+
+def call_attempts(store: Readable, filters: Filters, span_id: str | None = None) -> pd.DataFrame:
+    """The attempts of one call (the slowest call in `filters` when no span id is given), in order, with each
+    attempt's offset from the call's start (`offset_ms`), and the gap before it (`gap_ms`: the SDK's wait,
+    retry-after or backoff, after the previous attempt ended)."""
+    if span_id is None:
+        slowest = slowest_calls(store, filters, limit=1)
+        if slowest.empty:
+            return store.sql(
+                "SELECT *, NULL::DOUBLE AS offset_ms, NULL::DOUBLE AS gap_ms, NULL::DOUBLE AS end_ms FROM attempts WHERE false"
+            )
+        span_id = str(slowest["span_id"].iloc[0])
+    return store.sql(
+        """
+        WITH call AS (SELECT trace_id, span_id, start_time FROM calls WHERE span_id = ? LIMIT 1),
+             a AS (
+                SELECT a.*,
+                       (epoch_us(a.start_time) - epoch_us(call.start_time)) / 1000.0 AS offset_ms
+                FROM attempts a JOIN call ON a.call_span_id = call.span_id AND a.trace_id = call.trace_id
+             )
+        SELECT *, offset_ms + duration_ms AS end_ms,
+               offset_ms - lag(offset_ms + duration_ms) OVER (ORDER BY attempt) AS gap_ms
+        FROM a ORDER BY attempt
+        """,
+        [span_id],
+    )
+
+
+def models_and_services(store: Readable) -> pd.DataFrame:
+    """Every (model, service_name) pair with its call count: the choices offered by the filters."""
+    return store.sql("SELECT model, service_name, count(*) AS calls FROM calls GROUP BY ALL ORDER BY calls DESC")
+
+
+def tag_values(store: Readable, limit: int = 200) -> pd.DataFrame:
+    """The most used tag key/value pairs: choices for the tag filter."""
+    return store.sql(
+        """
+        WITH t AS (SELECT CAST(tags AS JSON) AS j FROM calls)
+        SELECT k AS tag, json_extract_string(j, k) AS value, count(*) AS calls
+        FROM t, unnest(json_keys(j)) AS u(k)
+        GROUP BY ALL ORDER BY calls DESC, tag, value LIMIT ?
+        """,
+        [int(limit)],
+    )
+
+
+NAMED: dict[str, Callable[[Readable, Filters], pd.DataFrame]] = {
+    "headline": headline,
+    "cost_by_model": cost_by_model,
+    "cost_over_time": cost_over_time,
+    "cost_by_tag": cost_by_tag,
+    "unpriced_calls": unpriced_calls,
+    "cache_savings": cache_savings,
+    "latency_by_model": latency_by_model,
+    "latency_over_time": latency_over_time,
+    "latency_histogram": latency_histogram,
+    "error_rates": error_rates,
+    "error_rates_over_time": error_rates_over_time,
+    "retries_by_model": retries_by_model,
+    "attempts_distribution": attempts_distribution,
+    "ratelimit_headroom": ratelimit_headroom,
+    "breaker_timeline": breaker_timeline,
+    "budget_events": budget_events,
+    "events_summary": events_summary,
+    "recent_calls": recent_calls,
+    "slowest_calls": slowest_calls,
+    "costliest_calls": costliest_calls,
+    "call_attempts": call_attempts,
+    "time_window": time_window,
+}
+"""Every query that takes just `(store, filters)`, by name (the dashboard's panels and benchmarks/store.py)."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Opening a store for reading
+# --------------------------------------------------------------------------------------------------------------
+
+
+class DuckDBFile:
+    """A single DuckDB database file holding `calls`, `attempts` and `events` (tables or views), read-only:
+    a snapshot of a store, or what `dashboard.synthetic` writes. Same `.sql` / `.rows` as `tracer.store.Store`.
+
+    >>> DuckDBFile("snapshot.duckdb").sql("SELECT count(*) FROM calls")   # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import duckdb
+
+        self.path = Path(path)
+        self._con = duckdb.connect(str(self.path), read_only=True)
+        self._lock = threading.Lock()
+
+    def _cursor(self) -> Any:
+        with self._lock:  # each thread (Streamlit session) gets its own cursor over the one connection
+            return self._con.cursor()
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        cursor = self._cursor()
+        try:
+            return cursor.execute(query, params).df()
+        finally:
+            cursor.close()
+
+    def rows(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        cursor = self._cursor()
+        try:
+            return cursor.execute(query, params).fetchall()
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def open_store(path: str | Path) -> Readable:
+    """A directory is a live store (`tracer.store.Store`); a file is a DuckDB database (`DuckDBFile`)."""
+    target = Path(path)
+    if target.is_file():
+        return DuckDBFile(target)
+    from tracer.store import Store
+
+    return Store(target)  # type: ignore[no-any-return]
