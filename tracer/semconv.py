@@ -141,6 +141,7 @@ EVENT_ATTRIBUTE_PREFIX: Final = "tracer.event.attr."  # free-form attributes of 
 EVENT_KIND_BREAKER_TRANSITION: Final = "breaker_transition"
 EVENT_KIND_BREAKER_REJECTED: Final = "breaker_rejected"
 EVENT_KIND_RETRY: Final = "retry"
+EVENT_KIND_RETRY_EXHAUSTED: Final = "retry_exhausted"  # a retryable failure given up on (attempts or total time)
 EVENT_KIND_DEADLINE: Final = "deadline"  # a stream deadline or idle timeout hit
 EVENT_KIND_BUDGET_TRIP: Final = "budget_trip"
 EVENT_KIND_BUDGET_WARNING: Final = "budget_warning"

@@ -1,0 +1,285 @@
+"""Stream deadlines: a total deadline and an idle (between-events) timeout for SDK streams, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tracer import semconv
+from tracer.resilience import _clock, _telemetry
+from tracer.resilience._classify import FailureKind, classify
+from tracer.resilience._errors import StreamTimeoutError
+
+log = logging.getLogger("tracer.resilience")
+
+S = TypeVar("S")
+
+
+@dataclass
+class StreamProgress:
+    """What a guarded stream has delivered so far: text, event count, usage and model from the raw events."""
+
+    started_at: float
+    last_event_at: float
+    events: int = 0
+    text: list[str] = field(default_factory=list)
+    model: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    completed: bool = False
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(self.text)
+
+    def observe(self, item: Any) -> None:
+        """Fold one stream item in. Never raises (zone 2)."""
+        try:
+            self.events += 1
+            if isinstance(item, str):
+                self.text.append(item)
+                return
+            kind = getattr(item, "type", None)
+            if kind == "content_block_delta":
+                delta = item.delta
+                if getattr(delta, "type", None) == "text_delta":
+                    self.text.append(delta.text)
+            elif kind == "text" and isinstance(getattr(item, "text", None), str):  # MessageStream's TextEvent
+                self.text.append(item.text)
+            elif kind == "message_start":
+                self.model = item.message.model
+                self.usage.update(_usage_dict(item.message.usage))
+            elif kind == "message_delta" and item.usage is not None:
+                # cumulative in message_delta: overwrite what message_start said, never add
+                self.usage.update({k: v for k, v in _usage_dict(item.usage).items() if v is not None})
+        except Exception:
+            log.debug("could not read a stream item", exc_info=True)
+
+
+def _usage_dict(usage: Any) -> dict[str, Any]:
+    if usage is None:
+        return {}
+    if hasattr(usage, "model_dump"):
+        return dict(usage.model_dump(exclude_none=True))
+    return dict(usage)
+
+
+OnEnd = Callable[[StreamProgress, BaseException | None], None]
+
+
+class StreamDeadline:
+    """A total deadline and an idle timeout for a stream; `guard()` installs them on an SDK stream in place.
+
+    >>> deadline = StreamDeadline(total_s=60, idle_s=10)
+    >>> with client.messages.stream(model=..., max_tokens=..., messages=...) as stream:
+    ...     for text in deadline.guard(stream).text_stream:   # MessageStream, Stream, async ones, any iterator
+    ...         print(text, end="")
+
+    Past either limit the stream is closed and `StreamTimeoutError` raised, with `.kind` ("total" | "idle") and
+    the `.partial_text` received so far; a `deadline` event records it. Async streams are cut exactly (the wait
+    for the next event is bounded by `asyncio.timeout`). A blocking sync read cannot be interrupted, so sync
+    streams are cut when the next event or the socket's read timeout arrives: pass
+    `timeout=deadline.request_timeout(client.timeout)` to the SDK call (GuardedClient does), and a stall raises
+    after `min(idle_s, total_s)` instead of the SDK's 600 s.
+    """
+
+    def __init__(
+        self,
+        total_s: float | None = None,
+        idle_s: float | None = None,
+        *,
+        name: str = "stream",
+        clock: _clock.Clock | None = None,
+    ) -> None:
+        if total_s is None and idle_s is None:
+            raise ValueError("give total_s, idle_s or both")
+        self.total_s = total_s
+        self.idle_s = idle_s
+        self.name = name
+        self.clock = clock or _clock.monotonic
+
+    def request_timeout(self, timeout: Any = None) -> Any:
+        """An `httpx2.Timeout` like `timeout` (the client's, or a number) whose read timeout is at most the limits."""
+        import httpx2
+
+        read_limit = min(x for x in (self.idle_s, self.total_s) if x is not None)
+        if isinstance(timeout, httpx2.Timeout):
+            read = read_limit if timeout.read is None else min(timeout.read, read_limit)
+            return httpx2.Timeout(connect=timeout.connect, read=read, write=timeout.write, pool=timeout.pool)
+        if isinstance(timeout, (int, float)):
+            return httpx2.Timeout(float(timeout), read=min(float(timeout), read_limit))
+        return httpx2.Timeout(600.0, connect=5.0, read=read_limit)
+
+    # -- installing ----------------------------------------------------------------------------------------------
+
+    def guard(self, stream: S, *, started_at: float | None = None, on_end: OnEnd | None = None) -> S:
+        """Install the limits on `stream` before it is iterated; returns the same object where it can.
+
+        SDK `Stream` / `AsyncStream` and `MessageStream` / `AsyncMessageStream` are guarded in place (same object,
+        same type, `text_stream` and `get_final_message()` included); any other (async) iterable comes back as a
+        guarded generator. `started_at` (a `clock()` reading) counts the total deadline from the request's start.
+        `on_end(progress, exc)` runs once when the stream ends however it ends (zone 2: its errors are logged).
+        """
+        now = self.clock()
+        progress = StreamProgress(started_at=now if started_at is None else started_at, last_event_at=now)
+        raw = getattr(stream, "_raw_stream", None)  # MessageStream / AsyncMessageStream wrap an SDK Stream
+        target: Any = raw if raw is not None else stream
+        if _is_sdk_stream(target):
+            # `_iterator` is a functools.cached_property on the SDK's Stream: every way of reading the stream
+            # (iteration, the MessageStream helpers, text_stream) goes through it, so replacing it guards them all.
+            inner = target._iterator
+            if hasattr(inner, "__anext__"):
+                target.__dict__["_iterator"] = self._aguard(inner, progress, on_end)
+            else:
+                target.__dict__["_iterator"] = self._guard(inner, progress, on_end)
+            return stream
+        if hasattr(stream, "__aiter__"):
+            return self._aguard(stream.__aiter__(), progress, on_end)  # type: ignore[return-value]
+        return self._guard(iter(stream), progress, on_end)  # type: ignore[return-value,call-overload]
+
+    # -- the guards ----------------------------------------------------------------------------------------------
+
+    def _timeout(self, kind: str, progress: StreamProgress, now: float) -> StreamTimeoutError:
+        limit = self.idle_s if kind == "idle" else self.total_s
+        err = StreamTimeoutError(
+            kind,
+            limit_s=float(limit or 0.0),
+            elapsed_s=now - progress.started_at,
+            partial_text=progress.partial_text,
+            events=progress.events,
+        )
+        _telemetry.event(
+            semconv.EVENT_KIND_DEADLINE,
+            self.name,
+            reason=f"{'idle timeout' if kind == 'idle' else 'total deadline'} of {limit:g}s",
+            attributes={
+                "kind": kind,
+                "limit_s": limit,
+                "elapsed_s": round(err.elapsed_s, 6),
+                "events": progress.events,
+                "partial_chars": len(err.partial_text),
+                "model": progress.model,
+            },
+        )
+        return err
+
+    def _check(self, progress: StreamProgress, now: float) -> str | None:
+        if self.idle_s is not None and now - progress.last_event_at > self.idle_s:
+            return "idle"
+        if self.total_s is not None and now - progress.started_at > self.total_s:
+            return "total"
+        return None
+
+    def _which(self, progress: StreamProgress, now: float) -> str:
+        """Which limit a timed-out wait ran into: the total deadline if it was the nearer one, else idle."""
+        if self.total_s is not None and (
+            self.idle_s is None or progress.started_at + self.total_s <= progress.last_event_at + self.idle_s
+        ):
+            return "total"
+        return "idle"
+
+    @staticmethod
+    def _end(on_end: OnEnd | None, progress: StreamProgress, exc: BaseException | None) -> None:
+        if on_end is None:
+            return
+        try:
+            on_end(progress, exc)
+        except Exception:
+            log.debug("a stream's on_end hook failed", exc_info=True)
+
+    def _guard(self, inner: Iterator[Any], progress: StreamProgress, on_end: OnEnd | None) -> Iterator[Any]:
+        error: BaseException | None = None
+        try:
+            while True:
+                try:
+                    item = next(inner)
+                except StopIteration:
+                    progress.completed = True
+                    return
+                except Exception as exc:
+                    if classify(exc).kind is FailureKind.TIMEOUT:  # the socket's read timeout: a stall
+                        now = self.clock()
+                        raise self._timeout(self._which(progress, now), progress, now) from exc
+                    raise
+                now = self.clock()
+                progress.observe(item)
+                hit = self._check(progress, now)
+                progress.last_event_at = now
+                if hit is not None:
+                    raise self._timeout(hit, progress, now)
+                yield item
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if not progress.completed:
+                _close(inner)
+            self._end(on_end, progress, error if not isinstance(error, GeneratorExit) else None)
+
+    async def _aguard(
+        self, inner: AsyncIterator[Any], progress: StreamProgress, on_end: OnEnd | None
+    ) -> AsyncIterator[Any]:
+        error: BaseException | None = None
+        try:
+            while True:
+                now = self.clock()
+                limits = []
+                if self.idle_s is not None:
+                    limits.append(progress.last_event_at + self.idle_s - now)
+                if self.total_s is not None:
+                    limits.append(progress.started_at + self.total_s - now)
+                wait = max(0.0, min(limits))
+                try:
+                    async with asyncio.timeout(wait):
+                        item = await inner.__anext__()
+                except StopAsyncIteration:
+                    progress.completed = True
+                    return
+                except Exception as exc:
+                    if classify(exc).kind is FailureKind.TIMEOUT:  # our asyncio.timeout, or the socket's
+                        now = self.clock()
+                        raise self._timeout(self._which(progress, now), progress, now) from exc
+                    raise
+                now = self.clock()
+                progress.observe(item)
+                hit = self._check(progress, now)
+                progress.last_event_at = now
+                if hit is not None:
+                    raise self._timeout(hit, progress, now)
+                yield item
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if not progress.completed:
+                await _aclose(inner)
+            self._end(on_end, progress, error if not isinstance(error, GeneratorExit) else None)
+
+
+def _is_sdk_stream(obj: Any) -> bool:
+    try:
+        from anthropic import AsyncStream, Stream
+
+        return isinstance(obj, (Stream, AsyncStream))
+    except Exception:
+        return False
+
+
+def _close(inner: Any) -> None:
+    try:
+        close = getattr(inner, "close", None)
+        if close is not None:
+            close()
+    except Exception:
+        log.debug("could not close a guarded stream", exc_info=True)
+
+
+async def _aclose(inner: Any) -> None:
+    try:
+        aclose = getattr(inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    except Exception:
+        log.debug("could not close a guarded stream", exc_info=True)
