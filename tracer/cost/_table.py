@@ -511,7 +511,7 @@ def _bundled_providers() -> list[Any]:
 def _base_parts() -> tuple[dict[str, ModelEntry], dict[str, str], list[Any], Policy, tuple[str, ...]]:
     extra_path = resources.files("tracer.cost").joinpath("extra.toml")
     with resources.as_file(extra_path) as path:
-        extra = read_price_file(path, label="claude-tracer extra.toml", allow_policy=True)
+        extra = read_price_file(path, label="extra.toml", allow_policy=True)
     policy = _policy(extra)
     anthropic = next(p for p in _bundled_providers() if p.id == "anthropic")
     source = _genai_source()
@@ -572,7 +572,7 @@ class _Builder:
                 raise PriceFileError(file.path, f"{entry_name} same_as", f"unknown model {spec.same_as!r}")
             base = self.entries[target]
             canonical = existing or normalize(spec.key)
-            entry = replace(base, id=canonical, name=spec.name or base.name, source=f"{file.label} (as {target})")
+            entry = replace(base, id=canonical, name=spec.name or base.name, source=f"{file.label} (= {target})")
             self.names[normalize(spec.key)] = canonical
         elif existing is not None:
             entry = self.entries[existing]
