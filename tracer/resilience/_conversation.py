@@ -181,6 +181,8 @@ class ConversationCompactor:
             return Compaction(list(messages), before, before, 0)
         summary = self.summarise(list(messages[:cut]))
         if inspect.isawaitable(summary):
+            if inspect.iscoroutine(summary):
+                summary.close()  # never awaited: close it rather than leave a warning behind
             raise TypeError("this summariser is async: use `await compactor.acompact(messages)`")
         return self._assemble(messages, cut, summary, before)
 
