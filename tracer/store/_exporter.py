@@ -1,0 +1,222 @@
+"""`StoreExporter`: an OpenTelemetry SpanExporter writing finished spans to the store's segments.
+
+It never gets in the application's way. `export()` (called in a BatchSpanProcessor's worker thread, never the
+caller's) turns spans into rows and puts them in a bounded buffer; segments are written by the exporter's own
+thread. Rows are coalesced into one segment per table and day per flush, so a busy process writes a few big
+files instead of many small ones. When the buffer is full, new spans are dropped and counted (metric
+`tracer.store.dropped_spans`, one warning). A directory that cannot be written (read-only, full disk) gives one
+warning; the spans are dropped and counted, and the application carries on.
+
+When to flush: a batch shorter than the processor's full batch means its queue is drained (the end of a burst, or
+`force_flush` on the provider): everything buffered is written before `export()` returns, so
+`provider.force_flush()` is enough for the data to be readable. Full batches are only buffered (a burst is in
+progress) and written when `flush_rows` rows are waiting, every `flush_interval_s`, on `force_flush()`,
+`shutdown()` and at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tracer import semconv
+from tracer.store._rows import day_of, rows_from_spans
+from tracer.store._schema import TABLES, TIME_COLUMN
+from tracer.store._segments import default_root, write_segment
+
+log = logging.getLogger("tracer.store")
+
+_DEFAULT_FULL_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
+
+
+def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """An Arrow table with the current schema of `table` from row dicts (as `_rows` builds them)."""
+    schema = TABLES[table]
+    return pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in schema.names}, schema=schema)
+
+
+class StoreExporter(SpanExporter):
+    """Writes calls, attempts and events to the store under `path` (default `$TRACER_STORE`, else `./.tracer`).
+
+    >>> from opentelemetry.sdk.trace import TracerProvider
+    >>> from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    >>> provider = TracerProvider()
+    >>> provider.add_span_processor(BatchSpanProcessor(StoreExporter(".tracer")))   # doctest: +SKIP
+
+    `dropped` counts spans dropped (buffer full, or the directory could not be written); `written` counts rows
+    written. Any number of processes may write one store at once.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        max_buffered: int = 100_000,
+        flush_rows: int = 20_000,
+        flush_interval_s: float = 1.0,
+        full_batch: int = _DEFAULT_FULL_BATCH,
+    ) -> None:
+        self.root = Path(path) if path is not None else default_root()
+        self.max_buffered = max_buffered
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self.full_batch = full_batch
+        self.dropped = 0
+        self.written = 0
+        self._buffer: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self._buffered = 0
+        self._lock = threading.Lock()  # guards the buffer
+        self._write_lock = threading.Lock()  # one writer at a time (segment order within a process)
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        self._warned: set[str] = set()
+        self._dropped_counter: Any = None
+        ref = weakref.ref(self)
+        atexit.register(lambda: (e := ref()) is not None and e._flush_at_exit())
+
+    # -- SpanExporter -------------------------------------------------------------------------------------------
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Buffer the spans' rows; write now when the batch says the processor's queue is drained. Never raises."""
+        if self._closed:
+            return SpanExportResult.FAILURE
+        try:
+            rows = rows_from_spans(spans)
+            count = sum(len(r) for r in rows.values())
+            with self._lock:
+                self._ensure_thread()
+                if self._buffered + count > self.max_buffered:
+                    drop = count
+                else:
+                    drop = 0
+                    for table, table_rows in rows.items():
+                        if table_rows:
+                            self._buffer[table].extend(table_rows)
+                    self._buffered += count
+                    if self._buffered >= self.flush_rows:
+                        self._wake.notify()
+            if drop:
+                self._count_dropped(drop, "buffer_full", f"the store's buffer is full ({self.max_buffered} spans): dropping spans until it drains")
+                return SpanExportResult.SUCCESS
+            if len(spans) < self.full_batch:
+                self._write_buffered()
+        except Exception:
+            log.debug("tracer store: export failed", exc_info=True)
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Write everything buffered. True when it was written (or dropped with a warning)."""
+        return self._write_buffered()
+
+    def shutdown(self) -> None:
+        self._write_buffered()
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+
+    # -- internals ----------------------------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        # Called with the lock held. A forked child (gunicorn, multiprocessing) starts its own writer thread.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._thread = None
+            self._write_lock = threading.Lock()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="tracer-store-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._buffered < self.flush_rows:
+                    self._wake.wait(self.flush_interval_s)
+                if self._closed:
+                    return
+                pending = self._buffered
+            if pending:
+                self._write_buffered()
+
+    def _take(self) -> dict[str, list[dict[str, Any]]]:
+        with self._lock:
+            taken = self._buffer
+            self._buffer = {name: [] for name in TABLES}
+            self._buffered = 0
+        return taken
+
+    def _write_buffered(self) -> bool:
+        with self._write_lock:
+            taken = self._take()
+            ok = True
+            for table, rows in taken.items():
+                if rows and not self._write_table(table, rows):
+                    ok = False
+            return ok
+
+    def _write_table(self, table: str, rows: list[dict[str, Any]]) -> bool:
+        time_column = TIME_COLUMN[table]
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        last_day_us = -1
+        last_day = ""
+        for row in rows:
+            day_us = row[time_column] // 86_400_000_000
+            if day_us != last_day_us:
+                last_day_us, last_day = day_us, day_of(row[time_column])
+            by_day.setdefault(last_day, []).append(row)
+        ok = True
+        for day, day_rows in by_day.items():
+            try:
+                write_segment(self.root, table, table_from_rows(table, day_rows), day)
+                self.written += len(day_rows)
+            except OSError as exc:
+                ok = False
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                if exc.errno == errno.ENOSPC:
+                    reason = "no space left on device"
+                self._count_dropped(
+                    len(day_rows),
+                    f"oserror-{exc.errno}",
+                    f"cannot write to the store at {self.root} ({reason}): its spans are dropped and counted; the application carries on",
+                )
+            except Exception as exc:
+                ok = False
+                self._count_dropped(len(day_rows), "error", f"cannot write a segment to the store at {self.root} ({exc!r}); spans dropped")
+        return ok
+
+    def _count_dropped(self, n: int, key: str, message: str) -> None:
+        self.dropped += n
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("tracer store: %s", message)
+        try:
+            if self._dropped_counter is None:
+                from opentelemetry import metrics
+
+                self._dropped_counter = metrics.get_meter(semconv.SCOPE).create_counter(
+                    semconv.METRIC_STORE_DROPPED_SPANS, unit="{span}", description="Spans the embedded store dropped"
+                )
+            self._dropped_counter.add(n, {"reason": key.split("-")[0]})
+        except Exception:
+            log.debug("tracer store: could not count dropped spans", exc_info=True)
+
+    def _flush_at_exit(self) -> None:
+        try:
+            if not self._closed:
+                self._write_buffered()
+        except Exception:
+            log.debug("tracer store: flush at exit failed", exc_info=True)
