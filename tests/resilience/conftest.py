@@ -8,13 +8,14 @@ only the spans finished during it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -25,6 +26,30 @@ _exporter = InMemorySpanExporter()
 _reader: InMemoryMetricReader | None = None
 
 
+class _Switch(SpanProcessor):
+    """A span processor a test can point somewhere (a StoreExporter) and back, on the process-wide provider."""
+
+    def __init__(self) -> None:
+        self.target: SpanProcessor | None = None
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.target is not None:
+            self.target.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.target is not None:
+            self.target.on_end(span)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.target.force_flush(timeout_millis) if self.target is not None else True
+
+
+_switch = _Switch()
+
+
 def _install() -> None:
     global _reader
     provider = trace.get_tracer_provider()
@@ -33,6 +58,7 @@ def _install() -> None:
         trace.set_tracer_provider(provider)
     if not getattr(provider, "_resilience_tests_joined", False):
         provider.add_span_processor(SimpleSpanProcessor(_exporter))
+        provider.add_span_processor(_switch)
         provider._resilience_tests_joined = True  # type: ignore[attr-defined]
     if _reader is None and not isinstance(metrics.get_meter_provider(), MeterProvider):
         _reader = InMemoryMetricReader()
@@ -89,3 +115,26 @@ def recorded() -> Iterator[Recorded]:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(start=1000.0)
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Iterator[Path]:
+    """Event spans also go to a real store (StoreExporter) under tmp_path while the test runs."""
+    from tracer.store import StoreExporter
+
+    _install()
+    exporter = StoreExporter(tmp_path / "store")
+    _switch.target = SimpleSpanProcessor(exporter)
+    try:
+        yield tmp_path / "store"
+    finally:
+        _switch.target = None
+        exporter.shutdown()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[Any]:
+    """The project's fake Claude API on loopback (real HTTP, scripted faults via `x-fake-script`)."""
+    fakeapi = pytest.importorskip("tracer.fakeapi", reason="tracer.fakeapi has not landed yet")
+    with fakeapi.FakeAPI(seed=0, latency_scale=0.0) as api:
+        yield api
