@@ -154,7 +154,11 @@ class TestDefaultTable:
 
 MALFORMED = [
     ("[models\n", None, "not valid TOML"),
-    ('[models."claude-sonnet-4-5"]\ninput = "three dollars"\n', '[models."claude-sonnet-4-5"] input', "expected a number"),
+    (
+        '[models."claude-sonnet-4-5"]\ninput = "three dollars"\n',
+        '[models."claude-sonnet-4-5"] input',
+        "expected a number",
+    ),
     ('[models."claude-sonnet-4-5"]\ninput = -3\n', '[models."claude-sonnet-4-5"] input', "non-negative"),
     ('[models."claude-sonnet-4-5"]\nouptut = 15\n', '[models."claude-sonnet-4-5"]', "unknown key 'ouptut'"),
     ('[models."acme-new"]\ninput = 1\n', '[models."acme-new"]', "give at least `input` and `output`"),

@@ -45,7 +45,9 @@ def with_kind(counts: TokenCounts, kind: str, value: int) -> TokenCounts:
 
 
 @settings(max_examples=150, deadline=None)
-@given(model=st.sampled_from(MODELS), counts=counts_strategy(), kind=st.sampled_from(KINDS), extra=st.integers(0, 5_000))
+@given(
+    model=st.sampled_from(MODELS), counts=counts_strategy(), kind=st.sampled_from(KINDS), extra=st.integers(0, 5_000)
+)
 def test_cost_never_decreases_when_a_count_grows(model: str, counts: TokenCounts, kind: str, extra: int) -> None:
     grown = with_kind(counts, kind, getattr(counts, kind) + extra)
     assert cost(model, grown) >= cost(model, counts)
@@ -72,7 +74,7 @@ def test_batch_is_exactly_half_of_every_token_price(model: str, counts: TokenCou
 
 @settings(max_examples=100, deadline=None)
 @given(
-    model=st.sampled_from(MODELS + ["claude-sonnet-4-6", "claude-opus-4-8", "claude-fable-5-2"]),
+    model=st.sampled_from([*MODELS, "claude-sonnet-4-6", "claude-opus-4-8", "claude-fable-5-2"]),
     counts=counts_strategy(),
     big=st.booleans(),
 )

@@ -1,7 +1,7 @@
 """`tracer prices`: the effective price table, or the cost of one hypothetical call with its breakdown.
 
-    tracer prices                                        # every model, per-MTok prices, source, effective date
-    tracer prices claude-sonnet-4-5 --input 1000 --output 500 --cache-read 20000 --batch
+tracer prices                                        # every model, per-MTok prices, source, effective date
+tracer prices claude-sonnet-4-5 --input 1000 --output 500 --cache-read 20000 --batch
 """
 
 from __future__ import annotations
@@ -181,7 +181,9 @@ def _price_one(table: Any, args: argparse.Namespace) -> int:
     for line in result.lines:
         if not line.quantity and line.kind not in ("input", "output"):
             continue
-        out.add_row(_KIND_LABELS[line.kind], f"{line.quantity:,}", f"{_money(line.price)} / {line.unit}", _money(line.usd))
+        out.add_row(
+            _KIND_LABELS[line.kind], f"{line.quantity:,}", f"{_money(line.price)} / {line.unit}", _money(line.usd)
+        )
     out.add_row("total", "", "", _money(result.total), style="bold")
     console = Console(width=max(Console().width, 100))
     console.print(out)
