@@ -263,6 +263,7 @@ class TestUnknownAndUnpriced:
         assert cost_of("gpt-4o", usage(input=1_000, output=1_000)) is None
         assert cost_of("claude-nonexistent-9", usage(input=1_000)) is None
         assert breakdown("gpt-4o", usage(input=1_000)) is None
+        assert cost_of(None, usage(input=1_000)) is None  # type: ignore[arg-type]  # a response with no model
 
     def test_priority_tier_without_contract_prices_is_unpriced(self) -> None:
         assert cost_of("claude-sonnet-4-6", usage(input=1_000), service_tier="priority") is None
