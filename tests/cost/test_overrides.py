@@ -128,6 +128,23 @@ class TestPriorityTier:
         # standard calls are unaffected: 1,000 x $3 = $0.003
         assert table.cost_of("claude-sonnet-4-6", call(input=1_000)) == D("0.003")
 
+    def test_a_discount_does_not_apply_to_contract_priority_prices(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            """
+            [defaults]
+            discount_percent = 10
+            [models."claude-sonnet-4-6".priority]
+            input = 3.6
+            output = 18
+            """,
+        )
+        table = load_prices(path)
+        # priority: 1,000 x $3.60 = $0.0036 (the contract price as written)
+        assert table.cost_of("claude-sonnet-4-6", call(input=1_000), service_tier="priority") == D("0.0036")
+        # standard: 1,000 x $3 x 0.9 = $0.0027
+        assert table.cost_of("claude-sonnet-4-6", call(input=1_000)) == D("0.0027")
+
     def test_a_priority_multiplier_for_every_model(self, tmp_path: Path) -> None:
         table = load_prices(write(tmp_path, "[defaults]\npriority_multiplier = 1.25\n"))
         # 1,000 x $3 x 1.25 = $0.00375

@@ -413,7 +413,9 @@ class PriceTable:
             rates = rates.scaled(self.policy.us_multiplier)
             adjustments.append(("US-only inference", self.policy.us_multiplier))
         web = period.web_search_per_1k
-        if rates is not None and entry.discount is not None:
+        # Explicit priority prices are the contract's own numbers: a general discount does not apply to them.
+        contract = is_priority and entry.priority is not None
+        if rates is not None and entry.discount is not None and not contract:
             rates = rates.scaled(entry.discount)
             if web is not None:
                 web = CTX.multiply(web, entry.discount)
