@@ -66,6 +66,7 @@ class StoreExporter(SpanExporter):
         flush_rows: int = 20_000,
         flush_interval_s: float = 1.0,
         full_batch: int = _DEFAULT_FULL_BATCH,
+        meter_provider: Any = None,
     ) -> None:
         self.root = Path(path) if path is not None else default_root()
         self.max_buffered = max_buffered
@@ -84,6 +85,7 @@ class StoreExporter(SpanExporter):
         self._closed = False
         self._warned: set[str] = set()
         self._dropped_counter: Any = None
+        self._meter_provider = meter_provider  # None: the global one, looked up when the first span is dropped
         ref = weakref.ref(self)
         atexit.register(lambda: (e := ref()) is not None and e._flush_at_exit())
 
@@ -207,7 +209,8 @@ class StoreExporter(SpanExporter):
             if self._dropped_counter is None:
                 from opentelemetry import metrics
 
-                self._dropped_counter = metrics.get_meter(semconv.SCOPE).create_counter(
+                meter = (self._meter_provider or metrics.get_meter_provider()).get_meter(semconv.SCOPE)
+                self._dropped_counter = meter.create_counter(
                     semconv.METRIC_STORE_DROPPED_SPANS, unit="{span}", description="Spans the embedded store dropped"
                 )
             self._dropped_counter.add(n, {"reason": key.split("-")[0]})

@@ -53,6 +53,7 @@ LOCK_NAME = ".compact.lock"
 _HOST = "".join(ch if ch.isalnum() else "_" for ch in socket.gethostname())[:32] or "host"
 _seq_lock = threading.Lock()
 _seq = 0
+_warned_bad: set[str] = set()  # per process: each unreadable segment is warned about once, however many readers
 
 
 def default_root() -> Path:
@@ -181,7 +182,7 @@ class SegmentCatalog:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._infos: dict[tuple[str, int, int], SegmentInfo | None] = {}
-        self._warned: set[str] = set()
+        self.bad: set[str] = set()
         self._lock = threading.Lock()
 
     def mark_bad(self, path: Path, reason: str) -> None:
@@ -191,8 +192,9 @@ class SegmentCatalog:
             self._warn_once(str(path), reason)
 
     def _warn_once(self, key: str, reason: str) -> None:
-        if key not in self._warned:
-            self._warned.add(key)
+        self.bad.add(key)
+        if key not in _warned_bad:
+            _warned_bad.add(key)
             log.warning("tracer store: skipping unreadable segment %s (%s); the rest of the store reads", key, reason)
 
     def live(self, table: str) -> list[SegmentInfo]:
@@ -395,6 +397,6 @@ def store_info(root: Path) -> dict[str, Any]:
             "bytes": sum(i.size for i in live),
             "days": sorted({i.path.parent.name for i in live}),
             "versions": sorted({i.version for i in live}),
-            "unreadable": len(all_files) - len(live) - sum(1 for _ in ()),
+            "unreadable": sum(1 for path, _, _ in all_files if str(path) in catalog.bad),
         }
     return out

@@ -1,0 +1,123 @@
+"""The pure mapping from span attributes (tracer/semconv.py) to store rows: no I/O, no SDK."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tracer import semconv
+from tracer.store import classify, row_from_span_data
+
+IDS = {"trace_id": 0xABC, "span_id": 0x12, "parent_span_id": None, "start_ns": 1_764_000_000_000_000_000, "end_ns": 1_764_000_001_500_000_000}
+
+
+def call(attrs: dict, **kw) -> dict:
+    result = row_from_span_data({semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL, **attrs}, name=semconv.SPAN_MESSAGES_CREATE, **{**IDS, **kw})
+    assert result is not None and result[0] == "calls"
+    return result[1]
+
+
+class TestClassify:
+    def test_the_span_type_attribute_decides(self):
+        assert classify({semconv.SPAN_TYPE: "call"}) == "calls"
+        assert classify({semconv.SPAN_TYPE: "attempt"}) == "attempts"
+        assert classify({semconv.SPAN_TYPE: "event"}) == "events"
+
+    def test_an_unclassified_span_is_a_call_only_when_it_is_the_sdks_call_span(self):
+        assert classify({}, semconv.SPAN_MESSAGES_CREATE) == "calls"
+        assert classify({}, "whatever", semconv.ANTHROPIC_SCOPE) == "calls"
+        assert classify({}, "GET /health") is None
+        assert classify({semconv.SPAN_TYPE: "something-new"}, semconv.SPAN_MESSAGES_CREATE) is None
+
+
+class TestCallRow:
+    def test_ids_are_hex_and_times_are_microseconds_and_milliseconds(self):
+        row = call({})
+        assert row["trace_id"] == "00000000000000000000000000000abc"
+        assert row["span_id"] == "0000000000000012"
+        assert row["start_time"] == 1_764_000_000_000_000
+        assert row["duration_ms"] == pytest.approx(1500.0)
+
+    def test_input_tokens_are_the_uncached_ones(self):
+        semconv_total = {semconv.GEN_AI_USAGE_INPUT_TOKENS: 1300, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 200, semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 100}
+        assert call(semconv_total)["input_tokens"] == 1000
+        assert call({**semconv_total, semconv.USAGE_UNCACHED_INPUT_TOKENS: 999})["input_tokens"] == 999
+        assert call({})["input_tokens"] is None
+
+    def test_attempts_come_from_the_call_attribute_else_the_resend_count(self):
+        assert call({semconv.CALL_ATTEMPTS: 4, semconv.HTTP_REQUEST_RESEND_COUNT: 1})["attempts"] == 4
+        assert call({semconv.HTTP_REQUEST_RESEND_COUNT: 2})["attempts"] == 3
+        assert call({})["attempts"] == 1
+
+    def test_cost_is_the_exact_decimal_and_null_when_unpriced(self):
+        assert call({semconv.COST_USD_EXACT: "0.000123456789012345", semconv.COST_USD: 0.0001})["cost_usd"] == Decimal("0.000123456789")
+        assert call({semconv.COST_USD_EXACT: "0", semconv.COST_UNPRICED: True})["cost_usd"] is None
+        assert call({semconv.COST_UNPRICED: True})["unpriced"] is True
+        assert call({semconv.COST_USD: 0.5})["cost_usd"] == Decimal("0.5")
+        assert call({})["cost_usd"] is None
+
+    def test_status_is_error_when_the_span_failed_or_names_an_error_type(self):
+        assert call({})["status"] == "ok"
+        assert call({}, error=True)["status"] == "error"
+        row = call({semconv.ERROR_TYPE: "timeout"})
+        assert (row["status"], row["error_type"]) == ("error", "timeout")
+
+    def test_time_to_first_token_in_ms_from_either_attribute(self):
+        assert call({semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.25})["ttft_ms"] == pytest.approx(250.0)
+        assert call({semconv.CALL_TTFT_S: 0.5})["ttft_ms"] == pytest.approx(500.0)
+        assert call({})["ttft_ms"] is None
+
+    def test_tags_service_model_and_streaming(self):
+        row = call(
+            {semconv.TAG_PREFIX + "feature": "search", semconv.TAG_PREFIX + "customer": "acme", semconv.GEN_AI_REQUEST_MODEL: "claude-haiku-4-5", semconv.GEN_AI_REQUEST_STREAM: True},
+            service_name="api",
+        )
+        assert dict(row["tags"]) == {"feature": "search", "customer": "acme"}
+        assert (row["service_name"], row["model"], row["streaming"]) == ("api", "claude-haiku-4-5", True)
+        assert call({})["tags"] is None
+
+    def test_odd_attribute_values_do_not_raise(self):
+        row = call({semconv.GEN_AI_USAGE_OUTPUT_TOKENS: "many", semconv.COST_USD_EXACT: "n/a", semconv.CALL_ATTEMPTS: True})
+        assert (row["output_tokens"], row["cost_usd"], row["attempts"]) == (None, None, 1)
+
+
+class TestAttemptAndEventRows:
+    def test_attempt_row_points_at_its_call(self):
+        table, row = row_from_span_data(
+            {
+                semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
+                semconv.HTTP_REQUEST_RESEND_COUNT: 2,
+                semconv.HTTP_RESPONSE_STATUS_CODE: 429,
+                semconv.ERROR_TYPE: "429",
+                semconv.ATTEMPT_RETRY_AFTER_S: 1.5,
+                semconv.ratelimit_attribute("requests", "remaining"): 0,
+                semconv.ratelimit_attribute("tokens", "remaining"): 12000,
+                semconv.ANTHROPIC_REQUEST_ID: "req_1",
+            },
+            name=semconv.SPAN_ATTEMPT,
+            **{**IDS, "parent_span_id": 0x99},
+        )
+        assert table == "attempts"
+        assert row["call_span_id"] == "0000000000000099"
+        assert (row["attempt"], row["http_status"], row["error_type"], row["retry_after_s"]) == (2, 429, "429", 1.5)
+        assert (row["ratelimit_requests_remaining"], row["ratelimit_tokens_remaining"], row["request_id"]) == (0, 12000, "req_1")
+
+    def test_event_row(self):
+        table, row = row_from_span_data(
+            {
+                semconv.SPAN_TYPE: semconv.SPAN_TYPE_EVENT,
+                semconv.EVENT_KIND: semconv.EVENT_KIND_BREAKER_TRANSITION,
+                semconv.EVENT_NAME: "claude-opus-4-5",
+                semconv.EVENT_FROM_STATE: "closed",
+                semconv.EVENT_TO_STATE: "open",
+                semconv.EVENT_REASON: "5 failures",
+                semconv.EVENT_ATTRIBUTE_PREFIX + "failures": 5,
+            },
+            name="tracer.event.breaker_transition",
+            **IDS,
+        )
+        assert table == "events"
+        assert (row["kind"], row["name"], row["from_state"], row["to_state"], row["reason"]) == ("breaker_transition", "claude-opus-4-5", "closed", "open", "5 failures")
+        assert row["attributes"] == [("failures", "5")]
+        assert row["time"] == IDS["start_ns"] // 1000
