@@ -1,0 +1,149 @@
+"""`tracer report [--store DIR] [--since 24h] [--until TIME]`: the dashboard's headline tables in the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from tracer.cli import CliError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="print cost, latency and reliability per model for a time window",
+        description="Print the dashboard's headline tables (cost, latency, 429s, retries per model) for a time window.",
+    )
+    parser.add_argument("--store", help="store directory (or a DuckDB file); default $TRACER_STORE, else ./.tracer")
+    parser.add_argument("--since", default="24h", help="window start: a duration back from now (24h, 7d) or an ISO time; 'all' for everything (default 24h)")
+    parser.add_argument("--until", help="window end: a duration back from now or an ISO time (default now)")
+    parser.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
+    parser.add_argument("--service", action="append", default=[], help="only this service (repeatable)")
+    parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="only calls with this tag (repeatable)")
+    parser.set_defaults(func=handler)
+
+
+def handler(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tracer.store import queries
+
+    now = dt.datetime.now(dt.UTC)
+    try:
+        start = None if args.since == "all" else queries.parse_time(args.since, now=now)
+        end = queries.parse_time(args.until, now=now) if args.until else None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    tags = {}
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key] = value
+    filters = queries.Filters(start=start, end=end, models=tuple(args.model), services=tuple(args.service), tags=tags)
+    path = Path(args.store or os.environ.get("TRACER_STORE") or ".tracer").expanduser()
+    if not path.exists():
+        raise CliError(f"no store at {path}: instrument an app (tracer.instrument()) or run `tracer demo --store {path} --no-dashboard`")
+    try:
+        store = queries.open_store(path)
+    except Exception as exc:
+        raise CliError(f"cannot read the store at {path}: {exc}") from None
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
+        console = Console(width=160)
+    render(console, store, filters, title=_window_title(start, end))
+    return 0
+
+
+def _window_title(start: dt.datetime | None, end: dt.datetime | None) -> str:
+    def fmt(t: dt.datetime | None, default: str) -> str:
+        return t.strftime("%Y-%m-%d %H:%M UTC") if t else default
+
+    return f"Claude API calls, {fmt(start, 'the beginning')} to {fmt(end, 'now')}"
+
+
+def _usd(value: Any) -> str:
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return "unpriced"
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    import pandas as pd
+
+    return "-" if value is None or pd.isna(value) else f"{value * 100:.2f}%"
+
+
+def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API calls") -> None:
+    """Print the headline tables for `filters` (the same queries as the dashboard's Overview and Reliability)."""
+    from rich.table import Table
+
+    from tracer.store import queries
+
+    head = queries.headline(store, filters).iloc[0]
+    if not int(head["calls"]):
+        console.print(f"[bold]{title}[/bold]\nNo calls in this window.")
+        return
+    summary = Table(title=title, title_justify="left", show_header=True)
+    for column in ("cost", "calls", "error rate", "tokens", "retries/call", "p50 ms", "p95 ms", "p99 ms", "unpriced calls"):
+        summary.add_column(column, justify="right", no_wrap=True)
+    summary.add_row(
+        _usd(head["cost_usd"]), _num(head["calls"]), _pct(head["error_rate"]), _num(head["total_tokens"]),
+        _num(head["retries"] / head["calls"], 3), _num(head["p50_ms"]), _num(head["p95_ms"]),
+        _num(head["p99_ms"]), _num(head["unpriced_calls"]),
+    )  # fmt: skip
+    console.print(summary)
+
+    cost = queries.cost_by_model(store, filters).set_index("model")
+    latency = queries.latency_by_model(store, filters).set_index("model")
+    rates = queries.error_rates(store, filters).set_index("model")
+    retries = queries.retries_by_model(store, filters).set_index("model")
+    per_model = Table(title="Per model", title_justify="left")
+    for column in ("model", "calls", "cost", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50", "429 rate", "529 rate", "retries/call"):
+        per_model.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    for model, row in cost.iterrows():
+        lat = latency.loc[model] if model in latency.index else None
+        rate = rates.loc[model] if model in rates.index else None
+        per_model.add_row(
+            str(model), _num(row["calls"]), _usd(row["cost_usd"]), _num(row["errors"]),
+            _num(lat["p50_ms"]) if lat is not None else "-", _num(lat["p95_ms"]) if lat is not None else "-",
+            _num(lat["p99_ms"]) if lat is not None else "-", _num(lat["ttft_p50_ms"]) if lat is not None else "-",
+            _pct(rate["rate_429"]) if rate is not None else "-", _pct(rate["rate_529"]) if rate is not None else "-",
+            _num(retries.loc[model, "retries_per_call"], 3) if model in retries.index else "-",
+        )  # fmt: skip
+    console.print(per_model)
+
+    unpriced = queries.unpriced_calls(store, filters)
+    if not unpriced.empty:
+        console.print(
+            f"[yellow]{int(unpriced['calls'].sum()):,} calls used models without a price "
+            f"({', '.join(unpriced['model'])}); their cost is not in the totals above.[/yellow]"
+        )
+
+    cache = queries.cache_savings(store, filters)
+    if cache["cache_read_tokens"].sum():
+        saved = cache["saved_usd"].sum(min_count=1)
+        all_input = cache[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].to_numpy().sum()
+        console.print(f"Prompt caching: {cache['cache_read_tokens'].sum() / all_input * 100:.1f}% of input tokens read from cache, saving {_usd(saved)} at list prices.")
+
+    tags = queries.cost_by_tag(store, filters).head(10)
+    if not tags.empty:
+        by_tag = Table(title="Cost by tag (top 10)", title_justify="left")
+        for column in ("tag", "value", "calls", "cost"):
+            by_tag.add_column(column, justify="right" if column in ("calls", "cost") else "left")
+        for _, row in tags.iterrows():
+            by_tag.add_row(str(row["tag"]), str(row["value"]), _num(row["calls"]), _usd(row["cost_usd"]))
+        console.print(by_tag)

@@ -1,0 +1,273 @@
+"""OTLP exporters configured the standard way, wrapped so that a collector being down never hurts the app.
+
+Configuration, first match wins: the arguments, then the standard variables (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+`OTEL_EXPORTER_OTLP_{TRACES,METRICS}_ENDPOINT`, `OTEL_EXPORTER_OTLP_PROTOCOL` and the per-signal ones,
+`OTEL_EXPORTER_OTLP_HEADERS` and per-signal, `OTEL_EXPORTER_OTLP_TIMEOUT`, `OTEL_EXPORTER_OTLP_INSECURE`,
+certificates, compression: read by the OpenTelemetry exporters themselves). Protocol default: `http/protobuf`
+when the endpoint's port is 4318, else `grpc`.
+
+The guard: the SDK's exporters already run off the caller's thread (in a BatchSpanProcessor or a periodic
+metric reader), but against an unreachable endpoint they log a warning per retry and spend their whole timeout
+on every batch. The guarded exporters instead log ONE warning naming the endpoint and what to do, drop batches
+without trying for a back-off period (5 s doubling to 5 min), then try again, and say once when the endpoint is
+reachable again. Exceptions from the wrapped exporter are caught and reported the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+log = logging.getLogger("tracer.export")
+
+GRPC = "grpc"
+HTTP = "http/protobuf"
+PROTOCOLS = (GRPC, HTTP)
+
+# The OTLP exporters' own loggers: their per-retry warnings are replaced by the guard's one warning.
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._common",
+    "opentelemetry.exporter.otlp.common.http",
+)
+_inside = threading.local()
+
+
+class _QuietInsideGuard(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(_inside, "depth", 0) > 0 and record.levelno < logging.CRITICAL:
+            log.debug("suppressed OTLP exporter log: %s", record.getMessage())
+            return False
+        return True
+
+
+_filter = _QuietInsideGuard()
+for _name in _EXPORTER_LOGGERS:
+    logging.getLogger(_name).addFilter(_filter)
+
+
+def _headers(value: Mapping[str, str] | str | None) -> dict[str, str] | None:
+    if value is None or isinstance(value, Mapping):
+        return None if value is None else dict(value)
+    from urllib.parse import unquote
+
+    pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+    return {unquote(k).strip().lower(): unquote(v).strip() for k, v in pairs}
+
+
+def resolve(endpoint: str | None = None, protocol: str | None = None, signal: str = "traces") -> tuple[str | None, str]:
+    """(endpoint, protocol) for a signal (`traces` or `metrics`) after arguments and environment.
+
+    The endpoint is None when only the exporters' own environment variables (or their defaults) should decide.
+
+    >>> resolve("http://collector:4318")
+    ('http://collector:4318', 'http/protobuf')
+    """
+    upper = signal.upper()
+    protocol = (
+        protocol
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or None
+    )
+    seen = endpoint or os.environ.get(f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if protocol is None:
+        port = urlparse(seen).port if seen and "://" in seen else None
+        protocol = HTTP if port == 4318 else GRPC
+    protocol = protocol.strip().lower()
+    if protocol == "http":
+        protocol = HTTP
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"OTLP protocol {protocol!r} is not one of {', '.join(PROTOCOLS)} (http/json is not supported)")
+    return endpoint, protocol
+
+
+def _http_url(base: str, signal: str) -> str:
+    # An endpoint given as an argument is the collector's base URL, like OTEL_EXPORTER_OTLP_ENDPOINT; a URL that
+    # already names the signal path is kept.
+    path = f"/v1/{signal}"
+    return base if base.rstrip("/").endswith(path) else base.rstrip("/") + path
+
+
+def otlp_exporters(
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | str | None = None,
+    *,
+    timeout_s: float | None = None,
+) -> tuple[SpanExporter, MetricExporter]:
+    """A span exporter and a metric exporter for an OTLP endpoint, guarded (one warning when unreachable).
+
+    `endpoint` is the collector's base URL (`http://host:4317` for gRPC, `http://host:4318` for HTTP, to which
+    `/v1/traces` and `/v1/metrics` are added); None reads `OTEL_EXPORTER_OTLP_*`. `protocol` is `grpc` or
+    `http/protobuf`. `headers` is a dict or the `k=v,k2=v2` form of `OTEL_EXPORTER_OTLP_HEADERS`.
+    Raises ValueError for an unknown protocol (a configuration mistake, reported at start-up).
+    """
+    span_endpoint, span_protocol = resolve(endpoint, protocol, "traces")
+    metric_endpoint, metric_protocol = resolve(endpoint, protocol, "metrics")
+    extra = _headers(headers)
+    kwargs: dict[str, Any] = {}
+    if extra is not None:
+        kwargs["headers"] = extra
+    if timeout_s is not None:
+        kwargs["timeout"] = timeout_s
+    if span_protocol == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
+
+        spans: SpanExporter = GrpcSpans(endpoint=span_endpoint, **kwargs)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpans
+
+        spans = HttpSpans(endpoint=None if span_endpoint is None else _http_url(span_endpoint, "traces"), **kwargs)
+    if metric_protocol == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetrics
+
+        metrics: MetricExporter = GrpcMetrics(endpoint=metric_endpoint, **kwargs)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
+
+        metrics = HttpMetrics(endpoint=None if metric_endpoint is None else _http_url(metric_endpoint, "metrics"), **kwargs)
+    where = _describe(spans, span_endpoint, span_protocol)
+    return GuardedSpanExporter(spans, where), GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
+
+
+def _describe(exporter: Any, endpoint: str | None, protocol: str) -> str:
+    target = endpoint or getattr(exporter, "_endpoint", None) or "the default endpoint"
+    return f"{target} ({protocol})"
+
+
+class _Guard:
+    """Failure bookkeeping shared by the span and metric guards. Thread-safe; never raises."""
+
+    first_backoff_s = 5.0
+    max_backoff_s = 300.0
+
+    def __init__(self, where: str, what: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.where = where
+        self.what = what
+        self.clock = clock
+        self.failures = 0
+        self.dropped_batches = 0
+        self._down_until = 0.0
+        self._backoff = self.first_backoff_s
+        self._warned = False
+        self._lock = threading.Lock()
+
+    def allowed(self) -> bool:
+        with self._lock:
+            if self.clock() < self._down_until:
+                self.dropped_batches += 1
+                return False
+            return True
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            self.failures += 1
+            self.dropped_batches += 1
+            self._down_until = self.clock() + self._backoff
+            self._backoff = min(self._backoff * 2, self.max_backoff_s)
+            first = not self._warned
+            self._warned = True
+        if first:
+            log.warning(
+                "tracer: cannot export %s over OTLP to %s (%s). They are dropped while it is unreachable and the "
+                "application carries on; check the collector or OTEL_EXPORTER_OTLP_ENDPOINT.",
+                self.what, self.where, reason,
+            )
+        else:
+            log.debug("OTLP export of %s to %s failed again: %s", self.what, self.where, reason)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            recovered = self._warned and self.failures > 0 and self._down_until > 0
+            self._down_until = 0.0
+            self._backoff = self.first_backoff_s
+        if recovered:
+            log.info("tracer: OTLP export of %s to %s works again", self.what, self.where)
+            with self._lock:
+                self._warned = False  # a later outage is a new story worth one warning
+
+
+def _run(guard: _Guard, call: Callable[[], Any], ok: Any) -> bool:
+    if not guard.allowed():
+        return False
+    _inside.depth = getattr(_inside, "depth", 0) + 1
+    try:
+        result = call()
+    except Exception as exc:
+        guard.failed(f"{type(exc).__name__}: {exc}")
+        return False
+    finally:
+        _inside.depth -= 1
+    if result == ok:
+        guard.succeeded()
+        return True
+    guard.failed("the endpoint is unreachable or refused the data")
+    return False
+
+
+class GuardedSpanExporter(SpanExporter):
+    """A SpanExporter that never raises and warns once while its wrapped exporter fails."""
+
+    def __init__(self, inner: SpanExporter, where: str = "the OTLP endpoint") -> None:
+        self.inner = inner
+        self.guard = _Guard(where, "spans")
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = _run(self.guard, lambda: self.inner.export(spans), SpanExportResult.SUCCESS)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis))
+        except Exception:
+            log.debug("OTLP span exporter force_flush failed", exc_info=True)
+            return False
+
+    def shutdown(self) -> None:
+        try:
+            self.inner.shutdown()
+        except Exception:
+            log.debug("OTLP span exporter shutdown failed", exc_info=True)
+
+
+class GuardedMetricExporter(MetricExporter):
+    """A MetricExporter that never raises and warns once while its wrapped exporter fails."""
+
+    def __init__(self, inner: MetricExporter, where: str = "the OTLP endpoint") -> None:
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self.inner = inner
+        self.guard = _Guard(where, "metrics")
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        ok = _run(self.guard, lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs), MetricExportResult.SUCCESS)
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        try:
+            return bool(self.inner.force_flush(timeout_millis))
+        except Exception:
+            log.debug("OTLP metric exporter force_flush failed", exc_info=True)
+            return False
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        try:
+            self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        except Exception:
+            log.debug("OTLP metric exporter shutdown failed", exc_info=True)
