@@ -65,8 +65,8 @@ class Dashboard:
             if self.process.poll() is not None:
                 return False
             with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        return True
+                if response.status == 200:
+                    return True
             time.sleep(0.2)
         return False
 
