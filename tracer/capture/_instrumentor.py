@@ -1,0 +1,301 @@
+"""`instrument()` / `uninstrument()` / `flush()` and the OpenTelemetry `BaseInstrumentor` behind them.
+
+Set-up, in order: prices (a malformed override file stops here, before anything is patched), the tracer and
+meter providers (the application's if it registered SDK ones, else ours, registered globally), our processors
+and exporters (the embedded store, OTLP, a Prometheus endpoint), the metric instruments, and last the SDK
+patches. `uninstrument()` undoes them in reverse. OpenTelemetry allows one global provider per process, so a
+provider we registered stays registered after `uninstrument()`; our processors on it go inert instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+
+from tracer import semconv
+from tracer.capture import _metrics
+from tracer.capture._attempts import AttemptMiddleware
+from tracer.capture._calls import CallSpanProcessor
+from tracer.capture._patch import Patcher
+
+log = logging.getLogger("tracer.capture")
+
+ENV_STORE = "TRACER_STORE"
+ENV_PRICES = "TRACER_PRICES"
+ENV_PROMETHEUS_PORT = "TRACER_PROMETHEUS_PORT"
+ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+DEFAULT_MAX_CONTENT_BYTES = 16_384
+_TRUE = ("1", "true", "yes", "on")
+
+
+class _Switch(SpanProcessor):
+    """Forwards to `inner` until turned off: the SDK's TracerProvider cannot remove a processor once added."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self.inner = inner
+        self.on = True
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        if self.on:
+            self.inner.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.on:
+            self.inner.on_end(span)
+
+    def shutdown(self) -> None:
+        if self.on:
+            self.on = False
+            self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis) if self.on else True
+
+
+@dataclass
+class _State:
+    """Everything one `instrument()` set up, so that `uninstrument()` can undo exactly that."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    own_meter_provider: bool
+    processors: list[_Switch] = field(default_factory=list)
+    patcher: Patcher | None = None
+    prometheus_server: Any = None
+    store_path: Path | None = None
+
+
+_state: _State | None = None
+_lock = threading.RLock()
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+class ClaudeTracerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """The OpenTelemetry instrumentor for the anthropic SDK (entry point `anthropic_tracer`).
+
+    `opentelemetry-instrument python app.py` calls `instrument()` with no arguments: spans and metrics go to the
+    providers the distro configured, and the embedded store is written only when `TRACER_STORE` is set.
+    `tracer.instrument()` calls it with the embedded store on by default.
+
+    >>> ClaudeTracerInstrumentor().instrument(store=".tracer", service_name="search-api")  # doctest: +SKIP
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("anthropic >= 2.12",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        _setup(**kwargs)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        _teardown()
+
+
+def _setup(
+    *,
+    store: str | os.PathLike[str] | bool | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    service_name: str | None = None,
+    capture_content: bool | None = None,
+    max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+    prices: str | os.PathLike[str] | None = None,
+    prometheus_port: int | None = None,
+    prometheus_host: str = "127.0.0.1",
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+) -> None:
+    global _state
+    from tracer import cost
+
+    # 1. Prices: raises PriceFileError (naming the file, entry and problem) before anything else changes.
+    price_path = prices if prices is not None else (os.environ.get(ENV_PRICES) or None)
+    table = cost.set_default_table(Path(price_path) if price_path is not None else None)
+
+    # 2. What to export.
+    if store is None:
+        env_store = os.environ.get(ENV_STORE)
+        store_path: Path | None = Path(env_store) if env_store else None
+    elif store is False:
+        store_path = None
+    elif store is True:
+        from tracer.store import default_root
+
+        store_path = default_root()
+    else:
+        store_path = Path(store)
+    if otlp_endpoint is None and (
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
+        otlp_endpoint = ""  # the exporters read the standard variables themselves
+    if prometheus_port is None and os.environ.get(ENV_PROMETHEUS_PORT):
+        try:
+            prometheus_port = int(os.environ[ENV_PROMETHEUS_PORT])
+        except ValueError:
+            raise ValueError(f"{ENV_PROMETHEUS_PORT}={os.environ[ENV_PROMETHEUS_PORT]!r} is not a port number") from None
+    if capture_content is None:
+        capture_content = _env_flag(ENV_CAPTURE_CONTENT)
+
+    span_exporter = metric_exporter = None
+    if otlp_endpoint is not None:
+        from tracer.export import otlp_exporters
+
+        span_exporter, metric_exporter = otlp_exporters(otlp_endpoint or None, otlp_protocol)
+
+    # 3. Providers: the application's SDK providers if it registered them, else ours.
+    from opentelemetry.sdk.resources import Resource
+
+    resource = Resource.create({semconv.SERVICE_NAME: service_name} if service_name else {})
+    tp = tracer_provider or trace.get_tracer_provider()
+    if not isinstance(tp, TracerProvider):
+        if tracer_provider is not None:
+            raise TypeError("tracer_provider must be an opentelemetry.sdk.trace.TracerProvider")
+        tp = TracerProvider(resource=resource)
+        trace.set_tracer_provider(tp)
+        if trace.get_tracer_provider() is not tp:  # someone else won the race to register one
+            tp = trace.get_tracer_provider()
+    elif service_name and tp.resource.attributes.get(semconv.SERVICE_NAME) != service_name:
+        log.info("tracer: the application's TracerProvider names the service; service_name=%r is not applied", service_name)
+
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    readers: list[Any] = []
+    if metric_exporter is not None:
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        readers.append(PeriodicExportingMetricReader(metric_exporter))
+    prometheus_server = None
+    if prometheus_port is not None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        readers.append(PrometheusMetricReader())
+        prometheus_server = start_http_server(prometheus_port, addr=prometheus_host)
+    mp = meter_provider or metrics.get_meter_provider()
+    own_mp = False
+    if isinstance(mp, MeterProvider):
+        if readers and meter_provider is None:
+            log.warning(
+                "tracer: the application registered its own MeterProvider, so its readers decide where metrics go; "
+                "otlp_endpoint/prometheus_port apply to spans only"
+            )
+    elif readers:
+        mp = MeterProvider(metric_readers=readers, resource=tp.resource if isinstance(tp, TracerProvider) else resource)
+        metrics.set_meter_provider(mp)
+        own_mp = metrics.get_meter_provider() is mp
+    # Without a reader there is nowhere for metrics to go: the proxy meter's instruments cost next to nothing and
+    # start recording if the application registers a MeterProvider later.
+
+    state = _State(tracer_provider=tp, meter_provider=mp, own_meter_provider=own_mp,
+                   prometheus_server=prometheus_server, store_path=store_path)  # fmt: skip
+
+    # 4. Processors: call spans completed before they end; then the exporters, off the caller's thread.
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    def add(processor: SpanProcessor) -> None:
+        switch = _Switch(processor)
+        tp.add_span_processor(switch)
+        state.processors.append(switch)
+
+    add(CallSpanProcessor(cost.default_table))
+    if store_path is not None:
+        from tracer.store import StoreExporter
+
+        add(BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp)))
+    if span_exporter is not None:
+        add(BatchSpanProcessor(span_exporter))
+
+    # 5. Metrics and patches.
+    _metrics.configure(mp.get_meter(semconv.SCOPE))
+    tracer = tp.get_tracer(semconv.SCOPE)
+    content = {"max_content_bytes": max_content_bytes} if capture_content else None
+    patcher = Patcher(AttemptMiddleware(tracer), tracer, content)
+    patcher.apply()
+    state.patcher = patcher
+    _state = state
+    del table
+
+
+def _teardown() -> None:
+    global _state
+    state = _state
+    if state is None:
+        return
+    _state = None
+    if state.patcher is not None:
+        state.patcher.undo()
+    _metrics.reset()
+    for switch in state.processors:
+        try:
+            switch.force_flush(10_000)
+            switch.shutdown()
+        except Exception:
+            log.debug("could not shut a processor down", exc_info=True)
+    if state.own_meter_provider:
+        try:
+            state.meter_provider.force_flush(5_000)
+        except Exception:
+            log.debug("could not flush metrics", exc_info=True)
+    if state.prometheus_server is not None:
+        try:
+            server, _thread = state.prometheus_server
+            server.shutdown()
+            server.server_close()
+        except Exception:
+            log.debug("could not stop the Prometheus endpoint", exc_info=True)
+
+
+def instrument(**kwargs: Any) -> None:
+    """See `tracer.instrument`. The store defaults to `$TRACER_STORE`, else `./.tracer`; calling again is harmless."""
+    with _lock:
+        instrumentor = ClaudeTracerInstrumentor()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            log.debug("tracer.instrument(): already instrumented; call uninstrument() first to change settings")
+            return
+        if kwargs.get("store") is None:
+            from tracer.store import default_root
+
+            kwargs["store"] = default_root()
+        instrumentor.instrument(skip_dep_check=True, **kwargs)
+
+
+def uninstrument() -> None:
+    """See `tracer.uninstrument`."""
+    with _lock:
+        instrumentor = ClaudeTracerInstrumentor()
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+
+def flush(timeout_s: float = 10.0) -> bool:
+    """See `tracer.flush`. Never raises."""
+    state = _state
+    if state is None:
+        return True
+    ok = True
+    try:
+        for switch in state.processors:
+            ok = switch.force_flush(int(timeout_s * 1000)) and ok
+        if state.own_meter_provider:
+            ok = bool(state.meter_provider.force_flush(int(timeout_s * 1000))) and ok
+    except Exception:
+        log.debug("flush failed", exc_info=True)
+        return False
+    return ok
+
+
+def store_path() -> Path | None:
+    """Where this process's spans are stored, or None when the store is off or nothing is instrumented."""
+    state = _state
+    return None if state is None else state.store_path

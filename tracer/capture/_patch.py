@@ -1,0 +1,110 @@
+"""The one place claude-tracer touches the anthropic SDK: a table of patches, applied and undone as mirror images.
+
+Every API call of every client (Anthropic, AsyncAnthropic, Bedrock, Vertex, their copies, raw and streaming
+response modes, the `stream()` helper) goes through `BaseClient.request`, which reads the client's `_tracer`
+property first thing, before it picks the middleware chain the call's attempts run through. Wrapping that one
+property therefore lets us, on each call:
+
+- put our attempt middleware into the client's chain (lazily: clients created before `instrument()` and copies
+  made by `with_options` / `with_middleware` / `copy` are all covered, and constructing a client costs nothing);
+- give a client whose native tracing is off (`ANTHROPIC_OPEN_TELEMETRY=false`, `open_telemetry=False`) our
+  tracer, so the SDK's own code makes its call span: the same attributes, stream handling and trace-context
+  propagation as the native span, under our scope. Exactly one call span per call, in every configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from anthropic._base_client import BaseClient
+from opentelemetry.trace import Tracer
+
+from tracer.capture._attempts import AttemptMiddleware
+
+log = logging.getLogger("tracer.capture")
+
+_MARK = "_claude_tracer_middleware"
+_SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
+
+
+class Patcher:
+    """Applies and undoes the patches; holds what a patched client needs (our middleware, our tracer)."""
+
+    # (owner, attribute) pairs we replace; `apply` and `undo` both loop over this table.
+    TABLE: tuple[tuple[type, str], ...] = ((BaseClient, "_tracer"),)
+
+    def __init__(self, middleware: AttemptMiddleware, call_tracer: Tracer, content: dict[str, Any] | None) -> None:
+        self.middleware = middleware
+        self.call_tracer = call_tracer
+        self.content = content  # {"max_content_bytes": N} to record message content, None to leave it off
+        self.clients: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._originals: dict[tuple[type, str], Any] = {}
+
+    def apply(self) -> None:
+        for owner, name in self.TABLE:
+            original = owner.__dict__[name]
+            self._originals[(owner, name)] = original
+            setattr(owner, name, self._tracer_property(original))
+
+    def undo(self) -> None:
+        for owner, name in self.TABLE:
+            original = self._originals.pop((owner, name), None)
+            if original is not None:
+                setattr(owner, name, original)
+        self.middleware.active = False
+        for client in list(self.clients):
+            try:
+                self._remove_middleware(client)
+            except Exception:
+                log.debug("could not take our middleware out of a client", exc_info=True)
+        self.clients = weakref.WeakSet()
+
+    # -- the wrapped property ----------------------------------------------------------------------------------
+
+    def _tracer_property(self, original: property) -> property:
+        fget = original.fget
+        assert fget is not None  # the SDK defines `_tracer` as a read-only property
+        patcher = self
+
+        def _tracer(client: Any) -> Any:
+            try:
+                if client.__dict__.get(_MARK) is not patcher.middleware:
+                    patcher._adopt(client)
+            except Exception:
+                log.debug("could not add the attempt middleware to a client", exc_info=True)
+            tracer = fget(client)
+            if tracer is None:
+                return patcher.call_tracer
+            return tracer
+
+        return property(_tracer, doc=original.__doc__)
+
+    def _adopt(self, client: Any) -> None:
+        mw = self.middleware
+        chain = client._middleware
+        if mw not in chain:
+            # Innermost (last): the span then times the HTTP attempt itself, after any middleware of the app's.
+            client._middleware = (*chain, mw)
+            client._middleware_chain = client._build_middleware_chain()
+        if self.content is not None:
+            options = client._open_telemetry
+            traces = options["traces"]
+            if traces.get("content_mode") != "content":
+                client.__dict__[_SAVED_OPTIONS] = options
+                client._set_open_telemetry(
+                    {**options, "traces": {**traces, "content_mode": "content", **self.content}}
+                )
+        client.__dict__[_MARK] = mw
+        self.clients.add(client)
+
+    def _remove_middleware(self, client: Any) -> None:
+        mw = self.middleware
+        if mw in client._middleware:
+            client._middleware = tuple(m for m in client._middleware if m is not mw)
+            client._middleware_chain = client._build_middleware_chain()
+        client.__dict__.pop(_MARK, None)
+        saved = client.__dict__.pop(_SAVED_OPTIONS, None)
+        if saved is not None:
+            client._set_open_telemetry(saved)
