@@ -87,7 +87,7 @@ class StoreExporter(SpanExporter):
         self._dropped_counter: Any = None
         self._meter_provider = meter_provider  # None: the global one, looked up when the first span is dropped
         ref = weakref.ref(self)
-        atexit.register(lambda: (e := ref()) is not None and e._flush_at_exit())
+        atexit.register(lambda: None if (e := ref()) is None else e._flush_at_exit())
 
     # -- SpanExporter -------------------------------------------------------------------------------------------
 

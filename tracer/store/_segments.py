@@ -123,6 +123,8 @@ class SegmentInfo:
     columns: tuple[str, ...]
     replaces: frozenset[str] = field(default_factory=frozenset)  # names (same directory) this segment holds
     size: int = 0
+    first: dt.datetime | None = None  # earliest and latest time (column TIME_COLUMN) from the footer's statistics
+    last: dt.datetime | None = None
 
 
 class BadSegment(Exception):
@@ -150,7 +152,21 @@ def read_info(path: Path, table: str) -> SegmentInfo:
             replaces = frozenset(str(name) for name in json.loads(kv[META_REPLACES]))
         except ValueError as exc:
             raise BadSegment(f"{path}: unreadable {META_REPLACES.decode()}: {exc}") from exc
-    return SegmentInfo(path, table, meta.num_rows, version, tuple(schema.names), replaces, size)
+    first, last = _time_range(meta, TIME_COLUMN.get(table, ""))
+    return SegmentInfo(path, table, meta.num_rows, version, tuple(schema.names), replaces, size, first, last)
+
+
+def _time_range(meta: pq.FileMetaData, column: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    # Leaf columns, not fields: a MAP column is two leaves, so the time column is found by its path.
+    leaf = next((j for j in range(meta.num_columns) if meta.schema.column(j).path == column), None)
+    lows, highs = [], []
+    if leaf is not None:
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(leaf).statistics
+            if stats is not None and stats.has_min_max and isinstance(stats.min, dt.datetime):
+                lows.append(stats.min)
+                highs.append(stats.max)
+    return (min(lows) if lows else None), (max(highs) if highs else None)
 
 
 def list_segments(root: Path, table: str) -> Iterator[tuple[Path, int, int]]:
@@ -297,15 +313,16 @@ def compact(
                 infos.sort(key=lambda i: i.path.name)
                 group: list[SegmentInfo] = []
                 rows = 0
-                for info in [*infos, None]:
-                    if info is not None and (rows + info.rows <= target_rows or not group):
-                        group.append(info)
-                        rows += info.rows
+                candidate: SegmentInfo | None
+                for candidate in [*infos, None]:
+                    if candidate is not None and (rows + candidate.rows <= target_rows or not group):
+                        group.append(candidate)
+                        rows += candidate.rows
                         continue
                     if len(group) > 1:
                         _merge(root, table, directory, group, result)
-                    group = [info] if info is not None else []
-                    rows = info.rows if info is not None else 0
+                    group = [candidate] if candidate is not None else []
+                    rows = candidate.rows if candidate is not None else 0
     return result
 
 
@@ -385,7 +402,8 @@ def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = Non
 
 
 def store_info(root: Path) -> dict[str, Any]:
-    """Per table: live segments, rows, bytes, days, schema versions seen, unreadable segments."""
+    """Per table: live segments, rows, bytes, days, schema versions seen, unreadable segments, and the earliest
+    and latest time (`first`, `last`: aware datetimes from the segments' footers, None when unknown)."""
     catalog = SegmentCatalog(root)
     out: dict[str, Any] = {}
     for table in TABLES:
@@ -398,5 +416,7 @@ def store_info(root: Path) -> dict[str, Any]:
             "days": sorted({i.path.parent.name for i in live}),
             "versions": sorted({i.version for i in live}),
             "unreadable": sum(1 for path, _, _ in all_files if str(path) in catalog.bad),
+            "first": min((i.first for i in live if i.first is not None), default=None),
+            "last": max((i.last for i in live if i.last is not None), default=None),
         }
     return out

@@ -180,7 +180,7 @@ def _bucket_for(store: Readable, filters: Filters) -> int:
             return 60
         start = start or first.to_pydatetime()
         end = end or last.to_pydatetime()
-    return bucket_seconds(end - start)  # type: ignore[operator]
+    return bucket_seconds(end - start)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -741,4 +741,4 @@ def open_store(path: str | Path) -> Readable:
         return DuckDBFile(target)
     from tracer.store import Store
 
-    return Store(target)  # type: ignore[no-any-return]
+    return Store(target)

@@ -206,8 +206,8 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
     t0 = np.sort(end_us - rng.integers(0, span_us, n_cycles))
     which = rng.integers(0, len(breaker_names), n_cycles)
     ev_time = np.concatenate([t0, t0 + 30_000_000, t0 + 31_000_000])
-    ev_from = ["closed"] * n_cycles + ["open"] * n_cycles + ["half_open"] * n_cycles
-    ev_to = ["open"] * n_cycles + ["half_open"] * n_cycles + ["closed"] * n_cycles
+    ev_from: list[str | None] = [*["closed"] * n_cycles, *["open"] * n_cycles, *["half_open"] * n_cycles]
+    ev_to: list[str | None] = [*["open"] * n_cycles, *["half_open"] * n_cycles, *["closed"] * n_cycles]
     ev_name = [breaker_names[i] for i in which] * 3
     ev_kind = ["breaker_transition"] * (3 * n_cycles)
     n_budget = max(1, n_cycles // 4)
