@@ -121,7 +121,9 @@ class App:
             headers.extend(extra)
         return Reply(err.status, headers, err.body(rec.request_id))
 
-    def _json(self, rec: RecordedRequest, data: Any, extra: list[tuple[str, str]] | None = None, delay: float = 0.0) -> Reply:
+    def _json(
+        self, rec: RecordedRequest, data: Any, extra: list[tuple[str, str]] | None = None, delay: float = 0.0
+    ) -> Reply:
         rec.status = 200
         rec.outcome = rec.outcome or "ok"
         headers = [_JSON, ("request-id", rec.request_id), _ORG]
@@ -275,10 +277,7 @@ class App:
 
     def _messages(self, rec: RecordedRequest, request: HttpRequest, script: tuple[Outcome, ...] | None) -> Reply:
         rng = self._fault_rng()
-        if script is not None:
-            outcome = pick(script, rec.attempt)
-        else:
-            outcome = self.faults.draw(rng) if self.faults else OK
+        outcome = pick(script, rec.attempt) if script is not None else self.faults.draw(rng)
         body = rec.body if isinstance(rec.body, dict) else None
         if body is not None:
             rec.model = body.get("model") if isinstance(body.get("model"), str) else None
@@ -325,7 +324,9 @@ class App:
         rec.outcome = str(outcome)
         if not rec.stream:
             data = gen.message(message_id, model, ans, use)
-            return self._message_reply(rec, outcome, verdict.headers, data, timing.total(ans.output_tokens) + extra_delay)
+            return self._message_reply(
+                rec, outcome, verdict.headers, data, timing.total(ans.output_tokens) + extra_delay
+            )
         items = gen.stream_items(message_id, model, ans, use, timing)
         headers = [*_SSE_HEADERS, ("request-id", rec.request_id), _ORG, *verdict.headers]
         return self._stream_reply(rec, outcome, headers, items, extra_delay)
@@ -365,7 +366,9 @@ class App:
                 kept.append(item)
             items = kept
             if kind == "error":
-                items.append(gen.sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+                items.append(
+                    gen.sse("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                )
             elif kind == "malformed":
                 items.append(b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "del\n\n')
             elif kind in ("stall", "drop"):
@@ -458,4 +461,3 @@ class App:
             headers = [("content-type", "application/binary"), ("request-id", rec.request_id), _ORG]
             return Reply(200, headers, self.batches.results(batch_id), delay_s=delay)
         raise ApiError(404, f"Not found: {method} {request.path}")
-

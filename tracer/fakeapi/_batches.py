@@ -14,7 +14,6 @@ import json
 import random
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,5 +203,3 @@ class BatchStore:
                 raise invalid(f"Message Batch {batch_id} has not finished processing; its results are not available.")
             rows = list(batch.results)
         return b"".join(json.dumps(row, separators=(",", ":")).encode() + b"\n" for row in rows)
-
-

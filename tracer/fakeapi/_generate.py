@@ -16,11 +16,12 @@ from typing import Any
 from tracer.fakeapi._catalog import Profile
 from tracer.fakeapi._tokens import InputUsage, text_tokens
 
-_WORDS = (
+_PROSE = (
     "the model reads your request and answers it with care so that each part of the reply stays short clear and "
     "useful while tokens stream back one small piece at a time through the fake API which never calls a real "
     "service but keeps usage latency headers and errors close to what production traffic shows every day"
-).split()
+)
+_WORDS = tuple(_PROSE.split())
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _B64 = _ALPHABET + "+/"
 _DELTA_SIZES = (1, 2, 3, 4)
@@ -316,7 +317,7 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
     start_usage = dict(use)
     start_usage["output_tokens"] = 1  # the API's placeholder until message_delta
     start_usage.pop("server_tool_use", None)
-    head = {
+    head: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",
@@ -338,7 +339,9 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
             start = {"type": "tool_use", "id": block.tool_id, "name": block.tool_name, "input": {}}
         else:
             start = {"type": "text", "text": ""}
-        items.append(sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}))
+        items.append(
+            sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
+        )
         if index == 0:
             items.append(sse("ping", {"type": "ping"}))
             if pause:
@@ -356,7 +359,9 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
             items.append(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
         if block.kind == "thinking":
             signature = {"type": "signature_delta", "signature": block.signature}
-            items.append(sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": signature}))
+            items.append(
+                sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": signature})
+            )
         items.append(sse("content_block_stop", {"type": "content_block_stop", "index": index}))
     final_usage = {k: use[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")}
     final_usage["output_tokens"] = use["output_tokens"]
