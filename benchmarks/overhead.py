@@ -1,0 +1,186 @@
+"""Per-call overhead of claude-tracer against the bare SDK, the SDK's native tracing, and two peers.
+
+    .venv/bin/python benchmarks/overhead.py [--calls 3000] [--rounds 3]     (peers: pip install -e '.[bench]')
+
+One run: the fake API (latency scale 0) serves on loopback from this process; every configuration runs in a
+fresh child process (instrumentation is process-global), in rounds that interleave the configurations so that
+drift of the machine hits all of them alike. Each child makes warm-up calls, then `--calls` timed calls, and
+reports the median wall time per call (what the caller waits) and the process CPU time per call (the caller's
+thread plus export threads: every span is exported, to a processor that discards it, so export cost counts).
+
+Printed per configuration and call kind: median wall and CPU microseconds per call, the microseconds added over
+the bare SDK, and the ratio to it; then claude-tracer's own increment over the call span it builds on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CONFIGS: dict[str, dict[str, str]] = {
+    # name: (native tracing, what instruments)
+    "bare SDK (native off)": {"native": "false", "inst": "none"},
+    "SDK native spans": {"native": "true", "inst": "provider"},
+    "claude-tracer (native on, default)": {"native": "true", "inst": "tracer"},
+    "claude-tracer (native off)": {"native": "false", "inst": "tracer"},
+    "claude-tracer + store": {"native": "true", "inst": "tracer-store"},
+    "OpenLLMetry (native off)": {"native": "false", "inst": "openllmetry"},
+    "OpenInference (native off)": {"native": "false", "inst": "openinference"},
+    "OpenLLMetry (native on)": {"native": "true", "inst": "openllmetry"},
+    "OpenInference (native on)": {"native": "true", "inst": "openinference"},
+}
+BARE = "bare SDK (native off)"
+MODEL = "claude-haiku-4-5"
+MESSAGES = [{"role": "user", "content": "Say hello."}]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# child: one configuration
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _discarding_provider():  # type: ignore[no-untyped-def]
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    trace.set_tracer_provider(provider)
+    return provider, Discard
+
+
+def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: str) -> dict[str, float]:
+    import anthropic
+
+    if inst in ("provider", "openllmetry", "openinference"):
+        _discarding_provider()
+    if inst == "openllmetry":
+        from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+
+        AnthropicInstrumentor().instrument()
+    elif inst == "openinference":
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor as OIInstrumentor
+
+        OIInstrumentor().instrument()
+    elif inst.startswith("tracer"):
+        import tracer
+
+        provider, _ = _discarding_provider()  # the same discarding export as the others, plus ours
+        tracer.instrument(store=store if inst == "tracer-store" else False)
+
+    client = anthropic.Anthropic(api_key="bench-key", base_url=base_url, max_retries=0)
+
+    def one() -> None:
+        if kind == "stream":
+            for _ in client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES, stream=True):
+                pass
+        else:
+            client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
+
+    for _ in range(warmup):
+        one()
+    walls: list[int] = []
+    cpu0 = time.process_time_ns()
+    perf = time.perf_counter_ns
+    for _ in range(calls):
+        t0 = perf()
+        one()
+        walls.append(perf() - t0)
+    if inst.startswith("tracer"):
+        import tracer
+
+        tracer.flush()
+    cpu = (time.process_time_ns() - cpu0) / calls
+    return {"wall_us": statistics.median(walls) / 1000, "cpu_us": cpu / 1000}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# parent: the server, the rounds, the table
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _available(inst: str) -> bool:
+    import importlib.util
+
+    module = {"openllmetry": "opentelemetry.instrumentation.anthropic", "openinference": "openinference.instrumentation.anthropic"}.get(inst)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=3000, help="timed calls per configuration and round")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", action="append", help="configuration names to run (substring match)")
+    parser.add_argument("--child", nargs=5, metavar=("URL", "INST", "KIND", "CALLS", "WARMUP"), help=argparse.SUPPRESS)
+    parser.add_argument("--store", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        url, inst, kind, calls, warmup = args.child
+        print(json.dumps(child(url, inst, kind, int(calls), int(warmup), args.store)))
+        return 0
+
+    from tracer.fakeapi import FakeAPI
+
+    configs = {n: c for n, c in CONFIGS.items() if _available(c["inst"])}
+    if args.only:
+        configs = {n: c for n, c in configs.items() if n == BARE or any(o in n for o in args.only)}
+    skipped = sorted(set(CONFIGS) - set(configs))
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with FakeAPI(seed=0, latency_scale=0.0) as api, tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for kind in ("non-stream", "stream"):
+                for name, cfg in configs.items():
+                    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
+                    env["ANTHROPIC_OPEN_TELEMETRY"] = cfg["native"]
+                    env["OTEL_SDK_DISABLED"] = "false"
+                    store = str(Path(tmp) / f"store-{r}")
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--store", store, "--child", api.base_url, cfg["inst"],
+                         "stream" if kind == "stream" else "plain", str(args.calls), str(args.warmup)],
+                        capture_output=True, text=True, env=env, check=False,
+                    )  # fmt: skip
+                    if out.returncode != 0:
+                        print(f"{name} / {kind} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                        return 1
+                    results.setdefault((name, kind), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    print(f"round {r + 1}/{args.rounds} {kind:10} {name}: {results[(name, kind)][-1]}", file=sys.stderr)
+
+    def med(name: str, kind: str, key: str) -> float:
+        return statistics.median(x[key] for x in results[(name, kind)])
+
+    print(f"\nPer-call overhead, anthropic SDK against the fake API on loopback ({args.rounds} rounds x {args.calls} calls, median)")
+    for kind in ("non-stream", "stream"):
+        bare_wall, bare_cpu = med(BARE, kind, "wall_us"), med(BARE, kind, "cpu_us")
+        print(f"\n{kind}")
+        print(f"  {'configuration':38} {'wall us':>9} {'added':>8} {'ratio':>7}   {'cpu us':>9} {'added':>8} {'ratio':>7}")
+        for name in configs:
+            wall, cpu = med(name, kind, "wall_us"), med(name, kind, "cpu_us")
+            print(f"  {name:38} {wall:9.1f} {wall - bare_wall:+8.1f} {wall / bare_wall:7.3f}   {cpu:9.1f} {cpu - bare_cpu:+8.1f} {cpu / bare_cpu:7.3f}")
+        ours = "claude-tracer (native on, default)"
+        if ours in configs:
+            native = med("SDK native spans", kind, "wall_us")
+            native_cpu = med("SDK native spans", kind, "cpu_us")
+            inc = med(ours, kind, "wall_us") - native
+            inc_cpu = med(ours, kind, "cpu_us") - native_cpu
+            print(f"  claude-tracer's own increment over the SDK's native span: {inc:+.1f} us wall "
+                  f"({inc / bare_wall:+.1%} of a bare call), {inc_cpu:+.1f} us CPU ({inc_cpu / bare_cpu:+.1%})")  # fmt: skip
+    if skipped:
+        print(f"\nnot measured (pip install -e '.[bench]'): {', '.join(skipped)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

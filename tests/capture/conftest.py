@@ -1,0 +1,124 @@
+"""Fixtures for the capture tests: the real SDK over real HTTP to the fake API, with `tracer.instrument()` on.
+
+Spans: the SDK's native call spans go to the global TracerProvider, so the session joins (or installs) one SDK
+provider and adds an in-memory exporter to it; `instrument()` adds its own processors to that same provider, as
+it does in an application that registered one. Metrics: each test passes its own MeterProvider with an
+in-memory reader to `instrument()`, so metric assertions see only that test's calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import tracer
+from tracer import semconv
+
+API_KEY = "sk-ant-api03-claude-tracer-test-secret"
+MODEL = "claude-haiku-4-5"
+HELLO = [{"role": "user", "content": "Say hello."}]
+
+_exporter = InMemorySpanExporter()
+
+
+def _provider() -> TracerProvider:
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    if not getattr(provider, "_capture_tests_joined", False):
+        provider.add_span_processor(SimpleSpanProcessor(_exporter))
+        provider._capture_tests_joined = True  # type: ignore[attr-defined]
+    return provider
+
+
+class Telemetry:
+    """What the instrumented calls of one test recorded."""
+
+    def __init__(self, reader: InMemoryMetricReader, store: Path) -> None:
+        self.reader = reader
+        self.store = store
+
+    def spans(self) -> list[ReadableSpan]:
+        return list(_exporter.get_finished_spans())
+
+    def calls(self) -> list[ReadableSpan]:
+        return [s for s in self.spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_CALL]
+
+    def call(self) -> ReadableSpan:
+        (only,) = self.calls()
+        return only
+
+    def attempts(self, call: ReadableSpan | None = None) -> list[ReadableSpan]:
+        out = [s for s in self.spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_ATTEMPT]
+        if call is not None:
+            out = [s for s in out if s.parent is not None and s.parent.span_id == call.context.span_id]
+        return sorted(out, key=lambda s: s.attributes[semconv.HTTP_REQUEST_RESEND_COUNT])  # type: ignore[index]
+
+    def metric(self, name: str) -> list[tuple[dict[str, Any], Any]]:
+        data = self.reader.get_metrics_data()
+        out = []
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    if m.name == name:
+                        out.extend((dict(p.attributes or {}), p) for p in m.data.data_points)
+        return out
+
+    def clear(self) -> None:
+        _exporter.clear()
+
+
+@pytest.fixture
+def fake_api() -> Iterator[Any]:
+    from tracer.fakeapi import FakeAPI
+
+    with FakeAPI(seed=0, latency_scale=0.0) as api:
+        yield api
+
+
+@pytest.fixture
+def telemetry(tmp_path: Path) -> Iterator[Telemetry]:
+    """`tracer.instrument()` on for the test (store under tmp_path, metrics to an in-memory reader)."""
+    _provider()
+    _exporter.clear()
+    reader = InMemoryMetricReader()
+    store = tmp_path / "store"
+    tracer.instrument(store=store, meter_provider=MeterProvider(metric_readers=[reader]))
+    try:
+        yield Telemetry(reader, store)
+    finally:
+        tracer.uninstrument()
+        _exporter.clear()
+
+
+@pytest.fixture(params=[True, False], ids=["native-on", "native-off"])
+def native(request: pytest.FixtureRequest) -> bool:
+    """Whether the SDK's own call span is on (the default with a provider) or off (`open_telemetry=False`)."""
+    return bool(request.param)
+
+
+def sync_client(api: Any, native: bool = True, **options: Any) -> anthropic.Anthropic:
+    if not native:
+        options["open_telemetry"] = False
+    return anthropic.Anthropic(api_key=API_KEY, base_url=api.base_url, **options)
+
+
+def async_client(api: Any, native: bool = True, **options: Any) -> anthropic.AsyncAnthropic:
+    if not native:
+        options["open_telemetry"] = False
+    return anthropic.AsyncAnthropic(api_key=API_KEY, base_url=api.base_url, **options)
+
+
+def script(outcomes: str) -> dict[str, Any]:
+    return {"extra_headers": {"x-fake-script": outcomes}}

@@ -1,0 +1,187 @@
+"""A span per API call and per HTTP attempt, with the SDK's native call span on and off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry.trace import StatusCode
+
+import tracer
+from tracer import semconv
+
+from .conftest import HELLO, MODEL, async_client, script, sync_client
+
+
+class TestAttempts:
+    def test_429_529_ok_is_one_call_span_with_three_attempt_children(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native)
+        message = client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:10,529,ok"))
+        assert message.content
+        call = telemetry.call()
+        attempts = telemetry.attempts(call)
+        assert [a.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for a in attempts] == [429, 529, 200]
+        assert [a.attributes[semconv.HTTP_REQUEST_RESEND_COUNT] for a in attempts] == [0, 1, 2]
+        assert [a.attributes.get(semconv.ERROR_TYPE) for a in attempts] == ["429", "529", None]
+        assert attempts[0].attributes[semconv.ATTEMPT_RETRY_AFTER_S] == pytest.approx(0.010)
+        assert call.attributes[semconv.CALL_ATTEMPTS] == 3
+        assert call.attributes[semconv.CALL_SPAN_SOURCE] == ("anthropic" if native else "tracer")
+        assert call.status.status_code is StatusCode.OK
+        assert all(a.context.trace_id == call.context.trace_id for a in attempts)
+        assert all(a.start_time >= call.start_time and a.end_time <= call.end_time for a in attempts)  # type: ignore[operator]
+
+    async def test_async_client_the_same(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = async_client(fake_api, native)
+        await client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:10,529,ok"))
+        call = telemetry.call()
+        assert [a.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for a in telemetry.attempts(call)] == [429, 529, 200]
+        assert call.attributes[semconv.CALL_ATTEMPTS] == 3
+
+    def test_attempt_records_request_id_and_rate_limit_headroom(self, fake_api: Any, telemetry: Any) -> None:
+        sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+        (attempt,) = telemetry.attempts()
+        attrs = attempt.attributes
+        assert attrs[semconv.ANTHROPIC_REQUEST_ID].startswith("req_")
+        for kind in semconv.RATELIMIT_KINDS:
+            assert attrs[semconv.ratelimit_attribute(kind, "limit")] >= attrs[semconv.ratelimit_attribute(kind, "remaining")] >= 0
+            assert isinstance(attrs[semconv.ratelimit_attribute(kind, "reset")], str)
+        assert attrs[semconv.GEN_AI_REQUEST_MODEL] == MODEL
+
+    def test_exhausted_retries_end_the_call_in_error(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native, max_retries=2)
+        with pytest.raises(anthropic.InternalServerError) as caught:
+            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529"))
+        assert caught.value.status_code == 529
+        call = telemetry.call()
+        assert call.status.status_code is StatusCode.ERROR
+        assert call.attributes[semconv.ERROR_TYPE]
+        assert call.attributes[semconv.CALL_ATTEMPTS] == 3
+        assert [a.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for a in telemetry.attempts(call)] == [529] * 3
+
+    def test_a_dropped_connection_is_an_attempt_with_error_type_connection(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api, max_retries=1)
+        client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("drop,ok"))
+        first, second = telemetry.attempts(telemetry.call())
+        assert first.attributes[semconv.ERROR_TYPE] == semconv.ERROR_TYPE_CONNECTION
+        assert semconv.HTTP_RESPONSE_STATUS_CODE not in first.attributes
+        assert second.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+
+    def test_a_slow_answer_past_the_timeout_is_an_attempt_with_error_type_timeout(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api, max_retries=1, timeout=0.2)
+        client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("slow:600,ok"))
+        first, second = telemetry.attempts(telemetry.call())
+        assert first.attributes[semconv.ERROR_TYPE] == semconv.ERROR_TYPE_TIMEOUT
+        assert second.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+
+
+class TestCallSpan:
+    def test_carries_genai_attributes_tokens_and_cost(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        message = sync_client(fake_api, native).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+        attrs = telemetry.call().attributes
+        usage = message.usage
+        assert attrs[semconv.GEN_AI_OPERATION_NAME] == "chat"
+        assert attrs[semconv.GEN_AI_PROVIDER_NAME] == "anthropic"
+        assert attrs[semconv.GEN_AI_REQUEST_MODEL] == MODEL
+        assert attrs[semconv.GEN_AI_RESPONSE_ID] == message.id
+        cached = (usage.cache_read_input_tokens or 0) + (usage.cache_creation_input_tokens or 0)
+        assert attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] == usage.input_tokens + cached
+        assert attrs[semconv.USAGE_UNCACHED_INPUT_TOKENS] == usage.input_tokens
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == usage.output_tokens
+        assert attrs[semconv.ANTHROPIC_STOP_REASON] == message.stop_reason
+        assert attrs[semconv.CALL_STREAMING] is False
+        assert float(attrs[semconv.COST_USD_EXACT]) > 0
+
+    def test_cache_writes_then_reads_and_thinking_tokens(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
+        system = [{"type": "text", "text": "You are terse. " * 400, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+        ask = {"model": "claude-sonnet-4-6", "max_tokens": 2048, "system": system, "messages": HELLO,
+               "thinking": {"type": "enabled", "budget_tokens": 1024}}  # fmt: skip
+        first = client.messages.create(**ask)
+        second = client.messages.create(**ask)
+        a, b = sorted(telemetry.calls(), key=lambda s: s.start_time)
+        assert a.attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == first.usage.cache_creation_input_tokens > 0
+        assert a.attributes[semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS] == first.usage.cache_creation_input_tokens
+        assert b.attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == second.usage.cache_read_input_tokens > 0
+        thinking = second.usage.output_tokens_details.thinking_tokens if second.usage.output_tokens_details else None
+        if thinking:
+            assert b.attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == thinking
+
+    def test_tags_of_the_block_are_on_the_call(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
+        with tracer.tags(feature="search", customer="acme"):
+            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+        client.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+        tagged, untagged = sorted(telemetry.calls(), key=lambda s: s.start_time)
+        assert tagged.attributes[semconv.TAG_PREFIX + "feature"] == "search"
+        assert tagged.attributes[semconv.TAG_PREFIX + "customer"] == "acme"
+        assert not any(k.startswith(semconv.TAG_PREFIX) for k in untagged.attributes)
+
+    async def test_tags_follow_asyncio_tasks(self, fake_api: Any, telemetry: Any) -> None:
+        import asyncio
+
+        client = async_client(fake_api)
+
+        async def one(customer: str) -> None:
+            with tracer.tags(customer=customer):
+                await client.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+
+        await asyncio.gather(*(one(f"c{i}") for i in range(5)))
+        assert sorted(c.attributes[semconv.TAG_PREFIX + "customer"] for c in telemetry.calls()) == [f"c{i}" for i in range(5)]
+
+
+class TestCoverage:
+    def test_count_tokens(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        result = sync_client(fake_api, native).messages.count_tokens(model=MODEL, messages=HELLO)
+        call = telemetry.call()
+        assert call.name == semconv.SPAN_MESSAGES_COUNT_TOKENS
+        assert call.attributes[semconv.ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS] == result.input_tokens
+        assert len(telemetry.attempts(call)) == 1
+
+    def test_batches_round_trip(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native)
+        batch = client.messages.batches.create(
+            requests=[{"custom_id": f"r{i}", "params": {"model": MODEL, "max_tokens": 16, "messages": HELLO}} for i in range(3)]
+        )
+        client.messages.batches.retrieve(batch.id)
+        list(client.messages.batches.list(limit=5))
+        results = list(client.messages.batches.results(batch.id))
+        assert len(results) == 3
+        names = sorted(c.name for c in telemetry.calls())
+        assert "anthropic.messages.batches.create" in names
+        assert "anthropic.messages.batches.retrieve" in names
+        assert "anthropic.messages.batches.list" in names
+        assert "anthropic.messages.batches.results" in names
+        for call in telemetry.calls():
+            assert len(telemetry.attempts(call)) >= 1
+
+    def test_beta_messages(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        sync_client(fake_api, native).beta.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+        call = telemetry.call()
+        assert call.attributes[semconv.GEN_AI_REQUEST_MODEL] == MODEL
+        assert len(telemetry.attempts(call)) == 1
+
+    def test_raw_response_mode(self, fake_api: Any, telemetry: Any) -> None:
+        raw = sync_client(fake_api).messages.with_raw_response.create(model=MODEL, max_tokens=32, messages=HELLO)
+        assert raw.parse().content
+        assert len(telemetry.attempts(telemetry.call())) == 1
+
+    def test_clients_made_before_instrument_and_copies_are_covered(self, fake_api: Any) -> None:
+        from .conftest import Telemetry, _exporter, _provider
+
+        _provider()
+        _exporter.clear()
+        before = sync_client(fake_api)
+        tracer.instrument(store=False)
+        try:
+            copies = [before, before.with_options(max_retries=0), before.copy(), before.with_middleware(lambda r, n: n(r)),
+                      sync_client(fake_api)]  # fmt: skip
+            for client in copies:
+                client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+            spans = Telemetry(None, None).spans()  # type: ignore[arg-type]
+            calls = [s for s in spans if s.attributes.get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_CALL]
+            attempts = [s for s in spans if s.attributes.get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_ATTEMPT]
+            assert len(calls) == len(copies) and len(attempts) == len(copies)
+        finally:
+            tracer.uninstrument()
+            _exporter.clear()

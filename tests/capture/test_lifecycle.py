@@ -1,0 +1,101 @@
+"""instrument() / uninstrument() / flush(), the entry point, and privacy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from anthropic._base_client import BaseClient
+
+import tracer
+from tracer import semconv
+from tracer.capture import ClaudeTracerInstrumentor
+
+from .conftest import API_KEY, HELLO, MODEL, sync_client
+
+
+class TestLifecycle:
+    def test_instrument_twice_is_harmless(self, fake_api: Any, telemetry: Any) -> None:
+        tracer.instrument()
+        sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+        assert len(telemetry.calls()) == 1 and len(telemetry.attempts()) == 1
+
+    def test_uninstrument_restores_everything(self, fake_api: Any) -> None:
+        from .conftest import _exporter, _provider
+
+        _provider()
+        original = BaseClient.__dict__["_tracer"]
+        client = sync_client(fake_api)
+        tracer.instrument(store=False)
+        client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+        assert len(client.middleware) == 1
+        tracer.uninstrument()
+        assert BaseClient.__dict__["_tracer"] is original
+        assert client.middleware == ()
+        _exporter.clear()
+        client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+        assert not [s for s in _exporter.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
+
+    def test_entry_point_names_the_instrumentor(self) -> None:
+        (ep,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "anthropic_tracer"]
+        assert ep.load() is ClaudeTracerInstrumentor
+        assert ClaudeTracerInstrumentor().instrumentation_dependencies() == ("anthropic >= 2.12",)
+
+    def test_opentelemetry_instrument_runs_an_app(self, fake_api: Any, tmp_path: Path) -> None:
+        """`opentelemetry-instrument python app.py` with TRACER_STORE: the calls land in the store."""
+        app = tmp_path / "app.py"
+        app.write_text(textwrap.dedent(f"""
+            import anthropic, tracer
+            client = anthropic.Anthropic(api_key="k", base_url={fake_api.base_url!r})
+            client.messages.create(model={MODEL!r}, max_tokens=16, messages={HELLO!r}, extra_headers={{"x-fake-script": "429:1,ok"}})
+            tracer.flush()
+        """))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
+        env.update(TRACER_STORE=str(tmp_path / "store"), OTEL_TRACES_EXPORTER="none", OTEL_METRICS_EXPORTER="none",
+                   OTEL_LOGS_EXPORTER="none")  # fmt: skip
+        exe = Path(sys.executable).with_name("opentelemetry-instrument")
+        out = subprocess.run([str(exe), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        from tracer.store import Store
+
+        assert Store(tmp_path / "store").rows("SELECT model, attempts FROM calls") == [(MODEL, 2)]
+
+
+class TestPrivacy:
+    def _all_values(self, spans: list[Any]) -> str:
+        return json.dumps([{k: str(v) for k, v in (s.attributes or {}).items()} for s in spans])
+
+    def test_no_api_key_and_no_content_by_default(self, fake_api: Any, telemetry: Any) -> None:
+        sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "my secret plan"}])
+        values = self._all_values(telemetry.spans())
+        assert API_KEY not in values and "x-api-key" not in values.lower() and "authorization" not in values.lower()
+        assert "my secret plan" not in values
+        assert semconv.GEN_AI_INPUT_MESSAGES not in telemetry.call().attributes
+
+    def test_capture_content_opt_in_is_bounded(self, fake_api: Any) -> None:
+        from .conftest import _exporter, _provider
+
+        _provider()
+        _exporter.clear()
+        tracer.instrument(store=False, capture_content=True, max_content_bytes=2000)
+        try:
+            client = sync_client(fake_api)
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "my plan " * 20}])
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "word " * 5000}])
+            short, long = sorted(
+                (s for s in _exporter.get_finished_spans() if s.attributes.get(semconv.SPAN_TYPE) == "call"),
+                key=lambda s: s.start_time,
+            )
+            assert "my plan my plan" in short.attributes[semconv.GEN_AI_INPUT_MESSAGES]
+            # Over the bound the SDK leaves the parts out rather than cut a message in the middle.
+            assert len(long.attributes[semconv.GEN_AI_INPUT_MESSAGES].encode()) <= 2000
+            assert API_KEY not in self._all_values(list(_exporter.get_finished_spans()))
+        finally:
+            tracer.uninstrument()
+            _exporter.clear()

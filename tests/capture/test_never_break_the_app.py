@@ -1,0 +1,119 @@
+"""Zone 2 fails on purpose (extraction, cost, metrics, export): the user's call returns the same or raises the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+import tracer
+from tracer.capture import _attempts, _calls, _metrics
+
+from .conftest import HELLO, MODEL, async_client, script, sync_client
+
+ASK = {"model": MODEL, "max_tokens": 32, "messages": HELLO, "extra_headers": {"x-fake-seed": "3"}}
+
+
+def boom(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("telemetry bug (on purpose)")
+
+
+class Exploding:
+    """A meter whose every instrument raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: Exploding()
+
+    def add(self, *a: Any, **k: Any) -> None:
+        boom()
+
+    record = set = add
+
+
+SABOTAGE = {
+    "header extraction": (_attempts, "header_attributes"),
+    "body extraction": (_attempts, "body_usage_attributes"),
+    "call attributes and cost": (_calls, "call_attributes"),
+    "span classification": (_calls, "is_call_span"),
+    "tags": (_calls, "tag_attributes"),
+}
+
+
+@pytest.fixture(params=sorted(SABOTAGE))
+def broken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    module, name = SABOTAGE[request.param]
+    monkeypatch.setattr(module, name, boom)
+    return str(request.param)
+
+
+def _bare(api: Any, fn: Any) -> Any:
+    return fn(sync_client(api))
+
+
+class TestZoneTwoFailing:
+    def test_sync_call_returns_the_same_message(self, fake_api: Any, telemetry: Any, broken: str) -> None:
+        tracer.uninstrument()
+        expected = sync_client(fake_api).messages.create(**ASK)
+        tracer.instrument(store=False)
+        got = sync_client(fake_api).messages.create(**ASK)
+        assert type(got) is type(expected)
+        assert got.model_dump(exclude={"id"}) == expected.model_dump(exclude={"id"})
+
+    async def test_async_call_returns_the_same_message(self, fake_api: Any, telemetry: Any, broken: str) -> None:
+        got = await async_client(fake_api).messages.create(**ASK)
+        assert isinstance(got, anthropic.types.Message) and got.content
+
+    def test_errors_are_the_sdks_own(self, fake_api: Any, telemetry: Any, broken: str) -> None:
+        with pytest.raises(anthropic.RateLimitError) as caught:
+            sync_client(fake_api, max_retries=1).messages.create(**{**ASK, **script("429:1")})
+        assert caught.value.status_code == 429
+
+    def test_streams_still_stream(self, fake_api: Any, telemetry: Any, broken: str) -> None:
+        with sync_client(fake_api).messages.stream(**{k: v for k, v in ASK.items() if k != "extra_headers"}) as s:
+            assert s.get_final_text()
+
+    def test_metrics_raising(self, fake_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        tracer.instrument(store=False)
+        try:
+            _metrics.configure(Exploding())
+            message = sync_client(fake_api, max_retries=2).messages.create(**{**ASK, **script("429:1,ok")})
+            assert message.content
+        finally:
+            tracer.uninstrument()
+
+    def test_exporter_raising(self, fake_api: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        from tracer.store import StoreExporter
+
+        monkeypatch.setattr(StoreExporter, "export", boom)
+        tracer.instrument(store=tmp_path / "store", meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        try:
+            assert sync_client(fake_api).messages.create(**ASK).content
+            assert tracer.flush(5) in (True, False)  # reports, never raises
+        finally:
+            tracer.uninstrument()
+
+
+class TestUserErrorsUnchanged:
+    def test_a_400_raises_the_same_exception(self, fake_api: Any, telemetry: Any) -> None:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=[])
+        assert caught.value.status_code == 400
+
+    def test_an_unknown_model_raises_not_found(self, fake_api: Any, telemetry: Any) -> None:
+        with pytest.raises(anthropic.NotFoundError):
+            sync_client(fake_api).messages.create(model="claude-nope-9", max_tokens=32, messages=HELLO)
+
+    def test_user_middleware_still_runs_once_per_attempt(self, fake_api: Any, telemetry: Any) -> None:
+        seen: list[int] = []
+
+        def mine(request: Any, call_next: Any) -> Any:
+            seen.append(request.retries_taken)
+            return call_next(request)
+
+        client = sync_client(fake_api, middleware=[mine])
+        client.messages.create(**{**ASK, **script("429:1,ok")})
+        assert seen == [0, 1]
+        assert client.middleware[0] is mine

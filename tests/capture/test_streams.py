@@ -1,0 +1,105 @@
+"""Streams: time to first token, and a call span that ends exactly once however the stream ends."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from opentelemetry.trace import StatusCode
+
+from tracer import semconv
+
+from .conftest import HELLO, MODEL, async_client, script, sync_client
+
+ASK = {"model": MODEL, "max_tokens": 256, "messages": HELLO}
+
+
+class TestStreamsEnd:
+    def test_create_stream_true_read_to_the_end(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        events = list(sync_client(fake_api, native).messages.create(**ASK, stream=True))
+        assert events[0].type == "message_start" and events[-1].type == "message_stop"
+        attrs = telemetry.call().attributes
+        assert attrs[semconv.CALL_STREAMING] is True
+        assert attrs[semconv.CALL_STREAM_END] == "completed"
+        assert 0 < attrs[semconv.CALL_TTFT_S] < 5
+        final = next(e for e in events if e.type == "message_delta")
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
+        assert attrs[semconv.CALL_OUTPUT_TOKENS_PER_S] > 0
+
+    def test_stream_helper_text_stream_and_final_message(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        with sync_client(fake_api, native).messages.stream(**ASK) as stream:
+            text = "".join(stream.text_stream)
+            message = stream.get_final_message()
+        assert text and message.content[0].text == text
+        attrs = telemetry.call().attributes
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
+        assert attrs[semconv.CALL_STREAM_END] == "completed"
+
+    async def test_async_stream_helper(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        async with async_client(fake_api, native).messages.stream(**ASK) as stream:
+            message = await stream.get_final_message()
+        attrs = telemetry.call().attributes
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
+        assert attrs[semconv.CALL_TTFT_S] > 0
+
+    def test_early_break_ends_the_span_with_the_tokens_seen(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        with sync_client(fake_api, native).messages.stream(**ASK) as stream:
+            for _ in stream.text_stream:
+                break
+        call = telemetry.call()
+        assert call.attributes[semconv.CALL_STREAM_END] == "closed_early"
+        assert call.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] > 0  # from message_start
+        assert semconv.GEN_AI_USAGE_OUTPUT_TOKENS not in call.attributes  # never the message_start placeholder
+
+    def test_exception_inside_the_with_block_ends_the_span(self, fake_api: Any, telemetry: Any) -> None:
+        with pytest.raises(KeyError), sync_client(fake_api).messages.stream(**ASK) as stream:
+            next(iter(stream))
+            raise KeyError("the application's own bug")
+        assert telemetry.call().end_time is not None
+
+    def test_a_dropped_stream_ends_its_span_when_collected(self, fake_api: Any, telemetry: Any) -> None:
+        stream = sync_client(fake_api).messages.create(**ASK, stream=True)
+        next(iter(stream))
+        del stream
+        gc.collect()
+        assert telemetry.call().attributes[semconv.CALL_STREAM_END] == "closed_early"
+
+    def test_mid_stream_error_event(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        with pytest.raises(anthropic.APIStatusError):
+            for _ in sync_client(fake_api, native).messages.create(**ASK, stream=True, **script("error:2")):
+                pass
+        call = telemetry.call()
+        assert call.status.status_code is StatusCode.ERROR
+        assert call.attributes[semconv.ERROR_TYPE]
+        assert call.attributes[semconv.CALL_STREAM_END] == "error"
+
+    def test_a_stalled_stream_under_a_timeout_ends_with_error_type(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native, timeout=0.3, max_retries=0)
+        received = []
+        with pytest.raises((httpx2.ReadTimeout, anthropic.APITimeoutError)):
+            for event in client.messages.create(**ASK, stream=True, **script("stall:3")):
+                received.append(event)
+        assert received
+        call = telemetry.call()
+        assert call.status.status_code is StatusCode.ERROR
+        assert call.attributes[semconv.ERROR_TYPE]
+        assert call.attributes[semconv.CALL_STREAM_END] == "error"
+
+    def test_the_users_iteration_is_unchanged(self, fake_api: Any) -> None:
+        """The same events, in the same order, of the same types, with and without instrumentation."""
+        import tracer
+
+        def events() -> list[tuple[str, str]]:
+            stream = sync_client(fake_api).messages.create(**ASK, stream=True, extra_headers={"x-fake-seed": "7"})
+            return [(type(e).__name__, e.model_dump_json(exclude={"message": {"id"}})) for e in stream]
+
+        bare = events()
+        tracer.instrument(store=False)
+        try:
+            instrumented = events()
+        finally:
+            tracer.uninstrument()
+        assert [t for t, _ in bare] == [t for t, _ in instrumented]
