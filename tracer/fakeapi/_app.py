@@ -34,7 +34,6 @@ from tracer.fakeapi._tokens import PromptCache, PromptError, count_input_tokens
 _JSON = ("content-type", "application/json")
 _SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
 _ORG = ("anthropic-organization-id", "00000000-0000-4000-8000-00000000fa7e")
-_STREAM_FLAG = re.compile(rb'"stream"\s*:\s*(?:true|false)')
 _BATCH_PATH = re.compile(r"^/v1/messages/batches/([^/]+)(/cancel|/results)?$")
 _MASK = (1 << 64) - 1
 
@@ -107,8 +106,10 @@ class App:
     def _fault_rng(self) -> random.Random:
         return random.Random(((self.seed & _MASK) * 0x9E3779B97F4A7C15 + next(self._sequence)) & _MASK)
 
-    def _content_rng(self, raw: bytes) -> random.Random:
-        digest = hashlib.blake2b(_STREAM_FLAG.sub(b"", raw), digest_size=8, salt=b"%d" % (self.seed & _MASK)).digest()
+    def _content_rng(self, body: dict[str, Any], salt: str = "") -> random.Random:
+        # the parsed body, not its bytes: clients differ in key order and spacing, and streaming must not matter
+        key = json.dumps({k: v for k, v in body.items() if k != "stream"}, sort_keys=True, default=str) + salt
+        digest = hashlib.blake2b(key.encode(), digest_size=8, salt=b"%d" % (self.seed & _MASK)).digest()
         return random.Random(int.from_bytes(digest, "big"))
 
     @staticmethod
@@ -310,7 +311,7 @@ class App:
             extra = [*verdict.headers, ("retry-after", str(verdict.retry_after_s)), ("x-should-retry", "true")]
             return self._error(rec, ApiError(429, RateLimiter.message(verdict)), extra)
         self.cache.commit(inp)
-        ans = gen.answer(body, self._content_rng(request.body))
+        ans = gen.answer(body, self._content_rng(body))
         unused = max_tokens - ans.output_tokens
         self.limiter.refund("output_tokens", unused)
         self.limiter.refund("tokens", unused)
@@ -318,7 +319,7 @@ class App:
         geo = body.get("inference_geo") if isinstance(body.get("inference_geo"), str) else None
         speed = body.get("speed") if body.get("speed") in ("fast", "standard") else None
         use = gen.usage(inp, ans, service_tier=tier, inference_geo=geo, speed=speed)
-        message_id = gen.make_id("msg", self._content_rng(request.body + rec.request_id.encode()))
+        message_id = gen.make_id("msg", self._content_rng(body, rec.request_id))
         timing = gen.timing(profile, inp.input_tokens + inp.cache_write, rng, self.latency_scale)
         extra_delay = outcome.ms / 1000 if outcome.kind == "slow" and outcome.ms else 0.0
         rec.outcome = str(outcome)
