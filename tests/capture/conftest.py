@@ -66,6 +66,9 @@ class Telemetry:
         return sorted(out, key=lambda s: s.attributes[semconv.HTTP_REQUEST_RESEND_COUNT])  # type: ignore[index]
 
     def metric(self, name: str) -> list[tuple[dict[str, Any], Any]]:
+        from tracer.capture import _metrics
+
+        _metrics.drain()
         data = self.reader.get_metrics_data()
         out = []
         for rm in data.resource_metrics if data else ():

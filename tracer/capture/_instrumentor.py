@@ -82,7 +82,7 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in _TRUE
 
 
-class ClaudeTracerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ClaudeTracerInstrumentor(BaseInstrumentor):
     """The OpenTelemetry instrumentor for the anthropic SDK (entry point `anthropic_tracer`).
 
     `opentelemetry-instrument python app.py` calls `instrument()` with no arguments: spans and metrics go to the
@@ -157,7 +157,7 @@ def _setup(
     from opentelemetry.sdk.resources import Resource
 
     resource = Resource.create({semconv.SERVICE_NAME: service_name} if service_name else {})
-    tp = tracer_provider or trace.get_tracer_provider()
+    tp: Any = tracer_provider or trace.get_tracer_provider()
     if not isinstance(tp, TracerProvider):
         if tracer_provider is not None:
             raise TypeError("tracer_provider must be an opentelemetry.sdk.trace.TracerProvider")
@@ -182,7 +182,7 @@ def _setup(
 
         readers.append(PrometheusMetricReader())
         prometheus_server = start_http_server(prometheus_port, addr=prometheus_host)
-    mp = meter_provider or metrics.get_meter_provider()
+    mp: Any = meter_provider or metrics.get_meter_provider()
     own_mp = False
     if isinstance(mp, MeterProvider):
         if readers and meter_provider is None:
@@ -285,6 +285,7 @@ def flush(timeout_s: float = 10.0) -> bool:
         return True
     ok = True
     try:
+        _metrics.drain()
         for switch in state.processors:
             ok = switch.force_flush(int(timeout_s * 1000)) and ok
         if state.own_meter_provider:
