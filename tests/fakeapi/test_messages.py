@@ -174,7 +174,9 @@ class TestUsage:
         client = sdk(api)
         client.messages.create(**ask(system=cached_system()))
         turn = [{"type": "text", "text": LONG[:2000], "cache_control": {"type": "ephemeral"}}]
-        usage = client.messages.create(**ask(system=cached_system(), messages=[{"role": "user", "content": turn}])).usage
+        usage = client.messages.create(
+            **ask(system=cached_system(), messages=[{"role": "user", "content": turn}])
+        ).usage
         assert usage.cache_read_input_tokens > 8000 and 400 < usage.cache_creation_input_tokens < 600
 
     def test_a_1h_ttl_writes_1h_tokens(self, api: FakeAPI) -> None:
@@ -235,3 +237,30 @@ class TestDeterminism:
         assert a.content == b.content and a.id != b.id
         c = client.messages.create(**ask(messages=[{"role": "user", "content": "Say goodbye."}]))
         assert c.content != a.content
+
+
+class TestLatency:
+    def test_per_model_latency_scales_and_streams_pace_their_tokens(self) -> None:
+        """At scale 0.02 an opus call takes a few times a haiku call; a stream's first token comes well before its end."""
+        import statistics
+        import time
+
+        def median_s(client: anthropic.Anthropic, model: str) -> float:
+            times = []
+            for i in range(5):
+                started = time.perf_counter()
+                client.messages.create(**ask(model=model, messages=[{"role": "user", "content": f"q{i}"}]))
+                times.append(time.perf_counter() - started)
+            return statistics.median(times)
+
+        with FakeAPI(seed=1, latency_scale=0.02) as api:
+            client = sdk(api)
+            haiku, opus = median_s(client, "claude-haiku-4-5"), median_s(client, "claude-opus-4-8")
+            assert 0.004 < haiku < opus / 2
+            started = time.perf_counter()
+            with client.messages.stream(**ask(model="claude-opus-4-8", max_tokens=200)) as stream:
+                first = next(iter(stream.text_stream))
+                ttft = time.perf_counter() - started
+                stream.until_done()
+            total = time.perf_counter() - started
+        assert first and 0.005 < ttft < total / 2

@@ -27,7 +27,9 @@ class TestRetriedStatuses:
         assert sdk_delays == [0.01, 0.01]  # the SDK waited what retry-after-ms said, not its own backoff
         assert [r.status for r in api.requests] == [429, 429, 200]
 
-    def test_529_three_times_raises_overloaded_after_three_attempts(self, api: FakeAPI, sdk_delays: list[float]) -> None:
+    def test_529_three_times_raises_overloaded_after_three_attempts(
+        self, api: FakeAPI, sdk_delays: list[float]
+    ) -> None:
         with pytest.raises(anthropic.OverloadedError) as caught:
             sdk(api).messages.create(**ask(), **script("529"))
         assert caught.value.status_code == 529
@@ -116,7 +118,10 @@ class TestStalls:
         with sdk(api).messages.stream(**ask()) as stream:
             full = stream.get_final_text()
         texts: list[str] = []
-        with pytest.raises(httpx2.ReadTimeout), sdk(api, timeout=0.05).messages.stream(**ask(), **script("stall:4")) as s:
+        with (
+            pytest.raises(httpx2.ReadTimeout),
+            sdk(api, timeout=0.05).messages.stream(**ask(), **script("stall:4")) as s,
+        ):
             texts.extend(s.text_stream)
         assert len(texts) == 1 and full.startswith(texts[0]) and texts[0] != full
 
@@ -185,5 +190,5 @@ class TestScriptsElsewhere:
         assert attempts(api, "/v1/messages/count_tokens") == [0, 1]
 
     def test_a_bad_script_is_a_400_saying_why(self, api: FakeAPI) -> None:
-        with pytest.raises(anthropic.BadRequestError, match="x-fake-script.*unknown outcome"):
+        with pytest.raises(anthropic.BadRequestError, match=r"x-fake-script.*unknown outcome"):
             sdk(api).messages.create(**ask(), **script("429,explode"))

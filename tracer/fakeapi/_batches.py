@@ -1,8 +1,8 @@
 """Message Batches: create, retrieve, list, cancel, delete, and results as JSONL, enough for the SDK to round-trip.
 
-A batch is `in_progress` when created and ends, all at once, the first time it is looked at after its processing
-time (about a second plus 10 ms a request, times the latency scale: at scale 0, the next retrieve). A batch cancelled
-before that is `canceling`, then `ended` with every request `canceled`. Each request's params are validated when the
+A batch is `in_progress` when created and ends, all at once, the first time it is retrieved, listed or its results
+read after its processing time (about a second plus 10 ms a request, times the latency scale: at scale 0, the next
+retrieve). A batch cancelled before that is `canceling`, then `ended` with every request `canceled`. Each request's params are validated when the
 batch is processed, as the real API does: a bad one becomes an `errored` result, not a failed create.
 """
 
@@ -180,7 +180,8 @@ class BatchStore:
     def cancel(self, batch_id: str, base: str) -> dict[str, Any]:
         with self._lock:
             batch = self._find(batch_id)
-            self._advance(batch)
+            # no _advance first: a batch nobody has looked at since it was created can still be cancelled (at
+            # latency scale 0 it would otherwise always have ended already)
             if batch.status == "in_progress":
                 batch.status = "canceling"
                 batch.cancel_initiated_at = dt.datetime.now(dt.UTC)
