@@ -9,7 +9,7 @@ import anthropic
 from tracer.fakeapi import FakeAPI
 
 MODEL = "claude-haiku-4-5"
-HELLO = [{"role": "user", "content": "Say hello."}]
+HELLO: list[Any] = [{"role": "user", "content": "Say hello."}]
 
 
 def ask(**overrides: Any) -> dict[str, Any]:

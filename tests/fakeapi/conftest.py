@@ -6,6 +6,7 @@ Every test drives the real anthropic SDK over real HTTP (loopback) against a rea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import pytest
@@ -29,7 +30,7 @@ def sdk_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     delays: list[float] = []
     original = anthropic._base_client.BaseClient._calculate_retry_timeout
 
-    def recorded(self, remaining_retries, options, response_headers=None):  # type: ignore[no-untyped-def]
+    def recorded(self: Any, remaining_retries: int, options: Any, response_headers: Any = None) -> float:
         delay = original(self, remaining_retries, options, response_headers)
         delays.append(delay)
         return delay / 100

@@ -36,9 +36,9 @@ class TestRoundTrip:
         results = {r.custom_id: r.result for r in client.messages.batches.results(batch.id)}
         assert set(results) == {"req-0", "req-1", "req-2", "bad"}
         ok = results["req-0"]
-        assert ok.type == "succeeded" and ok.message.usage.service_tier == "batch"  # type: ignore[union-attr]
+        assert ok.type == "succeeded" and ok.message.usage.service_tier == "batch"
         bad = results["bad"]
-        assert bad.type == "errored" and bad.error.error.type == "invalid_request_error"  # type: ignore[union-attr]
+        assert bad.type == "errored" and bad.error.error.type == "invalid_request_error"
         assert [b.id for b in client.messages.batches.list()] == [batch.id]
         assert client.messages.batches.delete(batch.id).type == "message_batch_deleted"
         with pytest.raises(anthropic.NotFoundError):

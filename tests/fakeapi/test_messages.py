@@ -15,7 +15,7 @@ from tracer.fakeapi import FakeAPI, known_models
 from ._sdk import HELLO, MODEL, ask, async_sdk, sdk
 
 LONG = "The quick brown fox jumps over the lazy dog. " * 800  # about 9,000 tokens: above every model's cache minimum
-WEATHER = {
+WEATHER: Any = {
     "name": "get_weather",
     "description": "Current weather for a city.",
     "input_schema": {
@@ -151,7 +151,7 @@ class TestStreamSequence:
         assert "".join(texts) == message.content[0].text  # type: ignore[union-attr]
 
 
-def cached_system(ttl: str | None = None) -> list[dict[str, Any]]:
+def cached_system(ttl: str | None = None) -> Any:
     control: dict[str, Any] = {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}
     return [{"type": "text", "text": LONG, "cache_control": control}]
 
@@ -200,12 +200,12 @@ class TestUsage:
         big = client.messages.create(**ask(messages=[{"role": "user", "content": LONG}])).usage
         assert big.input_tokens > 100 * small.input_tokens
         assert small.service_tier == "standard"
-        assert client.messages.create(**ask(inference_geo="us")).usage.inference_geo == "us"  # type: ignore[call-arg]
+        assert client.messages.create(**ask(inference_geo="us")).usage.inference_geo == "us"
 
     def test_count_tokens_matches_the_calls_input(self, api: FakeAPI) -> None:
         client = sdk(api)
         for kwargs in ({}, {"tools": [WEATHER]}, {"system": "You are terse."}):
-            counted = client.messages.count_tokens(model=MODEL, messages=HELLO, **kwargs).input_tokens  # type: ignore[arg-type]
+            counted = client.messages.count_tokens(model=MODEL, messages=HELLO, **kwargs).input_tokens
             assert counted == client.messages.create(**ask(**kwargs)).usage.input_tokens
         assert client.messages.count_tokens(model=MODEL, messages=HELLO, tools=[WEATHER]).input_tokens > 300
 
@@ -218,7 +218,7 @@ class TestDeterminism:
             for i in range(20):
                 try:
                     message = client.messages.create(**ask(messages=[{"role": "user", "content": f"question {i}"}]))
-                    out.append((message.id, message.content[0].text))  # type: ignore[union-attr]
+                    out.append((message.id, message.content[0].text))
                 except anthropic.APIStatusError as exc:
                     out.append(exc.status_code)
             out.append([r.request_id for r in api.requests])
