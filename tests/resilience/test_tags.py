@@ -90,13 +90,6 @@ class TestAsyncio:
             await asyncio.create_task(child())
             assert tracer.current_tags() == {"feature": "search"}
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ValueError,
-        reason="tracer/_tags.py keeps one token list per tags instance, shared by every context that enters it: "
-        "the task leaving first resets the other task's token (ValueError: created in a different Context). "
-        "Reported to the lead with a fix (keep the token stack in a ContextVar).",
-    )
     async def test_one_tags_instance_shared_by_concurrent_tasks(self) -> None:
         """A module-level `SEARCH = tracer.tags(feature="search")` used by many tasks at once."""
         search = tracer.tags(feature="search")
@@ -160,11 +153,6 @@ class TestDecorator:
             assert await handler() == {"customer": "acme", "feature": "summarise"}
         assert tracer.current_tags() == {}
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="tracer/_tags.py wraps generator functions like plain ones: the tags are set while the generator "
-        "object is created and gone while it runs. Reported to the lead.",
-    )
     def test_generator_function(self) -> None:
         @tracer.tags(feature="stream")
         def chunks() -> Any:
@@ -180,3 +168,25 @@ class TestDecorator:
 
         assert recurse(5) == 5
         assert tracer.current_tags() == {}
+
+
+class TestGeneratorsKeepTagsOnlyWhileRunning:
+    def test_the_consumer_does_not_see_the_generators_tags(self) -> None:
+        @tracer.tags(feature="stream")
+        def chunks() -> Any:
+            for i in range(2):
+                yield i, dict(tracer.current_tags())
+
+        seen = []
+        for i, inside in chunks():
+            seen.append((i, inside, dict(tracer.current_tags())))
+        assert seen == [(0, {"feature": "stream"}, {}), (1, {"feature": "stream"}, {})]
+
+    async def test_async_generator_function(self) -> None:
+        @tracer.tags(feature="astream")
+        async def chunks() -> Any:
+            yield dict(tracer.current_tags())
+            yield dict(tracer.current_tags())
+
+        got = [(t, dict(tracer.current_tags())) async for t in chunks()]
+        assert got == [({"feature": "astream"}, {}), ({"feature": "astream"}, {})]
