@@ -1,0 +1,215 @@
+"""The embedded store's two numbers: how fast one process ingests spans, and how fast the dashboard's queries run
+over a big store.
+
+    .venv/bin/python benchmarks/store.py                    # 10,000,000 calls (generated once, then cached)
+    .venv/bin/python benchmarks/store.py --calls 1000000    # a quicker run
+
+(a) Ingest: realistic finished call and attempt spans are built once with the OpenTelemetry SDK, then timed through
+    `StoreExporter.export` in the BatchSpanProcessor's batch size, plus the final flush (segments on disk).
+    Goal: >= 100,000 spans/s from one process.
+(b) Queries: every named query of `tracer.store.queries` (the dashboard's panels, default filters = all time) over
+    the synthetic store, each timed after the store is loaded, and their total; and, for reference, one plain
+    DuckDB aggregate over the same rows. Goal: all together <= 1.5 s on a 2-core machine.
+
+The synthetic store is written by `tracer.store.synthetic` into `--cache` (default
+`~/.cache/claude-tracer/bench-store-<calls>`) and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# Run from a checkout without installing: the repository root is one level up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5", "claude-sonnet-4-6")
+
+
+def build_spans(n_calls: int) -> list[Any]:
+    """Finished spans shaped like capture's: per call, one call span with the SDK's gen_ai.* attributes, cost,
+    tags and ours, and its attempt spans (one in ten calls retried after a 429)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tracer import semconv
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({semconv.SERVICE_NAME: "bench"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer(semconv.ANTHROPIC_SCOPE)
+    for i in range(n_calls):
+        model = MODELS[i % len(MODELS)]
+        attempts = 2 if i % 10 == 0 else 1
+        call_attrs = {
+            semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL,
+            semconv.GEN_AI_OPERATION_NAME: "chat",
+            semconv.GEN_AI_PROVIDER_NAME: "anthropic",
+            semconv.GEN_AI_REQUEST_MODEL: model,
+            semconv.GEN_AI_RESPONSE_MODEL: model + "-20250929",
+            semconv.GEN_AI_RESPONSE_ID: f"msg_{i:024d}",
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: 1300 + i % 500,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 200,
+            semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 100,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 250 + i % 300,
+            semconv.HTTP_REQUEST_RESEND_COUNT: attempts - 1,
+            semconv.HTTP_RESPONSE_STATUS_CODE: 200,
+            semconv.ANTHROPIC_REQUEST_ID: f"req_{i:024d}",
+            semconv.ANTHROPIC_STOP_REASON: "end_turn",
+            semconv.COST_USD_EXACT: "0.010500",
+            semconv.COST_USD: 0.0105,
+            semconv.TAG_PREFIX + "feature": "search",
+            semconv.TAG_PREFIX + "customer": "acme",
+        }
+        with tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes=call_attrs):
+            for attempt in range(attempts):
+                status = 429 if attempt < attempts - 1 else 200
+                attempt_attrs = {
+                    semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
+                    semconv.HTTP_REQUEST_RESEND_COUNT: attempt,
+                    semconv.HTTP_RESPONSE_STATUS_CODE: status,
+                    semconv.GEN_AI_REQUEST_MODEL: model,
+                    semconv.ANTHROPIC_REQUEST_ID: f"req_{i:020d}_{attempt}",
+                    semconv.ratelimit_attribute("requests", "limit"): 4000,
+                    semconv.ratelimit_attribute("requests", "remaining"): 3999 - i % 4000,
+                    semconv.ratelimit_attribute("tokens", "limit"): 400000,
+                    semconv.ratelimit_attribute("tokens", "remaining"): 390000,
+                }
+                if status == 429:
+                    attempt_attrs[semconv.ERROR_TYPE] = "429"
+                    attempt_attrs[semconv.ATTEMPT_RETRY_AFTER_S] = 1.0
+                with tracer.start_as_current_span(semconv.SPAN_ATTEMPT, attributes=attempt_attrs):
+                    pass
+    spans = list(memory.get_finished_spans())
+    provider.shutdown()
+    return spans
+
+
+def bench_ingest(n_calls: int, runs: int) -> None:
+    from tracer.store import StoreExporter
+    from tracer.store._rows import rows_from_spans
+
+    spans = build_spans(n_calls)
+    # An application holds at most the processor's queue (2,048 spans), not 100,000 prebuilt ones: keep the
+    # prebuilt spans out of the garbage collector's full passes, which would otherwise dominate the timing.
+    gc.collect()
+    gc.freeze()
+    batch = 512  # the BatchSpanProcessor's max_export_batch_size
+    batches = [spans[i : i + batch] for i in range(0, len(spans), batch)]
+    print(f"(a) ingest: {len(spans):,} spans ({n_calls:,} calls with their attempts) in batches of {batch}, one process")
+    rates = []
+    for _ in range(runs):
+        root = Path(tempfile.mkdtemp(prefix="tracer-bench-ingest-"))
+        try:
+            exporter = StoreExporter(root)
+            started = time.perf_counter()
+            for part in batches:
+                exporter.export(part)
+            exporter.force_flush()
+            elapsed = time.perf_counter() - started
+            exporter.shutdown()
+            assert exporter.written == len(spans) and exporter.dropped == 0, (exporter.written, exporter.dropped)
+            rates.append(len(spans) / elapsed)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    started = time.perf_counter()
+    for part in batches:
+        rows_from_spans(part)
+    convert = len(spans) / (time.perf_counter() - started)
+    best = max(rates)
+    verdict = "meets" if best >= 100_000 else "MISSES"
+    print(f"    export + flush: {best:,.0f} spans/s (best of {runs}; median {statistics.median(rates):,.0f}) -> {verdict} the goal of 100,000")
+    print(f"    of which spans -> rows alone: {convert:,.0f} spans/s")
+
+
+def ensure_store(n_calls: int, cache: Path | None) -> Path:
+    from tracer.store.synthetic import write_synthetic
+
+    root = cache or Path.home() / ".cache" / "claude-tracer" / f"bench-store-{n_calls}"
+    marker = root / ".complete"
+    if marker.exists():
+        print(f"    synthetic store: {root} (cached)")
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    started = time.perf_counter()
+    written = write_synthetic(root, n_calls, seed=1)
+    elapsed = time.perf_counter() - started
+    marker.write_text(f"{written}\n")
+    print(f"    synthetic store: {root} written in {elapsed:.1f} s ({n_calls / elapsed:,.0f} calls/s): {written}")
+    return root
+
+
+def bench_queries(n_calls: int, cache: Path | None, runs: int) -> None:
+    from tracer.store import Store, compact
+    from tracer.store.queries import NAMED, Filters
+
+    print(f"(b) the dashboard's {len(NAMED)} named queries over {n_calls:,} synthetic calls (all time, no filters)")
+    root = ensure_store(n_calls, cache)
+    started = time.perf_counter()
+    result = compact(root)
+    if result.merged:
+        print(f"    compacted {result.merged} segments into {result.written} in {time.perf_counter() - started:.1f} s")
+    store = Store(root)
+    started = time.perf_counter()
+    store.refresh()
+    rows = store.rows("SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM attempts), (SELECT count(*) FROM events)")[0]
+    print(f"    store opened and loaded in {time.perf_counter() - started:.1f} s: {rows[0]:,} calls, {rows[1]:,} attempts, {rows[2]:,} events")
+    filters = Filters()
+    first: dict[str, float] = {}
+    times: dict[str, list[float]] = {name: [] for name in NAMED}
+    for run in range(runs + 1):
+        for name, query in NAMED.items():
+            started = time.perf_counter()
+            query(store, filters)
+            elapsed = time.perf_counter() - started
+            if run == 0:
+                first[name] = elapsed  # includes one-off work (price lookups for cache_savings)
+            else:
+                times[name].append(elapsed)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    width = max(len(name) for name in NAMED)
+    print(f"    {'query':<{width}}  {'first':>9}  {'median':>9}")
+    for name in NAMED:
+        print(f"    {name:<{width}}  {first[name] * 1000:7.1f} ms  {medians[name] * 1000:7.1f} ms")
+    total = sum(medians.values())
+    verdict = "meets" if total <= 1.5 else "MISSES"
+    print(f"    {'total':<{width}}  {sum(first.values()) * 1000:7.1f} ms  {total * 1000:7.1f} ms -> {verdict} the goal of 1,500 ms")
+    plain = "SELECT model, count(*), avg(duration_ms), sum(output_tokens) FROM calls GROUP BY model"
+    reference = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        store.rows(plain)
+        reference.append(time.perf_counter() - started)
+    print(f"    reference, one plain DuckDB aggregate ({plain}): {statistics.median(reference) * 1000:.1f} ms")
+    store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=10_000_000, help="synthetic calls for the query benchmark (default 10,000,000)")
+    parser.add_argument("--ingest-calls", type=int, default=50_000, help="calls (with their attempts) for the ingest benchmark")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each measurement (default 3)")
+    parser.add_argument("--cache", type=Path, help="where the synthetic store is kept between runs")
+    parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true")
+    args = parser.parse_args(argv)
+    print(f"claude-tracer store benchmark; {os.cpu_count()} CPUs")
+    if not args.skip_ingest:
+        bench_ingest(args.ingest_calls, args.runs)
+    if not args.skip_queries:
+        bench_queries(args.calls, args.cache, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
