@@ -185,3 +185,40 @@ class TestCoverage:
         finally:
             tracer.uninstrument()
             _exporter.clear()
+
+
+class TestPlatformClients:
+    """Bedrock and Vertex clients subclass the same base client: their calls get the same spans. The fake API does
+    not speak their URL schemes, so it answers 404; what matters is that the call and its attempt are recorded and
+    the error is the SDK's own."""
+
+    def _call(self, client: Any) -> type[BaseException] | None:
+        try:
+            client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+        except Exception as exc:
+            return type(exc)
+        return None
+
+    def test_vertex(self, fake_api: Any, telemetry: Any) -> None:
+        from anthropic import AnthropicVertex
+
+        client = AnthropicVertex(region="us-east5", project_id="p", access_token="tok", base_url=fake_api.base_url, max_retries=0)
+        assert self._call(client) is anthropic.NotFoundError
+        call = telemetry.call()
+        (attempt,) = telemetry.attempts(call)
+        assert attempt.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 404
+
+    def test_bedrock(self, fake_api: Any, telemetry: Any) -> None:
+        from anthropic import AnthropicBedrock
+
+        def client() -> Any:
+            return AnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b",
+                                    base_url=fake_api.base_url, max_retries=0)  # fmt: skip
+
+        tracer.uninstrument()
+        bare = self._call(client())  # 404, or an error of the signing step where botocore is missing
+        telemetry.clear()
+        tracer.instrument(store=False)
+        assert self._call(client()) is bare
+        call = telemetry.call()
+        assert len(telemetry.attempts(call)) == 1

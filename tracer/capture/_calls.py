@@ -29,7 +29,6 @@ from tracer.cost import PriceTable, TokenCounts
 
 log = logging.getLogger("tracer.capture")
 
-_CALL_SCOPES = frozenset({semconv.ANTHROPIC_SCOPE, semconv.SCOPE})
 _NOT_CALLS = frozenset({semconv.SPAN_ATTEMPT})
 _PRICED_OPERATIONS = frozenset({"chat"})
 
@@ -117,7 +116,8 @@ def is_call_span(span: Any) -> bool:
     `anthropic.<resource>.<method>`; its other spans (tool runs, sessions) do not.
     """
     scope = span.instrumentation_scope
-    if scope is None or scope.name not in _CALL_SCOPES:
+    # The Bedrock and Vertex clients name their scopes `com.anthropic.sdk.python.bedrock` / `.vertex`.
+    if scope is None or not (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE)):
         return False
     name = span.name
     if not name.startswith("anthropic.") or name in _NOT_CALLS:
@@ -139,7 +139,7 @@ class CallSpanProcessor(SpanProcessor):
         try:
             if not is_call_span(span):
                 return
-            source = "anthropic" if span.instrumentation_scope.name == semconv.ANTHROPIC_SCOPE else "tracer"
+            source = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
             start = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL, semconv.CALL_SPAN_SOURCE: source}
             tags = tag_attributes()
             if tags:
