@@ -18,6 +18,10 @@ from tracer.fakeapi import FakeAPI
 
 from ._sdk import ask, async_sdk, attempts, script, sdk
 
+# The read timeout of the tests that wait for one (a silent socket is only noticed by waiting): short, yet long
+# enough that a loaded machine still answers the attempts that should succeed within it.
+TIMEOUT = 0.15
+
 
 class TestRetriedStatuses:
     def test_two_429s_then_ok_succeeds_on_the_third_attempt(self, api: FakeAPI, sdk_delays: list[float]) -> None:
@@ -82,12 +86,10 @@ class TestSlowAndDropped:
         sdk(api).messages.create(**ask(), **script("slow:60"))
         assert time.perf_counter() - started >= 0.06
 
-    def test_slow_past_the_timeout_is_an_api_timeout_then_retried(self, api: FakeAPI, sdk_delays: list[float]) -> None:
-        with pytest.raises(anthropic.APITimeoutError):
-            sdk(api, max_retries=0, timeout=0.05).messages.create(**ask(), **script("slow:300"))
-        message = sdk(api, max_retries=1, timeout=0.05).messages.create(**ask(), **script("slow:300,ok"))
+    def test_slow_past_the_timeout_is_retried(self, api: FakeAPI, sdk_delays: list[float]) -> None:
+        message = sdk(api, max_retries=1, timeout=TIMEOUT).messages.create(**ask(), **script("slow:2000,ok"))
         assert message.content
-        assert attempts(api) == [0, 0, 1]
+        assert attempts(api) == [0, 1]
 
     def test_drop_is_a_connection_error_and_retried(self, api: FakeAPI, sdk_delays: list[float]) -> None:
         with pytest.raises(anthropic.APIConnectionError) as caught:
@@ -105,7 +107,7 @@ class TestSlowAndDropped:
 
 class TestStalls:
     def test_a_stalled_stream_raises_the_read_timeout_and_keeps_what_arrived(self, api: FakeAPI) -> None:
-        client = sdk(api, max_retries=2, timeout=0.05)
+        client = sdk(api, max_retries=2, timeout=TIMEOUT)
         stream = client.messages.create(**ask(), stream=True, **script("stall:3"))
         received = []
         with pytest.raises(httpx2.ReadTimeout):  # raw, not APITimeoutError: the SDK does not wrap stream reads
@@ -120,18 +122,18 @@ class TestStalls:
         texts: list[str] = []
         with (
             pytest.raises(httpx2.ReadTimeout),
-            sdk(api, timeout=0.05).messages.stream(**ask(), **script("stall:4")) as s,
+            sdk(api, timeout=TIMEOUT).messages.stream(**ask(), **script("stall:4")) as s,
         ):
             texts.extend(s.text_stream)
         assert len(texts) == 1 and full.startswith(texts[0]) and texts[0] != full
 
-    def test_a_stalled_plain_call_times_out_and_is_retried(self, api: FakeAPI, sdk_delays: list[float]) -> None:
-        message = sdk(api, max_retries=1, timeout=0.05).messages.create(**ask(), **script("stall:0,ok"))
-        assert message.content
-        assert attempts(api) == [0, 1]
+    def test_a_stalled_plain_call_is_an_api_timeout(self, api: FakeAPI) -> None:
+        with pytest.raises(anthropic.APITimeoutError):
+            sdk(api, max_retries=0, timeout=TIMEOUT).messages.create(**ask(), **script("stall:0"))
+        assert attempts(api) == [0] and api.requests[0].status is None
 
     async def test_async_stalled_stream(self, api: FakeAPI) -> None:
-        client = async_sdk(api, timeout=0.05)
+        client = async_sdk(api, timeout=TIMEOUT)
         stream = await client.messages.create(**ask(), stream=True, **script("stall:4"))
         with pytest.raises(httpx2.ReadTimeout):
             async for _ in stream:
