@@ -1,0 +1,121 @@
+"""Helpers for the dashboard tests: running a page with AppTest, and reading back the numbers and charts it shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+PAGES = ("overview", "latency", "reliability", "calls")
+# Plotly charts each page draws, by key (every one of them must have data over the demo store).
+CHARTS: dict[str, tuple[str, ...]] = {
+    "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag"),
+    "latency": ("latency_over_time", "ttft_over_time", "latency_histogram", "percentiles_by_model"),
+    "reliability": ("error_rates_over_time", "attempts_distribution", "retries_by_model", "ratelimit_headroom",
+                    "breaker_timeline"),
+    "calls": ("waterfall",),
+}  # fmt: skip
+TIMEOUT_S = 60  # AppTest's default of 3 s is too short for a page's first queries on a loaded CI machine
+
+RunPage = Callable[..., AppTest]
+
+
+def run_page(store: Path, page: str, query: dict[str, Any] | None = None) -> AppTest:
+    """Run `page` of the dashboard over `store` once, the way `tracer dashboard --store` would (URL `query` too)."""
+    previous = os.environ.get("TRACER_STORE")
+    os.environ["TRACER_STORE"] = str(store)
+    try:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+        for key, value in (query or {}).items():
+            at.query_params[key] = value
+        at.run()
+        if page != "overview":
+            at.switch_page(f"{page}.py").run()
+        return at
+    finally:
+        if previous is None:
+            del os.environ["TRACER_STORE"]
+        else:
+            os.environ["TRACER_STORE"] = previous
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading back what a page shows
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def parse_usd(text: str) -> float:
+    """ "$1,234.56", "$0.0123" or "-$0.01" -> the number."""
+    match = re.fullmatch(r"(-?)\$(-?[\d,]+(?:\.\d+)?)", text)
+    assert match, f"not a USD amount: {text!r}"
+    value = float(match.group(2).replace(",", ""))
+    return -value if match.group(1) else value
+
+
+def parse_count(text: str) -> int:
+    assert re.fullmatch(r"[\d,]+", text), f"not a count: {text!r}"
+    return int(text.replace(",", ""))
+
+
+def parse_pct(text: str) -> float:
+    """ "12.34%" -> 0.1234."""
+    assert text.endswith("%"), f"not a percentage: {text!r}"
+    return float(text[:-1]) / 100
+
+
+def parse_ms(text: str) -> float:
+    """ "1,234 ms" or "12.50 s" -> milliseconds."""
+    if text.endswith(" ms"):
+        return float(text[:-3].replace(",", ""))
+    assert text.endswith(" s"), f"not a duration: {text!r}"
+    return float(text[:-2].replace(",", "")) * 1000
+
+
+# The tables each page shows, in page order, by the key the page gives them. (Streamlit does not put a dataframe's
+# key into its element unless selections are on, so tables are found by position and checked by count.)
+TABLES: dict[str, tuple[str, ...]] = {
+    "overview": ("cost_by_model_table",),
+    "latency": ("latency_table",),
+    "reliability": ("error_rates_table", "budget_table", "events_table"),
+    "calls": ("recent_calls_table", "slowest_calls_table", "costliest_calls_table", "attempts_table"),
+}
+
+
+def frame(at: AppTest, key: str) -> Any:
+    """The DataFrame a page shows under `key`."""
+    keys = next(keys for keys in TABLES.values() if key in keys)
+    tables = list(at.dataframe)
+    assert len(tables) == len(keys), f"expected the tables {keys}, found {len(tables)}"
+    return tables[keys.index(key)].value
+
+
+def figures(at: AppTest) -> dict[str, dict[str, Any]]:
+    """The page's Plotly figures as JSON, by the key the page gave each chart."""
+    out = {}
+    for chart in at.get("plotly_chart"):
+        key = chart.proto.id.rsplit("-", 1)[-1]
+        out[key] = json.loads(chart.proto.spec)
+    return out
+
+
+def trace_values(trace: dict[str, Any], axis: str) -> list[Any]:
+    """A trace's x or y values, whether Plotly wrote them as a list or as a typed array (base64 `bdata`)."""
+    import base64
+
+    import numpy as np
+
+    value = trace.get(axis, [])
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return array.tolist()
+    return list(value)

@@ -1,0 +1,235 @@
+"""Every dashboard page, run by Streamlit's AppTest over a store the demo workload filled: the numbers each page
+shows agree with SQL written here over the same store, every chart has data, and no page raises on an empty or a
+missing store (they show how to instrument an app and run `tracer demo` instead).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dashtest import (
+    CHARTS,
+    PAGES,
+    figures,
+    frame,
+    metrics,
+    parse_count,
+    parse_ms,
+    parse_pct,
+    parse_usd,
+    run_page,
+    trace_values,
+)
+from streamlit.testing.v1 import AppTest
+
+from tracer.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(demo_store: Path) -> Store:
+    return Store(demo_store)
+
+
+def one(store: Store, sql: str) -> tuple:  # type: ignore[type-arg]
+    return store.rows(sql)[0]
+
+
+def close(shown: float, expected: float, *, rel: float = 0.0, abs_: float = 0.0) -> bool:
+    return shown == pytest.approx(expected, rel=rel, abs=abs_)
+
+
+class TestEveryPage:
+    @pytest.mark.parametrize("page", PAGES)
+    def test_runs_without_an_exception_and_every_chart_has_data(
+        self, demo_pages: dict[str, AppTest], page: str
+    ) -> None:
+        at = demo_pages[page]
+        assert not at.exception, [e.value for e in at.exception]
+        shown = figures(at)
+        assert set(shown) == set(CHARTS[page])
+        for key, figure in shown.items():
+            assert figure["data"], f"{page}: chart {key} is empty"
+
+
+class TestOverview:
+    def test_headline_numbers_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        shown = metrics(demo_pages["overview"])
+        cost, calls, errors, tokens, uncached, read, write = one(
+            store,
+            "SELECT sum(cost_usd)::DOUBLE, count(*), count(*) FILTER (WHERE status = 'error'), "
+            "sum(coalesce(input_tokens, 0) + coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0) "
+            "+ coalesce(output_tokens, 0)), sum(input_tokens), sum(cache_read_tokens), sum(cache_write_tokens) FROM calls",
+        )
+        assert close(parse_usd(shown["Total cost"]), cost, abs_=0.00005)
+        assert parse_count(shown["Calls"]) == calls
+        assert close(parse_pct(shown["Error rate"]), errors / calls, abs_=0.00005)
+        assert parse_count(shown["Tokens"]) == tokens
+        assert close(parse_pct(shown["Cache hit ratio"]), read / (uncached + read + write), abs_=0.00005)
+        parse_usd(shown["Caching saved"])  # priced models: an amount, not "n/a"
+
+    def test_per_model_table_and_cost_chart_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        expected = {
+            model: (calls, cost, errors)
+            for model, calls, cost, errors in store.rows(
+                "SELECT model, count(*), sum(cost_usd)::DOUBLE, count(*) FILTER (WHERE status = 'error') "
+                "FROM calls WHERE model IS NOT NULL GROUP BY model"
+            )
+        }
+        table = frame(demo_pages["overview"], "cost_by_model_table").set_index("model")
+        for model, (calls, cost, errors) in expected.items():
+            assert table.loc[model, "calls"] == calls
+            assert close(table.loc[model, "cost_usd"], cost, rel=1e-9)
+            assert table.loc[model, "errors"] == errors
+        bars = figures(demo_pages["overview"])["cost_by_model"]["data"]
+        charted = {trace["name"]: trace_values(trace, "y")[0] for trace in bars}
+        assert charted.keys() == expected.keys()
+        for model, (_, cost, _) in expected.items():
+            assert close(charted[model], cost, rel=1e-9)
+
+    def test_cost_by_tag_covers_the_demo_features(self, demo_pages: dict[str, AppTest]) -> None:
+        bars = figures(demo_pages["overview"])["cost_by_tag"]["data"]
+        labels = {label for trace in bars for label in trace_values(trace, "y")}
+        assert {"feature=chat", "feature=agent", "feature=nightly-digest", "customer=acme"} <= labels
+
+
+class TestLatency:
+    def test_percentiles_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        shown = metrics(demo_pages["latency"])
+        p50, p95, p99 = one(
+            store,
+            "SELECT quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95), quantile_cont(duration_ms, 0.99) FROM calls",
+        )
+        for label, value in (("p50 latency", p50), ("p95 latency", p95), ("p99 latency", p99)):
+            assert close(parse_ms(shown[label]), value, abs_=0.51), label  # shown to the millisecond
+
+    def test_per_model_table_matches_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        table = frame(demo_pages["latency"], "latency_table").set_index("model")
+        rows = store.rows(
+            "SELECT model, count(*), quantile_cont(duration_ms, 0.95), quantile_cont(ttft_ms, 0.5), count(ttft_ms) "
+            "FROM calls WHERE model IS NOT NULL GROUP BY model"
+        )
+        for model, calls, p95, ttft_p50, streamed in rows:
+            assert table.loc[model, "calls"] == calls
+            assert close(table.loc[model, "p95_ms"], p95, rel=1e-9)
+            assert table.loc[model, "streamed"] == streamed > 0  # every demo model has streamed calls
+            assert close(table.loc[model, "ttft_p50_ms"], ttft_p50, rel=1e-9)
+
+
+class TestReliability:
+    def test_attempt_rates_and_retries_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        shown = metrics(demo_pages["reliability"])
+        attempts, r429, r529, r5xx, timeouts = one(
+            store,
+            "SELECT count(*), count(*) FILTER (WHERE a.http_status = 429), count(*) FILTER (WHERE a.http_status = 529), "
+            "count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529), "
+            "count(*) FILTER (WHERE a.error_type IN ('timeout', 'stream_timeout')) "
+            "FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id",
+        )
+        for label, count in (("429 rate", r429), ("529 rate", r529), ("5xx rate", r5xx), ("Timeout rate", timeouts)):
+            assert count > 0, f"the demo produced no {label} faults"
+            assert close(parse_pct(shown[label]), count / attempts, abs_=0.00005), label
+        retries, calls = one(store, "SELECT sum(attempts - 1), count(*) FROM calls")
+        assert close(float(shown["Retries per call"]), retries / calls, abs_=0.0005)
+
+    def test_per_model_attempt_counts_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        table = frame(demo_pages["reliability"], "error_rates_table").set_index("model")
+        rows = store.rows(
+            "SELECT c.model, count(*), count(*) FILTER (WHERE a.http_status = 429) FROM attempts a "
+            "JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id WHERE c.model IS NOT NULL GROUP BY ALL"
+        )
+        for model, attempts, rate_limited in rows:
+            assert table.loc[model, "attempts"] == attempts
+            assert table.loc[model, "rate_limited"] == rate_limited
+
+    def test_budget_and_resilience_events_are_listed(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        budget = frame(demo_pages["reliability"], "budget_table")
+        assert "budget_trip" in set(budget["kind"])
+        assert len(budget) == one(store, "SELECT count(*) FROM events WHERE kind LIKE 'budget%'")[0]
+        events = frame(demo_pages["reliability"], "events_table")
+        shown = events.groupby("kind")["events"].sum().to_dict()
+        assert shown == dict(store.rows("SELECT kind, count(*) FROM events GROUP BY kind"))
+
+    def test_breaker_timeline_shows_each_state_it_went_through(self, demo_pages: dict[str, AppTest]) -> None:
+        traces = figures(demo_pages["reliability"])["breaker_timeline"]["data"]
+        assert {trace["name"] for trace in traces} == {"closed", "open", "half_open"}
+
+
+class TestCalls:
+    def test_tables_are_ordered_as_named(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        at = demo_pages["calls"]
+        slowest, costliest, recent = one(
+            store, "SELECT max(duration_ms), max(cost_usd)::DOUBLE, max(start_time) FROM calls"
+        )
+        assert close(frame(at, "slowest_calls_table")["duration_ms"].iloc[0], slowest, rel=1e-9)
+        assert close(frame(at, "costliest_calls_table")["cost_usd"].iloc[0], costliest, rel=1e-9)
+        assert frame(at, "recent_calls_table")["start_time"].iloc[0] == recent
+
+    def test_the_slowest_call_is_shown_with_its_attempts(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        at = demo_pages["calls"]
+        span_id, duration, attempts = one(
+            store, "SELECT span_id, duration_ms, attempts FROM calls ORDER BY duration_ms DESC, span_id LIMIT 1"
+        )
+        assert at.selectbox(key="call_choice").value == span_id
+        shown = metrics(at)
+        assert close(parse_ms(shown["Duration"]), duration, abs_=0.51 if duration < 10_000 else 5.1)
+        assert parse_count(shown["Attempts"]) == attempts
+        assert (
+            len(frame(at, "attempts_table"))
+            == one(store, f"SELECT count(*) FROM attempts WHERE call_span_id = '{span_id}'")[0]
+        )
+
+    def test_a_link_to_a_retried_call_opens_its_waterfall(self, demo_store: Path, store: Store) -> None:
+        """?call=SPAN opens that call: a 429 then a success, with the retry-after wait drawn between them."""
+        span_id, attempts = one(
+            store,
+            "SELECT c.span_id, c.attempts FROM calls c JOIN attempts a ON a.call_span_id = c.span_id "
+            "WHERE a.http_status = 429 AND a.retry_after_s > 0 AND c.status = 'ok' ORDER BY c.start_time LIMIT 1",
+        )
+        at = run_page(demo_store, "calls", {"call": span_id})
+        assert not at.exception
+        assert at.selectbox(key="call_choice").value == span_id
+        table = frame(at, "attempts_table")
+        assert len(table) == attempts
+        assert 429 in set(table["http_status"])
+        waterfall = figures(at)["waterfall"]["data"]
+        assert {trace["name"] for trace in waterfall} >= {"wait before attempt", "429", "ok"}
+
+
+class TestFilters:
+    def test_a_model_in_the_url_narrows_every_number(self, demo_store: Path, store: Store) -> None:
+        model, calls, cost = store.rows(
+            "SELECT model, count(*), sum(cost_usd)::DOUBLE FROM calls WHERE model IS NOT NULL GROUP BY model ORDER BY 2 LIMIT 1"
+        )[0]
+        at = run_page(demo_store, "overview", {"model": model})
+        assert at.multiselect(key="f_models").value == [model]
+        shown = metrics(at)
+        assert parse_count(shown["Calls"]) == calls
+        assert close(parse_usd(shown["Total cost"]), cost, abs_=0.00005)
+
+    def test_filters_that_match_nothing_say_so(self, demo_store: Path) -> None:
+        for page in PAGES:
+            at = run_page(demo_store, page, {"tag": "feature=no-such-feature"})
+            assert not at.exception
+            assert any("No calls match these filters" in info.value for info in at.info), page
+            assert not at.get("plotly_chart")
+
+
+class TestWithoutData:
+    @pytest.mark.parametrize("page", PAGES)
+    def test_a_missing_store_shows_how_to_get_data(self, tmp_path: Path, page: str) -> None:
+        at = run_page(tmp_path / "nothing-here", page)
+        assert not at.exception
+        assert any("No store at" in info.value for info in at.info)
+        code = "\n".join(block.value for block in at.code)
+        assert "tracer.instrument(" in code and "tracer demo" in code
+
+    @pytest.mark.parametrize("page", PAGES)
+    def test_an_empty_store_shows_how_to_get_data(self, tmp_path: Path, page: str) -> None:
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        at = run_page(empty, page)
+        assert not at.exception
+        assert any("holds no calls yet" in info.value for info in at.info)
+        code = "\n".join(block.value for block in at.code)
+        assert "tracer.instrument(" in code and "tracer demo" in code
