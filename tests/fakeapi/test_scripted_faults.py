@@ -20,7 +20,7 @@ from ._sdk import ask, async_sdk, attempts, script, sdk
 
 # The read timeout of the tests that wait for one (a silent socket is only noticed by waiting): short, yet long
 # enough that a loaded machine still answers the attempts that should succeed within it.
-TIMEOUT = 0.15
+TIMEOUT = 0.3
 
 
 class TestRetriedStatuses:

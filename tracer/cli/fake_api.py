@@ -86,6 +86,7 @@ def handler(args: argparse.Namespace) -> int:
             rate_limits=limits,
             host=args.host,
             port=args.port,
+            keep_requests=10_000,  # nobody reads them here; a server left running must not grow without bound
         )
     except FaultSpecError as exc:
         raise CliError(f"--faults: {exc}") from None

@@ -18,7 +18,8 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, MutableSequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ class App:
         api_key: str | None,
         rate_limits: Mapping[str, int] | None,
         clock: Callable[[], float],
+        keep_requests: int | None = None,
     ) -> None:
         self.seed = seed
         self.latency_scale = latency_scale
@@ -80,7 +82,8 @@ class App:
         self.clock = clock
         self.limiter = RateLimiter(rate_limits, clock)
         self.cache = PromptCache(clock)
-        self.requests: list[RecordedRequest] = []
+        # a long-running server (the CLI) keeps only the latest; tests keep everything, as a plain list
+        self.requests: MutableSequence[RecordedRequest] = [] if keep_requests is None else deque(maxlen=keep_requests)
         self._sequence = itertools.count()
         self._ids = itertools.count()
         self._lock = threading.Lock()

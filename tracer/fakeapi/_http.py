@@ -120,7 +120,11 @@ class HttpServer:
                     log.exception("fake API handler failed for %s %s", request.method, request.path)
                     self._send_simple(conn, 500, "fake API handler failed")
                     return
-                if not self._send(conn, reply) or reply.close or request.headers.get("connection") == "close":
+                if (
+                    not self._send(conn, reply)
+                    or reply.close
+                    or request.headers.get("connection", "").lower() == "close"
+                ):
                     return
         except OSError:
             return  # the client went away

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableSequence
 from types import TracebackType
 from typing import Self
 
@@ -37,6 +37,7 @@ class FakeAPI:
         host, port: where to listen; port 0 picks a free one.
         clock: monotonic seconds for the rate limiter, prompt cache TTLs and batch processing (tests can pass a
             manual one to make rate limits refill without waiting).
+        keep_requests: record only the latest N requests (a long-running server); None records them all.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class FakeAPI:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        keep_requests: int | None = None,
     ) -> None:
         if latency_scale < 0:
             raise ValueError(f"latency_scale must be >= 0, got {latency_scale}")
@@ -62,12 +64,14 @@ class FakeAPI:
             api_key=api_key,
             rate_limits=rate_limits,
             clock=clock,
+            keep_requests=keep_requests,
         )
         self._server: HttpServer | None = None
 
     @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, in arrival order (appended from the server's threads)."""
+    def requests(self) -> MutableSequence[RecordedRequest]:
+        """Every request received so far, in arrival order (appended from the server's threads): a list, or with
+        `keep_requests=N` a deque of the latest N."""
         return self._app.requests
 
     @property
