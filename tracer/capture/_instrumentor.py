@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from tracer import semconv
 from tracer.capture import _metrics
 from tracer.capture._attempts import AttemptMiddleware
+from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor
 from tracer.capture._patch import Patcher
 
@@ -220,7 +221,7 @@ def _setup(
     _metrics.configure(mp.get_meter(semconv.SCOPE))
     tracer = tp.get_tracer(semconv.SCOPE)
     content = {"max_content_bytes": max_content_bytes} if capture_content else None
-    patcher = Patcher(AttemptMiddleware(tracer), tracer, content)
+    patcher = Patcher(AttemptMiddleware(tracer), tracer, content, BatchResultRecorder(tracer, cost.default_table))
     patcher.apply()
     state.patcher = patcher
     _state = state

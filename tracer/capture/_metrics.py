@@ -120,7 +120,7 @@ def record_retry(model: str | None, cause: str | None) -> None:
     _defer(_record_retry, model, cause)
 
 
-def record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float) -> None:
+def record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None) -> None:
     """Queue one finished call's metrics (see `_record_call`). `attrs` is the span's own mapping, read later on
     the recording thread: called as the span ends, nothing changes it any more."""
     _defer(_record_call, attrs, extra, duration_s)
@@ -158,7 +158,7 @@ def _record_retry(model: str | None, cause: str | None) -> None:
         log.debug("could not record a retry", exc_info=True)
 
 
-def _record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float) -> None:
+def _record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None) -> None:
     """One finished API call: duration, token usage, time to first chunk, cost or unpriced."""
     inst = _instruments
     if inst is None:
@@ -174,7 +174,8 @@ def _record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s:
         error_type = get(semconv.ERROR_TYPE)
         if error_type is not None:
             labels[semconv.ERROR_TYPE] = error_type
-        inst.duration.record(duration_s, labels)
+        if duration_s is not None:  # None: a batch result, which has no latency of its own
+            inst.duration.record(duration_s, labels)
         token_labels = {k: v for k, v in labels.items() if k != semconv.ERROR_TYPE}
         input_tokens = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         if isinstance(input_tokens, int):

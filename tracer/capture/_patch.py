@@ -19,9 +19,11 @@ import weakref
 from typing import Any
 
 from anthropic._base_client import BaseClient
+from anthropic._decoders.jsonl import AsyncJSONLDecoder, JSONLDecoder
 from opentelemetry.trace import Tracer
 
 from tracer.capture._attempts import AttemptMiddleware
+from tracer.capture._batches import BatchResultRecorder
 
 log = logging.getLogger("tracer.capture")
 
@@ -32,28 +34,41 @@ _SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
 class Patcher:
     """Applies and undoes the patches; holds what a patched client needs (our middleware, our tracer)."""
 
-    # (owner, attribute) pairs we replace; `apply` and `undo` both loop over this table.
-    TABLE: tuple[tuple[type, str], ...] = ((BaseClient, "_tracer"),)
+    # (owner, attribute, name of the Patcher method that makes the replacement from the original). `apply` and
+    # `undo` both loop over this table.
+    TABLE: tuple[tuple[type, str, str], ...] = (
+        (BaseClient, "_tracer", "_tracer_property"),  # every API call: attempt middleware, call span when native is off
+        (JSONLDecoder, "__decode__", "_sync_batch_results"),  # batch results: a priced call per billed line
+        (AsyncJSONLDecoder, "__decode__", "_async_batch_results"),
+    )
 
-    def __init__(self, middleware: AttemptMiddleware, call_tracer: Tracer, content: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        middleware: AttemptMiddleware,
+        call_tracer: Tracer,
+        content: dict[str, Any] | None,
+        batch_results: BatchResultRecorder,
+    ) -> None:
         self.middleware = middleware
         self.call_tracer = call_tracer
         self.content = content  # {"max_content_bytes": N} to record message content, None to leave it off
+        self.batch_results = batch_results
         self.clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._originals: dict[tuple[type, str], Any] = {}
 
     def apply(self) -> None:
-        for owner, name in self.TABLE:
+        for owner, name, factory in self.TABLE:
             original = owner.__dict__[name]
             self._originals[(owner, name)] = original
-            setattr(owner, name, self._tracer_property(original))
+            setattr(owner, name, getattr(self, factory)(original))
 
     def undo(self) -> None:
-        for owner, name in self.TABLE:
+        for owner, name, _factory in self.TABLE:
             original = self._originals.pop((owner, name), None)
             if original is not None:
                 setattr(owner, name, original)
         self.middleware.active = False
+        self.batch_results.active = False
         for client in list(self.clients):
             try:
                 self._remove_middleware(client)
@@ -80,6 +95,12 @@ class Patcher:
             return tracer
 
         return property(_tracer, doc=original.__doc__)
+
+    def _sync_batch_results(self, original: Any) -> Any:
+        return self.batch_results.wrap_sync(original)
+
+    def _async_batch_results(self, original: Any) -> Any:
+        return self.batch_results.wrap_async(original)
 
     def _adopt(self, client: Any) -> None:
         mw = self.middleware
