@@ -106,8 +106,12 @@ class App:
         digest = hashlib.blake2b(f"{self.seed}:{n}".encode(), digest_size=12).hexdigest()
         return f"req_011C{digest}"
 
-    def _fault_rng(self) -> random.Random:
-        return random.Random(((self.seed & _MASK) * 0x9E3779B97F4A7C15 + next(self._sequence)) & _MASK)
+    def _fault_rng(self) -> random.Random | None:
+        """The generator for this request's fault draw and latency; None when neither needs one (the fast path)."""
+        n = next(self._sequence)  # counted either way, so the numbering does not depend on the settings
+        if not self.faults and self.latency_scale <= 0:
+            return None
+        return random.Random(((self.seed & _MASK) * 0x9E3779B97F4A7C15 + n) & _MASK)
 
     def _content_rng(self, body: dict[str, Any], salt: str = "") -> random.Random:
         # the parsed body, not its bytes: clients differ in key order and spacing, and streaming must not matter
@@ -281,7 +285,11 @@ class App:
 
     def _messages(self, rec: RecordedRequest, request: HttpRequest, script: tuple[Outcome, ...] | None) -> Reply:
         rng = self._fault_rng()
-        outcome = pick(script, rec.attempt) if script is not None else self.faults.draw(rng)
+        outcome = OK
+        if script is not None:
+            outcome = pick(script, rec.attempt)
+        elif rng is not None:
+            outcome = self.faults.draw(rng)
         body = rec.body if isinstance(rec.body, dict) else None
         if body is not None:
             rec.model = body.get("model") if isinstance(body.get("model"), str) else None
@@ -322,7 +330,7 @@ class App:
         geo = body.get("inference_geo") if isinstance(body.get("inference_geo"), str) else None
         speed = body.get("speed") if body.get("speed") in ("fast", "standard") else None
         use = gen.usage(inp, ans, service_tier=tier, inference_geo=geo, speed=speed)
-        message_id = gen.make_id("msg", self._content_rng(body, rec.request_id))
+        message_id = "msg_01" + rec.request_id[-22:]  # unique like the request ID, and as reproducible
         timing = gen.timing(profile, inp.input_tokens + inp.cache_write, rng, self.latency_scale)
         extra_delay = outcome.ms / 1000 if outcome.kind == "slow" and outcome.ms else 0.0
         rec.outcome = str(outcome)

@@ -296,15 +296,16 @@ class Timing:
         return self.ttft_s + self.per_token_s * output_tokens
 
 
-def timing(profile: Profile, uncached_input: int, rng: random.Random, scale: float) -> Timing:
+def timing(profile: Profile, uncached_input: int, rng: random.Random | None, scale: float) -> Timing:
     """Per-model latency with a heavy tail: most calls near the profile, a few several times slower."""
-    if scale <= 0:
+    if scale <= 0 or rng is None:
         return Timing(0.0, 0.0)
     tail = math.exp(rng.gauss(0.0, 0.3))
-    if rng.random() < 0.02:
-        tail *= min(30.0, 2.0 + rng.paretovariate(1.5))
-    ttft = (profile.ttft_s + profile.ttft_per_1k_input_s * uncached_input / 1000) * tail
-    per_token = profile.per_token_s * math.exp(rng.gauss(0.0, 0.15))
+    slow = 1.0
+    if rng.random() < 0.02:  # a congested replica: the whole call is several times slower
+        slow = min(30.0, 2.0 + rng.paretovariate(1.5))
+    ttft = (profile.ttft_s + profile.ttft_per_1k_input_s * uncached_input / 1000) * tail * slow
+    per_token = profile.per_token_s * math.exp(rng.gauss(0.0, 0.15)) * slow
     return Timing(ttft * scale, per_token * scale)
 
 
