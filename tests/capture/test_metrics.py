@@ -75,3 +75,12 @@ class TestOurMetrics:
         assert call.attributes[semconv.COST_UNPRICED] is True and semconv.COST_USD not in call.attributes
         assert [p.value for _, p in telemetry.metric(semconv.METRIC_UNPRICED_CALLS)] == [1]
         assert telemetry.metric(semconv.METRIC_COST) == []
+
+
+def test_latency_points_keep_an_exemplar_of_their_trace(fake_api: Any, telemetry: Any) -> None:
+    """Recorded off the caller's thread, yet the duration histogram's exemplar names the call span (Grafana's
+    trace link from a latency point)."""
+    sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+    call = telemetry.call()
+    ((_, point),) = telemetry.metric(semconv.METRIC_OPERATION_DURATION)
+    assert [(e.trace_id, e.span_id) for e in point.exemplars] == [(call.context.trace_id, call.context.span_id)]

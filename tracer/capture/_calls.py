@@ -178,6 +178,6 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         duration_s = (end_ns - (span.start_time or end_ns)) / 1e9
         extra = call_attributes(attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code)
         span.set_attributes(extra)
-        _metrics.record_call(attrs, extra, duration_s)
+        _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:
         log.debug("could not complete a call span", exc_info=True)

@@ -114,6 +114,7 @@ def _setup(
     prices: str | os.PathLike[str] | None = None,
     prometheus_port: int | None = None,
     prometheus_host: str = "127.0.0.1",
+    metric_export_interval_s: float | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
 ) -> None:
@@ -175,7 +176,9 @@ def _setup(
     if metric_exporter is not None:
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-        readers.append(PeriodicExportingMetricReader(metric_exporter))
+        interval = None if metric_export_interval_s is None else metric_export_interval_s * 1000
+        # None: OTEL_METRIC_EXPORT_INTERVAL (ms), else the SDK's 60 s.
+        readers.append(PeriodicExportingMetricReader(metric_exporter, export_interval_millis=interval))
     prometheus_server = None
     if prometheus_port is not None:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader

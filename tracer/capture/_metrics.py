@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry.trace import NonRecordingSpan, set_span_in_context
+
 from tracer import semconv
 
 log = logging.getLogger("tracer.capture")
@@ -120,10 +122,13 @@ def record_retry(model: str | None, cause: str | None) -> None:
     _defer(_record_retry, model, cause)
 
 
-def record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None) -> None:
+def record_call(
+    attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None, span_context: Any = None
+) -> None:
     """Queue one finished call's metrics (see `_record_call`). `attrs` is the span's own mapping, read later on
-    the recording thread: called as the span ends, nothing changes it any more."""
-    _defer(_record_call, attrs, extra, duration_s)
+    the recording thread: called as the span ends, nothing changes it any more. `span_context` (the call span's)
+    lets the histograms keep exemplars that link a latency point to its trace."""
+    _defer(_record_call, attrs, extra, duration_s, span_context)
 
 
 def _record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
@@ -158,12 +163,16 @@ def _record_retry(model: str | None, cause: str | None) -> None:
         log.debug("could not record a retry", exc_info=True)
 
 
-def _record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None) -> None:
+def _record_call(
+    attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s: float | None, span_context: Any = None
+) -> None:
     """One finished API call: duration, token usage, time to first chunk, cost or unpriced."""
     inst = _instruments
     if inst is None:
         return
     try:
+        # Recorded off the call's thread: the exemplar filter finds the call span through an explicit context.
+        ctx = None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
         get = attrs.get
         model = get(semconv.GEN_AI_REQUEST_MODEL) or get(semconv.GEN_AI_RESPONSE_MODEL) or "unknown"
         labels: dict[str, Any] = {
@@ -175,24 +184,24 @@ def _record_call(attrs: Mapping[str, Any], extra: Mapping[str, Any], duration_s:
         if error_type is not None:
             labels[semconv.ERROR_TYPE] = error_type
         if duration_s is not None:  # None: a batch result, which has no latency of its own
-            inst.duration.record(duration_s, labels)
+            inst.duration.record(duration_s, labels, context=ctx)
         token_labels = {k: v for k, v in labels.items() if k != semconv.ERROR_TYPE}
         input_tokens = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         if isinstance(input_tokens, int):
-            inst.tokens.record(input_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "input"})
+            inst.tokens.record(input_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
         output_tokens = get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         if isinstance(output_tokens, int):
-            inst.tokens.record(output_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "output"})
+            inst.tokens.record(output_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
         ttft = extra.get(semconv.CALL_TTFT_S)
         if ttft is not None:
-            inst.ttft.record(ttft, token_labels)
+            inst.ttft.record(ttft, token_labels, context=ctx)
         cost = extra.get(semconv.COST_USD)
         if cost is not None:
             cost_labels = {semconv.GEN_AI_REQUEST_MODEL: model}
             for key, value in attrs.items():
                 if key.startswith(semconv.TAG_PREFIX):
                     cost_labels[key] = value
-            inst.cost.add(cost, cost_labels)
+            inst.cost.add(cost, cost_labels, context=ctx)
         elif extra.get(semconv.COST_UNPRICED):
             inst.unpriced.add(1, {semconv.GEN_AI_REQUEST_MODEL: model})
     except Exception:
