@@ -194,3 +194,10 @@ class TestScriptsElsewhere:
     def test_a_bad_script_is_a_400_saying_why(self, api: FakeAPI) -> None:
         with pytest.raises(anthropic.BadRequestError, match=r"x-fake-script.*unknown outcome"):
             sdk(api).messages.create(**ask(), **script("429,explode"))
+
+    def test_stream_outcomes_on_a_json_endpoint(self, api: FakeAPI, sdk_delays: list[float]) -> None:
+        client = sdk(api)
+        batch = client.messages.batches.create(requests=[{"custom_id": "a", "params": ask()}])  # type: ignore[typeddict-item]
+        assert client.messages.batches.retrieve(batch.id, **script("error:1,drop:2,ok")).id == batch.id
+        path = f"/v1/messages/batches/{batch.id}"
+        assert [(r.attempt, r.status) for r in api.requests if r.path == path] == [(0, 529), (1, None), (2, 200)]

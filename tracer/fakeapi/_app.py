@@ -192,9 +192,12 @@ class App:
             if early is not None:
                 return early
             delay = outcome.ms / 1000 if outcome.kind == "slow" and outcome.ms else 0.0
-            if outcome.kind == "stall":
+            if outcome.kind in ("stall", "drop", "cut"):  # no stream here: never answer, or close
                 rec.outcome = str(outcome)
-                return Reply(mode="stall")
+                return Reply(mode="stall" if outcome.kind == "stall" else "drop", delay_s=delay)
+            if outcome.kind == "error":  # what a stream would report mid-way is a 529 without one
+                rec.outcome = str(outcome)
+                raise ApiError(529, ERROR_MESSAGES[529])
             if outcome.kind == "malformed":
                 rec.status = 200
                 return Reply(200, [_JSON, ("request-id", rec.request_id)], b'{"type": "mess', delay_s=delay)
@@ -210,13 +213,16 @@ class App:
 
     # -- Messages ----------------------------------------------------------------------------------------------
 
-    def _parse(self, request: HttpRequest) -> dict[str, Any]:
+    def _parse(self, request: HttpRequest, rec: RecordedRequest) -> dict[str, Any]:
+        """The request's JSON object (parsed once, into the record), or the API's 400."""
         if "anthropic-version" not in request.headers:
             raise invalid("anthropic-version: header is required")
-        try:
-            body = json.loads(request.body) if request.body else None
-        except ValueError as exc:
-            raise invalid(f"There was an issue with your request body: not valid JSON ({exc})") from None
+        body = rec.body
+        if body is None and request.body:
+            try:
+                json.loads(request.body)
+            except ValueError as exc:
+                raise invalid(f"There was an issue with your request body: not valid JSON ({exc})") from None
         if not isinstance(body, dict):
             raise invalid("The request body must be a JSON object")
         return body
@@ -298,7 +304,7 @@ class App:
             early = self._scripted(rec, outcome, self.limiter.headers())
             if early is not None:
                 return early
-        body = self._parse(request)
+        body = self._parse(request, rec)
         model = self.validate(body)
         profile = profile_for(model)
         try:
@@ -390,7 +396,7 @@ class App:
     # -- count_tokens, models --------------------------------------------------------------------------------
 
     def _count_tokens(self, rec: RecordedRequest, request: HttpRequest, delay: float) -> Reply:
-        body = self._parse(request)
+        body = self._parse(request, rec)
         model = self._validate_model(body)
         rec.model = model
         self._validate_messages(body)
@@ -453,7 +459,7 @@ class App:
         base = f"http://{request.headers.get('host', 'localhost')}"
         if path == "/v1/messages/batches":
             if method == "POST":
-                return self._json(rec, self.batches.create(self._parse(request), base), delay=delay)
+                return self._json(rec, self.batches.create(self._parse(request, rec), base), delay=delay)
             if method == "GET":
                 params = dict(p.partition("=")[::2] for p in request.query.split("&") if p)
                 return self._json(rec, self.batches.list(params, base), delay=delay)
