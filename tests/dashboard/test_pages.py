@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dashtest import (
+from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
     CHARTS,
     PAGES,
+    demo_pages_fixture,
+    demo_store_fixture,
     figures,
     frame,
     metrics,
