@@ -2,7 +2,7 @@
 
 Each limit is a bucket holding up to `limit` units that refills continuously at `limit / 60` per second. A request
 takes one request, its input tokens and its `max_tokens` (the API estimates output from max_tokens up front) from
-every bucket at once, or from none; what it did not use of max_tokens goes back when it finishes. A request that does
+every bucket at once, or from none; what it will not use of max_tokens goes back once the answer is drawn. A request that does
 not fit is answered 429 with `retry-after` in whole seconds until it would. Load beyond the limits therefore gets
 429s on its own, and fewer as it drops.
 """
