@@ -23,7 +23,8 @@ def _layout(fig: go.Figure, title: str, *, height: int = HEIGHT, legend: bool = 
         height=height,
         margin={"l": 10, "r": 10, "t": 45, "b": 10},
         showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.35, "x": 0, "title": None},
+        # Anchored at its top below the axis title, so that it grows downwards instead of over the axis title.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0, "title": None},
         hovermode="closest",
     )
     return fig
@@ -47,7 +48,10 @@ def cost_by_model(frame: pd.DataFrame) -> go.Figure:
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
     if priced.empty:
         return empty(title)
-    fig = px.bar(priced, x="model", y="cost_usd", color="model", text_auto=".2f", hover_data=["calls"])
+    fig = px.bar(priced, x="model", y="cost_usd", color="model", hover_data=["calls"])
+    # Enough digits for the cheapest model's bar too: ".2f" labels a $0.003 model "0.00".
+    digits = 2 if priced["cost_usd"].abs().min() >= 1 else 4
+    fig.update_traces(texttemplate=f"$%{{y:,.{digits}f}}", textposition="auto")
     fig.update_yaxes(title="USD", tickprefix="$")
     fig.update_xaxes(title=None)
     return _layout(fig, title, legend=False)
@@ -198,10 +202,12 @@ def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
     title = "HTTP attempts per call"
     if frame.empty:
         return empty(title)
+    # Side by side: stacked bars on a log axis draw the upper segment's height meaninglessly.
     fig = px.bar(frame.assign(attempts=frame["attempts"].astype(str)), x="attempts", y="calls", color="status",
-                 color_discrete_map={"ok": "#2ca02c", "error": "#d62728"}, text_auto=True)
+                 color_discrete_map={"ok": "#2ca02c", "error": "#d62728"}, text_auto=True, barmode="group")
     fig.update_yaxes(type="log", title="calls (log)")
-    fig.update_xaxes(title="attempts", type="category")
+    order = sorted({str(a) for a in frame["attempts"]}, key=int)  # else categories follow first appearance
+    fig.update_xaxes(title="attempts", type="category", categoryorder="array", categoryarray=order)
     return _layout(fig, title)
 
 

@@ -205,9 +205,12 @@ tracer.flush()                             # before a short script exits""",
 
 
 def usd(value: float | None) -> str:
+    # Six decimals below a cent: one cheap call costs thousandths of a cent, which "$0.0000" would hide.
     if value is None or pd.isna(value):
         return "n/a"
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:,.4f}"
+    sign, size = ("-" if value < 0 else ""), abs(value)
+    digits = 2 if size >= 1 else 4 if size >= 0.01 or size == 0 else 6
+    return f"{sign}${size:,.{digits}f}"
 
 
 def count(value: float | None) -> str:

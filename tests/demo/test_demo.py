@@ -134,6 +134,15 @@ class TestDemoStore:
         )[0]
         assert read > 0 and write > 0 and write_1h > 0 and thinking > 0
 
+    def test_the_cached_handbook_is_read_back_on_every_model_family(self, store: Store) -> None:
+        """The handbook is long enough for each family's minimum cacheable prefix (4,096 tokens on haiku and opus)."""
+        models = pick_models()
+        reads = dict(
+            store.rows("SELECT model, sum(cache_read_tokens) FROM calls WHERE model IS NOT NULL GROUP BY model")
+        )
+        for model in (models.sonnet, models.haiku, models.opus):
+            assert reads[model] > 0, model
+
     def test_count_tokens_and_the_batch_are_calls_too(self, store: Store) -> None:
         operations = {op for (op,) in store.rows("SELECT DISTINCT operation FROM calls")}
         assert "count_tokens" in operations

@@ -1,7 +1,7 @@
 """What the demo's application sends: questions, tickets, documents, a long cached handbook and tool definitions.
 
 All of it is drawn from a seeded `random.Random`, so one seed gives one workload. The fake API bills about four
-characters a token, which sets the sizes here: the handbook is long enough (about 5,500 tokens) to pass every
+characters a token, which sets the sizes here: the handbook is long enough (about 5,300 tokens) to pass every
 model family's minimum cacheable prefix, so repeated questions over it read from the prompt cache.
 """
 
@@ -143,7 +143,7 @@ def handbook() -> str:
     """The long, unchanging system prompt that support answers are grounded in (cached with cache_control)."""
     rng = random.Random("handbook")
     sections = []
-    for number in range(1, 23):
+    for number in range(1, 31):
         sections.append(f"Section {number}. {rng.choice(TOPICS).title()}\n" + paragraph(rng, 6))
     return "You are the support assistant of Example Corp. Answer only from this handbook.\n\n" + "\n\n".join(sections)
 
