@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tracer.store._schema import TABLES, duckdb_type
-from tracer.store._segments import SegmentCatalog, SegmentInfo, conform, default_root
+from tracer.store._segments import SegmentCatalog, SegmentInfo, default_root
 
 log = logging.getLogger("tracer.store")
 
@@ -47,15 +46,23 @@ class Store:
         self.root = Path(path) if path is not None else default_root()
         self.refresh_s = refresh_s
         self._catalog = SegmentCatalog(self.root)
-        self._con = duckdb.connect(":memory:")
+        self._con = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
         self._lock = threading.RLock()
         self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLES}
         self._next_seg = 0
         self._last_refresh = -1e18
         for table, schema in TABLES.items():
             columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema)
-            self._con.execute(f"CREATE TABLE _{table} ({columns}, _seg INTEGER)")
-            self._con.execute(f"CREATE VIEW {table} AS SELECT * EXCLUDE (_seg) FROM _{table}")
+            if table == "attempts":
+                columns += (
+                    ", _seg INTEGER, call_start_time TIMESTAMPTZ, call_model VARCHAR, call_service_name VARCHAR,"
+                    " call_tags MAP(VARCHAR, VARCHAR), _call_seg INTEGER"
+                )
+                self._con.execute(f"CREATE TABLE _{table} ({columns})")
+                self._con.execute(f"CREATE VIEW {table} AS SELECT * EXCLUDE (_seg, _call_seg) FROM _{table}")
+            else:
+                self._con.execute(f"CREATE TABLE _{table} ({columns}, _seg INTEGER)")
+                self._con.execute(f"CREATE VIEW {table} AS SELECT * EXCLUDE (_seg) FROM _{table}")
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -112,13 +119,14 @@ class Store:
     def _refresh_once(self) -> bool:
         """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries."""
         complete = True
-        changes: list[tuple[str, list[int], list[tuple[SegmentInfo, int]]]] = []
-        for table in TABLES:
+        new_calls: list[int] = []
+        deleted_calls: list[int] = []
+        for table in TABLES:  # calls before attempts: new attempts are joined to the calls already loaded
             loaded = self._loaded[table]
             live = {info.path: info for info in self._catalog.live(table)}
             new = [info for path, info in live.items() if path not in loaded]
             gone = {path for path in loaded if path not in live}
-            if not new and not gone:
+            if not new and not gone and not (table == "attempts" and (new_calls or deleted_calls)):
                 continue
             to_load: list[SegmentInfo] = []
             for info in new:
@@ -138,39 +146,121 @@ class Store:
             for info in to_load:
                 self._next_seg += 1
                 parts.append((info, self._next_seg))
-            changes.append((table, delete, parts))
-        for table, delete, parts in changes:
-            frames: list[pa.Table] = []
-            for info, seg in parts:
-                try:
-                    data = conform(pq.read_table(info.path), table)
-                except FileNotFoundError:
-                    complete = False
-                    continue
-                except Exception as exc:
-                    self._catalog.mark_bad(info.path, str(exc))
-                    continue
-                frames.append(data.append_column("_seg", pa.array([seg] * data.num_rows, pa.int32())))
-                self._loaded[table][info.path] = (frozenset({seg}), info.rows)
-            self._apply(table, delete, frames)
+            loaded_parts, ok = self._apply(table, delete, parts, new_calls, deleted_calls)
+            complete = complete and ok
+            for info, seg in loaded_parts:
+                loaded[info.path] = (frozenset({seg}), info.rows)
+            if table == "calls":
+                new_calls = [seg for _, seg in loaded_parts]
+                deleted_calls = delete
         return complete
 
-    def _apply(self, table: str, delete: list[int], frames: list[pa.Table]) -> None:
-        if not delete and not frames:
-            return
+    def _apply(
+        self,
+        table: str,
+        delete: list[int],
+        parts: list[tuple[SegmentInfo, int]],
+        new_calls: list[int],
+        deleted_calls: list[int],
+    ) -> tuple[list[tuple[SegmentInfo, int]], bool]:
+        """Delete and load segments of one table in one transaction: the parts loaded, and False when a segment
+        vanished meanwhile. A group that fails as a whole is loaded one segment at a time, so that one bad
+        segment is found, skipped and warned about, and the rest still loads."""
+        try:
+            self._transaction(table, delete, parts, new_calls, deleted_calls)
+            return parts, True
+        except Exception:
+            log.debug("tracer store: loading %d segments of %s at once failed; one by one", len(parts), table, exc_info=True)
+        complete = True
+        good: list[tuple[SegmentInfo, int]] = []
+        for info, seg in parts:
+            try:
+                self._probe(info, table)
+            except FileNotFoundError:
+                complete = False
+                continue
+            except Exception as exc:
+                self._catalog.mark_bad(info.path, str(exc))
+                continue
+            good.append((info, seg))
+        self._transaction(table, delete, good, new_calls, deleted_calls)
+        return good, complete
+
+    def _probe(self, info: SegmentInfo, table: str) -> None:
+        if not info.path.exists():
+            raise FileNotFoundError(info.path)
+        self._con.execute(f"SELECT count(*) FROM ({_select(table, [info], seg_map=False)})").fetchall()
+
+    def _transaction(
+        self,
+        table: str,
+        delete: list[int],
+        parts: list[tuple[SegmentInfo, int]],
+        new_calls: list[int],
+        deleted_calls: list[int],
+    ) -> None:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             if delete:
                 con.execute(f"DELETE FROM _{table} WHERE _seg IN (SELECT unnest(?::INTEGER[]))", [delete])
-            if frames:
-                new = pa.concat_tables(frames)
-                con.register("_incoming", new)
-                try:
-                    con.execute(f"INSERT INTO _{table} SELECT * FROM _incoming")
-                finally:
-                    con.unregister("_incoming")
+            if table == "attempts" and deleted_calls:
+                # Attempts whose call was pruned no longer have one (as an inner join to calls would say).
+                con.execute(
+                    f"UPDATE _attempts SET {', '.join(f'{c} = NULL' for c in _CALL_COLUMNS)}, _call_seg = NULL "
+                    "WHERE _call_seg IN (SELECT unnest(?::INTEGER[]))",
+                    [deleted_calls],
+                )
+            if table == "attempts" and new_calls:
+                # Attempts loaded before their call was: give them the call's columns now.
+                con.execute(
+                    f"""UPDATE _attempts SET {', '.join(f'{c} = c.{c[5:]}' for c in _CALL_COLUMNS)}, _call_seg = c._seg
+                        FROM _calls c
+                        WHERE _attempts._call_seg IS NULL AND c._seg IN (SELECT unnest(?::INTEGER[]))
+                          AND _attempts.call_span_id = c.span_id AND _attempts.trace_id = c.trace_id""",
+                    [new_calls],
+                )
+            for group in _by_columns(parts):
+                con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
+                con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
+                con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True)}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+# The call's columns each attempt row carries (filled by the reader when both are loaded), so the dashboard's
+# attempt queries filter and group by the call without joining 11M attempts to 10M calls on two string ids.
+_CALL_COLUMNS = ("call_start_time", "call_model", "call_service_name", "call_tags")
+
+
+def _by_columns(parts: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
+    groups: dict[tuple[str, ...], list[tuple[SegmentInfo, int]]] = {}
+    for info, seg in parts:
+        groups.setdefault(info.columns, []).append((info, seg))
+    return list(groups.values())
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool) -> str:
+    """SELECT the current columns of `table` from segments that all have the same columns: the columns they
+    lack are NULL, the ones this reader does not know are left out, every column cast to the current type."""
+    present = set(infos[0].columns)
+    columns = []
+    for f in TABLES[table]:
+        kind = duckdb_type(f.type)
+        columns.append(f'CAST(p."{f.name}" AS {kind})' if f.name in present else f"NULL::{kind}")
+    files = "[" + ", ".join(_quote(str(info.path)) for info in infos) + "]"
+    if not seg_map:
+        return f"SELECT {', '.join(columns)} FROM read_parquet({files}) p"
+    source = f"read_parquet({files}, filename = true) p JOIN _segmap m ON p.filename = m.filename"
+    if table != "attempts":
+        return f"SELECT {', '.join(columns)}, m.seg FROM {source}"
+    if "call_span_id" not in present or "trace_id" not in present:
+        return f"SELECT {', '.join(columns)}, m.seg, NULL, NULL, NULL, NULL, NULL FROM {source}"
+    return f"""SELECT {', '.join(columns)}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg
+               FROM {source} LEFT JOIN _calls c ON p.call_span_id = c.span_id AND p.trace_id = c.trace_id"""
