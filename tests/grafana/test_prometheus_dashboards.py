@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_system_tool
+from tests.conftest import require_system_tool
 
 from . import promnames, stack
 from .promserver import Prometheus, free_port

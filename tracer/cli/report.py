@@ -65,6 +65,13 @@ def _window_title(start: dt.datetime | None, end: dt.datetime | None) -> str:
     return f"Claude API calls, {fmt(start, 'the beginning')} to {fmt(end, 'now')}"
 
 
+def _model(value: Any) -> str:
+    """A model's name; calls that name none (batches, models list) are grouped as `(no model)`."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "(no model)"
+    return str(value)
+
+
 def _usd(value: Any) -> str:
     import pandas as pd
 
@@ -118,7 +125,7 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         lat = latency.loc[model] if model in latency.index else None
         rate = rates.loc[model] if model in rates.index else None
         per_model.add_row(
-            str(model), _num(row["calls"]), _usd(row["cost_usd"]), _num(row["errors"]),
+            _model(model), _num(row["calls"]), _usd(row["cost_usd"]), _num(row["errors"]),
             _num(lat["p50_ms"]) if lat is not None else "-", _num(lat["p95_ms"]) if lat is not None else "-",
             _num(lat["p99_ms"]) if lat is not None else "-", _num(lat["ttft_p50_ms"]) if lat is not None else "-",
             _pct(rate["rate_429"]) if rate is not None else "-", _pct(rate["rate_529"]) if rate is not None else "-",
