@@ -77,7 +77,7 @@ def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: s
     elif inst.startswith("tracer"):
         import tracer
 
-        provider, _ = _discarding_provider()  # the same discarding export as the others, plus ours
+        _discarding_provider()  # the same discarding export as the others, plus ours
         tracer.instrument(store=store if inst == "tracer-store" else False)
 
     client = anthropic.Anthropic(api_key="bench-key", base_url=base_url, max_retries=0)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.conftest import require_system_tool
 
 from . import promnames, stack

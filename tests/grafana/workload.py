@@ -18,12 +18,12 @@ import time
 from collections import Counter
 
 import anthropic
-from tracer.fakeapi import FakeAPI
 
 import tracer
 from tracer import semconv
+from tracer.fakeapi import FakeAPI
 
-MODELS = ("claude-sonnet-4-5", "claude-haiku-4-5")
+MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
 RATE_LIMITS = {"requests": 1000, "tokens": 2_000_000, "input_tokens": 1_000_000, "output_tokens": 400_000}
 ROUND_PAUSE_S = 0.4  # spreads the rounds over several 1 s scrapes
 
