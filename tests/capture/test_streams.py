@@ -87,6 +87,25 @@ class TestStreamsEnd:
         assert call.status.status_code is StatusCode.ERROR
         assert call.attributes[semconv.ERROR_TYPE]
         assert call.attributes[semconv.CALL_STREAM_END] == "error"
+        (attempt,) = telemetry.attempts(call)
+        assert attempt.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+        assert attempt.attributes[semconv.ERROR_TYPE] == semconv.ERROR_TYPE_STREAM_TIMEOUT
+
+    def test_a_connection_broken_mid_stream_is_on_its_attempt(self, fake_api: Any, telemetry: Any) -> None:
+        with pytest.raises(Exception):  # noqa: B017 - whatever the SDK raises for it is the user's to see, unchanged
+            for _ in sync_client(fake_api, max_retries=0).messages.create(**ASK, stream=True, **script("drop:3")):
+                pass
+        (attempt,) = telemetry.attempts(telemetry.call())
+        assert attempt.attributes[semconv.ERROR_TYPE] == semconv.ERROR_TYPE_CONNECTION
+
+    def test_a_streamed_attempt_lasts_as_long_as_its_body(self, fake_api: Any, telemetry: Any) -> None:
+        for _ in sync_client(fake_api).messages.create(**ASK, stream=True, **script("slow:0")):
+            pass
+        call = telemetry.call()
+        (attempt,) = telemetry.attempts(call)
+        assert attempt.end_time is not None and semconv.ERROR_TYPE not in attempt.attributes
+        # ended with the body: after the first event was read, so well after the response headers
+        assert call.attributes[semconv.CALL_TTFT_S] * 1e9 <= attempt.end_time - call.start_time
 
     def test_the_users_iteration_is_unchanged(self, fake_api: Any) -> None:
         """The same events, in the same order, of the same types, with and without instrumentation."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
 from anthropic._middleware import Middleware
+from anthropic._tracing import FirstEnd, span_ending_stream
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -107,6 +108,43 @@ def exception_error_type(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _BodyObserver:
+    """Ends an attempt span when its streamed body ends (the SDK's stream-observer protocol). Never raises.
+
+    It sits inside the SDK's own observer of the call span (which wraps the body after the middleware returns),
+    so `Stream` reports events to that one; this one only learns how the bytes ended.
+    """
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def begin(self) -> None:
+        pass
+
+    def item(self, item: object) -> None:
+        pass
+
+    def end(self, how: str, error: BaseException | None = None) -> None:
+        span = self.span
+        if error is not None:
+            span.set_attribute(semconv.ERROR_TYPE, stream_error_type(error))
+            span.set_status(_ERROR)
+        span.end()
+
+
+def stream_error_type(exc: BaseException) -> str:
+    """`error.type` of an attempt whose streamed body failed: `stream_timeout` for a stall past the read timeout,
+    `connection` for a broken connection, else the exception's class name."""
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return semconv.ERROR_TYPE_STREAM_TIMEOUT
+    if name in ("RemoteProtocolError", "ReadError", "NetworkError", "ConnectError", "CloseError"):
+        return semconv.ERROR_TYPE_CONNECTION
+    return name
+
+
 class AttemptMiddleware(Middleware):
     """Client middleware that records each HTTP attempt as a span (sync `handle`, async `handle_async`).
 
@@ -189,8 +227,13 @@ class AttemptMiddleware(Middleware):
             span.set_attributes(attrs)
             if call_span.is_recording():
                 call_span._tracer_last_outcome = outcome or str(status)
-            span.end()
             _metrics.record_attempt(model, status, outcome, attrs)
+            if outcome is None and request.stream and not http.is_closed:
+                # A streamed body is part of its attempt: the span ends when the body is read, closed or dropped,
+                # and a stall past the read timeout or a broken connection shows on the attempt that suffered it.
+                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(span)))
+                return
+            span.end()
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
