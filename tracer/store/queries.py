@@ -168,6 +168,22 @@ def bucket_seconds(window: dt.timedelta | None, max_points: int = MAX_POINTS) ->
     return BUCKETS_S[-1]
 
 
+# time_bucket(width, t) for a width in whole seconds, as integer arithmetic on the epoch microseconds: the same
+# buckets (DuckDB's origin for sub-day widths, 2000-01-03 00:00:00 UTC, and its floor for times before it), four
+# times faster than time_bucket on a TIMESTAMPTZ, which goes through ICU (over 10M calls: 225 ms -> 50 ms).
+_ORIGIN_US = 946_857_600_000_000
+
+
+def _bucket(column: str) -> str:
+    """The SQL for the start of `column`'s time bucket; its parameters come from `_bucket_params(seconds)`."""
+    return f"make_timestamptz(epoch_us({column}) - ((epoch_us({column}) - {_ORIGIN_US}) % ? + ?) % ?)"
+
+
+def _bucket_params(seconds: int) -> list[int]:
+    width = int(seconds) * 1_000_000
+    return [width, width, width]
+
+
 def time_window(store: Readable, filters: Filters) -> pd.DataFrame:
     """`first`, `last` call start and `calls` in the filtered window (first/last NaT when there are none)."""
     clause, params = where(filters)
@@ -252,7 +268,7 @@ def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     size = _bucket_for(store, filters)
     return store.sql(
         f"""
-        SELECT time_bucket(to_seconds(?), c.start_time) AS bucket, c.model,
+        SELECT {_bucket('c.start_time')} AS bucket, c.model,
                count(*) AS calls,
                sum(c.cost_usd)::DOUBLE AS cost_usd,
                (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
@@ -260,7 +276,7 @@ def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         FROM calls c {clause}
         GROUP BY ALL ORDER BY bucket, c.model
         """,
-        [size, *params],
+        [*_bucket_params(size), *params],
     )
 
 
@@ -455,7 +471,7 @@ def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     return store.sql(
         f"""
         WITH q AS (
-            SELECT time_bucket(to_seconds(?), c.start_time) AS bucket, c.model, count(*) AS calls,
+            SELECT {_bucket('c.start_time')} AS bucket, c.model, count(*) AS calls,
                    quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
                    quantile_cont(c.ttft_ms, [0.5, 0.95]) AS t
             FROM calls c {clause}
@@ -464,7 +480,7 @@ def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         SELECT bucket, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms
         FROM q ORDER BY bucket, model
         """,
-        [size, *params],
+        [*_bucket_params(size), *params],
     )
 
 
@@ -478,13 +494,12 @@ def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:
     clause = (clause + " AND " if clause else "WHERE ") + "c.duration_ms IS NOT NULL"
     return store.sql(
         f"""
-        WITH f AS (SELECT c.model, c.duration_ms FROM calls c {clause}),
-             w AS (SELECT greatest(quantile_cont(duration_ms, 0.99) / ?, 1.0) AS width FROM f),
-             b AS (SELECT f.model, least(floor(f.duration_ms / w.width), ? - 1)::INTEGER AS i, w.width FROM f, w)
+        WITH w AS (SELECT greatest(quantile_cont(c.duration_ms, 0.99) / ?, 1.0) AS width FROM calls c {clause}),
+             b AS (SELECT c.model, least(floor(c.duration_ms / w.width), ? - 1)::INTEGER AS i, w.width FROM calls c, w {clause})
         SELECT model, i * width AS bin_start_ms, (i + 1) * width AS bin_end_ms, count(*) AS calls
         FROM b GROUP BY ALL ORDER BY model, bin_start_ms
         """,
-        [*params, HISTOGRAM_BINS, HISTOGRAM_BINS],
+        [HISTOGRAM_BINS, *params, HISTOGRAM_BINS, *params],
     )
 
 
@@ -560,11 +575,11 @@ def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     size = _bucket_for(store, filters)
     return store.sql(
         f"""
-        WITH k AS (SELECT time_bucket(to_seconds(?), a.start_time) AS bucket, {model} AS model, {_ATTEMPT_KINDS}
+        WITH k AS (SELECT {_bucket('a.start_time')} AS bucket, {model} AS model, {_ATTEMPT_KINDS}
                    FROM {source} GROUP BY ALL)
         SELECT *, {_ATTEMPT_RATES} FROM k ORDER BY bucket, model
         """,
-        [size, *params],
+        [*_bucket_params(size), *params],
     )
 
 
@@ -603,7 +618,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
     size = _bucket_for(store, filters)
     return store.sql(
         f"""
-        SELECT time_bucket(to_seconds(?), a.start_time) AS bucket, {model} AS model,
+        SELECT {_bucket('a.start_time')} AS bucket, {model} AS model,
                min(a.ratelimit_requests_remaining) AS requests_remaining,
                min(a.ratelimit_tokens_remaining) AS tokens_remaining
         FROM {source}
@@ -611,7 +626,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
         HAVING count(a.ratelimit_requests_remaining) + count(a.ratelimit_tokens_remaining) > 0
         ORDER BY bucket, model
         """,
-        [size, *params],
+        [*_bucket_params(size), *params],
     )
 
 
