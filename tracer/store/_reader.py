@@ -1,20 +1,31 @@
 """`Store`: read-only SQL over the views `calls`, `attempts`, `events`, while any number of processes write.
 
-Each `Store` keeps its own in-memory DuckDB database holding the rows of the live segments, loaded once per
-segment and kept up to date incrementally before every query: new segments are appended; segments merged by
-compaction are swapped for their merged file without reloading when the merged file holds exactly the rows
-already loaded (row counts match); pruned segments' rows are deleted. Each refresh is one transaction, so a query
-never sees a half-applied change. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet
-each time (the dashboard runs about twenty queries per page), and they never touch the segment files, so a
-compactor or pruner deleting files cannot break a running query.
+Each `Store` keeps a DuckDB database holding the rows of the live segments, loaded once per segment and kept up
+to date incrementally before every query: new segments are appended; segments merged by compaction are swapped
+for their merged file without reloading when the merged file holds exactly the rows already loaded (row counts
+match); pruned segments' rows are deleted. Each table's refresh is one transaction, so a query never sees a
+half-applied change. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet each time (the
+dashboard runs about twenty queries per page), and they never touch the segment files, so a compactor or pruner
+deleting files cannot break a running query.
+
+That database is a cache file in the store, `<root>/.cache/reader-<n>.duckdb`, claimed by one reader at a time
+(an `fcntl.flock` on `reader-<n>.lock`, released by the kernel if the reader dies) and kept between runs: a
+dashboard that restarts finds its rows already loaded, compressed by DuckDB (dictionary-encoded models, statuses
+and services; about 2.5 times faster aggregates than an uncompressed in-memory table), and loads only what was
+written since. It records which segments it holds; a cache from another layout (`CACHE_FORMAT`) is rebuilt. Where
+the store cannot be written, all `_MAX_CACHES` are claimed, or `cache=False` / `TRACER_STORE_CACHE=0`, the same
+tables live in memory for the reader's lifetime.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +39,13 @@ log = logging.getLogger("tracer.store")
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 
+CACHE_DIR = ".cache"
+CACHE_FORMAT = 1  # bump when the cache's tables change: an older cache is dropped and rebuilt
+_MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
+# Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
+# file to the store and an fsync to every refresh.
+CACHE_MIN_ROWS = 1_000_000
+
 
 class Store:
     """Read-only SQL over a store directory (default `$TRACER_STORE`, else `./.tracer`).
@@ -40,7 +58,9 @@ class Store:
     that many seconds of the last refresh skip looking for new segments (the dashboard's many panels).
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, refresh_s: float = 0.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, refresh_s: float = 0.0, cache: bool | None = None
+    ) -> None:
         import duckdb
 
         self.root = Path(path) if path is not None else default_root()
@@ -51,18 +71,56 @@ class Store:
         self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLES}
         self._next_seg = 0
         self._last_refresh = -1e18
-        for table, schema in TABLES.items():
-            columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema)
-            if table == "attempts":
-                columns += (
-                    ", _seg INTEGER, call_start_time TIMESTAMPTZ, call_model VARCHAR, call_service_name VARCHAR,"
-                    " call_tags MAP(VARCHAR, VARCHAR), _call_seg INTEGER"
-                )
-                self._con.execute(f"CREATE TABLE _{table} ({columns})")
-                self._con.execute(f"CREATE VIEW {table} AS SELECT * EXCLUDE (_seg, _call_seg) FROM _{table}")
-            else:
-                self._con.execute(f"CREATE TABLE _{table} ({columns}, _seg INTEGER)")
-                self._con.execute(f"CREATE VIEW {table} AS SELECT * EXCLUDE (_seg) FROM _{table}")
+        self._cache = cache
+        self.cache_path: Path | None = None
+        self._lock_fd: list[int] = []
+        self._opened = False
+        self._finalizer = weakref.finalize(self, _release, self._con, self._lock_fd)
+
+    def _open(self) -> None:
+        """Attach the database the rows live in: the store's cache file for a big store (or `cache=True`),
+        memory otherwise. Decided when the first query looks at the store."""
+        cache = self._cache
+        if cache is None:
+            enabled = os.environ.get("TRACER_STORE_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+            cache = enabled and sum(i.rows for t in TABLES for i in self._catalog.live(t)) >= CACHE_MIN_ROWS
+        path, fd = _claim_cache(self._con, self.root) if cache else (None, None)
+        if fd is not None:
+            self._lock_fd.append(fd)
+        if path is None:
+            self._con.execute("ATTACH ':memory:' AS _store")
+        self._con.execute("USE _store")
+        self.cache_path = path
+        self._open_tables()
+        self._opened = True
+
+    def _open_tables(self) -> None:
+        con = self._con
+        try:
+            kept = con.execute("SELECT format FROM _meta").fetchall() == [(CACHE_FORMAT,)]
+        except Exception:
+            kept = False
+        if not kept:
+            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLES)):
+                con.execute(f"DROP TABLE IF EXISTS {name}")
+            for table, schema in TABLES.items():
+                columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema) + ", _seg INTEGER"
+                if table == "attempts":
+                    columns += (
+                        ", call_start_time TIMESTAMPTZ, call_model VARCHAR, call_service_name VARCHAR,"
+                        " call_tags MAP(VARCHAR, VARCHAR), _call_seg INTEGER"
+                    )
+                con.execute(f"CREATE TABLE _{table} ({columns})")
+            con.execute("CREATE TABLE _segments (tbl VARCHAR, path VARCHAR, segs INTEGER[], rows BIGINT)")
+            con.execute("CREATE TABLE _meta (format INTEGER)")
+            con.execute("INSERT INTO _meta VALUES (?)", [CACHE_FORMAT])
+        for tbl, path, segs, rows in con.execute("SELECT tbl, path, segs, rows FROM _segments").fetchall():
+            if tbl in self._loaded:
+                self._loaded[tbl][Path(path)] = (frozenset(segs), rows)
+                self._next_seg = max(self._next_seg, *segs)
+        for table in TABLES:
+            hidden = "_seg, _call_seg" if table == "attempts" else "_seg"
+            con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -94,13 +152,15 @@ class Store:
     def refresh(self) -> None:
         """Load segments written since the last refresh (and forget compacted or pruned ones)."""
         with self._lock:
+            if not self._opened:
+                self._open()
             for _ in range(3):
                 if self._refresh_once():
                     break
             self._last_refresh = time.monotonic()
 
     def close(self) -> None:
-        self._con.close()
+        self._finalizer()
 
     def __enter__(self) -> Store:
         return self
@@ -224,6 +284,13 @@ class Store:
                 con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                 con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
                 con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True)}")
+            state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
+            con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
+            if state:
+                con.executemany(
+                    "INSERT INTO _segments VALUES (?, ?, ?, ?)",
+                    [[table, str(path), sorted(segs), rows] for path, (segs, rows) in state.items()],
+                )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -264,3 +331,51 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool) -> str:
         return f"SELECT {', '.join(columns)}, m.seg, NULL, NULL, NULL, NULL, NULL FROM {source}"
     return f"""SELECT {', '.join(columns)}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg
                FROM {source} LEFT JOIN _calls c ON p.call_span_id = c.span_id AND p.trace_id = c.trace_id"""
+
+
+def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
+    """Attach the first free cache file of the store as `_store`: (its path, the lock's fd), or (None, None)."""
+    if not root.is_dir() or not os.access(root, os.W_OK):
+        return None, None
+    directory = root / CACHE_DIR
+    try:
+        directory.mkdir(exist_ok=True)
+    except OSError:
+        return None, None
+    for n in range(_MAX_CACHES):
+        try:
+            fd = os.open(directory / f"reader-{n}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return None, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        path = directory / f"reader-{n}.duckdb"
+        for attempt in range(2):
+            try:
+                con.execute(f"ATTACH {_quote(str(path))} AS _store")
+                return path, fd
+            except Exception as exc:
+                if attempt:
+                    log.warning("tracer store: cannot use the reader cache %s (%s); reading into memory", path, exc)
+                    break
+                # A damaged cache (a disk that filled up, a file from another DuckDB version): start it afresh.
+                log.debug("tracer store: rebuilding the reader cache %s", path, exc_info=True)
+                for stale in (path, path.with_name(path.name + ".wal")):
+                    with contextlib.suppress(FileNotFoundError):
+                        stale.unlink()
+        os.close(fd)
+        return None, None
+    return None, None
+
+
+def _release(con: Any, lock_fds: list[int]) -> None:
+    try:
+        con.close()
+    except Exception:
+        log.debug("tracer store: closing the reader failed", exc_info=True)
+    for fd in lock_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)

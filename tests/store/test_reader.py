@@ -1,0 +1,164 @@
+"""The reader's two accelerations, against what they replace: attempts that carry their call's columns (instead of
+a join to calls), and the cache file a big store's reader keeps between runs (instead of reloading every segment).
+Real segments, a real DuckDB, the named queries compared with their join form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tracer.store import Store, compact, prune, store_info
+from tracer.store import queries as q
+from tracer.store._reader import CACHE_DIR
+from tracer.store.synthetic import write_synthetic
+
+END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    write_synthetic(root, 20_000, seed=7, end=END, days=3, chunk_calls=7_000)
+    return root
+
+
+class Joined:
+    """A reader whose attempts do not carry their call's columns (as a plain DuckDB file's): queries join."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    PLAIN = "SELECT * EXCLUDE (call_start_time, call_model, call_service_name, call_tags) FROM attempts"
+
+    def sql(self, query: str, params=None):  # type: ignore[no-untyped-def]
+        query = query.replace("DESCRIBE attempts", f"DESCRIBE {self.PLAIN}").replace("FROM attempts", f"FROM ({self.PLAIN})")
+        return self.store.sql(query, params)
+
+
+FILTERS = [
+    q.Filters(),
+    q.Filters(start=END - dt.timedelta(hours=30, minutes=7), end=END - dt.timedelta(hours=5)),
+    q.Filters(models=("claude-opus-4-5", "claude-haiku-4-5"), services=("search-api",), tags={"feature": "search"}),
+]
+
+
+class TestAttemptsCarryTheirCall:
+    def test_every_attempt_has_its_calls_start_model_service_and_tags(self, synthetic: Path) -> None:
+        store = Store(synthetic)
+        assert store.rows(
+            """SELECT count(*), count(*) FILTER (WHERE a.call_start_time = c.start_time AND a.call_model = c.model
+                      AND a.call_service_name = c.service_name AND a.call_tags = c.tags)
+               FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id"""
+        ) == store.rows("SELECT count(*), count(*) FROM attempts")
+
+    @pytest.mark.parametrize("filters", FILTERS, ids=["all", "window", "models-service-tag"])
+    @pytest.mark.parametrize("name", ["error_rates", "error_rates_over_time", "ratelimit_headroom"])
+    def test_the_attempt_queries_give_exactly_what_the_join_gives(self, synthetic: Path, name: str, filters: q.Filters) -> None:
+        store = Store(synthetic)
+        fast, joined = q.NAMED[name](store, filters), q.NAMED[name](Joined(store), filters)
+        assert len(fast) > 0
+        pd.testing.assert_frame_equal(fast, joined, check_exact=True)
+
+    def test_an_attempt_read_before_its_call_gets_the_call_when_it_arrives_and_loses_it_when_pruned(self, tmp_path: Path, synthetic: Path) -> None:
+        day = sorted(p.name for p in (synthetic / "calls").iterdir())[1]
+        for table in ("attempts", "calls", "events"):
+            (tmp_path / table / day).mkdir(parents=True)
+        for path in (synthetic / "attempts" / day).glob("*.parquet"):
+            os.link(path, tmp_path / "attempts" / day / path.name)
+        store = Store(tmp_path)
+        orphans = store.rows("SELECT count(*), count(call_model) FROM attempts")[0]
+        assert orphans[0] > 0 and orphans[1] == 0
+        assert q.error_rates(store, q.Filters()).empty  # as the join says: no call, no row
+        for path in (synthetic / "calls" / day).glob("*.parquet"):
+            os.link(path, tmp_path / "calls" / day / path.name)
+        assert store.rows("SELECT count(call_model) FROM attempts") == store.rows("SELECT count(*) FROM attempts JOIN calls c ON call_span_id = c.span_id")
+        pd.testing.assert_frame_equal(q.error_rates(store, q.Filters()), q.error_rates(Joined(store), q.Filters()))
+        for path in (tmp_path / "calls" / day).glob("*.parquet"):
+            path.unlink()
+        assert store.rows("SELECT count(call_model) FROM attempts") == [(0,)]
+
+
+def test_time_buckets_are_duckdbs_time_bucket(synthetic: Path) -> None:
+    store = Store(synthetic)
+    for seconds in q.BUCKETS_S:
+        rows = store.rows(
+            f"""WITH t AS (SELECT start_time AS t FROM calls
+                           UNION ALL SELECT TIMESTAMPTZ '1999-12-31 23:59:59.999999+00'
+                           UNION ALL SELECT TIMESTAMPTZ '1970-01-01 00:00:00+00')
+                SELECT count(*) FILTER (WHERE {q._bucket('t')} <> time_bucket(to_seconds(?), t)) FROM t""",
+            [*q._bucket_params(seconds), seconds],
+        )
+        assert rows == [(0,)], seconds
+
+
+class TestCacheFile:
+    def test_a_big_store_keeps_its_rows_in_a_cache_file_and_a_small_one_in_memory(self, tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        small = Store(synthetic)
+        small.rows("SELECT 1")
+        assert small.cache_path is None
+        monkeypatch.setattr("tracer.store._reader.CACHE_MIN_ROWS", 10)
+        big = Store(synthetic)
+        big.rows("SELECT 1")
+        assert big.cache_path == synthetic / CACHE_DIR / "reader-0.duckdb"
+        big.close()
+        monkeypatch.setenv("TRACER_STORE_CACHE", "0")
+        off = Store(synthetic)
+        off.rows("SELECT 1")
+        assert off.cache_path is None
+
+    def test_a_reopened_reader_reads_from_its_cache_and_loads_only_what_is_new(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        write_synthetic(root, 3_000, seed=1, end=END, days=2, chunk_calls=1_000)
+        expected = Store(root, cache=False).rows("SELECT count(*), sum(cost_usd), count(DISTINCT span_id) FROM calls")
+        first = Store(root, cache=True)
+        assert first.rows("SELECT count(*), sum(cost_usd), count(DISTINCT span_id) FROM calls") == expected
+        loaded = first._next_seg
+        first.close()
+        again = Store(root, cache=True)
+        assert again.rows("SELECT count(*), sum(cost_usd), count(DISTINCT span_id) FROM calls") == expected
+        assert again.cache_path == first.cache_path
+        assert again._next_seg == loaded  # nothing was loaded again
+        write_synthetic(root, 500, seed=2, end=END, days=1)
+        compact(root)
+        fresh = Store(root, cache=False).rows("SELECT count(*), sum(cost_usd), count(DISTINCT span_id) FROM calls")
+        assert again.rows("SELECT count(*), sum(cost_usd), count(DISTINCT span_id) FROM calls") == fresh
+        assert again.rows("SELECT count(call_model) FROM attempts") == Store(root, cache=False).rows("SELECT count(*) FROM attempts")
+        again.close()
+        prune(root, dt.timedelta(days=1), now=END + dt.timedelta(days=1))
+        pruned = Store(root, cache=True)
+        assert pruned.rows("SELECT count(*) FROM calls") == Store(root, cache=False).rows("SELECT count(*) FROM calls")
+
+    def test_two_readers_at_once_get_two_cache_files(self, tmp_path: Path) -> None:
+        write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
+        one, two = Store(tmp_path, cache=True), Store(tmp_path, cache=True)
+        assert one.rows("SELECT count(*) FROM calls") == two.rows("SELECT count(*) FROM calls") == [(500,)]
+        assert {one.cache_path, two.cache_path} == {tmp_path / CACHE_DIR / "reader-0.duckdb", tmp_path / CACHE_DIR / "reader-1.duckdb"}
+
+    def test_a_damaged_cache_file_is_rebuilt(self, tmp_path: Path) -> None:
+        write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
+        (tmp_path / CACHE_DIR).mkdir()
+        (tmp_path / CACHE_DIR / "reader-0.duckdb").write_bytes(b"not a database" * 100)
+        store = Store(tmp_path, cache=True)
+        assert store.rows("SELECT count(*) FROM calls") == [(500,)]
+        assert store.cache_path == tmp_path / CACHE_DIR / "reader-0.duckdb"
+
+    def test_a_read_only_store_reads_from_memory(self, tmp_path: Path) -> None:
+        write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
+        tmp_path.chmod(0o555)
+        try:
+            store = Store(tmp_path, cache=True)
+            assert store.rows("SELECT count(*) FROM calls") == [(500,)]
+            assert store.cache_path is None or os.geteuid() == 0
+        finally:
+            tmp_path.chmod(0o755)
+
+    def test_the_cache_is_not_a_segment(self, tmp_path: Path) -> None:
+        write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
+        Store(tmp_path, cache=True).rows("SELECT 1")
+        assert (tmp_path / CACHE_DIR / "reader-0.duckdb").exists()
+        assert store_info(tmp_path)["calls"]["rows"] == 500
+        assert compact(tmp_path).skipped_bad == 0
