@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -37,6 +38,7 @@ from tracer.store._segments import default_root, write_segment
 
 log = logging.getLogger("tracer.store")
 
+_US_PER_DAY = 86_400_000_000
 _DEFAULT_FULL_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
 
 
@@ -44,6 +46,18 @@ def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
     """An Arrow table with the current schema of `table` from row dicts (as `_rows` builds them)."""
     # from_pylist converts in C++ (missing keys are NULL): three times faster than column lists built in Python.
     return pa.Table.from_pylist(list(rows), schema=TABLES[table])
+
+
+def _split_by_day(data: pa.Table, time_column: str) -> list[tuple[str, pa.Table]]:
+    """`data` split by the UTC day of `time_column` (one part, without copying, in the usual case of one day)."""
+    if data.num_rows == 0:
+        return []
+    days = pc.divide(data.column(time_column).cast(pa.int64()), _US_PER_DAY)  # times are never before 1970
+    bounds = pc.min_max(days)
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    if first == last:
+        return [(day_of(first * _US_PER_DAY), data)]
+    return [(day_of(d * _US_PER_DAY), data.filter(pc.equal(days, d))) for d in sorted(set(days.to_pylist()))]
 
 
 class StoreExporter(SpanExporter):
@@ -171,33 +185,29 @@ class StoreExporter(SpanExporter):
             return ok
 
     def _write_table(self, table: str, rows: list[dict[str, Any]]) -> bool:
-        time_column = TIME_COLUMN[table]
-        by_day: dict[str, list[dict[str, Any]]] = {}
-        last_day_us = -1
-        last_day = ""
-        for row in rows:
-            day_us = row[time_column] // 86_400_000_000
-            if day_us != last_day_us:
-                last_day_us, last_day = day_us, day_of(row[time_column])
-            by_day.setdefault(last_day, []).append(row)
+        try:
+            by_day = _split_by_day(table_from_rows(table, rows), TIME_COLUMN[table])
+        except Exception as exc:
+            self._count_dropped(len(rows), "error", f"cannot convert spans for the store at {self.root} ({exc!r}); spans dropped")
+            return False
         ok = True
-        for day, day_rows in by_day.items():
+        for day, data in by_day:
             try:
-                write_segment(self.root, table, table_from_rows(table, day_rows), day)
-                self.written += len(day_rows)
+                write_segment(self.root, table, data, day)
+                self.written += data.num_rows
             except OSError as exc:
                 ok = False
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
                 if exc.errno == errno.ENOSPC:
                     reason = "no space left on device"
                 self._count_dropped(
-                    len(day_rows),
+                    data.num_rows,
                     f"oserror-{exc.errno}",
                     f"cannot write to the store at {self.root} ({reason}): its spans are dropped and counted; the application carries on",
                 )
             except Exception as exc:
                 ok = False
-                self._count_dropped(len(day_rows), "error", f"cannot write a segment to the store at {self.root} ({exc!r}); spans dropped")
+                self._count_dropped(data.num_rows, "error", f"cannot write a segment to the store at {self.root} ({exc!r}); spans dropped")
         return ok
 
     def _count_dropped(self, n: int, key: str, message: str) -> None:

@@ -108,6 +108,16 @@ EVENTS: Final = pa.schema(
     ]
 )
 
+# Columns with few distinct values, dictionary-encoded in segments; ids and request ids are not (a dictionary of
+# random ids is as big as the ids and costs time to build).
+LOW_CARDINALITY: Final = frozenset(
+    {
+        "operation", "model", "response_model", "status", "error_type", "http_status", "service_name", "name",
+        "stop_reason", "stream_end", "service_tier", "cost_source", "source", "kind", "from_state", "to_state",
+        "reason", "attempt", "attempts", "tags", "attributes",
+    }
+)
+
 TABLES: Final[dict[str, pa.Schema]] = {"calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS}
 TIME_COLUMN: Final = {"calls": "start_time", "attempts": "start_time", "events": "time"}
 

@@ -43,7 +43,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tracer.store._schema import META_REPLACES, META_TABLE, META_VERSION, SCHEMA_VERSION, TABLES, TIME_COLUMN
+from tracer.store._schema import (
+    LOW_CARDINALITY,
+    META_REPLACES,
+    META_TABLE,
+    META_VERSION,
+    SCHEMA_VERSION,
+    TABLES,
+    TIME_COLUMN,
+)
 
 log = logging.getLogger("tracer.store")
 
@@ -103,13 +111,31 @@ def write_segment(
         meta[META_REPLACES] = json.dumps(sorted(replaces)).encode()
     data = data.replace_schema_metadata(meta)
     try:
-        pq.write_table(data, tmp, compression=compression, row_group_size=row_group_size, write_statistics=True)
+        pq.write_table(
+            data,
+            tmp,
+            compression=compression,
+            row_group_size=row_group_size,
+            write_statistics=True,
+            use_dictionary=_dictionary_columns(data.schema),
+        )
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     return final
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    names = []
+    for f in schema:
+        if f.name in LOW_CARDINALITY:
+            if pa.types.is_map(f.type):
+                names += [f"{f.name}.key_value.key", f"{f.name}.key_value.value"]
+            else:
+                names.append(f.name)
+    return names
 
 
 @dataclass(frozen=True)
