@@ -92,7 +92,7 @@ USAGE_INFERENCE_GEO: Final = "tracer.usage.inference_geo"
 USAGE_SPEED: Final = "tracer.usage.speed"  # "fast" for fast mode
 CALL_ATTEMPTS: Final = "tracer.call.attempts"  # HTTP attempts made, 1 = no retry
 CALL_STREAMING: Final = "tracer.call.streaming"
-CALL_TTFT_S: Final = "tracer.call.time_to_first_token"  # seconds, streams only
+CALL_TTFT_S: Final = "tracer.call.time_to_first_token"  # seconds; read as a fallback only: capture keeps the SDK's gen_ai.response.time_to_first_chunk
 CALL_OUTPUT_TOKENS_PER_S: Final = "tracer.call.output_tokens_per_second"
 CALL_STREAM_END: Final = "tracer.call.stream_end"  # "completed" | "closed_early" | "error" | "dropped"
 CALL_BATCH: Final = "tracer.call.batch"  # True for a Message Batches result priced at the batch rate

@@ -50,6 +50,9 @@ class Telemetry:
         self.store = store
 
     def spans(self) -> list[ReadableSpan]:
+        from tracer.capture import _worker
+
+        _worker.drain()  # attempt spans are made on the worker thread
         return list(_exporter.get_finished_spans())
 
     def calls(self) -> list[ReadableSpan]:

@@ -95,6 +95,7 @@ class TestPrivacy:
             assert "my plan my plan" in short.attributes[semconv.GEN_AI_INPUT_MESSAGES]
             # Over the bound the SDK leaves the parts out rather than cut a message in the middle.
             assert len(long.attributes[semconv.GEN_AI_INPUT_MESSAGES].encode()) <= 2000
+            tracer.flush()
             assert API_KEY not in self._all_values(list(_exporter.get_finished_spans()))
         finally:
             tracer.uninstrument()

@@ -24,7 +24,7 @@ class TestStreamsEnd:
         attrs = telemetry.call().attributes
         assert attrs[semconv.CALL_STREAMING] is True
         assert attrs[semconv.CALL_STREAM_END] == "completed"
-        assert 0 < attrs[semconv.CALL_TTFT_S] < 5
+        assert 0 < attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < 5
         final = next(e for e in events if e.type == "message_delta")
         assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
         assert attrs[semconv.CALL_OUTPUT_TOKENS_PER_S] > 0
@@ -43,7 +43,7 @@ class TestStreamsEnd:
             message = await stream.get_final_message()
         attrs = telemetry.call().attributes
         assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
-        assert attrs[semconv.CALL_TTFT_S] > 0
+        assert attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
 
     def test_early_break_ends_the_span_with_the_tokens_seen(self, fake_api: Any, telemetry: Any, native: bool) -> None:
         with sync_client(fake_api, native).messages.stream(**ASK) as stream:
@@ -105,7 +105,7 @@ class TestStreamsEnd:
         (attempt,) = telemetry.attempts(call)
         assert attempt.end_time is not None and semconv.ERROR_TYPE not in attempt.attributes
         # ended with the body: after the first event was read, so well after the response headers
-        assert call.attributes[semconv.CALL_TTFT_S] * 1e9 <= attempt.end_time - call.start_time
+        assert call.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] * 1e9 <= attempt.end_time - call.start_time
 
     def test_the_users_iteration_is_unchanged(self, fake_api: Any) -> None:
         """The same events, in the same order, of the same types, with and without instrumentation."""

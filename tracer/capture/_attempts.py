@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
@@ -22,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracer import semconv
-from tracer.capture import _metrics
+from tracer.capture import _metrics, _worker
 
 log = logging.getLogger("tracer.capture")
 
@@ -44,10 +45,14 @@ for _kind in semconv.RATELIMIT_KINDS:
 # Usage fields the SDK's own call span does not record but the price depends on, read from a non-streamed body
 # without decoding it again (the SDK decodes it once, for the application). A quote preceded by a backslash is
 # inside a JSON string (message text), so it never matches.
-_WEB_SEARCH = re.compile(rb'(?<!\\)"web_search_requests"\s*:\s*(\d+)')
-_WEB_FETCH = re.compile(rb'(?<!\\)"web_fetch_requests"\s*:\s*(\d+)')
-_GEO = re.compile(rb'(?<!\\)"inference_geo"\s*:\s*"([^"\\]*)"')
-_SPEED = re.compile(rb'(?<!\\)"speed"\s*:\s*"([^"\\]*)"')
+# (needle, pattern matched from the byte before the needle, attribute, conversion). The byte before must not be a
+# backslash: an escaped quote is inside a JSON string (message text), so text that quotes a field never matches.
+_BODY_FIELDS: tuple[tuple[bytes, re.Pattern[bytes], str, Any], ...] = (
+    (b'"web_search_requests"', re.compile(rb'[^\\]"web_search_requests"\s*:\s*(\d+)'), semconv.USAGE_WEB_SEARCH_REQUESTS, int),
+    (b'"web_fetch_requests"', re.compile(rb'[^\\]"web_fetch_requests"\s*:\s*(\d+)'), semconv.USAGE_WEB_FETCH_REQUESTS, int),
+    (b'"inference_geo"', re.compile(rb'[^\\]"inference_geo"\s*:\s*"([^"\\]*)"'), semconv.USAGE_INFERENCE_GEO, bytes.decode),
+    (b'"speed"', re.compile(rb'[^\\]"speed"\s*:\s*"([^"\\]*)"'), semconv.USAGE_SPEED, bytes.decode),
+)
 
 
 def header_attributes(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, Any]:
@@ -85,17 +90,16 @@ def header_attributes(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, A
 
 def body_usage_attributes(body: bytes) -> dict[str, Any]:
     """Call attributes from a Messages response body that the SDK's span lacks: web search and fetch requests,
-    inference geography, speed. Pure; cheap when the body has none of them."""
+    inference geography, speed. Pure; a `find` (memchr speed) per field, a regex only at a hit.
+
+    >>> body_usage_attributes(b'{"usage": {"server_tool_use": {"web_search_requests": 2}, "inference_geo": "us"}}')
+    {'tracer.usage.web_search_requests': 2, 'tracer.usage.inference_geo': 'us'}
+    """
     out: dict[str, Any] = {}
-    if b"server_tool_use" in body:
-        if m := _WEB_SEARCH.search(body):
-            out[semconv.USAGE_WEB_SEARCH_REQUESTS] = int(m.group(1))
-        if m := _WEB_FETCH.search(body):
-            out[semconv.USAGE_WEB_FETCH_REQUESTS] = int(m.group(1))
-    if b"inference_geo" in body and (m := _GEO.search(body)):
-        out[semconv.USAGE_INFERENCE_GEO] = m.group(1).decode()
-    if b'"speed"' in body and (m := _SPEED.search(body)):
-        out[semconv.USAGE_SPEED] = m.group(1).decode()
+    for needle, pattern, attribute, convert in _BODY_FIELDS:
+        at = body.find(needle)
+        if at > 0 and (m := pattern.match(body, at - 1)):
+            out[attribute] = convert(m.group(1))
     return out
 
 
@@ -109,16 +113,16 @@ def exception_error_type(exc: BaseException) -> str:
 
 
 class _BodyObserver:
-    """Ends an attempt span when its streamed body ends (the SDK's stream-observer protocol). Never raises.
+    """Records an attempt when its streamed body ends (the SDK's stream-observer protocol). Never raises.
 
     It sits inside the SDK's own observer of the call span (which wraps the body after the middleware returns),
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
-    __slots__ = ("span",)
+    __slots__ = ("emit",)
 
-    def __init__(self, span: Any) -> None:
-        self.span = span
+    def __init__(self, emit: Callable[[int, str | None], None]) -> None:
+        self.emit = emit
 
     def begin(self) -> None:
         pass
@@ -127,11 +131,7 @@ class _BodyObserver:
         pass
 
     def end(self, how: str, error: BaseException | None = None) -> None:
-        span = self.span
-        if error is not None:
-            span.set_attribute(semconv.ERROR_TYPE, stream_error_type(error))
-            span.set_status(_ERROR)
-        span.end()
+        self.emit(time.time_ns(), None if error is None else stream_error_type(error))
 
 
 def stream_error_type(exc: BaseException) -> str:
@@ -181,73 +181,91 @@ class AttemptMiddleware(Middleware):
         return response
 
     # -- zone 2 -------------------------------------------------------------------------------------------------
+    # The caller's thread only notes times, status and the headers object; the span (start time, parent, every
+    # attribute at once) is made on the worker thread (see `_worker` for the measurements behind that).
 
-    def _start(self, request: Any) -> tuple[Any, Any, str | None] | None:
+    def _start(self, request: Any) -> tuple[int, Any, str | None, int] | None:
         try:
             body = request.options.json_data
             model = body.get("model") if isinstance(body, dict) else None
             attempt = request.retries_taken
-            attrs: dict[str, Any] = {
-                semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
-                semconv.HTTP_REQUEST_RESEND_COUNT: attempt,
-                semconv.HTTP_REQUEST_METHOD: request.options.method.upper(),
-            }
-            if model is not None:
-                attrs[semconv.GEN_AI_REQUEST_MODEL] = model
             call_span = trace.get_current_span()
-            span = self.tracer.start_span(semconv.SPAN_ATTEMPT, kind=SpanKind.CLIENT, attributes=attrs)
             if attempt:
                 # The previous attempt's outcome is why this one happens: that is the retry's cause.
                 _metrics.record_retry(model, getattr(call_span, "_tracer_last_outcome", None))
-            return span, call_span, model
+            return time.time_ns(), call_span, model, attempt
         except Exception:
             log.debug("could not start an attempt span", exc_info=True)
             return None
 
-    def _answered(self, started: tuple[Any, Any, str | None] | None, request: Any, response: Any) -> None:
+    def _answered(self, started: tuple[int, Any, str | None, int] | None, request: Any, response: Any) -> None:
         if started is None:
             return
-        span, call_span, model = started
         try:
+            call_span = started[1]
             http = response.http_response
             status = http.status_code
-            attrs = header_attributes(http.headers.raw)
-            attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
-            outcome = None
-            if status >= 400:
-                outcome = str(status)
-                attrs[semconv.ERROR_TYPE] = outcome
-                span.set_status(_ERROR)
-            elif not request.stream:
+            raw = http.headers.raw
+            outcome = str(status) if status >= 400 else None
+            if outcome is None and not request.stream:
                 body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
                 if body and call_span.is_recording():
                     extra = body_usage_attributes(body)
                     if extra:
                         call_span.set_attributes(extra)
-            span.set_attributes(attrs)
             if call_span.is_recording():
                 call_span._tracer_last_outcome = outcome or str(status)
-            _metrics.record_attempt(model, status, outcome, attrs)
             if outcome is None and request.stream and not http.is_closed:
-                # A streamed body is part of its attempt: the span ends when the body is read, closed or dropped,
-                # and a stall past the read timeout or a broken connection shows on the attempt that suffered it.
-                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(span)))
+                # A streamed body is part of its attempt: it ends when the body is read, closed or dropped, and a
+                # stall past the read timeout or a broken connection shows on the attempt that suffered it.
+                def emit(end_ns: int, error_type: str | None) -> None:
+                    _worker.defer(self._emit, started, end_ns, status, raw, error_type)
+
+                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(emit)))
                 return
-            span.end()
+            _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome)
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
-    def _failed(self, started: tuple[Any, Any, str | None] | None, exc: BaseException) -> None:
+    def _failed(self, started: tuple[int, Any, str | None, int] | None, exc: BaseException) -> None:
         if started is None:
             return
-        span, call_span, model = started
         try:
             error_type = exception_error_type(exc)
-            span.set_attribute(semconv.ERROR_TYPE, error_type)
-            span.set_status(_ERROR)
-            if call_span.is_recording():
-                call_span._tracer_last_outcome = error_type
-            span.end()
-            _metrics.record_attempt(model, None, error_type, None)
+            if started[1].is_recording():
+                started[1]._tracer_last_outcome = error_type
+            _worker.defer(self._emit, started, time.time_ns(), None, (), error_type)
         except Exception:
             log.debug("could not record a failed attempt", exc_info=True)
+
+    def _emit(
+        self,
+        started: tuple[int, Any, str | None, int],
+        end_ns: int,
+        status: int | None,
+        raw_headers: Any,
+        error_type: str | None,
+    ) -> None:
+        """On the worker thread: the attempt's span, child of its call span, and its metrics."""
+        start_ns, call_span, model, attempt = started
+        attrs = header_attributes(raw_headers)
+        attrs[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_ATTEMPT
+        attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = attempt
+        if model is not None:
+            attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+        if status is not None:
+            attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+        if error_type is not None:
+            attrs[semconv.ERROR_TYPE] = error_type
+        span = self.tracer.start_span(
+            semconv.SPAN_ATTEMPT,
+            context=trace.set_span_in_context(call_span),
+            kind=SpanKind.CLIENT,
+            attributes=attrs,
+            start_time=start_ns,
+        )
+        if error_type is not None:
+            span.set_status(_ERROR)
+        span.end(end_time=end_ns)
+        # The HTTP outcome counts (a stream that failed after its 200 is still a 200 attempt in the counter).
+        _metrics.record_attempt_now(model, status, error_type if status is None or status >= 400 else None, attrs)

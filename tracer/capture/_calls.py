@@ -51,9 +51,7 @@ def call_attributes(
     out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _int(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
     streaming = get(semconv.GEN_AI_REQUEST_STREAM) is True
     out[semconv.CALL_STREAMING] = streaming
-    ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-    if isinstance(ttft, float):
-        out[semconv.CALL_TTFT_S] = ttft
+    ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # the SDK's; not copied under a name of ours
     output = get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
     if streaming:
         if status_code is StatusCode.ERROR:
@@ -64,8 +62,6 @@ def call_attributes(
             out[semconv.CALL_STREAM_END] = "closed_early"
         if type(output) is int and isinstance(ttft, float) and duration_s > ttft:
             out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / (duration_s - ttft)
-    elif type(output) is int and duration_s > 0:
-        out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / duration_s
 
     total_in = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
     if type(total_in) is not int:
@@ -137,25 +133,20 @@ class CallSpanProcessor(SpanProcessor):
         if not self.active:
             return
         try:
-            if not is_call_span(span):
-                return
-            source = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
-            start = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL, semconv.CALL_SPAN_SOURCE: source}
-            tags = tag_attributes()
-            if tags:
-                start.update(tags)
-            span.set_attributes(start)
-            self._wrap_end(span)
+            if is_call_span(span):
+                # Only what must be read now: the tags in force where the call starts (a stream may end outside the
+                # `with tracer.tags(...)` block). Everything is set once, as the span ends.
+                self._wrap_end(span, tag_attributes())
         except Exception:
             log.debug("could not mark a call span", exc_info=True)
 
-    def _wrap_end(self, span: Any) -> None:
+    def _wrap_end(self, span: Any, tags: dict[str, str]) -> None:
         original_end = span.end
         prices = self._prices
 
         def end(end_time: int | None = None) -> None:
             if span.is_recording():
-                _complete(span, prices, end_time)
+                _complete(span, prices, end_time, tags)
             original_end(end_time)
 
         span.end = end
@@ -170,13 +161,17 @@ class CallSpanProcessor(SpanProcessor):
         return True
 
 
-def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int | None) -> None:
+def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int | None, tags: dict[str, str]) -> None:
     """Zone 2 of a call span's end: add our attributes and record the call's metrics. Never raises."""
     try:
         attrs = span.attributes or {}
         end_ns = end_time if end_time is not None else time.time_ns()
         duration_s = (end_ns - (span.start_time or end_ns)) / 1e9
         extra = call_attributes(attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code)
+        extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
+        extra[semconv.CALL_SPAN_SOURCE] = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
+        if tags:
+            extra.update(tags)
         span.set_attributes(extra)
         _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:

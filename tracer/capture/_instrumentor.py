@@ -22,7 +22,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from tracer import semconv
-from tracer.capture import _metrics
+from tracer.capture import _metrics, _worker
 from tracer.capture._attempts import AttemptMiddleware
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor
@@ -220,8 +220,9 @@ def _setup(
     if span_exporter is not None:
         add(BatchSpanProcessor(span_exporter))
 
-    # 5. Metrics and patches.
+    # 5. Metrics, the worker thread, and the patches.
     _metrics.configure(mp.get_meter(semconv.SCOPE))
+    _worker.start()
     tracer = tp.get_tracer(semconv.SCOPE)
     content = {"max_content_bytes": max_content_bytes} if capture_content else None
     patcher = Patcher(AttemptMiddleware(tracer), tracer, content, BatchResultRecorder(tracer, cost.default_table))
@@ -240,6 +241,7 @@ def _teardown() -> None:
     if state.patcher is not None:
         state.patcher.undo()
     _metrics.reset()
+    _worker.stop()
     for switch in state.processors:
         try:
             switch.force_flush(10_000)
@@ -289,7 +291,7 @@ def flush(timeout_s: float = 10.0) -> bool:
         return True
     ok = True
     try:
-        _metrics.drain()
+        _worker.drain()
         for switch in state.processors:
             ok = switch.force_flush(int(timeout_s * 1000)) and ok
         if state.own_meter_provider:

@@ -4,24 +4,21 @@ Instruments are created once by `configure(meter)` (at `instrument()`); until th
 `record_*` function is a no-op. Each one never raises. Names, units and bucket boundaries come from
 `tracer.semconv`, which the Grafana dashboards are checked against.
 
-Recording is off the caller's thread: measured on this machine, one call's histograms and counters cost about
-25 us in the OpenTelemetry SDK (attribute sets are hashed and looked up per instrument), and an attempt's
-counter and rate-limit gauges as much again, several times our whole per-call budget. So `record_*` only
-appends a tuple to a bounded deque (well under a microsecond); a daemon thread records them every
-`INTERVAL_S`, and `drain()` (called by `tracer.flush()`) records what is waiting at once.
+Recording is off the caller's thread: one call's histograms and counters cost about 25 us in the OpenTelemetry
+SDK (attribute sets are hashed and looked up per instrument), and an attempt's counter and rate-limit gauges as
+much again. The public `record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 
 from tracer import semconv
+from tracer.capture import _worker
 
 log = logging.getLogger("tracer.capture")
 
@@ -49,67 +46,36 @@ class _Instruments:
 
 
 _instruments: _Instruments | None = None
-INTERVAL_S = 0.05
-MAX_PENDING = 200_000  # about 40 MB at most; beyond it the oldest are dropped and counted
-_pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque(maxlen=MAX_PENDING)
-_drain_lock = threading.Lock()
-_worker: threading.Thread | None = None
-_stop = threading.Event()
 _RATELIMIT_REMAINING = tuple(
     (kind, semconv.ratelimit_attribute(kind, "remaining")) for kind in semconv.RATELIMIT_KINDS
 )
 
 
 def configure(meter: Any) -> None:
-    """Create the instruments on `meter` and start the recording thread. Never raises (metrics are then off,
-    and that is logged)."""
-    global _instruments, _worker
+    """Create the instruments on `meter`. Never raises (metrics are then off, and that is logged)."""
+    global _instruments
     try:
         _instruments = _Instruments(meter)
     except Exception:
         log.warning("tracer: could not create metric instruments; metrics are off", exc_info=True)
         _instruments = None
-        return
-    if _worker is None or not _worker.is_alive():
-        _stop.clear()
-        _worker = threading.Thread(target=_run, name="claude-tracer-metrics", daemon=True)
-        _worker.start()
 
 
 def reset() -> None:
     """Record what is waiting, then turn metrics off."""
-    global _instruments, _worker
-    drain()
+    global _instruments
+    _worker.drain()
     _instruments = None
-    _stop.set()
-    worker, _worker = _worker, None
-    if worker is not None and worker is not threading.current_thread():
-        worker.join(timeout=2)
 
 
 def drain() -> None:
-    """Record everything waiting now, on this thread. Never raises."""
-    with _drain_lock:
-        pop = _pending.popleft
-        while True:
-            try:
-                fn, args = pop()
-            except IndexError:
-                return
-            fn(*args)
-
-
-def _run() -> None:
-    while not _stop.wait(INTERVAL_S):
-        try:
-            drain()
-        except Exception:
-            log.debug("metrics recording failed", exc_info=True)
+    """Record (and do all other deferred work) now."""
+    _worker.drain()
 
 
 def _defer(fn: Callable[..., None], *args: Any) -> None:
     if _instruments is not None:
-        _pending.append((fn, args))
+        _worker.defer(fn, *args)
 
 
 def record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
@@ -131,36 +97,61 @@ def record_call(
     _defer(_record_call, attrs, extra, duration_s, span_context)
 
 
-def _record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
-    """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers."""
+def record_attempt_now(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
+    """`record_attempt` on this thread (for code already running on the worker)."""
+    _record_attempt(model, status, error_type, attrs)
+
+
+# Counts and last values gathered over one drain of the worker and recorded once at its end (`_flush_batch`): the
+# SDK's cost is per recording, so a hundred attempts with the same labels cost one `add`, and a gauge only needs
+# the newest value.
+_counts: dict[tuple[str, tuple[tuple[str, Any], ...]], int] = {}
+_gauges: dict[tuple[str, str], Any] = {}
+
+
+def _count(instrument: str, labels: tuple[tuple[str, Any], ...]) -> None:
+    key = (instrument, labels)
+    _counts[key] = _counts.get(key, 0) + 1
+
+
+def _flush_batch() -> None:
     inst = _instruments
+    counts, gauges = dict(_counts), dict(_gauges)
+    _counts.clear()
+    _gauges.clear()
     if inst is None:
         return
-    try:
-        labels: dict[str, Any] = {semconv.GEN_AI_REQUEST_MODEL: model or "unknown"}
-        if status is not None:
-            labels[semconv.HTTP_RESPONSE_STATUS_CODE] = status
-        if error_type is not None:
-            labels[semconv.ERROR_TYPE] = error_type
-        inst.attempts.add(1, labels)
-        if attrs:
-            for kind, key in _RATELIMIT_REMAINING:
-                value = attrs.get(key)
-                if value is not None:
-                    inst.ratelimit.set(value, {semconv.GEN_AI_REQUEST_MODEL: model or "unknown", semconv.METRIC_ATTR_RATELIMIT_KIND: kind})
-    except Exception:
-        log.debug("could not record attempt metrics", exc_info=True)
+    for (name, labels), n in counts.items():
+        getattr(inst, name).add(n, dict(labels))
+    for (model, kind), value in gauges.items():
+        inst.ratelimit.set(value, {semconv.GEN_AI_REQUEST_MODEL: model, semconv.METRIC_ATTR_RATELIMIT_KIND: kind})
+
+
+_worker.after_drain(_flush_batch)
+
+
+def _record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
+    """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers."""
+    if _instruments is None:
+        return
+    model = model or "unknown"
+    labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),)
+    if status is not None:
+        labels += ((semconv.HTTP_RESPONSE_STATUS_CODE, status),)
+    if error_type is not None:
+        labels += ((semconv.ERROR_TYPE, error_type),)
+    _count("attempts", labels)
+    if attrs:
+        for kind, key in _RATELIMIT_REMAINING:
+            value = attrs.get(key)
+            if value is not None:
+                _gauges[(model, kind)] = value
 
 
 def _record_retry(model: str | None, cause: str | None) -> None:
     """One retry, labelled with the outcome of the attempt it repeats (`429`, `529`, `timeout`, ...)."""
-    inst = _instruments
-    if inst is None:
-        return
-    try:
-        inst.retries.add(1, {semconv.GEN_AI_REQUEST_MODEL: model or "unknown", semconv.ERROR_TYPE: cause or "unknown"})
-    except Exception:
-        log.debug("could not record a retry", exc_info=True)
+    if _instruments is not None:
+        _count("retries", ((semconv.GEN_AI_REQUEST_MODEL, model or "unknown"), (semconv.ERROR_TYPE, cause or "unknown")))
 
 
 def _record_call(
@@ -192,7 +183,7 @@ def _record_call(
         output_tokens = get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         if isinstance(output_tokens, int):
             inst.tokens.record(output_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
-        ttft = extra.get(semconv.CALL_TTFT_S)
+        ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if ttft is not None:
             inst.ttft.record(ttft, token_labels, context=ctx)
         cost = extra.get(semconv.COST_USD)
@@ -203,6 +194,6 @@ def _record_call(
                     cost_labels[key] = value
             inst.cost.add(cost, cost_labels, context=ctx)
         elif extra.get(semconv.COST_UNPRICED):
-            inst.unpriced.add(1, {semconv.GEN_AI_REQUEST_MODEL: model})
+            _count("unpriced", ((semconv.GEN_AI_REQUEST_MODEL, model),))
     except Exception:
         log.debug("could not record call metrics", exc_info=True)
