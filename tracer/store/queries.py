@@ -704,6 +704,7 @@ def call_attempts(store: Readable, filters: Filters, span_id: str | None = None)
     """The attempts of one call (the slowest call in `filters` when no span id is given), in order, with each
     attempt's offset from the call's start (`offset_ms`), and the gap before it (`gap_ms`: the SDK's wait,
     retry-after or backoff, after the previous attempt ended)."""
+    start = None
     if span_id is None:
         slowest = slowest_calls(store, filters, limit=1)
         if slowest.empty:
@@ -711,19 +712,25 @@ def call_attempts(store: Readable, filters: Filters, span_id: str | None = None)
                 "SELECT *, NULL::DOUBLE AS offset_ms, NULL::DOUBLE AS gap_ms, NULL::DOUBLE AS end_ms FROM attempts WHERE false"
             )
         span_id = str(slowest["span_id"].iloc[0])
+        start = slowest["start_time"].iloc[0]
+        start = None if pd.isna(start) else start.to_pydatetime()
+    # The call's start time, when known, lets DuckDB skip every block of calls (and, where attempts carry their
+    # call's start time, of attempts) outside it instead of comparing 10M string ids.
+    call_filter = "span_id = ?" + (" AND start_time = ?" if start is not None else "")
+    same_start = " AND a.call_start_time = call.start_time" if _has_call_columns(store) else ""
     return store.sql(
-        """
-        WITH call AS (SELECT trace_id, span_id, start_time FROM calls WHERE span_id = ? LIMIT 1),
+        f"""
+        WITH call AS (SELECT trace_id, span_id, start_time FROM calls WHERE {call_filter} LIMIT 1),
              a AS (
                 SELECT a.*,
                        (epoch_us(a.start_time) - epoch_us(call.start_time)) / 1000.0 AS offset_ms
-                FROM attempts a JOIN call ON a.call_span_id = call.span_id AND a.trace_id = call.trace_id
+                FROM attempts a JOIN call ON a.call_span_id = call.span_id AND a.trace_id = call.trace_id{same_start}
              )
         SELECT *, offset_ms + duration_ms AS end_ms,
                offset_ms - lag(offset_ms + duration_ms) OVER (ORDER BY attempt) AS gap_ms
         FROM a ORDER BY attempt
         """,
-        [span_id],
+        [span_id] if start is None else [span_id, start],
     )
 
 
