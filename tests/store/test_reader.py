@@ -162,3 +162,18 @@ class TestCacheFile:
         assert (tmp_path / CACHE_DIR / "reader-0.duckdb").exists()
         assert store_info(tmp_path)["calls"]["rows"] == 500
         assert compact(tmp_path).skipped_bad == 0
+
+    def test_a_cache_from_another_layout_is_started_afresh(self, tmp_path: Path) -> None:
+        import duckdb
+
+        from tracer.store._reader import CACHE_FORMAT
+
+        write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
+        Store(tmp_path, cache=True).rows("SELECT 1")
+        con = duckdb.connect(str(tmp_path / CACHE_DIR / "reader-0.duckdb"))
+        con.execute("UPDATE _meta SET format = ?", [CACHE_FORMAT - 1])
+        con.execute("DELETE FROM _calls WHERE true")  # an older layout's rows are not to be trusted
+        con.close()
+        store = Store(tmp_path, cache=True)
+        assert store.rows("SELECT count(*) FROM calls") == [(500,)]
+        assert store.rows("SELECT format FROM _meta") == [(CACHE_FORMAT,)]

@@ -40,7 +40,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 2  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 3  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -68,9 +68,8 @@ class Store:
         self._catalog = SegmentCatalog(self.root)
         # Doubles are kept uncompressed: ALP decoding made every percentile over 10M durations slower, and the
         # cache file is the bigger by only 8 bytes a row and column.
-        self._con = duckdb.connect(
-            ":memory:", config={"preserve_insertion_order": False, "disabled_compression_methods": "alp,alprd"}
-        )
+        self._con = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
+        self._con.execute("SET disabled_compression_methods = 'alp,alprd'")
         self._lock = threading.RLock()
         self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLES}
         self._next_seg = 0
@@ -360,8 +359,18 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         for attempt in range(2):
             try:
                 con.execute(f"ATTACH {_quote(str(path))} AS _store")
-                return path, fd
+                try:
+                    current = con.execute("SELECT format FROM _store.main._meta").fetchall() == [(CACHE_FORMAT,)]
+                except Exception:
+                    current = not con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = '_store'").fetchall()
+                if current:
+                    return path, fd
+                # Another layout: start from an empty file (dropping the tables would keep the file's size).
+                con.execute("DETACH _store")
+                raise _StaleCache(path)
             except Exception as exc:
+                with contextlib.suppress(Exception):
+                    con.execute("DETACH _store")
                 if attempt:
                     log.warning("tracer store: cannot use the reader cache %s (%s); reading into memory", path, exc)
                     break
@@ -373,6 +382,10 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         os.close(fd)
         return None, None
     return None, None
+
+
+class _StaleCache(Exception):
+    pass
 
 
 def _release(con: Any, lock_fds: list[int]) -> None:
