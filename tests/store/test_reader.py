@@ -176,4 +176,4 @@ class TestCacheFile:
         con.close()
         store = Store(tmp_path, cache=True)
         assert store.rows("SELECT count(*) FROM calls") == [(500,)]
-        assert store.rows("SELECT format FROM _meta") == [(CACHE_FORMAT,)]
+        assert store.rows("SELECT format FROM _store._meta") == [(CACHE_FORMAT,)]
