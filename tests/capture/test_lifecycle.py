@@ -100,3 +100,33 @@ class TestPrivacy:
         finally:
             tracer.uninstrument()
             _exporter.clear()
+
+
+class TestBadConfiguration:
+    def test_a_malformed_price_file_stops_instrument_before_anything_is_patched(self, tmp_path: Path) -> None:
+        from tracer.cost import PriceFileError
+
+        bad = tmp_path / "prices.toml"
+        bad.write_text('[models."my-model"]\ninput = "three dollars"\n')
+        original = BaseClient.__dict__["_tracer"]
+        try:
+            tracer.instrument(store=False, prices=bad)
+        except PriceFileError as exc:
+            assert str(bad) in str(exc)
+        else:
+            raise AssertionError("instrument() accepted a malformed price file")
+        finally:
+            tracer.uninstrument()
+        assert BaseClient.__dict__["_tracer"] is original
+        assert not ClaudeTracerInstrumentor().is_instrumented_by_opentelemetry
+
+    def test_a_bad_prometheus_port_variable_is_a_clear_error(self, monkeypatch: Any) -> None:
+        monkeypatch.setenv("TRACER_PROMETHEUS_PORT", "ninety")
+        try:
+            tracer.instrument(store=False)
+        except ValueError as exc:
+            assert "TRACER_PROMETHEUS_PORT" in str(exc)
+        else:
+            raise AssertionError("instrument() accepted TRACER_PROMETHEUS_PORT=ninety")
+        finally:
+            tracer.uninstrument()
