@@ -52,7 +52,7 @@ def build_spans(n_calls: int) -> list[Any]:
     for i in range(n_calls):
         model = MODELS[i % len(MODELS)]
         attempts = 2 if i % 10 == 0 else 1
-        call_attrs = {
+        call_attrs: dict[str, Any] = {
             semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL,
             semconv.GEN_AI_OPERATION_NAME: "chat",
             semconv.GEN_AI_PROVIDER_NAME: "anthropic",
@@ -75,7 +75,7 @@ def build_spans(n_calls: int) -> list[Any]:
         with tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes=call_attrs):
             for attempt in range(attempts):
                 status = 429 if attempt < attempts - 1 else 200
-                attempt_attrs = {
+                attempt_attrs: dict[str, Any] = {
                     semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
                     semconv.HTTP_REQUEST_RESEND_COUNT: attempt,
                     semconv.HTTP_RESPONSE_STATUS_CODE: status,

@@ -43,7 +43,7 @@ def test_four_processes_by_four_threads_while_a_reader_queries(tmp_path):
         if len(observed) % 5 == 0:
             compact(tmp_path)  # compaction while writing and reading, as `tracer store compact` from cron
     outputs = [w.communicate() for w in workers]
-    for w, (out, err) in zip(workers, outputs, strict=True):
+    for w, (_out, err) in zip(workers, outputs, strict=True):
         assert w.returncode == 0, err[-3000:]
     elapsed = time.monotonic() - started
     print(f"\n{TOTAL_CALLS} calls by {PROCS}x{THREADS} ({outputs[0][0].strip()} mode) in {elapsed:.1f} s, {len(observed)} reads during")

@@ -84,7 +84,7 @@ def run_threads(work, threads: int) -> None:
 
 def instrumented_available() -> bool:
     try:
-        import tracer.capture  # noqa: F401
+        import tracer.capture
         import tracer.fakeapi  # noqa: F401
     except ImportError:
         return False
