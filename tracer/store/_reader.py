@@ -56,6 +56,10 @@ class Store:
     Views: `calls`, `attempts`, `events` (columns in DESIGN.md, plus more). Values travel as parameters
     (`?` or `$name`). Unreadable segments are skipped with one warning each. `refresh_s` > 0 lets queries within
     that many seconds of the last refresh skip looking for new segments (the dashboard's many panels).
+    `cache`: keep the rows in the store's cache file (True), in memory (False), or decide by size (None: a
+    cache file from `CACHE_MIN_ROWS` rows, unless `TRACER_STORE_CACHE=0`). Attempts carry their call's
+    `call_start_time`, `call_model`, `call_service_name` and `call_tags` (NULL while the call is not stored).
+    Rows come back in no particular order unless the query says ORDER BY.
     """
 
     def __init__(
@@ -377,7 +381,7 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
                 # A damaged cache (a disk that filled up, a file from another DuckDB version): start it afresh.
                 log.debug("tracer store: rebuilding the reader cache %s", path, exc_info=True)
                 for stale in (path, path.with_name(path.name + ".wal")):
-                    with contextlib.suppress(FileNotFoundError):
+                    with contextlib.suppress(OSError):
                         stale.unlink()
         os.close(fd)
         return None, None
