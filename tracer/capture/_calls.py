@@ -60,7 +60,9 @@ def call_attributes(
             out[semconv.CALL_STREAM_END] = "completed"
         else:
             out[semconv.CALL_STREAM_END] = "closed_early"
-        if type(output) is int and isinstance(ttft, float) and duration_s > ttft:
+        # Over the generation after the first token; a window under a millisecond (a whole short answer arriving
+        # at once) gives no meaningful rate.
+        if type(output) is int and isinstance(ttft, float) and duration_s - ttft >= 0.001:
             out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / (duration_s - ttft)
 
     total_in = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
