@@ -125,7 +125,8 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         lat = latency.loc[model] if model in latency.index else None
         rate = rates.loc[model] if model in rates.index else None
         per_model.add_row(
-            _model(model), _num(row["calls"]), _usd(row["cost_usd"]), _num(row["errors"]),
+            # Calls that name no model (batch management, model lists) are not billed: no cost, not "unpriced".
+            _model(model), _num(row["calls"]), _usd(row["cost_usd"]) if _model(model) != "(no model)" else "-", _num(row["errors"]),
             _num(lat["p50_ms"]) if lat is not None else "-", _num(lat["p95_ms"]) if lat is not None else "-",
             _num(lat["p99_ms"]) if lat is not None else "-", _num(lat["ttft_p50_ms"]) if lat is not None else "-",
             _pct(rate["rate_429"]) if rate is not None else "-", _pct(rate["rate_529"]) if rate is not None else "-",
