@@ -10,6 +10,10 @@ thread plus export threads: every span is exported, to a processor that discards
 
 Printed per configuration and call kind: median wall and CPU microseconds per call, the microseconds added over
 the bare SDK, and the ratio to it; then claude-tracer's own increment over the call span it builds on.
+
+On a busy machine separate processes drift by tens of microseconds. `--paired` measures claude-tracer's own
+increment the steadier way: one process, the SDK's native spans on throughout, `tracer.instrument()` and
+`tracer.uninstrument()` alternating in blocks of calls; the median of the per-block differences is printed.
 """
 
 from __future__ import annotations
@@ -111,6 +115,47 @@ def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: s
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def paired(base_url: str, kind: str, blocks: int, per_block: int) -> dict[str, float]:
+    """Native spans on throughout; blocks alternate between instrumented and not (order flipped every block)."""
+    import anthropic
+
+    import tracer
+
+    _discarding_provider()
+    client = anthropic.Anthropic(api_key="bench-key", base_url=base_url, max_retries=0)
+
+    def one() -> None:
+        if kind == "stream":
+            for _ in client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES, stream=True):
+                pass
+        else:
+            client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
+
+    for _ in range(300):
+        one()
+    medians: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
+    perf, cpu = time.perf_counter_ns, time.thread_time_ns
+    for block in range(blocks):
+        for on in (False, True) if block % 2 else (True, False):
+            if on:
+                tracer.instrument(store=False)
+            walls = []
+            c0 = cpu()
+            for _ in range(per_block):
+                t0 = perf()
+                one()
+                walls.append(perf() - t0)
+            cpus[on].append((cpu() - c0) / per_block / 1000)
+            if on:
+                tracer.uninstrument()
+            medians[on].append(statistics.median(walls) / 1000)
+    diff = [b - a for a, b in zip(medians[False], medians[True], strict=True)]
+    cpu_diff = [b - a for a, b in zip(cpus[False], cpus[True], strict=True)]
+    return {"native_us": statistics.median(medians[False]), "tracer_us": statistics.median(medians[True]),
+            "diff_us": statistics.median(diff), "caller_cpu_diff_us": statistics.median(cpu_diff)}  # fmt: skip
+
+
 def _available(inst: str) -> bool:
     import importlib.util
 
@@ -124,13 +169,20 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", help="configuration names to run (substring match)")
+    parser.add_argument("--paired", action="store_true", help="only claude-tracer's own increment, paired A/B in one process")
+    parser.add_argument("--blocks", type=int, default=30, help="with --paired: alternating blocks (of --calls / 10 calls)")
     parser.add_argument("--child", nargs=5, metavar=("URL", "INST", "KIND", "CALLS", "WARMUP"), help=argparse.SUPPRESS)
     parser.add_argument("--store", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         url, inst, kind, calls, warmup = args.child
-        print(json.dumps(child(url, inst, kind, int(calls), int(warmup), args.store)))
+        if inst == "paired":
+            print(json.dumps(paired(url, kind, int(warmup), int(calls))))
+        else:
+            print(json.dumps(child(url, inst, kind, int(calls), int(warmup), args.store)))
         return 0
+    if args.paired:
+        return _run_paired(args.blocks, max(args.calls // 10, 50))
 
     from tracer.fakeapi import FakeAPI
 
@@ -179,6 +231,30 @@ def main() -> int:
                   f"({inc / bare_wall:+.1%} of a bare call), {inc_cpu:+.1f} us CPU ({inc_cpu / bare_cpu:+.1%})")  # fmt: skip
     if skipped:
         print(f"\nnot measured (pip install -e '.[bench]'): {', '.join(skipped)}")
+    return 0
+
+
+def _run_paired(blocks: int, per_block: int) -> int:
+    from tracer.fakeapi import FakeAPI
+
+    print(f"claude-tracer's own increment over the SDK's native span, paired in one process "
+          f"({blocks} blocks x {per_block} calls each way, median of per-block differences)")  # fmt: skip
+    with FakeAPI(seed=0, latency_scale=0.0) as api:
+        for kind in ("non-stream", "stream"):
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
+            env["ANTHROPIC_OPEN_TELEMETRY"] = "true"
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", api.base_url, "paired", "stream" if kind == "stream" else "plain",
+                 str(per_block), str(blocks)],
+                capture_output=True, text=True, env=env, check=False,
+            )  # fmt: skip
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                return 1
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  {kind:10} native {r['native_us']:7.1f} us, instrumented {r['tracer_us']:7.1f} us: "
+                  f"{r['diff_us']:+.1f} us wall ({r['diff_us'] / r['native_us']:+.1%}), "
+                  f"{r['caller_cpu_diff_us']:+.1f} us of the caller thread's CPU")  # fmt: skip
     return 0
 
 
