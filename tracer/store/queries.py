@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
+import math
+import random
 import re
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pandas as pd
 
@@ -208,16 +212,17 @@ def _bucket_for(store: Readable, filters: Filters) -> int:
 
 # A call is unpriced when its model had no price: cost is NULL although tokens were used (never counted as 0).
 _UNPRICED = "(c.cost_usd IS NULL AND coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0) + coalesce(c.cache_read_tokens, 0) + coalesce(c.cache_write_tokens, 0) > 0)"
+# Unpriced calls are counted in a query of their own: its WHERE lets DuckDB skip to the rows without a cost before
+# it adds up their tokens, where `count(*) FILTER (WHERE ...)` would add up four coalesced columns of every row
+# (over 10M calls: 160 ms -> 10 ms).
 
 
 def headline(store: Readable, filters: Filters) -> pd.DataFrame:
-    """One row: cost_usd, calls, errors, error_rate, tokens by kind, unpriced_calls, p50/p95/p99 latency (ms)."""
+    """One row: cost_usd, calls, errors, error_rate, tokens by kind, unpriced_calls, p50/p95/p99 latency (ms).
+    The latency percentiles leave out Message Batches results (`_TIMED`); everything else counts them."""
     clause, params = where(filters)
-    # The three percentiles from one list-valued quantile: one pass over the durations instead of three
-    # (measured over 10M calls: 389 ms -> 177 ms for the percentiles).
-    return store.sql(
+    frame = store.sql(
         f"""
-        WITH h AS (
         SELECT coalesce(sum(c.cost_usd), 0)::DOUBLE AS cost_usd,
                count(*) AS calls,
                count(*) FILTER (WHERE c.status = 'error') AS errors,
@@ -228,15 +233,16 @@ def headline(store: Readable, filters: Filters) -> pd.DataFrame:
                coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
                (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
                 + coalesce(sum(c.cache_write_tokens), 0) + coalesce(sum(c.output_tokens), 0))::BIGINT AS total_tokens,
-               count(*) FILTER (WHERE {_UNPRICED}) AS unpriced_calls,
-               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries,
-               quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d
+               (SELECT count(*) FROM calls c {_and(clause, _UNPRICED)}) AS unpriced_calls,
+               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries
         FROM calls c {clause}
-        )
-        SELECT * EXCLUDE (d), d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms FROM h
         """,
-        params,
+        [*params, *params],
     )
+    (durations,) = _exact_percentiles(store, filters, [_Percentiles("0", "c.duration_ms", _P3, _TIMED)])
+    for name, value in zip(("p50_ms", "p95_ms", "p99_ms"), durations.get(0, [None] * 3), strict=True):
+        frame[name] = pd.Series([value], index=frame.index, dtype="float64")
+    return frame
 
 
 def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
@@ -244,21 +250,25 @@ def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
     clause, params = where(filters)
     return store.sql(
         f"""
-        SELECT c.model,
-               count(*) AS calls,
-               sum(c.cost_usd)::DOUBLE AS cost_usd,
-               count(*) FILTER (WHERE c.status = 'error') AS errors,
-               count(*) FILTER (WHERE {_UNPRICED}) AS unpriced_calls,
-               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
-               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
-               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
-               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
-               coalesce(sum(c.thinking_tokens), 0)::BIGINT AS thinking_tokens
-        FROM calls c {clause}
-        GROUP BY c.model
-        ORDER BY cost_usd DESC NULLS LAST, calls DESC, c.model
+        WITH m AS (
+            SELECT c.model,
+                   count(*) AS calls,
+                   sum(c.cost_usd)::DOUBLE AS cost_usd,
+                   count(*) FILTER (WHERE c.status = 'error') AS errors,
+                   coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
+                   coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
+                   coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
+                   coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
+                   coalesce(sum(c.thinking_tokens), 0)::BIGINT AS thinking_tokens
+            FROM calls c {clause}
+            GROUP BY c.model
+        ), u AS (SELECT c.model, count(*) AS unpriced_calls FROM calls c {_and(clause, _UNPRICED)} GROUP BY c.model)
+        SELECT m.model, m.calls, m.cost_usd, m.errors, coalesce(u.unpriced_calls, 0) AS unpriced_calls,
+               m.input_tokens, m.cache_read_tokens, m.cache_write_tokens, m.output_tokens, m.thinking_tokens
+        FROM m LEFT JOIN u ON m.model IS NOT DISTINCT FROM u.model
+        ORDER BY m.cost_usd DESC NULLS LAST, m.calls DESC, m.model
         """,
-        params,
+        [*params, *params],
     )
 
 
@@ -437,35 +447,204 @@ def _rates_from_genai_prices(model: str) -> tuple[float, float, float] | None:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Exact percentiles in two passes
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Percentiles:
+    """One set of percentiles to compute exactly: of `value` (SQL over the calls `c`), per `key` (SQL giving an
+    integer per group: `hash(c.model)`, or `0` for all rows at once), over the rows where `extra` holds as well.
+    The first pass's buckets are `value` rounded down to whole units."""
+
+    key: str
+    value: str
+    quantiles: tuple[float, ...]
+    extra: str = ""
+    key_params: tuple[Any, ...] = ()
+
+    def bucket(self) -> str:
+        # floor() never decreases as the value grows, so the buckets keep the values' order. A value too big for
+        # BIGINT (or NaN) fails the cast and the whole computation falls back to quantile_cont.
+        return f"floor({self.value})::BIGINT"
+
+    def source(self, clause: str) -> str:
+        return f"FROM calls c {_and(clause, ' AND '.join([f'{self.value} IS NOT NULL', *([self.extra] if self.extra else [])]))}"
+
+
+def _exact_percentiles(store: Readable, filters: Filters, sets: Sequence[_Percentiles]) -> list[dict[int, list[float | None]]]:
+    """For each set, {key: [its quantiles, in order]}: exactly what `quantile_cont(value, [q, ...])` per key
+    gives (keys without a value are absent), in a fraction of the time over millions of rows.
+
+    `quantile_cont` copies every value of a group and partially sorts them on one core: about 200 ms for 10M
+    doubles. Here a first pass counts the values per key and whole unit (a parallel hash aggregate over two
+    integers) and keeps, per key, the buckets that hold a wanted rank (`floor` and `ceil` of (n - 1) * q); a
+    second fetches the values of only those buckets, sorted (about 0.1 % of them). The ranks' values are then
+    interpolated as DuckDB does (`_interpolate`)."""
+    clause, params = where(filters)
+    try:
+        return _two_passes(store, clause, params, sets)
+    except Exception:  # a value that does not fit a BIGINT bucket (NaN, 1e300): the one-pass way
+        log.debug("exact percentiles in two passes failed; quantile_cont instead", exc_info=True)
+    results: list[dict[int, list[float | None]]] = []
+    for s in sets:
+        frame = store.sql(
+            f"SELECT {s.key} AS k, quantile_cont({s.value}, ?::DOUBLE[]) AS q {s.source(clause)} GROUP BY ALL",
+            [*s.key_params, list(s.quantiles), *params],
+        )
+        results.append({int(k): [None if pd.isna(v) else float(v) for v in q] for k, q in frame.itertuples(index=False)})
+    return results
+
+
+def _two_passes(store: Readable, clause: str, params: list[Any], sets: Sequence[_Percentiles]) -> list[dict[int, list[float | None]]]:
+    parts, args = [], []
+    for index, s in enumerate(sets):
+        parts.append(f"SELECT {index} AS s, {s.key} AS k, {s.bucket()} AS b, count(*) AS n {s.source(clause)} GROUP BY ALL")
+        args.extend([*s.key_params, *params])
+    # Per set and key: the buckets that hold a wanted rank, each with the rank of its first value (`lo`).
+    found = store.sql(
+        f"""
+        WITH h AS MATERIALIZED ({" UNION ALL ".join(parts)}),
+             c AS MATERIALIZED (
+                SELECT s, k, b, n, (sum(n) OVER (PARTITION BY s, k ORDER BY b) - n)::BIGINT AS lo,
+                       (sum(n) OVER (PARTITION BY s, k))::BIGINT AS total FROM h),
+             r AS (SELECT s, k, (total - 1) * unnest(list_extract(?::DOUBLE[][], s + 1)) AS rn
+                   FROM (SELECT DISTINCT s, k, total FROM c))
+        SELECT DISTINCT c.s, c.k, c.b, c.lo, c.total FROM c JOIN r ON c.s = r.s AND c.k = r.k
+        WHERE (floor(r.rn) >= c.lo AND floor(r.rn) < c.lo + c.n) OR (ceil(r.rn) >= c.lo AND ceil(r.rn) < c.lo + c.n)
+        """,
+        [*args, [list(s.quantiles) for s in sets]],
+    )
+    results: list[dict[int, list[float | None]]] = [{} for _ in sets]
+    if found.empty:
+        return results
+    parts, args = [], []
+    for index, s in enumerate(sets):
+        buckets = sorted({int(b) for b in found.loc[found["s"] == index, "b"]})
+        if buckets:
+            parts.append(
+                f"SELECT {index} AS s, {s.key} AS k, {s.bucket()} AS b, list_sort(list({s.value})) AS v "
+                f"{s.source(clause)} AND {s.bucket()} IN (SELECT unnest(?::BIGINT[])) GROUP BY ALL"
+            )
+            args.extend([*s.key_params, *params, buckets])
+    fetched = store.sql(" UNION ALL ".join(parts), args)
+    values = {(int(i), int(k), int(b)): v for i, k, b, v in fetched.itertuples(index=False)}
+    chunks: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    totals: dict[tuple[int, int], int] = {}
+    for i, k, b, lo, total in found.itertuples(index=False):
+        chunks.setdefault((int(i), int(k)), []).append((int(lo), int(b)))
+        totals[int(i), int(k)] = int(total)
+    for (i, k), total in totals.items():
+        starts = sorted(chunks[i, k])
+
+        def at(rank: int, i: int = i, k: int = k, starts: list[tuple[int, int]] = starts) -> float:
+            lo, b = max(start for start in starts if start[0] <= rank)
+            return float(values[i, k, b][rank - lo])
+
+        out: list[float | None] = []
+        for q in sets[i].quantiles:
+            rn = float(total - 1) * q  # as DuckDB: (double)(n - 1) * q
+            low, high = math.floor(rn), math.ceil(rn)
+            out.append(at(low) if low == high else _interpolate(at(low), rn - low, at(high)))
+        results[i][k] = out
+    return results
+
+
+def _interpolate(lo: float, d: float, hi: float) -> float:
+    """`lo * (1 - d) + hi * d` exactly as DuckDB's `quantile_cont` computes it: its compiler fuses the multiply
+    and add (one rounding, like C's `fma(lo, 1 - d, hi * d)`) where the machine can, which changes the last bit
+    now and then. Which of the two this DuckDB does is found out once (`_fused`)."""
+    if _fused():
+        return float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d))
+    return lo * (1.0 - d) + hi * d
+
+
+@functools.cache
+def _fused() -> bool:
+    import duckdb
+
+    # Pairs of values and fractions where the two forms disagree: DuckDB's own answers say which form it uses.
+    rng = random.Random(5)
+    probes: list[tuple[float, float, float]] = []
+    while len(probes) < 32:
+        lo, hi, d = rng.uniform(100, 20000), rng.uniform(20000, 40000), 0.3
+        if float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d)) != lo * (1.0 - d) + hi * d:
+            probes.append((lo, hi, d))
+    con = duckdb.connect()
+    try:
+        got = con.execute(
+            "SELECT i, quantile_cont(x, 0.3) FROM (SELECT unnest(range(?)) AS i, unnest(?::DOUBLE[][]) AS xs), unnest(xs) AS u(x) "
+            "GROUP BY i ORDER BY i",
+            [len(probes), [[lo, hi] for lo, hi, _ in probes]],
+        ).fetchall()
+    finally:
+        con.close()
+    return all(value == float(Fraction(lo) * Fraction(1.0 - d) + Fraction(hi * d)) for (_, value), (lo, hi, d) in zip(got, probes, strict=True))
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Latency
 # --------------------------------------------------------------------------------------------------------------
 
 
+# Latency leaves out Message Batches results (operation 'batch'): capture records them with duration 0 when the
+# application reads a batch's results, so they would pull every percentile down. Cost queries count them.
+_TIMED = "c.operation IS DISTINCT FROM 'batch'"
+_P3 = (0.5, 0.95, 0.99)
+
+
+def _and(clause: str, condition: str) -> str:
+    return f"{clause} AND {condition}" if clause else f"WHERE {condition}"
+
+
 def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per model: calls, p50/p95/p99 duration and time to first token (ms), median output tokens per second."""
+    """Per model: calls, p50/p95/p99 duration and time to first token (ms), median output tokens per second
+    (Message Batches results left out)."""
     clause, params = where(filters)
-    return store.sql(
+    frame = store.sql(
         f"""
-        WITH q AS (
-            SELECT c.model, count(*) AS calls,
-                   quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
-                   quantile_cont(c.ttft_ms, [0.5, 0.95, 0.99]) AS t,
-                   count(c.ttft_ms) AS streamed,
-                   median(c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0))
-                       FILTER (WHERE c.status = 'ok' AND c.output_tokens > 0) AS output_tokens_per_s
-            FROM calls c {clause}
-            GROUP BY c.model
-        )
-        SELECT model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms,
-               streamed, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms, t[3] AS ttft_p99_ms, output_tokens_per_s
-        FROM q ORDER BY calls DESC, model
+        SELECT c.model, count(*) AS calls, count(c.ttft_ms) AS streamed, hash(c.model) AS _k
+        FROM calls c {_and(clause, _TIMED)}
+        GROUP BY c.model ORDER BY calls DESC, c.model
         """,
         params,
+    )
+    key, key_params = "hash(c.model)", cast(tuple[Any, ...], ())
+    keys = [int(k) for k in frame.pop("_k")]
+    if len(set(keys)) < len(keys):  # two models with one hash: number them instead (a little slower)
+        models = [m for m in frame["model"] if isinstance(m, str)]
+        key, key_params = "coalesce(list_position(?::VARCHAR[], c.model), 0)", (models,)
+        keys = [models.index(m) + 1 if isinstance(m, str) else 0 for m in frame["model"]]
+    per_second = "c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0)"
+    sets = [
+        _Percentiles(key, "c.duration_ms", _P3, _TIMED, key_params),
+        _Percentiles(key, "c.ttft_ms", _P3, _TIMED, key_params),
+        _Percentiles(key, per_second, (0.5,), f"{_TIMED} AND c.status = 'ok' AND c.output_tokens > 0", key_params),
+    ]
+    durations, ttfts, speeds = _exact_percentiles(store, filters, sets)
+
+    def column(found: dict[int, list[float | None]], i: int) -> pd.Series:
+        return pd.Series([found.get(k, [None] * (i + 1))[i] for k in keys], index=frame.index, dtype="float64")
+
+    return pd.DataFrame(
+        {
+            "model": frame["model"],
+            "calls": frame["calls"],
+            "p50_ms": column(durations, 0),
+            "p95_ms": column(durations, 1),
+            "p99_ms": column(durations, 2),
+            "streamed": frame["streamed"],
+            "ttft_p50_ms": column(ttfts, 0),
+            "ttft_p95_ms": column(ttfts, 1),
+            "ttft_p99_ms": column(ttfts, 2),
+            "output_tokens_per_s": column(speeds, 0),
+        }
     )
 
 
 def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per time bucket and model: calls, p50/p95/p99 duration and p50/p95 time to first token (ms)."""
+    """Per time bucket and model: calls, p50/p95/p99 duration and p50/p95 time to first token (ms) (Message
+    Batches results left out)."""
     clause, params = where(filters)
     size = _bucket_for(store, filters)
     return store.sql(
@@ -474,7 +653,7 @@ def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
             SELECT {_bucket('c.start_time')} AS bucket, c.model, count(*) AS calls,
                    quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
                    quantile_cont(c.ttft_ms, [0.5, 0.95]) AS t
-            FROM calls c {clause}
+            FROM calls c {_and(clause, _TIMED)}
             GROUP BY ALL
         )
         SELECT bucket, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms
@@ -489,17 +668,18 @@ HISTOGRAM_BINS = 40
 
 def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model and duration bin: `bin_start_ms`, `bin_end_ms`, `calls`. Bins are equal widths up to the p99
-    duration; slower calls land in the last bin."""
+    duration; slower calls land in the last bin (Message Batches results left out)."""
     clause, params = where(filters)
-    clause = (clause + " AND " if clause else "WHERE ") + "c.duration_ms IS NOT NULL"
+    clause = _and(clause, f"c.duration_ms IS NOT NULL AND {_TIMED}")
+    (p99,) = _exact_percentiles(store, filters, [_Percentiles("0", "c.duration_ms", (0.99,), _TIMED)])
+    width = max(p99[0][0] / HISTOGRAM_BINS, 1.0) if 0 in p99 else 1.0  # type: ignore[operator]
     return store.sql(
         f"""
-        WITH w AS (SELECT greatest(quantile_cont(c.duration_ms, 0.99) / ?, 1.0) AS width FROM calls c {clause}),
-             b AS (SELECT c.model, least(floor(c.duration_ms / w.width), ? - 1)::INTEGER AS i, w.width FROM calls c, w {clause})
+        WITH b AS (SELECT c.model, least(floor(c.duration_ms / ?), ? - 1)::INTEGER AS i, ?::DOUBLE AS width FROM calls c {clause})
         SELECT model, i * width AS bin_start_ms, (i + 1) * width AS bin_end_ms, count(*) AS calls
         FROM b GROUP BY ALL ORDER BY model, bin_start_ms
         """,
-        [HISTOGRAM_BINS, *params, HISTOGRAM_BINS, *params],
+        [width, HISTOGRAM_BINS, width, *params],
     )
 
 
@@ -675,8 +855,21 @@ CALL_COLUMNS = """c.start_time, c.model, c.status, c.http_status, c.error_type, 
        c.service_name, c.operation, c.streaming, c.trace_id, c.span_id"""
 
 
-def _calls(store: Readable, filters: Filters, order: str, limit: int) -> pd.DataFrame:
+def _calls(store: Readable, filters: Filters, order: str, limit: int, *, top: str | None = None) -> pd.DataFrame:
+    """The first `limit` calls in `order`. With `top` (a numeric column that `order` starts with, descending, NULLs
+    last), the `limit`-th largest value is found first, on that column alone, and the calls at or above it are then
+    read with it as a filter: DuckDB reads the other columns (string ids among them, compressed in the reader's
+    cache file) of a few rows instead of 10M (over 10M calls: 70-80 ms -> about 12 ms)."""
     clause, params = where(filters)
+    if top is not None and limit > 0:
+        found = store.sql(
+            f"SELECT {top}::DOUBLE AS v FROM calls c {clause} ORDER BY {top} DESC NULLS LAST LIMIT 1 OFFSET ?", [*params, int(limit) - 1]
+        )
+        value = None if found.empty else found["v"].iloc[0]
+        if value is not None and math.isfinite(value):
+            # A little below it: the DOUBLE may round a DECIMAL cost up. More rows only pass the filter; the
+            # ORDER BY and LIMIT still pick the same ones.
+            clause, params = _and(clause, f"{top} >= ?"), [*params, float(value) - abs(float(value)) * 1e-9 - 1e-300]
     return store.sql(f"SELECT {CALL_COLUMNS} FROM calls c {clause} ORDER BY {order} LIMIT ?", [*params, int(limit)])
 
 
@@ -687,12 +880,12 @@ def recent_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataF
 
 def slowest_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
     """The longest calls (duration of the whole call, retries included)."""
-    return _calls(store, filters, "c.duration_ms DESC NULLS LAST, c.span_id", limit)
+    return _calls(store, filters, "c.duration_ms DESC NULLS LAST, c.span_id", limit, top="c.duration_ms")
 
 
 def costliest_calls(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
     """The most expensive calls."""
-    return _calls(store, filters, "c.cost_usd DESC NULLS LAST, c.span_id", limit)
+    return _calls(store, filters, "c.cost_usd DESC NULLS LAST, c.span_id", limit, top="c.cost_usd")
 
 
 def call_detail(store: Readable, span_id: str) -> pd.DataFrame:
