@@ -615,12 +615,15 @@ def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
         models = [m for m in frame["model"] if isinstance(m, str)]
         key, key_params = "coalesce(list_position(?::VARCHAR[], c.model), 0)", (models,)
         keys = [models.index(m) + 1 if isinstance(m, str) else 0 for m in frame["model"]]
-    per_second = "c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0)"
     sets = [
         _Percentiles(key, "c.duration_ms", _P3, _TIMED, key_params),
         _Percentiles(key, "c.ttft_ms", _P3, _TIMED, key_params),
-        _Percentiles(key, per_second, (0.5,), f"{_TIMED} AND c.status = 'ok' AND c.output_tokens > 0", key_params),
     ]
+    if _has_columns(store, "calls", "output_tokens_per_s"):  # the reader keeps it (tracer.store._reader._speed)
+        sets.append(_Percentiles(key, "c.output_tokens_per_s", (0.5,), _TIMED, key_params))
+    else:
+        per_second = "c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0)"
+        sets.append(_Percentiles(key, per_second, (0.5,), f"{_TIMED} AND c.status = 'ok' AND c.output_tokens > 0", key_params))
     durations, ttfts, speeds = _exact_percentiles(store, filters, sets)
 
     def column(found: dict[int, list[float | None]], i: int) -> pd.Series:
@@ -717,24 +720,26 @@ def _attempts_join(store: Readable, filters: Filters) -> tuple[str, str, list[An
     return f"attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id {clause}", "c.model", params
 
 
-_call_columns: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_view_columns: weakref.WeakKeyDictionary[Any, dict[str, frozenset[str]]] = weakref.WeakKeyDictionary()
+
+
+def _has_columns(store: Readable, view: str, *names: str) -> bool:
+    """Whether `view` has all these columns (the reader adds some to a DuckDB file's); asked once per store."""
+    try:
+        known = _view_columns.setdefault(store, {})
+    except TypeError:  # not weak-referenceable: ask every time
+        known = {}
+    if view not in known:
+        try:
+            known[view] = frozenset(store.sql(f"DESCRIBE {view}")["column_name"])
+        except Exception:
+            return False
+    return set(names) <= known[view]
 
 
 def _has_call_columns(store: Readable) -> bool:
-    """Whether the attempts view carries its call's columns (`tracer.store.Store` does); asked once per store."""
-    try:
-        known = _call_columns.get(store)
-    except TypeError:
-        known = None
-    if known is None:
-        try:
-            names = set(store.sql("DESCRIBE attempts")["column_name"])
-        except Exception:
-            return False
-        known = {"call_start_time", "call_model", "call_service_name", "call_tags"} <= names
-        with contextlib.suppress(TypeError):
-            _call_columns[store] = known
-    return known
+    """Whether the attempts view carries its call's columns (`tracer.store.Store` does)."""
+    return _has_columns(store, "attempts", "call_start_time", "call_model", "call_service_name", "call_tags")
 
 
 def error_rates(store: Readable, filters: Filters) -> pd.DataFrame:
