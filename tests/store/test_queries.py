@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -75,7 +74,7 @@ def expected_histogram(store: Any, filters: q.Filters) -> pd.DataFrame:
 
 
 def same(shown: list[float | None], expected: list[float | None]) -> bool:
-    return all((a is None or math.isnan(a)) and (b is None or math.isnan(b)) or a == b for a, b in zip(shown, expected, strict=True))
+    return all(((a is None or math.isnan(a)) and (b is None or math.isnan(b))) or a == b for a, b in zip(shown, expected, strict=True))
 
 
 @pytest.fixture(scope="module")
