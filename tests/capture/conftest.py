@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracer
+from tests.conftest import metric_points
 from tracer import semconv
 
 API_KEY = "sk-ant-api03-claude-tracer-test-secret"
@@ -69,17 +70,10 @@ class Telemetry:
         return sorted(out, key=lambda s: s.attributes[semconv.HTTP_REQUEST_RESEND_COUNT])  # type: ignore[index]
 
     def metric(self, name: str) -> list[tuple[dict[str, Any], Any]]:
-        from tracer.capture import _metrics
+        from tracer.capture import _worker
 
-        _metrics.drain()
-        data = self.reader.get_metrics_data()
-        out = []
-        for rm in data.resource_metrics if data else ():
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    if m.name == name:
-                        out.extend((dict(p.attributes or {}), p) for p in m.data.data_points)
-        return out
+        _worker.drain()  # metrics are recorded on the worker thread
+        return metric_points(self.reader, name)
 
     def clear(self) -> None:
         _exporter.clear()

@@ -21,13 +21,17 @@ def boom(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("telemetry bug (on purpose)")
 
 
+FIRED: list[str] = []
+
+
 class Exploding:
-    """A meter whose every instrument raises."""
+    """A meter whose every instrument raises (and notes that it did, so a test knows the sabotage ran)."""
 
     def __getattr__(self, name: str) -> Any:
         return lambda *a, **k: Exploding()
 
     def add(self, *a: Any, **k: Any) -> None:
+        FIRED.append("metric")
         boom()
 
     record = set = add
@@ -76,11 +80,15 @@ class TestZoneTwoFailing:
             assert s.get_final_text()
 
     def test_metrics_raising(self, fake_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        FIRED.clear()
         tracer.instrument(store=False)
         try:
             _metrics.configure(Exploding())
-            message = sync_client(fake_api, max_retries=2).messages.create(**{**ASK, **script("429:1,ok")})
-            assert message.content
+            client = sync_client(fake_api, max_retries=2)
+            assert client.messages.create(**{**ASK, **script("429:1,ok")}).content
+            assert tracer.flush(5)  # the deferred metrics run, and raise, on the worker's side of the queue
+            assert FIRED
+            assert client.messages.create(**ASK).content  # and the next call is unaffected
         finally:
             tracer.uninstrument()
 
@@ -91,7 +99,9 @@ class TestZoneTwoFailing:
         tracer.instrument(store=tmp_path / "store", meter_provider=MeterProvider(metric_readers=[InMemoryMetricReader()]))
         try:
             assert sync_client(fake_api).messages.create(**ASK).content
-            assert tracer.flush(5) in (True, False)  # reports, never raises
+            tracer.flush(5)  # never raises, whatever the exporter does
+            assert not list((tmp_path / "store").rglob("*.parquet"))  # the sabotage did stop every write
+            assert sync_client(fake_api).messages.create(**ASK).content
         finally:
             tracer.uninstrument()
 

@@ -1,13 +1,12 @@
 """Fixtures and helpers for the dashboard tests: a store the demo workload filled, pages run with AppTest, and
 reading back the numbers and charts they show.
 
-Test modules import the fixtures from here (`*_fixture`, registered under the name without the suffix). (A conftest.py here would be imported as the module `conftest` and
-shadow tests/conftest.py for the test modules that do `from conftest import ...`.)
+Test modules import the fixtures from here (`*_fixture`, registered under the name without the suffix); the demo
+store itself (`demo_store`) and `require_system_tool` come from tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,8 +18,6 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tracer.demo import fill_store
-
 ROOT = Path(__file__).resolve().parents[2]
 # With `tests/` on sys.path (pytest puts it there for the test packages), this directory is a namespace package named
 # `dashboard` that hides the real one, which the editable install serves from a finder consulted after sys.path.
@@ -29,7 +26,6 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 if getattr(sys.modules.get("dashboard"), "__file__", "") is None:
     del sys.modules["dashboard"]
-DEMO_CALLS = 120
 
 APP = ROOT / "dashboard" / "app.py"
 PAGES = ("overview", "latency", "reliability", "calls")
@@ -70,19 +66,6 @@ def run_page(store: Path, page: str, query: dict[str, Any] | None = None) -> App
 # ----------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session", name="demo_store")
-def demo_store_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store filled once per session by `tracer demo --no-dashboard --latency-scale 0` in a child process (the
-    demo registers process-wide OpenTelemetry providers). tests/demo fills the same directory the same way, so
-    whichever runs first fills it and the other reuses it."""
-    store = tmp_path_factory.getbasetemp() / "demo-store"
-    summary = store.parent / "demo-store.out"
-    if not summary.exists():
-        done = fill_store(store, calls=DEMO_CALLS, seed=0, latency_scale=0)
-        summary.write_text(done.stdout)
-    return store
-
-
 @pytest.fixture(scope="session", name="demo_pages")
 def demo_pages_fixture(demo_store: Path) -> dict[str, AppTest]:
     """Every page run once over the demo store (tests only read what they show)."""
@@ -95,16 +78,6 @@ def artifacts_dir_fixture() -> Iterator[Path]:
     path = ROOT / "artifacts" / "dashboard"
     path.mkdir(parents=True, exist_ok=True)
     yield path
-
-
-def require_system_tool(name: str) -> str:
-    """tests/conftest.py's `require_system_tool`, loaded from its file: the module name `conftest` is whichever
-    test directory's conftest was imported last."""
-    spec = importlib.util.spec_from_file_location("_tests_root_conftest", ROOT / "tests" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.require_system_tool(name)  # type: ignore[no-any-return]
 
 
 # ----------------------------------------------------------------------------------------------------------------

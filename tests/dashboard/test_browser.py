@@ -14,9 +14,9 @@ from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
     CHARTS,
     PAGES,
     artifacts_dir_fixture,
-    demo_store_fixture,
-    require_system_tool,
 )
+
+from tests.conftest import require_system_tool
 
 pytestmark = pytest.mark.browser
 

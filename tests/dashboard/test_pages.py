@@ -12,7 +12,6 @@ from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
     CHARTS,
     PAGES,
     demo_pages_fixture,
-    demo_store_fixture,
     figures,
     frame,
     metrics,

@@ -13,30 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from tracer.demo import SERVICE_NAME, fill_store, pick_models, plan
+from tracer.demo import SERVICE_NAME, pick_models, plan
 from tracer.demo import _scenarios as scenarios
 from tracer.store import Store
 
-DEMO_CALLS = 120
 TRACER = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main())"]
 
 
 def tracer_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.run([*TRACER, *args], capture_output=True, text=True, timeout=timeout, env=env)
-
-
-@pytest.fixture(scope="session")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store filled once per session by `tracer demo --no-dashboard --latency-scale 0` in a child process (the
-    demo registers process-wide OpenTelemetry providers). tests/dashboard fills the same directory the same way, so
-    whichever runs first fills it and the other reuses it."""
-    store = tmp_path_factory.getbasetemp() / "demo-store"
-    summary = store.parent / "demo-store.out"
-    if not summary.exists():
-        done = fill_store(store, calls=DEMO_CALLS, seed=0, latency_scale=0)
-        summary.write_text(done.stdout)
-    return store
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tests.conftest import metric_points
 from tracer import semconv
 from tracer.resilience import ManualClock
 
@@ -94,14 +95,7 @@ class Recorded:
         """(attributes, point) for every point of `metric` collected now; empty when metrics are not ours."""
         if _reader is None:
             pytest.skip("another test installed the global MeterProvider; metric assertions need ours")
-        data = _reader.get_metrics_data()
-        out = []
-        for rm in data.resource_metrics if data else ():
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    if m.name == metric:
-                        out.extend((dict(p.attributes or {}), p) for p in m.data.data_points)
-        return out
+        return metric_points(_reader, metric)
 
 
 @pytest.fixture

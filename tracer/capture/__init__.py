@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tracer.capture._attempts import AttemptMiddleware, body_usage_attributes, header_attributes
 from tracer.capture._calls import CallSpanProcessor, call_attributes
-from tracer.capture._instrumentor import ClaudeTracerInstrumentor, flush, instrument, store_path, uninstrument
+from tracer.capture._instrumentor import ClaudeTracerInstrumentor, flush, instrument, uninstrument
 
 __all__ = [
     "AttemptMiddleware",
@@ -22,6 +22,5 @@ __all__ = [
     "flush",
     "header_attributes",
     "instrument",
-    "store_path",
     "uninstrument",
 ]

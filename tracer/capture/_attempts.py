@@ -268,4 +268,4 @@ class AttemptMiddleware(Middleware):
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
         # The HTTP outcome counts (a stream that failed after its 200 is still a 200 attempt in the counter).
-        _metrics.record_attempt_now(model, status, error_type if status is None or status >= 400 else None, attrs)
+        _metrics.record_attempt(model, status, error_type if status is None or status >= 400 else None, attrs)

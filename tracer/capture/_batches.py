@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind, Tracer
 
 from tracer import semconv
 from tracer._tags import tag_attributes
-from tracer.capture import _metrics
+from tracer.capture import _metrics, _worker
 from tracer.cost import PriceTable, token_counts
 
 log = logging.getLogger("tracer.capture")
@@ -80,20 +80,25 @@ class BatchResultRecorder:
         self.active = True
 
     def item(self, item: Any) -> None:
+        """On the application's thread, as it reads a line: note the tags in force; the rest is the worker's."""
         if not self.active:
             return
         try:
-            attrs = batch_result_attributes(item, self.prices())
-            if attrs is None:
-                return
-            attrs.update(tag_attributes())
-            # Our own call span: mark it as such on start so the call processor does not adopt it a second time.
-            now = time.time_ns()
-            span = self.tracer.start_span(SPAN_BATCH_RESULT, kind=SpanKind.INTERNAL, attributes=attrs, start_time=now)
-            span.end(end_time=now)
-            _metrics.record_call(attrs, attrs, None)
+            _worker.defer(self._record, item, tag_attributes())
         except Exception:
             log.debug("could not record a batch result", exc_info=True)
+
+    def _record(self, item: Any, tags: dict[str, str]) -> None:
+        """On the worker thread: the result's priced call span (zero length, at the time it is recorded)."""
+        attrs = batch_result_attributes(item, self.prices())
+        if attrs is None:
+            return
+        attrs.update(tags)
+        # Marked as a call on start, so the call processor does not adopt it a second time.
+        now = time.time_ns()
+        span = self.tracer.start_span(SPAN_BATCH_RESULT, kind=SpanKind.INTERNAL, attributes=attrs, start_time=now)
+        span.end(end_time=now)
+        _metrics.record_call(attrs, attrs, None)
 
     def wrap_sync(self, original: Callable[[Any], Iterator[Any]]) -> Callable[[Any], Iterator[Any]]:
         recorder = self

@@ -31,7 +31,6 @@ from tracer.capture._patch import Patcher
 log = logging.getLogger("tracer.capture")
 
 ENV_STORE = "TRACER_STORE"
-ENV_PRICES = "TRACER_PRICES"
 ENV_PROMETHEUS_PORT = "TRACER_PROMETHEUS_PORT"
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 DEFAULT_MAX_CONTENT_BYTES = 16_384
@@ -72,7 +71,6 @@ class _State:
     processors: list[_Switch] = field(default_factory=list)
     patcher: Patcher | None = None
     prometheus_server: Any = None
-    store_path: Path | None = None
 
 
 _state: _State | None = None
@@ -121,9 +119,9 @@ def _setup(
     global _state
     from tracer import cost
 
-    # 1. Prices: raises PriceFileError (naming the file, entry and problem) before anything else changes.
-    price_path = prices if prices is not None else (os.environ.get(ENV_PRICES) or None)
-    table = cost.set_default_table(Path(price_path) if price_path is not None else None)
+    # 1. Prices (the argument, else bundled plus $TRACER_PRICES): raises PriceFileError naming the file, the entry and
+    # the problem, before anything else changes.
+    cost.set_default_table(Path(prices) if prices is not None else None)
 
     # 2. What to export.
     if store is None:
@@ -201,8 +199,7 @@ def _setup(
     # Without a reader there is nowhere for metrics to go: the proxy meter's instruments cost next to nothing and
     # start recording if the application registers a MeterProvider later.
 
-    state = _State(tracer_provider=tp, meter_provider=mp, own_meter_provider=own_mp,
-                   prometheus_server=prometheus_server, store_path=store_path)  # fmt: skip
+    state = _State(tracer_provider=tp, meter_provider=mp, own_meter_provider=own_mp, prometheus_server=prometheus_server)
 
     # 4. Processors: call spans completed before they end; then the exporters, off the caller's thread.
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -229,7 +226,6 @@ def _setup(
     patcher.apply()
     state.patcher = patcher
     _state = state
-    del table
 
 
 def _teardown() -> None:
@@ -300,9 +296,3 @@ def flush(timeout_s: float = 10.0) -> bool:
         log.debug("flush failed", exc_info=True)
         return False
     return ok
-
-
-def store_path() -> Path | None:
-    """Where this process's spans are stored, or None when the store is off or nothing is instrumented."""
-    state = _state
-    return None if state is None else state.store_path

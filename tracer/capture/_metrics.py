@@ -68,19 +68,9 @@ def reset() -> None:
     _instruments = None
 
 
-def drain() -> None:
-    """Record (and do all other deferred work) now."""
-    _worker.drain()
-
-
 def _defer(fn: Callable[..., None], *args: Any) -> None:
     if _instruments is not None:
         _worker.defer(fn, *args)
-
-
-def record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
-    """Queue one HTTP attempt's metrics (see `_record_attempt`)."""
-    _defer(_record_attempt, model, status, error_type, attrs)
 
 
 def record_retry(model: str | None, cause: str | None) -> None:
@@ -95,11 +85,6 @@ def record_call(
     the recording thread: called as the span ends, nothing changes it any more. `span_context` (the call span's)
     lets the histograms keep exemplars that link a latency point to its trace."""
     _defer(_record_call, attrs, extra, duration_s, span_context)
-
-
-def record_attempt_now(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
-    """`record_attempt` on this thread (for code already running on the worker)."""
-    _record_attempt(model, status, error_type, attrs)
 
 
 # Counts and last values gathered over one drain of the worker and recorded once at its end (`_flush_batch`): the
@@ -130,8 +115,9 @@ def _flush_batch() -> None:
 _worker.after_drain(_flush_batch)
 
 
-def _record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
-    """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers."""
+def record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
+    """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers. Called on the
+    worker thread, where attempt spans are made; gathered and recorded at the end of the drain."""
     if _instruments is None:
         return
     model = model or "unknown"

@@ -8,7 +8,7 @@ only appends `(function, args)` to a bounded deque (well under a microsecond) an
 `uninstrument()` call it before flushing the exporters.
 
 Nothing here raises into the caller: a failing item is logged at debug level and skipped. When the deque is full
-(the thread cannot keep up) the oldest items are dropped; `dropped` counts them.
+(the thread cannot keep up) the oldest items are dropped, and the first drain that finds it full says so once.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ _pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque(maxlen=MAX_
 _drain_lock = threading.Lock()
 _thread: threading.Thread | None = None
 _stop = threading.Event()
-_appended = 0
-_done = 0
+_warned_full = False
 _after: list[Callable[[], None]] = []
 
 
@@ -45,21 +44,21 @@ def after_drain(fn: Callable[[], None]) -> None:
 
 
 def defer(fn: Callable[..., None], *args: Any) -> None:
-    """Run `fn(*args)` on the worker thread, soon. Never raises."""
-    global _appended
+    """Run `fn(*args)` on the worker thread, soon. Never raises (a bounded deque's append drops the oldest)."""
     _pending.append((fn, args))
-    _appended += 1
-
-
-def dropped() -> int:
-    """Items lost because the deque was full (approximate: the counters are not locked)."""
-    return max(_appended - _done - len(_pending), 0)
 
 
 def drain(polite: bool = False) -> None:
     """Run everything waiting now, on this thread. Never raises."""
-    global _done
+    global _warned_full
     with _drain_lock:
+        if len(_pending) >= MAX_PENDING and not _warned_full:
+            _warned_full = True
+            log.warning(
+                "tracer: telemetry is arriving faster than it can be recorded; the oldest attempt spans and "
+                "metrics waiting (more than %d) are being dropped. The application is not affected.",
+                MAX_PENDING,
+            )
         pop = _pending.popleft
         n = 0
         while True:
@@ -71,7 +70,6 @@ def drain(polite: bool = False) -> None:
                 fn(*args)
             except Exception:
                 log.debug("deferred telemetry failed", exc_info=True)
-            _done += 1
             n += 1
             if polite and n % _YIELD_EVERY == 0:
                 time.sleep(0)
