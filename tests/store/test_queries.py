@@ -118,7 +118,7 @@ class Table:
             """CREATE TABLE calls AS SELECT span_id, start_time::TIMESTAMPTZ AS start_time, model, operation, status,
                    duration_ms::DOUBLE AS duration_ms, ttft_ms::DOUBLE AS ttft_ms, output_tokens::BIGINT AS output_tokens,
                    input_tokens::BIGINT AS input_tokens, 0::BIGINT AS cache_read_tokens, 0::BIGINT AS cache_write_tokens,
-                   0::BIGINT AS thinking_tokens, 1 AS attempts, cost_usd::DECIMAL(38, 12) AS cost_usd,
+                   0::BIGINT AS cache_write_1h_tokens, 0::BIGINT AS thinking_tokens, 1 AS attempts, cost_usd::DECIMAL(38, 12) AS cost_usd,
                    'svc' AS service_name, NULL::MAP(VARCHAR, VARCHAR) AS tags, NULL::INTEGER AS http_status,
                    NULL::VARCHAR AS error_type, false AS streaming, 't' AS trace_id
                FROM frame"""

@@ -32,6 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tracer.store import _rollup
 from tracer.store._schema import TABLES, duckdb_type
 from tracer.store._segments import SegmentCatalog, SegmentInfo, default_root
 
@@ -40,7 +41,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 4  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 5  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -120,6 +121,8 @@ class Store:
                         " call_tags MAP(VARCHAR, VARCHAR), _call_seg INTEGER"
                     )
                 con.execute(f"CREATE TABLE _{table} ({columns})")
+            for rollup, (_, _, build) in _rollup.TABLES.items():
+                con.execute(f"CREATE TABLE {rollup} AS {build('WHERE false')}")
             con.execute("CREATE TABLE _segments (tbl VARCHAR, path VARCHAR, segs INTEGER[], rows BIGINT)")
             con.execute("CREATE TABLE _meta (format INTEGER)")
             con.execute("INSERT INTO _meta VALUES (?)", [CACHE_FORMAT])
@@ -130,6 +133,8 @@ class Store:
         for table in TABLES:
             hidden = "_seg, _call_seg" if table == "attempts" else "_seg"
             con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
+        for rollup, (view, _, _) in _rollup.TABLES.items():
+            con.execute(f"CREATE VIEW memory.main.{view} AS SELECT * FROM _store.main.{rollup}")
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -271,6 +276,12 @@ class Store:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
+            # The minutes whose rows change, before and after: their per-minute totals are recomputed at the end.
+            touched: set[int | None] = set()
+            if table != "events":
+                touched |= _minutes(con, table, "_seg", delete)
+                if table == "attempts":
+                    touched |= _minutes(con, table, "_call_seg", deleted_calls)
             if delete:
                 con.execute(f"DELETE FROM _{table} WHERE _seg IN (SELECT unnest(?::INTEGER[]))", [delete])
             if table == "attempts" and deleted_calls:
@@ -293,6 +304,13 @@ class Store:
                 con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                 con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
                 con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True)}")
+            if table != "events":
+                touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
+                if table == "attempts":
+                    touched |= _minutes(con, table, "_call_seg", new_calls)
+                for rollup, (_, source, build) in _rollup.TABLES.items():
+                    if source == table:
+                        _recompute(con, rollup, build, "a" if table == "attempts" else "c", touched)
             state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
             con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
             if state:
@@ -309,6 +327,42 @@ class Store:
 # The call's columns each attempt row carries (filled by the reader when both are loaded), so the dashboard's
 # attempt queries filter and group by the call without joining 11M attempts to 10M calls on two string ids.
 _CALL_COLUMNS = ("call_start_time", "call_model", "call_service_name", "call_tags")
+
+
+def _minutes(con: Any, table: str, column: str, segs: Sequence[int]) -> set[int | None]:
+    """The minutes (as `_rollup.minute_of`) of the rows of `_table` whose `column` is one of `segs`."""
+    if not segs:
+        return set()
+    found = con.execute(
+        f"SELECT DISTINCT {_rollup.minute_of('start_time')} FROM _{table} WHERE {column} IN (SELECT unnest(?::INTEGER[]))",
+        [list(segs)],
+    ).fetchall()
+    return {m for (m,) in found}
+
+
+def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int | None]) -> None:
+    """Replace the rows of `rollup` for the `touched` minutes with totals computed afresh from the rows."""
+    if not touched:
+        return
+    minutes = sorted(m for m in touched if m is not None)
+    null = None in touched
+    con.execute(
+        f"DELETE FROM {rollup} WHERE t IN (SELECT unnest(?::BIGINT[])){' OR t IS NULL' if null else ''}", [minutes]
+    )
+    clauses, params = [], []
+    if minutes:
+        lo, hi = minutes[0], minutes[-1] + _rollup.MINUTE_US
+        # The time range lets DuckDB skip the row groups outside it; the list only when some minutes between are
+        # not touched (a first load touches all of them).
+        clause = f"({alias}.start_time >= make_timestamptz(?) AND {alias}.start_time < make_timestamptz(?)"
+        params += [lo, hi]
+        if len(minutes) < (hi - lo) // _rollup.MINUTE_US:
+            clause += f" AND {_rollup.minute_of(alias + '.start_time')} IN (SELECT unnest(?::BIGINT[]))"
+            params.append(minutes)
+        clauses.append(clause + ")")
+    if null:
+        clauses.append(f"{alias}.start_time IS NULL")
+    con.execute(f"INSERT INTO {rollup} {build('WHERE (' + ' OR '.join(clauses) + ')')}", params)
 
 
 def _by_columns(parts: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:

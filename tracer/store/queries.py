@@ -23,13 +23,15 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import pandas as pd
+
+from tracer.store import _rollup
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +182,14 @@ _ORIGIN_US = 946_857_600_000_000
 
 def _bucket(column: str) -> str:
     """The SQL for the start of `column`'s time bucket; its parameters come from `_bucket_params(seconds)`."""
-    return f"make_timestamptz(epoch_us({column}) - ((epoch_us({column}) - {_ORIGIN_US}) % ? + ?) % ?)"
+    return f"make_timestamptz({_bucket_us(f'epoch_us({column})')})"
+
+
+def _bucket_us(micros: str) -> str:
+    """`_bucket` over epoch microseconds (`micros`, SQL), in epoch microseconds. A bucket's start is its own bucket's
+    start, and a minute lies in one bucket of a whole number of minutes: so `_bucket_us` of a minute's start (the
+    per-minute totals' `t`) is the bucket of every call in that minute."""
+    return f"({micros} - (({micros} - {_ORIGIN_US}) % ? + ?) % ?)"
 
 
 def _bucket_params(seconds: int) -> list[int]:
@@ -210,34 +219,137 @@ def _bucket_for(store: Readable, filters: Filters) -> int:
 # Overview
 # --------------------------------------------------------------------------------------------------------------
 
-# A call is unpriced when its model had no price: cost is NULL although tokens were used (never counted as 0).
-_UNPRICED = "(c.cost_usd IS NULL AND coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0) + coalesce(c.cache_read_tokens, 0) + coalesce(c.cache_write_tokens, 0) > 0)"
-# Unpriced calls are counted in a query of their own: its WHERE lets DuckDB skip to the rows without a cost before
-# it adds up their tokens, where `count(*) FILTER (WHERE ...)` would add up four coalesced columns of every row
-# (over 10M calls: 160 ms -> 10 ms).
+# --------------------------------------------------------------------------------------------------------------
+# Totals per minute (tracer.store._rollup): most panels add them up instead of the rows
+# --------------------------------------------------------------------------------------------------------------
+
+_UNPRICED = _rollup.UNPRICED
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MINUTE = dt.timedelta(microseconds=_rollup.MINUTE_US)
+
+
+def _has_rollups(store: Readable) -> bool:
+    """Whether the store keeps the per-minute totals (`tracer.store.Store` does; a plain DuckDB file does not)."""
+    return all(_has_columns(store, view, "t") for view, _, _ in _rollup.TABLES.values())
+
+
+def _whole_minutes(store: Readable, filters: Filters, bucket: int | None) -> tuple[int | None, int | None, list[Filters]] | None:
+    """How a query over `filters` reads the per-minute totals: (first whole minute, end of the last, in epoch
+    microseconds, None for open ends), and the windows of the partial minutes at the edges, read from the rows.
+    None when the totals cannot serve: a tag filter (tags are not among their keys), a store without them, time
+    buckets finer than a minute, or a window without a whole minute in it."""
+    if filters.tags or (bucket is not None and bucket % 60) or not _has_rollups(store):
+        return None
+    lo = hi = None
+    edges: list[Filters] = []
+    if filters.start is not None:
+        start = _micros(filters.start)
+        lo = -(-start // _rollup.MINUTE_US) * _rollup.MINUTE_US
+        if lo > start:
+            edges.append(replace(filters, end=_EPOCH + dt.timedelta(microseconds=lo)))
+    if filters.end is not None:
+        end = _micros(filters.end)
+        hi = end // _rollup.MINUTE_US * _rollup.MINUTE_US
+        if hi < end:
+            edges.append(replace(filters, start=_EPOCH + dt.timedelta(microseconds=hi)))
+    if lo is not None and hi is not None and lo >= hi:
+        return None
+    return lo, hi, edges
+
+
+def _micros(moment: dt.datetime) -> int:
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _minutes_where(filters: Filters, lo: int | None, hi: int | None, time_column: str = "t") -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if lo is not None:
+        clauses.append(f"r.{time_column} >= ?")
+        params.append(lo)
+    if hi is not None:
+        clauses.append(f"r.{time_column} < ?")
+        params.append(hi)
+    if filters.models:
+        clauses.append(f"r.model IN ({', '.join('?' * len(filters.models))})")
+        params.extend(filters.models)
+    if filters.services:
+        clauses.append(f"r.service_name IN ({', '.join('?' * len(filters.services))})")
+        params.extend(filters.services)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _call_totals(store: Readable, filters: Filters, bucket: int | None = None) -> tuple[str, list[Any]]:
+    """SQL of the calls in `filters` added up per minute `t` and `_rollup.CALL_KEYS` (the columns of
+    `calls_by_minute`), and its parameters: the per-minute totals for the window's whole minutes, the rows for the
+    rest. Where the totals cannot serve, the rows added up per time bucket `t` (NULL without `bucket`). Either
+    way `_bucket_us('t')` puts each row in its bucket, and sums over them are the sums over the calls."""
+    split = _whole_minutes(store, filters, bucket)
+    if split is None:
+        clause, params = where(filters)
+        if bucket is None:
+            return f"SELECT {_rollup.call_totals('NULL::BIGINT')} FROM calls c {clause} GROUP BY ALL", params
+        t = _bucket_us("epoch_us(c.start_time)")
+        return f"SELECT {_rollup.call_totals(t)} FROM calls c {clause} GROUP BY ALL", [*_bucket_params(bucket), *params]
+    lo, hi, edges = split
+    clause, params = _minutes_where(filters, lo, hi)
+    parts = [f"SELECT * FROM calls_by_minute r {clause}"]
+    for edge in edges:
+        clause, more = where(edge)
+        parts.append(f"SELECT {_rollup.call_totals(_rollup.minute_of('c.start_time'))} FROM calls c {clause} GROUP BY ALL")
+        params += more
+    return " UNION ALL ".join(parts), params
+
+
+def _attempt_totals(store: Readable, filters: Filters, bucket: int | None = None) -> tuple[str, list[Any]]:
+    """As `_call_totals`, for the attempts of the calls in `filters` (the columns of `attempts_by_minute`: per
+    minute of the attempt `t`, the call's `model`, the attempt's `http_status` and `error_type`)."""
+    split = _whole_minutes(store, filters, bucket)
+    if split is None:
+        source, model, params = _attempts_join(store, filters)
+        t, t_params = ("NULL::BIGINT", []) if bucket is None else (_bucket_us("epoch_us(a.start_time)"), _bucket_params(bucket))
+        totals = _rollup.attempt_totals(t, "NULL::BIGINT", model, "NULL::VARCHAR")
+        return f"SELECT {totals} FROM {source} GROUP BY ALL", [*t_params, *params]
+    lo, hi, edges = split
+    clause, params = _minutes_where(filters, lo, hi, "call_t")
+    parts = [f"SELECT * FROM attempts_by_minute r {clause}"]
+    for edge in edges:
+        source, model, more = _attempts_join(store, edge)
+        totals = _rollup.attempt_totals(_rollup.minute_of("a.start_time"), "NULL::BIGINT", model, "NULL::VARCHAR")
+        parts.append(f"SELECT {totals} FROM {source} GROUP BY ALL")
+        params += more
+    return " UNION ALL ".join(parts), params
+
+
+def _sum(column: str, condition: str | None = None) -> str:
+    """`sum(column)` (FILTER (WHERE condition)) as a BIGINT, 0 when there is nothing to add."""
+    total = f"sum({column})" + (f" FILTER (WHERE {condition})" if condition else "")
+    return f"coalesce({total}, 0)::BIGINT"
+
+
+_ALL_TOKENS = "(coalesce(sum(input_tokens), 0) + coalesce(sum(cache_read_tokens), 0) + coalesce(sum(cache_write_tokens), 0) + coalesce(sum(output_tokens), 0))::BIGINT"
 
 
 def headline(store: Readable, filters: Filters) -> pd.DataFrame:
     """One row: cost_usd, calls, errors, error_rate, tokens by kind, unpriced_calls, p50/p95/p99 latency (ms).
     The latency percentiles leave out Message Batches results (`_TIMED`); everything else counts them."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     frame = store.sql(
         f"""
-        SELECT coalesce(sum(c.cost_usd), 0)::DOUBLE AS cost_usd,
-               count(*) AS calls,
-               count(*) FILTER (WHERE c.status = 'error') AS errors,
-               coalesce(count(*) FILTER (WHERE c.status = 'error') / nullif(count(*), 0), 0)::DOUBLE AS error_rate,
-               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
-               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
-               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
-               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
-               (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
-                + coalesce(sum(c.cache_write_tokens), 0) + coalesce(sum(c.output_tokens), 0))::BIGINT AS total_tokens,
-               (SELECT count(*) FROM calls c {_and(clause, _UNPRICED)}) AS unpriced_calls,
-               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries
-        FROM calls c {clause}
+        WITH p AS ({totals})
+        SELECT coalesce(sum(cost_usd), 0)::DOUBLE AS cost_usd,
+               {_sum('calls')} AS calls,
+               {_sum('calls', "status = 'error'")} AS errors,
+               coalesce(sum(calls) FILTER (WHERE status = 'error') / nullif(sum(calls), 0), 0)::DOUBLE AS error_rate,
+               {_sum('input_tokens')} AS input_tokens,
+               {_sum('cache_read_tokens')} AS cache_read_tokens,
+               {_sum('cache_write_tokens')} AS cache_write_tokens,
+               {_sum('output_tokens')} AS output_tokens,
+               {_ALL_TOKENS} AS total_tokens,
+               {_sum('unpriced_calls')} AS unpriced_calls,
+               {_sum('(attempts - 1) * calls')} AS retries
+        FROM p
         """,
-        [*params, *params],
+        params,
     )
     (durations,) = _exact_percentiles(store, filters, [_Percentiles("0", "c.duration_ms", _P3, _TIMED)])
     for name, value in zip(("p50_ms", "p95_ms", "p99_ms"), durations.get(0, [None] * 3), strict=True):
@@ -247,51 +359,69 @@ def headline(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: calls, cost_usd, errors, unpriced_calls and tokens by kind, costliest first."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     return store.sql(
         f"""
-        WITH m AS (
-            SELECT c.model,
-                   count(*) AS calls,
-                   sum(c.cost_usd)::DOUBLE AS cost_usd,
-                   count(*) FILTER (WHERE c.status = 'error') AS errors,
-                   coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
-                   coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
-                   coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
-                   coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
-                   coalesce(sum(c.thinking_tokens), 0)::BIGINT AS thinking_tokens
-            FROM calls c {clause}
-            GROUP BY c.model
-        ), u AS (SELECT c.model, count(*) AS unpriced_calls FROM calls c {_and(clause, _UNPRICED)} GROUP BY c.model)
-        SELECT m.model, m.calls, m.cost_usd, m.errors, coalesce(u.unpriced_calls, 0) AS unpriced_calls,
-               m.input_tokens, m.cache_read_tokens, m.cache_write_tokens, m.output_tokens, m.thinking_tokens
-        FROM m LEFT JOIN u ON m.model IS NOT DISTINCT FROM u.model
-        ORDER BY m.cost_usd DESC NULLS LAST, m.calls DESC, m.model
+        WITH p AS ({totals})
+        SELECT model,
+               {_sum('calls')} AS calls,
+               sum(cost_usd)::DOUBLE AS cost_usd,
+               {_sum('calls', "status = 'error'")} AS errors,
+               {_sum('unpriced_calls')} AS unpriced_calls,
+               {_sum('input_tokens')} AS input_tokens,
+               {_sum('cache_read_tokens')} AS cache_read_tokens,
+               {_sum('cache_write_tokens')} AS cache_write_tokens,
+               {_sum('output_tokens')} AS output_tokens,
+               {_sum('thinking_tokens')} AS thinking_tokens
+        FROM p
+        GROUP BY model
+        ORDER BY cost_usd DESC NULLS LAST, calls DESC, model
         """,
-        [*params, *params],
+        params,
     )
 
 
 def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: calls, cost_usd, tokens (bucket size chosen from the window)."""
-    clause, params = where(filters)
     size = _bucket_for(store, filters)
+    totals, params = _call_totals(store, filters, size)
     return store.sql(
         f"""
-        SELECT {_bucket('c.start_time')} AS bucket, c.model,
-               count(*) AS calls,
-               sum(c.cost_usd)::DOUBLE AS cost_usd,
-               (coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0)
-                + coalesce(sum(c.cache_write_tokens), 0) + coalesce(sum(c.output_tokens), 0))::BIGINT AS tokens
-        FROM calls c {clause}
-        GROUP BY ALL ORDER BY bucket, c.model
+        WITH p AS ({totals})
+        SELECT make_timestamptz({_bucket_us('t')}) AS bucket, model,
+               {_sum('calls')} AS calls,
+               sum(cost_usd)::DOUBLE AS cost_usd,
+               {_ALL_TOKENS} AS tokens
+        FROM p
+        GROUP BY ALL ORDER BY bucket, model
         """,
-        [*_bucket_params(size), *params],
+        [*params, *_bucket_params(size)],
     )
 
 
 def cost_by_tag(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per tag key and value: calls and cost_usd, costliest first (calls without tags are left out)."""
+    split = _whole_minutes(store, filters, None)
+    if split is not None:
+        lo, hi, edges = split
+        clause, params = _minutes_where(filters, lo, hi)
+        parts = [f"SELECT * FROM tags_by_minute r {clause}"]
+        for edge in edges:
+            clause, more = where(edge)
+            parts.append(
+                f"SELECT {_rollup.tag_totals(_rollup.minute_of('c.start_time'))} FROM "
+                f"(SELECT c.*, unnest(map_entries(c.tags)) AS e FROM calls c {clause}) c GROUP BY ALL"
+            )
+            params += more
+        return store.sql(
+            f"""
+            WITH p AS ({" UNION ALL ".join(parts)})
+            SELECT tag, value, {_sum('calls')} AS calls, sum(cost_usd)::DOUBLE AS cost_usd
+            FROM p
+            GROUP BY ALL ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag, value
+            """,
+            params,
+        )
     clause, params = where(filters)
     if _tags_are_map(store):
         # Straight from the MAP's entries: four times faster than through JSON over 10M calls (1.45 s -> 0.36 s).
@@ -333,16 +463,16 @@ def _tags_are_map(store: Readable) -> bool:
 
 def unpriced_calls(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model with no price: calls and tokens those calls used (their cost is unknown, not zero)."""
-    clause, params = where(filters)
-    extra = ("AND " if clause else "WHERE ") + _UNPRICED
+    totals, params = _call_totals(store, filters)
     return store.sql(
         f"""
-        SELECT c.model, count(*) AS calls,
-               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
-               coalesce(sum(c.output_tokens), 0)::BIGINT AS output_tokens,
-               max(c.start_time) AS last_seen
-        FROM calls c {clause} {extra}
-        GROUP BY c.model ORDER BY calls DESC, c.model
+        WITH p AS ({totals})
+        SELECT model, {_sum('unpriced_calls')} AS calls,
+               {_sum('unpriced_input_tokens')} AS input_tokens,
+               {_sum('unpriced_output_tokens')} AS output_tokens,
+               max(unpriced_last_seen) AS last_seen
+        FROM p WHERE unpriced_calls > 0
+        GROUP BY model ORDER BY calls DESC, model
         """,
         params,
     )
@@ -350,18 +480,19 @@ def unpriced_calls(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def cache_tokens(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: uncached input, cache read and cache write tokens and the hit ratio (read / all input)."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     return store.sql(
         f"""
-        SELECT c.model,
-               coalesce(sum(c.input_tokens), 0)::BIGINT AS input_tokens,
-               coalesce(sum(c.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
-               coalesce(sum(c.cache_write_tokens), 0)::BIGINT AS cache_write_tokens,
-               coalesce(sum(c.cache_write_1h_tokens), 0)::BIGINT AS cache_write_1h_tokens,
-               (coalesce(sum(c.cache_read_tokens), 0)
-                / nullif(coalesce(sum(c.input_tokens), 0) + coalesce(sum(c.cache_read_tokens), 0) + coalesce(sum(c.cache_write_tokens), 0), 0))::DOUBLE AS hit_ratio
-        FROM calls c {clause}
-        GROUP BY c.model ORDER BY cache_read_tokens DESC, c.model
+        WITH p AS ({totals})
+        SELECT model,
+               {_sum('input_tokens')} AS input_tokens,
+               {_sum('cache_read_tokens')} AS cache_read_tokens,
+               {_sum('cache_write_tokens')} AS cache_write_tokens,
+               {_sum('cache_write_1h_tokens')} AS cache_write_1h_tokens,
+               (coalesce(sum(cache_read_tokens), 0)
+                / nullif(coalesce(sum(input_tokens), 0) + coalesce(sum(cache_read_tokens), 0) + coalesce(sum(cache_write_tokens), 0), 0))::DOUBLE AS hit_ratio
+        FROM p
+        GROUP BY model ORDER BY cache_read_tokens DESC, model
         """,
         params,
     )
@@ -600,12 +731,13 @@ def _and(clause: str, condition: str) -> str:
 def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: calls, p50/p95/p99 duration and time to first token (ms), median output tokens per second
     (Message Batches results left out)."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     frame = store.sql(
         f"""
-        SELECT c.model, count(*) AS calls, count(c.ttft_ms) AS streamed, hash(c.model) AS _k
-        FROM calls c {_and(clause, _TIMED)}
-        GROUP BY c.model ORDER BY calls DESC, c.model
+        WITH p AS ({totals})
+        SELECT model, {_sum('calls')} AS calls, {_sum('streamed')} AS streamed, hash(model) AS _k
+        FROM p WHERE {_TIMED.replace('c.', '')}
+        GROUP BY model ORDER BY calls DESC, model
         """,
         params,
     )
@@ -690,13 +822,13 @@ def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:
 # Reliability
 # --------------------------------------------------------------------------------------------------------------
 
-_ATTEMPT_KINDS = """
-       count(*) AS attempts,
-       count(*) FILTER (WHERE a.http_status = 429) AS rate_limited,
-       count(*) FILTER (WHERE a.http_status = 529) AS overloaded,
-       count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529) AS server_errors,
-       count(*) FILTER (WHERE a.error_type IN ('timeout', 'stream_timeout')) AS timeouts,
-       count(*) FILTER (WHERE a.error_type = 'connection') AS connection_errors"""
+_ATTEMPT_KINDS = f"""
+       {_sum('attempts')} AS attempts,
+       {_sum('attempts', 'http_status = 429')} AS rate_limited,
+       {_sum('attempts', 'http_status = 529')} AS overloaded,
+       {_sum('attempts', 'http_status >= 500 AND http_status <> 529')} AS server_errors,
+       {_sum('attempts', "error_type IN ('timeout', 'stream_timeout')")} AS timeouts,
+       {_sum('attempts', "error_type = 'connection'")} AS connection_errors"""
 
 _ATTEMPT_RATES = """
        rate_limited / attempts AS rate_429, overloaded / attempts AS rate_529,
@@ -732,8 +864,8 @@ def _has_columns(store: Readable, view: str, *names: str) -> bool:
     if view not in known:
         try:
             known[view] = frozenset(store.sql(f"DESCRIBE {view}")["column_name"])
-        except Exception:
-            return False
+        except Exception:  # no such view: remembered as one without columns
+            known[view] = frozenset()
     return set(names) <= known[view]
 
 
@@ -744,10 +876,10 @@ def _has_call_columns(store: Readable) -> bool:
 
 def error_rates(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: attempts, counts and rates (per attempt) of 429, 529, other 5xx, timeouts, connection errors."""
-    source, model, params = _attempts_join(store, filters)
+    totals, params = _attempt_totals(store, filters)
     return store.sql(
         f"""
-        WITH k AS (SELECT {model} AS model, {_ATTEMPT_KINDS} FROM {source} GROUP BY ALL)
+        WITH p AS ({totals}), k AS (SELECT model, {_ATTEMPT_KINDS} FROM p GROUP BY ALL)
         SELECT *, {_ATTEMPT_RATES} FROM k ORDER BY attempts DESC, model
         """,
         params,
@@ -756,29 +888,30 @@ def error_rates(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: attempts and the 429/529/5xx/timeout rates (per attempt)."""
-    source, model, params = _attempts_join(store, filters)
     size = _bucket_for(store, filters)
+    totals, params = _attempt_totals(store, filters, size)
     return store.sql(
         f"""
-        WITH k AS (SELECT {_bucket('a.start_time')} AS bucket, {model} AS model, {_ATTEMPT_KINDS}
-                   FROM {source} GROUP BY ALL)
+        WITH p AS ({totals}),
+             k AS (SELECT make_timestamptz({_bucket_us('t')}) AS bucket, model, {_ATTEMPT_KINDS} FROM p GROUP BY ALL)
         SELECT *, {_ATTEMPT_RATES} FROM k ORDER BY bucket, model
         """,
-        [*_bucket_params(size), *params],
+        [*params, *_bucket_params(size)],
     )
 
 
 def retries_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: calls, retries (attempts beyond the first), retries per call, calls that needed a retry."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     return store.sql(
         f"""
-        SELECT c.model, count(*) AS calls,
-               coalesce(sum(c.attempts - 1), 0)::BIGINT AS retries,
-               coalesce(avg(c.attempts - 1), 0)::DOUBLE AS retries_per_call,
-               count(*) FILTER (WHERE c.attempts > 1) AS retried_calls
-        FROM calls c {clause}
-        GROUP BY c.model ORDER BY retries DESC, c.model
+        WITH p AS ({totals})
+        SELECT model, {_sum('calls')} AS calls,
+               {_sum('(attempts - 1) * calls')} AS retries,
+               coalesce(sum((attempts - 1) * calls) / sum(calls) FILTER (WHERE attempts IS NOT NULL), 0)::DOUBLE AS retries_per_call,
+               {_sum('calls', 'attempts > 1')} AS retried_calls
+        FROM p
+        GROUP BY model ORDER BY retries DESC, model
         """,
         params,
     )
@@ -786,12 +919,13 @@ def retries_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def attempts_distribution(store: Readable, filters: Filters) -> pd.DataFrame:
     """How many calls took 1, 2, 3, ... HTTP attempts, and their final status."""
-    clause, params = where(filters)
+    totals, params = _call_totals(store, filters)
     return store.sql(
         f"""
-        SELECT c.attempts, c.status, count(*) AS calls
-        FROM calls c {clause}
-        GROUP BY ALL ORDER BY c.attempts, c.status
+        WITH p AS ({totals})
+        SELECT attempts, status, {_sum('calls')} AS calls
+        FROM p
+        GROUP BY ALL ORDER BY attempts, status
         """,
         params,
     )
@@ -799,19 +933,20 @@ def attempts_distribution(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: the lowest requests and tokens remaining that the API reported."""
-    source, model, params = _attempts_join(store, filters)
     size = _bucket_for(store, filters)
+    totals, params = _attempt_totals(store, filters, size)
     return store.sql(
         f"""
-        SELECT {_bucket('a.start_time')} AS bucket, {model} AS model,
-               min(a.ratelimit_requests_remaining) AS requests_remaining,
-               min(a.ratelimit_tokens_remaining) AS tokens_remaining
-        FROM {source}
+        WITH p AS ({totals})
+        SELECT make_timestamptz({_bucket_us('t')}) AS bucket, model,
+               min(requests_remaining) AS requests_remaining,
+               min(tokens_remaining) AS tokens_remaining
+        FROM p
         GROUP BY ALL
-        HAVING count(a.ratelimit_requests_remaining) + count(a.ratelimit_tokens_remaining) > 0
+        HAVING sum(reported) > 0
         ORDER BY bucket, model
         """,
-        [*_bucket_params(size), *params],
+        [*params, *_bucket_params(size)],
     )
 
 

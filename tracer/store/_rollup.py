@@ -1,0 +1,101 @@
+"""Per-minute totals of calls and attempts: what most dashboard panels add up, kept by the reader beside the rows.
+
+Most of the dashboard's panels are sums and counts per model (cost, tokens, errors, retries, 429 rates, ...). Over
+10M calls each of them scans 10M rows; over these tables, one row per minute and combination of the keys below
+(about 20 times fewer rows), the same sums take a few milliseconds. `tracer.store.Store` keeps them in step with
+its rows, in the same transaction (`refresh`), by recomputing the minutes that a load or a delete touched; the
+named queries of `tracer.store.queries` read them for the whole minutes of their window and the rows themselves
+for the partial minutes at its edges, so the answers are exactly those of the rows.
+
+The SQL here is written over a relation aliased `c` (calls) or `a` (attempts) with the views' column names, so the
+same text builds the tables in the reader (over its tables) and the partial minutes in a query (over the views).
+
+- `calls_by_minute`: per minute `t` (epoch microseconds of the minute's start, from `start_time`) and `CALL_KEYS`:
+  `calls`, `cost_usd`, the token sums, the unpriced calls and their tokens and last time, `streamed` calls.
+- `attempts_by_minute`: per minute of the attempt's start `t`, minute of its call's start `call_t`, the call's
+  model and service, and the attempt's `http_status` and `error_type`: `attempts`, the lowest rate-limit
+  remainders and how many attempts reported one. Only attempts whose call is stored.
+- `tags_by_minute`: per minute, model, service and tag key and value: `calls` and `cost_usd`.
+"""
+
+from __future__ import annotations
+
+MINUTE_US = 60_000_000
+
+
+def minute_of(column: str) -> str:
+    """SQL: the epoch microseconds of the start of `column`'s minute (floored, also before 1970)."""
+    return f"(epoch_us({column}) - (epoch_us({column}) % {MINUTE_US} + {MINUTE_US}) % {MINUTE_US})"
+
+
+# A call is unpriced when its model had no price: cost is NULL although tokens were used (never counted as 0).
+UNPRICED = (
+    "(c.cost_usd IS NULL AND coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0)"
+    " + coalesce(c.cache_read_tokens, 0) + coalesce(c.cache_write_tokens, 0) > 0)"
+)
+
+CALL_KEYS = ("model", "service_name", "operation", "status", "attempts")
+TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens")
+
+
+def call_totals(t: str) -> str:
+    """The SELECT list of the calls' totals per `t` (an SQL expression) and `CALL_KEYS`; GROUP BY ALL."""
+    return ", ".join(
+        [
+            f"{t} AS t",
+            *(f"c.{k}" for k in CALL_KEYS),
+            "count(*) AS calls",
+            "sum(c.cost_usd) AS cost_usd",
+            *(f"sum(c.{k})::BIGINT AS {k}" for k in TOKENS),
+            f"count(*) FILTER (WHERE {UNPRICED}) AS unpriced_calls",
+            f"(sum(c.input_tokens) FILTER (WHERE {UNPRICED}))::BIGINT AS unpriced_input_tokens",
+            f"(sum(c.output_tokens) FILTER (WHERE {UNPRICED}))::BIGINT AS unpriced_output_tokens",
+            f"max(c.start_time) FILTER (WHERE {UNPRICED}) AS unpriced_last_seen",
+            "count(c.ttft_ms) AS streamed",
+        ]
+    )
+
+
+def attempt_totals(t: str, call_t: str, model: str, service: str) -> str:
+    """The SELECT list of the attempts' totals per `t`, `call_t`, the call's `model` and `service` (SQL
+    expressions) and the attempt's status and error type; GROUP BY ALL."""
+    return (
+        f"{t} AS t, {call_t} AS call_t, {model} AS model, {service} AS service_name, a.http_status, a.error_type,"
+        " count(*) AS attempts,"
+        " min(a.ratelimit_requests_remaining) AS requests_remaining,"
+        " min(a.ratelimit_tokens_remaining) AS tokens_remaining,"
+        " count(a.ratelimit_requests_remaining) + count(a.ratelimit_tokens_remaining) AS reported"
+    )
+
+
+def tag_totals(t: str) -> str:
+    """The SELECT list of calls and cost per `t`, model, service and tag key and value, over
+    `(SELECT c.*, unnest(map_entries(c.tags)) AS e FROM ... c)` aliased `c`; GROUP BY ALL."""
+    return f"{t} AS t, c.model, c.service_name, c.e.key AS tag, c.e.value AS value, count(*) AS calls, sum(c.cost_usd) AS cost_usd"
+
+
+# name of the reader's table -> (the view over it, the source table, how to build rows for some minutes). Each
+# builder takes the WHERE clause (over `c` or `a`) that picks the rows of the minutes to recompute.
+def build_calls(where: str) -> str:
+    return f"SELECT {call_totals(minute_of('c.start_time'))} FROM _calls c {where} GROUP BY ALL"
+
+
+def build_attempts(where: str) -> str:
+    totals = attempt_totals(minute_of("a.start_time"), minute_of("a.call_start_time"), "a.call_model", "a.call_service_name")
+    return f"SELECT {totals} FROM _attempts a {where} AND a.call_start_time IS NOT NULL GROUP BY ALL"
+
+
+def build_tags(where: str) -> str:
+    return (
+        f"SELECT {tag_totals(minute_of('c.start_time'))} "
+        f"FROM (SELECT c.start_time, c.model, c.service_name, c.cost_usd, unnest(map_entries(c.tags)) AS e FROM _calls c {where}) c "
+        "GROUP BY ALL"
+    )
+
+
+# reader table -> (view name, the table its rows come from, builder, the time column of that table)
+TABLES = {
+    "_calls_by_minute": ("calls_by_minute", "calls", build_calls),
+    "_attempts_by_minute": ("attempts_by_minute", "attempts", build_attempts),
+    "_tags_by_minute": ("tags_by_minute", "calls", build_tags),
+}
