@@ -259,3 +259,42 @@ class TestBatchResults:
         assert [c.attributes["anthropic.message.batch.custom_id"] for c in telemetry.calls() if c.attributes.get(semconv.CALL_BATCH)] == [
             r.custom_id for r in results if r.result.type == "succeeded"
         ]
+
+
+class TestCallAttributesPricing:
+    """`call_attributes` prices through `PriceTable.quote`, which keeps each (model, mode) resolved for the day."""
+
+    MODES = (
+        {},
+        {semconv.ANTHROPIC_RESPONSE_SERVICE_TIER: "batch"},
+        {semconv.ANTHROPIC_RESPONSE_SERVICE_TIER: "priority"},
+        {semconv.USAGE_INFERENCE_GEO: "us"},
+        {semconv.USAGE_SPEED: "fast"},
+        {semconv.GEN_AI_RESPONSE_MODEL: "claude-opus-4-6-20990101"},
+        {semconv.GEN_AI_RESPONSE_MODEL: "claude-nope-9"},
+    )
+
+    @pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(map(str, m.values())) or "standard")
+    def test_same_cost_as_cost_of_twice_in_a_row(self, mode: dict[str, Any]) -> None:
+        from decimal import Decimal
+
+        from tracer.capture import call_attributes
+        from tracer.cost import TokenCounts, default_table
+
+        table = default_table()
+        attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+                 semconv.GEN_AI_USAGE_INPUT_TOKENS: 250_000, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 1000,
+                 semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 700, **mode}  # fmt: skip
+        model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs[semconv.GEN_AI_REQUEST_MODEL]
+        counts = TokenCounts(249_000, 0, 0, 1000, 700, 0, 0, attrs.get(semconv.ANTHROPIC_RESPONSE_SERVICE_TIER),
+                             attrs.get(semconv.USAGE_INFERENCE_GEO), attrs.get(semconv.USAGE_SPEED))  # fmt: skip
+        expected = table.cost_of(model, counts)
+        for _ in range(2):  # the second from the memo
+            out = call_attributes(attrs, duration_s=1.0, prices=table)
+            if expected is None:
+                assert out[semconv.COST_UNPRICED] is True and semconv.COST_USD not in out
+            else:
+                assert Decimal(out[semconv.COST_USD_EXACT]) == expected
+                assert out[semconv.COST_USD] == float(expected)
+                canonical = table.resolve_model(model)
+                assert canonical is not None and out[semconv.COST_PRICE_SOURCE] == table.entry(canonical).source

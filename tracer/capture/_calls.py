@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from opentelemetry.context import Context
@@ -92,18 +91,14 @@ def call_attributes(
         get(semconv.USAGE_INFERENCE_GEO),
         get(semconv.USAGE_SPEED),
     )
-    cost: Decimal | None = prices.cost_of(model, counts)
-    if cost is None:
+    quote = prices.quote(model, counts)
+    if quote is None:
         out[semconv.COST_UNPRICED] = True
         return out
+    cost, source = quote
     out[semconv.COST_USD_EXACT] = str(cost)
     out[semconv.COST_USD] = float(cost)
-    try:
-        canonical = prices.resolve_model(model)
-        if canonical is not None:
-            out[semconv.COST_PRICE_SOURCE] = prices.entry(canonical).source
-    except Exception:
-        pass
+    out[semconv.COST_PRICE_SOURCE] = source
     return out
 
 

@@ -86,6 +86,8 @@ class _Effective:
     # (as a per-million-requests price): the hot path sums Python ints and builds ONE exact Decimal.
     ints: tuple[tuple[int, tuple[tuple[int, int], ...]], ...] = ()
     exponent: int = 0
+    # The six base prices when no kind has a long-context tier: the sum is then six products, no loop.
+    flat: tuple[int, int, int, int, int, int] | None = None
 
 
 def _as_ints(
@@ -111,7 +113,7 @@ def _exact(total: int, exponent: int) -> Decimal:
     while exponent < 0 and total % 10 == 0:
         total //= 10
         exponent += 1
-    return Decimal(total).scaleb(exponent, CTX)
+    return Decimal(f"{total}E{exponent}")  # exact, whatever the length (no context, no rounding)
 
 
 def _line_usd(quantity: int, price: Decimal, per_exponent: int) -> Decimal:
@@ -180,6 +182,7 @@ class PriceTable:
         self.sources = sources
         self._resolved: dict[str, str | None] = {}
         self._effective: dict[tuple[str, int, bool, bool, bool, bool], _Effective] = {}
+        self._quotes: dict[tuple[Any, ...], tuple[int, _Effective | None, str | None]] = {}
 
     # -- names -------------------------------------------------------------------------------------------
 
@@ -239,6 +242,30 @@ class PriceTable:
         if effective.rates is None:
             return None
         return self._total(counts, effective)
+
+    def quote(self, model: str, counts: TokenCounts) -> tuple[Decimal, str] | None:
+        """`cost_of(model, counts)` today, with the source of the model's prices; None when it has no price.
+
+        For a call span as it ends, on the application's thread: what a spelling of a model in one mode resolves
+        to (canonical model, rates, source) is kept for the day, so a repeat is one lookup and the sum.
+        """
+        day = int(time.time() // 86400)
+        key = (model, counts.service_tier, counts.inference_geo, counts.speed)
+        hit = self._quotes.get(key)
+        if hit is None or hit[0] != day:
+            canonical = self.resolve_model(model)
+            if canonical is None:
+                hit = (day, None, None)
+            else:
+                mode = self._mode(canonical, counts, False, None, None, None, day)
+                hit = (day, mode if mode.rates is not None else None, self._entries[canonical].source)
+            if len(self._quotes) >= _CACHE_LIMIT:
+                self._quotes.clear()
+            self._quotes[key] = hit
+        _, rated, source = hit
+        if rated is None or source is None:
+            return None
+        return self._total(counts, rated), source
 
     def breakdown(
         self,
@@ -312,6 +339,18 @@ class PriceTable:
         )
 
     def _total(self, counts: TokenCounts, effective: _Effective) -> Decimal:
+        flat = effective.flat
+        if flat is not None:
+            i, w5, w1, r, o, web = flat
+            total = (
+                counts.input * i
+                + counts.cache_write_5m * w5
+                + counts.cache_write_1h * w1
+                + counts.cache_read * r
+                + counts.output * o
+                + counts.web_search * web
+            )
+            return _exact(total, effective.exponent - 6)
         prompt = counts.input + counts.cache_write_5m + counts.cache_write_1h + counts.cache_read
         total = 0
         for quantity, (base, tiers) in zip(
@@ -421,7 +460,11 @@ class PriceTable:
                 web = CTX.multiply(web, entry.discount)
             adjustments.append((f"discount ({entry.discount_source})", entry.discount))
         ints, exponent = _as_ints(rates, web)
-        return _Effective(rates, web, tuple(adjustments), source, effective_date, why, ints, exponent)
+        flat = None
+        if len(ints) == 6 and not any(tiers for _, tiers in ints):
+            i, w5, w1, r, o, w = (base for base, _ in ints)
+            flat = (i, w5, w1, r, o, w)
+        return _Effective(rates, web, tuple(adjustments), source, effective_date, why, ints, exponent, flat)
 
     # -- the table ---------------------------------------------------------------------------------------
 
