@@ -213,8 +213,10 @@ class AttemptMiddleware(Middleware):
                     extra = body_usage_attributes(body)
                     if extra:
                         call_span.set_attributes(extra)
-            if call_span.is_recording():
-                call_span._tracer_last_outcome = outcome or str(status)
+            if outcome is not None and call_span.is_recording():
+                # Only a failed attempt is retried, so only a failure is noted on the call span: the next attempt's
+                # retry cause. A success leaves the span's instance dict alone (one less key on the hot path).
+                call_span._tracer_last_outcome = outcome
             if outcome is None and request.stream and not http.is_closed:
                 # A streamed body is part of its attempt: it ends when the body is read, closed or dropped, and a
                 # stall past the read timeout or a broken connection shows on the attempt that suffered it.

@@ -147,7 +147,10 @@ class CallSpanProcessor(SpanProcessor):
             original_end(end_time)
             # span -> end -> span is a reference cycle: break it as soon as the span has ended, so that spans are
             # freed by reference counting and not left to the cyclic garbage collector (measured: +30 us a call).
-            span.__dict__.pop("end", None)
+            try:
+                del span.end  # not through `span.__dict__`, which would turn the span's inline attributes into a dict
+            except AttributeError:
+                pass
 
         span.end = end
 
