@@ -98,7 +98,7 @@ def build_spans(n_calls: int) -> list[Any]:
 
 def bench_ingest(n_calls: int, runs: int) -> None:
     from tracer.store import StoreExporter
-    from tracer.store._rows import rows_from_spans
+    from tracer.store._rows import row_tuples_from_spans
 
     spans = build_spans(n_calls)
     # An application holds at most the processor's queue (2,048 spans), not 100,000 prebuilt ones: keep the
@@ -125,7 +125,7 @@ def bench_ingest(n_calls: int, runs: int) -> None:
             shutil.rmtree(root, ignore_errors=True)
     started = time.perf_counter()
     for part in batches:
-        rows_from_spans(part)
+        row_tuples_from_spans(part)
     convert = len(spans) / (time.perf_counter() - started)
     best = max(rates)
     verdict = "meets" if best >= 100_000 else "MISSES"

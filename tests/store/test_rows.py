@@ -119,5 +119,5 @@ class TestAttemptAndEventRows:
         )
         assert table == "events"
         assert (row["kind"], row["name"], row["from_state"], row["to_state"], row["reason"]) == ("breaker_transition", "claude-opus-4-5", "closed", "open", "5 failures")
-        assert row["attributes"] == [("failures", "5")]
+        assert row["attributes"] == (("failures", "5"),)
         assert row["time"] == IDS["start_ns"] // 1000

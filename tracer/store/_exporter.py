@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracer import semconv
-from tracer.store._rows import day_of, rows_from_spans
+from tracer.store._rows import day_of, row_tuples_from_spans
 from tracer.store._schema import TABLES, TIME_COLUMN
 from tracer.store._segments import default_root, write_segment
 
@@ -43,9 +43,18 @@ _DEFAULT_FULL_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
 
 
 def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    """An Arrow table with the current schema of `table` from row dicts (as `_rows` builds them)."""
+    """An Arrow table with the current schema of `table` from row dicts (as `rows_from_spans` builds them)."""
     # from_pylist converts in C++ (missing keys are NULL): three times faster than column lists built in Python.
     return pa.Table.from_pylist(list(rows), schema=TABLES[table])
+
+
+def table_from_tuples(table: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
+    """An Arrow table with the current schema of `table` from row tuples in its column order (as
+    `row_tuples_from_spans` builds them): one `zip` turns the rows into columns, each converted in C++."""
+    schema = TABLES[table]
+    if not rows:
+        return schema.empty_table()
+    return pa.Table.from_arrays([pa.array(column, type=f.type) for column, f in zip(zip(*rows), schema, strict=True)], schema=schema)
 
 
 def _split_by_day(data: pa.Table, time_column: str) -> list[tuple[str, pa.Table]]:
@@ -89,7 +98,7 @@ class StoreExporter(SpanExporter):
         self.full_batch = full_batch
         self.dropped = 0
         self.written = 0
-        self._buffer: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
         self._buffered = 0
         self._lock = threading.Lock()  # guards the buffer
         self._write_lock = threading.Lock()  # one writer at a time (segment order within a process)
@@ -110,7 +119,7 @@ class StoreExporter(SpanExporter):
         if self._closed:
             return SpanExportResult.FAILURE
         try:
-            rows = rows_from_spans(spans)
+            rows = row_tuples_from_spans(spans)
             count = sum(len(r) for r in rows.values())
             with self._lock:
                 self._ensure_thread()
@@ -168,7 +177,7 @@ class StoreExporter(SpanExporter):
             if pending:
                 self._write_buffered()
 
-    def _take(self) -> dict[str, list[dict[str, Any]]]:
+    def _take(self) -> dict[str, list[tuple[Any, ...]]]:
         with self._lock:
             taken = self._buffer
             self._buffer = {name: [] for name in TABLES}
@@ -184,9 +193,9 @@ class StoreExporter(SpanExporter):
                     ok = False
             return ok
 
-    def _write_table(self, table: str, rows: list[dict[str, Any]]) -> bool:
+    def _write_table(self, table: str, rows: list[tuple[Any, ...]]) -> bool:
         try:
-            by_day = _split_by_day(table_from_rows(table, rows), TIME_COLUMN[table])
+            by_day = _split_by_day(table_from_tuples(table, rows), TIME_COLUMN[table])
         except Exception as exc:
             self._count_dropped(len(rows), "error", f"cannot convert spans for the store at {self.root} ({exc!r}); spans dropped")
             return False
