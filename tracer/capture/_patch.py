@@ -85,7 +85,9 @@ class Patcher:
 
         def _tracer(client: Any) -> Any:
             try:
-                if client.__dict__.get(_MARK) is not patcher.middleware:
+                # getattr, not `client.__dict__`: reading the instance dict of an object whose attributes CPython
+                # keeps inline makes it a real dict for good, and every SDK attribute read on the client a bit slower.
+                if getattr(client, _MARK, None) is not patcher.middleware:
                     patcher._adopt(client)
             except Exception:
                 log.debug("could not add the attempt middleware to a client", exc_info=True)
@@ -113,11 +115,9 @@ class Patcher:
             options = client._open_telemetry
             traces = options["traces"]
             if traces.get("content_mode") != "content":
-                client.__dict__[_SAVED_OPTIONS] = options
-                client._set_open_telemetry(
-                    {**options, "traces": {**traces, "content_mode": "content", **self.content}}
-                )
-        client.__dict__[_MARK] = mw
+                setattr(client, _SAVED_OPTIONS, options)
+                client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **self.content}})
+        setattr(client, _MARK, mw)
         self.clients.add(client)
 
     def _remove_middleware(self, client: Any) -> None:
@@ -125,7 +125,9 @@ class Patcher:
         if mw in client._middleware:
             client._middleware = tuple(m for m in client._middleware if m is not mw)
             client._middleware_chain = client._build_middleware_chain()
-        client.__dict__.pop(_MARK, None)
-        saved = client.__dict__.pop(_SAVED_OPTIONS, None)
+        if hasattr(client, _MARK):
+            delattr(client, _MARK)
+        saved = getattr(client, _SAVED_OPTIONS, None)
         if saved is not None:
+            delattr(client, _SAVED_OPTIONS)
             client._set_open_telemetry(saved)
