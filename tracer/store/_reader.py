@@ -109,7 +109,7 @@ class Store:
         except Exception:
             kept = False
         if not kept:
-            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLES)):
+            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLES), *_rollup.TABLES):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for table, schema in TABLES.items():
                 columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema) + ", _seg INTEGER"
