@@ -276,8 +276,6 @@ class TestCallAttributesPricing:
 
     @pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(map(str, m.values())) or "standard")
     def test_same_cost_as_cost_of_twice_in_a_row(self, mode: dict[str, Any]) -> None:
-        from decimal import Decimal
-
         from tracer.capture import call_attributes
         from tracer.cost import TokenCounts, default_table
 
@@ -294,7 +292,34 @@ class TestCallAttributesPricing:
             if expected is None:
                 assert out[semconv.COST_UNPRICED] is True and semconv.COST_USD not in out
             else:
-                assert Decimal(out[semconv.COST_USD_EXACT]) == expected
+                assert out[semconv.COST_USD_EXACT] == str(expected)
                 assert out[semconv.COST_USD] == float(expected)
                 canonical = table.resolve_model(model)
                 assert canonical is not None and out[semconv.COST_PRICE_SOURCE] == table.entry(canonical).source
+
+    def test_cost_text_and_float_are_those_of_the_decimal(self) -> None:
+        """The hot path prints the exact cost without building a Decimal: the same text and float as the Decimal's."""
+        import random
+
+        from tracer.capture import call_attributes
+        from tracer.cost import TokenCounts, default_table
+
+        table = default_table()
+        rng = random.Random(7)
+        for _ in range(2000):
+            model = rng.choice(["claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-6", "claude-3-haiku-20240307"])
+            counts = TokenCounts(rng.choice([0, 1, rng.randrange(10**rng.randrange(1, 7))]), rng.randrange(3) * rng.randrange(10**5),
+                                 0, rng.randrange(2) * rng.randrange(10**5), rng.choice([0, 1, rng.randrange(10**5)]), 0,
+                                 rng.randrange(2) * rng.randrange(30), None, rng.choice([None, "us", "global"]), None)  # fmt: skip
+            attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: model,
+                     semconv.GEN_AI_USAGE_INPUT_TOKENS: counts.input + counts.cache_write_5m + counts.cache_read,
+                     semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: counts.cache_write_5m,
+                     semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: counts.cache_read,
+                     semconv.GEN_AI_USAGE_OUTPUT_TOKENS: counts.output,
+                     semconv.USAGE_WEB_SEARCH_REQUESTS: counts.web_search}  # fmt: skip
+            if counts.inference_geo:
+                attrs[semconv.USAGE_INFERENCE_GEO] = counts.inference_geo
+            expected = table.cost_of(model, counts)
+            out = call_attributes(attrs, duration_s=1.0, prices=table)
+            assert expected is not None
+            assert (out[semconv.COST_USD_EXACT], out[semconv.COST_USD]) == (str(expected), float(expected))

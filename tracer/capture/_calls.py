@@ -95,10 +95,7 @@ def call_attributes(
     if quote is None:
         out[semconv.COST_UNPRICED] = True
         return out
-    cost, source = quote
-    out[semconv.COST_USD_EXACT] = str(cost)
-    out[semconv.COST_USD] = float(cost)
-    out[semconv.COST_PRICE_SOURCE] = source
+    out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
     return out
 
 
@@ -115,8 +112,8 @@ def is_call_span(span: Any) -> bool:
     name = span.name
     if not name.startswith("anthropic.") or name in _NOT_CALLS:
         return False
-    attrs = span.attributes
-    return attrs is not None and semconv.SPAN_TYPE not in attrs and semconv.HTTP_REQUEST_METHOD in attrs
+    attrs = _raw_attributes(span)  # a miss through the SDK's mapping raises and catches a KeyError inside
+    return semconv.HTTP_REQUEST_METHOD in attrs and semconv.SPAN_TYPE not in attrs
 
 
 class CallSpanProcessor(SpanProcessor):

@@ -116,6 +116,33 @@ def _exact(total: int, exponent: int) -> Decimal:
     return Decimal(f"{total}E{exponent}")  # exact, whatever the length (no context, no rounding)
 
 
+def _usd(total: int, exponent: int) -> tuple[str, float]:
+    """total x 10**exponent as `str()` and `float()` of `_exact(total, exponent)` give it, without the Decimal.
+
+    The text follows the Decimal to-scientific-string rule (plain unless the exponent is positive or the adjusted
+    exponent is below -6); the float is the correctly rounded quotient, as `float(Decimal)` is.
+    """
+    if total == 0:
+        return "0", 0.0
+    while exponent < 0 and total % 10 == 0:
+        total //= 10
+        exponent += 1
+    digits = str(total)
+    size = len(digits)
+    left = exponent + size
+    if exponent <= 0 and left > -6:
+        if left <= 0:
+            text = "0." + "0" * -left + digits
+        elif left >= size:
+            text = digits
+        else:
+            text = digits[:left] + "." + digits[left:]
+    else:
+        text = digits[0] + ("." + digits[1:] if size > 1 else "") + f"E{left - 1:+d}"
+    value = total / 10**-exponent if exponent < 0 else float(total * 10**exponent)
+    return text, value
+
+
 def _line_usd(quantity: int, price: Decimal, per_exponent: int) -> Decimal:
     exponent = min(0, int(price.as_tuple().exponent))
     return _exact(quantity * int(price.scaleb(-exponent, CTX)), exponent - per_exponent)
@@ -243,11 +270,13 @@ class PriceTable:
             return None
         return self._total(counts, effective)
 
-    def quote(self, model: str, counts: TokenCounts) -> tuple[Decimal, str] | None:
-        """`cost_of(model, counts)` today, with the source of the model's prices; None when it has no price.
+    def quote(self, model: str, counts: TokenCounts) -> tuple[str, float, str] | None:
+        """`cost_of(model, counts)` today as `str()` and `float()` of that Decimal, with the source of the model's
+        prices; None when it has no price.
 
         For a call span as it ends, on the application's thread: what a spelling of a model in one mode resolves
-        to (canonical model, rates, source) is kept for the day, so a repeat is one lookup and the sum.
+        to (canonical model, rates, source) is kept for the day, so a repeat is one lookup, six products and the
+        digits of the sum (no Decimal is built).
         """
         day = int(time.time() // 86400)
         key = (model, counts.service_tier, counts.inference_geo, counts.speed)
@@ -265,7 +294,8 @@ class PriceTable:
         _, rated, source = hit
         if rated is None or source is None:
             return None
-        return self._total(counts, rated), source
+        text, value = _usd(self._total_int(counts, rated), rated.exponent - 6)
+        return text, value, source
 
     def breakdown(
         self,
@@ -339,10 +369,14 @@ class PriceTable:
         )
 
     def _total(self, counts: TokenCounts, effective: _Effective) -> Decimal:
+        return _exact(self._total_int(counts, effective), effective.exponent - 6)
+
+    def _total_int(self, counts: TokenCounts, effective: _Effective) -> int:
+        """The cost in units of 10**(effective.exponent - 6) USD."""
         flat = effective.flat
         if flat is not None:
             i, w5, w1, r, o, web = flat
-            total = (
+            return (
                 counts.input * i
                 + counts.cache_write_5m * w5
                 + counts.cache_write_1h * w1
@@ -350,7 +384,6 @@ class PriceTable:
                 + counts.output * o
                 + counts.web_search * web
             )
-            return _exact(total, effective.exponent - 6)
         prompt = counts.input + counts.cache_write_5m + counts.cache_write_1h + counts.cache_read
         total = 0
         for quantity, (base, tiers) in zip(
@@ -372,7 +405,7 @@ class PriceTable:
                         price = tier_price
                         break
                 total += quantity * price
-        return _exact(total, effective.exponent - 6)
+        return total
 
     def _mode(
         self,
