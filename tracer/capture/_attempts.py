@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracer import semconv
 from tracer.capture import _metrics, _worker
+from tracer.capture._spans import add_attributes, raw_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -250,9 +251,12 @@ class AttemptMiddleware(Middleware):
     ) -> None:
         """On the worker thread: the attempt's span, child of its call span, and its metrics."""
         start_ns, call_span, model, attempt = started
-        attrs = header_attributes(raw_headers)
-        attrs[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_ATTEMPT
-        attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = attempt
+        # What identifies the attempt goes to `start_span` (samplers and processors see it); the header values
+        # (str, int, float, bool) are added as they are, without the SDK cleaning each one again.
+        attrs: dict[str, Any] = {
+            semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
+            semconv.HTTP_REQUEST_RESEND_COUNT: attempt,
+        }
         if model is not None:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model
         if status is not None:
@@ -266,8 +270,11 @@ class AttemptMiddleware(Middleware):
             attributes=attrs,
             start_time=start_ns,
         )
+        headers = header_attributes(raw_headers)
+        if headers:
+            add_attributes(span, raw_attributes(span), headers)
         if error_type is not None:
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
         # The HTTP outcome counts (a stream that failed after its 200 is still a 200 attempt in the counter).
-        _metrics.record_attempt(model, status, error_type if status is None or status >= 400 else None, attrs)
+        _metrics.record_attempt(model, status, error_type if status is None or status >= 400 else None, headers)

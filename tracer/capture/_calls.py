@@ -24,6 +24,7 @@ from opentelemetry.trace import StatusCode
 from tracer import semconv
 from tracer._tags import tag_attributes
 from tracer.capture import _metrics
+from tracer.capture._spans import add_attributes, raw_attributes
 from tracer.cost import PriceTable, TokenCounts
 
 log = logging.getLogger("tracer.capture")
@@ -112,7 +113,7 @@ def is_call_span(span: Any) -> bool:
     name = span.name
     if not name.startswith("anthropic.") or name in _NOT_CALLS:
         return False
-    attrs = _raw_attributes(span)  # a miss through the SDK's mapping raises and catches a KeyError inside
+    attrs = raw_attributes(span)  # a miss through the SDK's mapping raises and catches a KeyError inside
     return semconv.HTTP_REQUEST_METHOD in attrs and semconv.SPAN_TYPE not in attrs
 
 
@@ -165,7 +166,7 @@ class CallSpanProcessor(SpanProcessor):
 def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int | None, tags: dict[str, str]) -> None:
     """Zone 2 of a call span's end: add our attributes and record the call's metrics. Never raises."""
     try:
-        attrs = _raw_attributes(span)
+        attrs = raw_attributes(span)
         end_ns = end_time if end_time is not None else time.time_ns()
         duration_s = (end_ns - (span.start_time or end_ns)) / 1e9
         extra = call_attributes(attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code)
@@ -173,38 +174,7 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         extra[semconv.CALL_SPAN_SOURCE] = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
         if tags:
             extra.update(tags)
-        _set_attributes(span, attrs, extra)
+        add_attributes(span, attrs, extra)
         _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:
         log.debug("could not complete a call span", exc_info=True)
-
-
-# The SDK span's attributes are a `BoundedAttributes` behind a `MappingProxyType`: every `.get` through the two
-# is a Python-level call, and `set_attributes` validates each value again. A call span is read about twenty times
-# and gets about ten attributes as it ends, on the caller's thread, so where the SDK's types are the ones known
-# here the plain dict inside is read, and written under the span's lock. Anything else takes the public API.
-def _raw_attributes(span: Any) -> Mapping[str, Any]:
-    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(raw) is dict:
-        return raw
-    return span.attributes or {}
-
-
-def _set_attributes(span: Any, attrs: Mapping[str, Any], extra: dict[str, Any]) -> None:
-    bounded = getattr(span, "_attributes", None)
-    lock = getattr(span, "_lock", None)
-    # Our values are all str, bool, int or float: valid attribute values that need no cleaning. With a value-length
-    # limit, or too few free slots for all of them, the SDK's own path applies the limits.
-    if (
-        type(attrs) is dict
-        and getattr(bounded, "_dict", None) is attrs
-        and lock is not None
-        and getattr(bounded, "max_value_len", 0) is None
-        and getattr(bounded, "_immutable", True) is False
-        and ((maxlen := getattr(bounded, "maxlen", 0)) is None or len(attrs) + len(extra) <= maxlen)
-    ):
-        with lock:
-            if span._end_time is None:
-                attrs.update(extra)
-        return
-    span.set_attributes(extra)
