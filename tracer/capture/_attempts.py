@@ -19,6 +19,7 @@ from typing import Any
 from anthropic import APIConnectionError, APITimeoutError
 from anthropic._middleware import Middleware
 from anthropic._tracing import FirstEnd, span_ending_stream
+from httpx2 import Headers
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -29,6 +30,7 @@ from tracer.capture._spans import add_attributes, raw_attributes
 log = logging.getLogger("tracer.capture")
 
 _ERROR = Status(StatusCode.ERROR)
+_ATTEMPT = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT}
 
 # Response header (lower-case bytes) -> (attribute, kind). One pass over the raw headers reads them all: httpx2's
 # Headers.get scans the whole list on every call, and an attempt would need a dozen of them.
@@ -206,7 +208,7 @@ class AttemptMiddleware(Middleware):
             call_span = started[1]
             http = response.http_response
             status = http.status_code
-            raw = http.headers.raw
+            raw = http.headers  # read on the worker thread (`.raw` builds a list)
             outcome = str(status) if status >= 400 else None
             if outcome is None and not request.stream:
                 body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
@@ -251,28 +253,25 @@ class AttemptMiddleware(Middleware):
     ) -> None:
         """On the worker thread: the attempt's span, child of its call span, and its metrics."""
         start_ns, call_span, model, attempt = started
-        # What identifies the attempt goes to `start_span` (samplers and processors see it); the header values
-        # (str, int, float, bool) are added as they are, without the SDK cleaning each one again.
-        attrs: dict[str, Any] = {
-            semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
-            semconv.HTTP_REQUEST_RESEND_COUNT: attempt,
-        }
+        # What says this is an attempt goes to `start_span` (samplers and processors see it); the rest (str, int,
+        # float and bool values) is added as it is: the SDK's cleaning checks each value against abstract base
+        # classes, a quarter of this function's time when every attribute went through it (measured).
+        span = self.tracer.start_span(
+            semconv.SPAN_ATTEMPT,
+            context=trace.set_span_in_context(call_span),
+            kind=SpanKind.CLIENT,
+            attributes=_ATTEMPT,
+            start_time=start_ns,
+        )
+        headers = header_attributes(raw_headers.raw if isinstance(raw_headers, Headers) else raw_headers)
+        attrs = {**headers, semconv.HTTP_REQUEST_RESEND_COUNT: attempt}
         if model is not None:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model
         if status is not None:
             attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
-        span = self.tracer.start_span(
-            semconv.SPAN_ATTEMPT,
-            context=trace.set_span_in_context(call_span),
-            kind=SpanKind.CLIENT,
-            attributes=attrs,
-            start_time=start_ns,
-        )
-        headers = header_attributes(raw_headers)
-        if headers:
-            add_attributes(span, raw_attributes(span), headers)
+        add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
