@@ -84,3 +84,38 @@ def test_latency_points_keep_an_exemplar_of_their_trace(fake_api: Any, telemetry
     call = telemetry.call()
     ((_, point),) = telemetry.metric(semconv.METRIC_OPERATION_DURATION)
     assert [(e.trace_id, e.span_id) for e in point.exemplars] == [(call.context.trace_id, call.context.span_id)]
+
+
+def test_no_meter_provider_means_nothing_is_recorded_until_one_is_registered(fake_api: Any) -> None:
+    """Without a MeterProvider the instruments are the API's proxies: nothing is computed or queued per call. Once
+    the application registers one, the proxies get real instruments and the calls after that are recorded."""
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    import tracer
+    from tests.conftest import metric_points
+    from tracer.capture import _metrics, _worker
+
+    proxy = _ProxyMeterProvider()  # what `metrics.get_meter_provider()` is before the application sets one
+    tracer.instrument(store=False)
+    try:
+        _metrics.configure(proxy.get_meter(semconv.SCOPE))
+        queued: list[Any] = []
+        real_defer = _worker.defer
+        _worker.defer = lambda fn, *args: (queued.append(fn), real_defer(fn, *args))  # type: ignore[assignment]
+        try:
+            sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+            _worker.drain()
+            assert _metrics._record_call not in queued
+            reader = InMemoryMetricReader()
+            proxy.on_set_meter_provider(MeterProvider(metric_readers=[reader]))
+            sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+            _worker.drain()
+            assert _metrics._record_call in queued
+            assert len(metric_points(reader, semconv.METRIC_OPERATION_DURATION)) == 1
+            assert metric_points(reader, semconv.METRIC_ATTEMPTS)
+        finally:
+            _worker.defer = real_defer  # type: ignore[assignment]
+    finally:
+        tracer.uninstrument()

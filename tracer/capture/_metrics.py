@@ -68,8 +68,16 @@ def reset() -> None:
     _instruments = None
 
 
+def _nowhere(inst: _Instruments) -> bool:
+    """Whether recording goes nowhere: the instruments came from the API's proxy meter (no MeterProvider is
+    registered) and no real instrument stands behind them yet. Then nothing is computed or queued at all; once the
+    application registers a provider, the proxies get real instruments and recording resumes."""
+    return getattr(inst.duration, "_real_instrument", inst) is None
+
+
 def _defer(fn: Callable[..., None], *args: Any) -> None:
-    if _instruments is not None:
+    inst = _instruments
+    if inst is not None and not _nowhere(inst):
         _worker.defer(fn, *args)
 
 
@@ -118,7 +126,8 @@ _worker.after_drain(_flush_batch)
 def record_attempt(model: str | None, status: int | None, error_type: str | None, attrs: Mapping[str, Any] | None) -> None:
     """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers. Called on the
     worker thread, where attempt spans are made; gathered and recorded at the end of the drain."""
-    if _instruments is None:
+    inst = _instruments
+    if inst is None or _nowhere(inst):
         return
     model = model or "unknown"
     labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),)
