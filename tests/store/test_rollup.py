@@ -13,8 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tracer.store import Store, compact, prune
-from tracer.store import _rollup
+from tracer.store import Store, _rollup, compact, prune
 from tracer.store import queries as q
 from tracer.store.synthetic import write_synthetic
 

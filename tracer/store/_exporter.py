@@ -54,7 +54,7 @@ def table_from_tuples(table: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     schema = TABLES[table]
     if not rows:
         return schema.empty_table()
-    return pa.Table.from_arrays([pa.array(column, type=f.type) for column, f in zip(zip(*rows), schema, strict=True)], schema=schema)
+    return pa.Table.from_arrays([pa.array(column, type=f.type) for column, f in zip(zip(*rows, strict=True), schema, strict=True)], schema=schema)
 
 
 def _split_by_day(data: pa.Table, time_column: str) -> list[tuple[str, pa.Table]]:

@@ -349,7 +349,8 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
     con.execute(
         f"DELETE FROM {rollup} WHERE t IN (SELECT unnest(?::BIGINT[])){' OR t IS NULL' if null else ''}", [minutes]
     )
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if minutes:
         lo, hi = minutes[0], minutes[-1] + _rollup.MINUTE_US
         # The time range lets DuckDB skip the row groups outside it; the list only when some minutes between are

@@ -262,7 +262,8 @@ def _micros(moment: dt.datetime) -> int:
 
 
 def _minutes_where(filters: Filters, lo: int | None, hi: int | None, time_column: str = "t") -> tuple[str, list[Any]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     if lo is not None:
         clauses.append(f"r.{time_column} >= ?")
         params.append(lo)
