@@ -16,6 +16,8 @@ from tracer.store import queries as q
 from tracer.store._reader import CACHE_DIR
 from tracer.store.synthetic import write_synthetic
 
+from .days import empty_day, link_day, unlink_day
+
 END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 
 
@@ -64,21 +66,16 @@ class TestAttemptsCarryTheirCall:
         pd.testing.assert_frame_equal(fast, joined, check_exact=True)
 
     def test_an_attempt_read_before_its_call_gets_the_call_when_it_arrives_and_loses_it_when_pruned(self, tmp_path: Path, synthetic: Path) -> None:
-        day = sorted(p.name for p in (synthetic / "calls").iterdir())[1]
-        for table in ("attempts", "calls", "events"):
-            (tmp_path / table / day).mkdir(parents=True)
-        for path in (synthetic / "attempts" / day).glob("*.parquet"):
-            os.link(path, tmp_path / "attempts" / day / path.name)
+        day = empty_day(synthetic, tmp_path)
+        link_day(synthetic, tmp_path, "attempts", day)
         store = Store(tmp_path)
         orphans = store.rows("SELECT count(*), count(call_model) FROM attempts")[0]
         assert orphans[0] > 0 and orphans[1] == 0
         assert q.error_rates(store, q.Filters()).empty  # as the join says: no call, no row
-        for path in (synthetic / "calls" / day).glob("*.parquet"):
-            os.link(path, tmp_path / "calls" / day / path.name)
+        link_day(synthetic, tmp_path, "calls", day)
         assert store.rows("SELECT count(call_model) FROM attempts") == store.rows("SELECT count(*) FROM attempts JOIN calls c ON call_span_id = c.span_id")
         pd.testing.assert_frame_equal(q.error_rates(store, q.Filters()), q.error_rates(Joined(store), q.Filters()))
-        for path in (tmp_path / "calls" / day).glob("*.parquet"):
-            path.unlink()
+        unlink_day(tmp_path, "calls", day)
         assert store.rows("SELECT count(call_model) FROM attempts") == [(0,)]
 
 

@@ -6,7 +6,6 @@ totals of the rows as segments arrive, are compacted and pruned, and as attempts
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import pytest
 from tracer.store import Store, _rollup, compact, prune
 from tracer.store import queries as q
 from tracer.store.synthetic import write_synthetic
+
+from .days import empty_day, link_day, unlink_day
 
 END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 FILTERS = {
@@ -51,6 +52,18 @@ class RowsOnly:
         return self.store.sql(query, params)
 
 
+class Recording:
+    """The store, noting the SQL it is asked."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.queries: list[str] = []
+
+    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
+        self.queries.append(query)
+        return self.store.sql(query, params)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
@@ -78,9 +91,12 @@ def assert_totals_are_the_rows(store: Store) -> None:
 @pytest.mark.parametrize("filters", FILTERS.values(), ids=FILTERS.keys())
 @pytest.mark.parametrize("name", [n for n in q.NAMED if n != "breaker_timeline"])  # its open end is now()
 def test_every_named_query_is_the_same_with_the_totals_as_from_the_rows(synthetic: Path, name: str, filters: q.Filters) -> None:
-    store = Store(synthetic)
-    with_totals, from_rows = q.NAMED[name](store, filters), q.NAMED[name](RowsOnly(store), filters)
+    store = Recording(Store(synthetic))
+    with_totals, from_rows = q.NAMED[name](store, filters), q.NAMED[name](RowsOnly(store.store), filters)
     pd.testing.assert_frame_equal(with_totals, from_rows, check_exact=True)
+    # The totals were read where they can serve: no tag filter, and at least one whole minute in the window.
+    read_totals = any("_by_minute r" in sql for sql in store.queries)
+    assert read_totals == (name in SERVED and filters not in (FILTERS["tag"], FILTERS["under-a-minute"]))
 
 
 def test_the_totals_replace_what_cost_by_model_and_error_rates_computed_from_the_rows(synthetic: Path) -> None:
@@ -125,19 +141,14 @@ def test_the_totals_follow_new_compacted_and_pruned_segments(tmp_path: Path) -> 
 
 
 def test_attempts_count_once_their_call_arrives_and_no_longer_once_it_is_pruned(tmp_path: Path, synthetic: Path) -> None:
-    day = sorted(p.name for p in (synthetic / "calls").iterdir())[1]
-    for table in ("attempts", "calls", "events"):
-        (tmp_path / table / day).mkdir(parents=True)
-    for path in (synthetic / "attempts" / day).glob("*.parquet"):
-        os.link(path, tmp_path / "attempts" / day / path.name)
+    day = empty_day(synthetic, tmp_path)
+    link_day(synthetic, tmp_path, "attempts", day)
     store = Store(tmp_path)
     assert store.rows("SELECT count(*) FROM attempts_by_minute") == [(0,)]
-    for path in (synthetic / "calls" / day).glob("*.parquet"):
-        os.link(path, tmp_path / "calls" / day / path.name)
+    link_day(synthetic, tmp_path, "calls", day)
     assert store.rows("SELECT sum(attempts) FROM attempts_by_minute") == store.rows("SELECT count(*) FROM attempts")
     assert_totals_are_the_rows(store)
-    for path in (tmp_path / "calls" / day).glob("*.parquet"):
-        path.unlink()
+    unlink_day(tmp_path, "calls", day)
     assert store.rows("SELECT count(*) FROM attempts_by_minute") == [(0,)]
     assert_totals_are_the_rows(store)
 

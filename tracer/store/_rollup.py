@@ -74,8 +74,8 @@ def tag_totals(t: str) -> str:
     return f"{t} AS t, c.model, c.service_name, c.e.key AS tag, c.e.value AS value, count(*) AS calls, sum(c.cost_usd) AS cost_usd"
 
 
-# name of the reader's table -> (the view over it, the source table, how to build rows for some minutes). Each
-# builder takes the WHERE clause (over `c` or `a`) that picks the rows of the minutes to recompute.
+# How the reader builds each table's rows for some minutes: from its `_calls` or `_attempts`, over the rows that a
+# WHERE clause (over `c` or `a`) picks.
 def build_calls(where: str) -> str:
     return f"SELECT {call_totals(minute_of('c.start_time'))} FROM _calls c {where} GROUP BY ALL"
 
@@ -93,7 +93,7 @@ def build_tags(where: str) -> str:
     )
 
 
-# reader table -> (view name, the table its rows come from, builder, the time column of that table)
+# the reader's table -> (the view over it, the table its rows come from, its builder)
 TABLES = {
     "_calls_by_minute": ("calls_by_minute", "calls", build_calls),
     "_attempts_by_minute": ("attempts_by_minute", "attempts", build_attempts),

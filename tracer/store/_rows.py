@@ -120,37 +120,20 @@ def hex_id(value: int | None, width: int) -> str | None:
     return None if not value else format(value, f"0{width}x")
 
 
-def row_from_span_data(
-    attrs: Mapping[str, Any],
-    *,
-    name: str,
-    trace_id: int,
-    span_id: int,
-    parent_span_id: int | None,
-    start_ns: int,
-    end_ns: int | None,
-    error: bool = False,
-    service_name: str | None = None,
-    scope: str | None = None,
-) -> tuple[str, dict[str, Any]] | None:
-    """(table, row) for one finished span, or None when the store does not keep this kind of span.
-
-    `error` is True when the span's status is ERROR. Times are nanoseconds since the epoch (OpenTelemetry's
-    unit); `start_time` columns are microseconds since the epoch (Parquet TIMESTAMP(us, UTC)).
+def row_from_span_data(attrs: Mapping[str, Any], **span: Any) -> tuple[str, dict[str, Any]] | None:
+    """(table, row) for one finished span, or None when the store does not keep this kind of span. The span's
+    fields as keywords, as `row_tuple_from_span_data` takes them.
 
     >>> row_from_span_data({"tracer.span.type": "attempt", "http.request.resend_count": 1,
     ...     "http.response.status_code": 529}, name="anthropic.http.attempt", trace_id=1, span_id=2,
     ...     parent_span_id=3, start_ns=1_000_000, end_ns=3_000_000)[1]["attempt"]
     1
     """
-    found = _row_values(
-        attrs, name=name, trace_id=trace_id, span_id=span_id, parent_span_id=parent_span_id, start_ns=start_ns,
-        end_ns=end_ns, error=error, service_name=service_name, scope=scope,
-    )
+    found = row_tuple_from_span_data(attrs, **span)
     return None if found is None else (found[0], dict(zip(COLUMNS[found[0]], found[1], strict=True)))
 
 
-def _row_values(
+def row_tuple_from_span_data(
     attrs: Mapping[str, Any],
     *,
     name: str,
@@ -163,7 +146,12 @@ def _row_values(
     service_name: str | None = None,
     scope: str | None = None,
 ) -> tuple[str, tuple[Any, ...]] | None:
-    """`row_from_span_data`, the row as a tuple in the order of its table's schema (`COLUMNS`)."""
+    """(table, row) for one finished span, the row a tuple in the order of its table's columns (`COLUMNS`), or
+    None when the store does not keep this kind of span.
+
+    `error` is True when the span's status is ERROR. Times are nanoseconds since the epoch (OpenTelemetry's
+    unit); `start_time` columns are microseconds since the epoch (Parquet TIMESTAMP(us, UTC)).
+    """
     table = classify(attrs, name, scope)
     if table is None:
         return None
@@ -290,7 +278,7 @@ def row_tuples_from_spans(spans: Iterable[Any]) -> dict[str, list[tuple[Any, ...
             key = id(resource)
             if key not in resource_cache:
                 resource_cache[key] = None if resource is None else _str(resource.attributes.get(semconv.SERVICE_NAME))
-            result = _row_values(
+            result = row_tuple_from_span_data(
                 _attributes(span),
                 name=name,
                 trace_id=context.trace_id,

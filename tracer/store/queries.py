@@ -261,6 +261,26 @@ def _micros(moment: dt.datetime) -> int:
     return (moment - _EPOCH) // dt.timedelta(microseconds=1)
 
 
+def _from_minutes(
+    view: str,
+    filters: Filters,
+    split: tuple[int | None, int | None, list[Filters]],
+    edge: Callable[[Filters], tuple[str, list[Any]]],
+    time_column: str = "t",
+) -> tuple[str, list[Any]]:
+    """SQL (and parameters) of the rows of the per-minute `view` for the whole minutes of `split`
+    (`_whole_minutes`), with the same totals computed from the rows (`edge(window)`, SQL and parameters) for each
+    partial minute at the window's ends. `time_column`: the view's minute that the window applies to."""
+    lo, hi, edges = split
+    clause, params = _minutes_where(filters, lo, hi, time_column)
+    parts = [f"SELECT * FROM {view} r {clause}"]
+    for window in edges:
+        sql, more = edge(window)
+        parts.append(sql)
+        params += more
+    return " UNION ALL ".join(parts), params
+
+
 def _minutes_where(filters: Filters, lo: int | None, hi: int | None, time_column: str = "t") -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -291,14 +311,12 @@ def _call_totals(store: Readable, filters: Filters, bucket: int | None = None) -
             return f"SELECT {_rollup.call_totals('NULL::BIGINT')} FROM calls c {clause} GROUP BY ALL", params
         t = _bucket_us("epoch_us(c.start_time)")
         return f"SELECT {_rollup.call_totals(t)} FROM calls c {clause} GROUP BY ALL", [*_bucket_params(bucket), *params]
-    lo, hi, edges = split
-    clause, params = _minutes_where(filters, lo, hi)
-    parts = [f"SELECT * FROM calls_by_minute r {clause}"]
-    for edge in edges:
-        clause, more = where(edge)
-        parts.append(f"SELECT {_rollup.call_totals(_rollup.minute_of('c.start_time'))} FROM calls c {clause} GROUP BY ALL")
-        params += more
-    return " UNION ALL ".join(parts), params
+
+    def edge(window: Filters) -> tuple[str, list[Any]]:
+        clause, params = where(window)
+        return f"SELECT {_rollup.call_totals(_rollup.minute_of('c.start_time'))} FROM calls c {clause} GROUP BY ALL", params
+
+    return _from_minutes("calls_by_minute", filters, split, edge)
 
 
 def _attempt_totals(store: Readable, filters: Filters, bucket: int | None = None) -> tuple[str, list[Any]]:
@@ -310,15 +328,13 @@ def _attempt_totals(store: Readable, filters: Filters, bucket: int | None = None
         t, t_params = ("NULL::BIGINT", []) if bucket is None else (_bucket_us("epoch_us(a.start_time)"), _bucket_params(bucket))
         totals = _rollup.attempt_totals(t, "NULL::BIGINT", model, "NULL::VARCHAR")
         return f"SELECT {totals} FROM {source} GROUP BY ALL", [*t_params, *params]
-    lo, hi, edges = split
-    clause, params = _minutes_where(filters, lo, hi, "call_t")
-    parts = [f"SELECT * FROM attempts_by_minute r {clause}"]
-    for edge in edges:
-        source, model, more = _attempts_join(store, edge)
+
+    def edge(window: Filters) -> tuple[str, list[Any]]:
+        source, model, params = _attempts_join(store, window)
         totals = _rollup.attempt_totals(_rollup.minute_of("a.start_time"), "NULL::BIGINT", model, "NULL::VARCHAR")
-        parts.append(f"SELECT {totals} FROM {source} GROUP BY ALL")
-        params += more
-    return " UNION ALL ".join(parts), params
+        return f"SELECT {totals} FROM {source} GROUP BY ALL", params
+
+    return _from_minutes("attempts_by_minute", filters, split, edge, "call_t")
 
 
 def _sum(column: str, condition: str | None = None) -> str:
@@ -404,19 +420,18 @@ def cost_by_tag(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per tag key and value: calls and cost_usd, costliest first (calls without tags are left out)."""
     split = _whole_minutes(store, filters, None)
     if split is not None:
-        lo, hi, edges = split
-        clause, params = _minutes_where(filters, lo, hi)
-        parts = [f"SELECT * FROM tags_by_minute r {clause}"]
-        for edge in edges:
-            clause, more = where(edge)
-            parts.append(
+
+        def edge(window: Filters) -> tuple[str, list[Any]]:
+            clause, params = where(window)
+            return (
                 f"SELECT {_rollup.tag_totals(_rollup.minute_of('c.start_time'))} FROM "
                 f"(SELECT c.*, unnest(map_entries(c.tags)) AS e FROM calls c {clause}) c GROUP BY ALL"
-            )
-            params += more
+            ), params
+
+        totals, params = _from_minutes("tags_by_minute", filters, split, edge)
         return store.sql(
             f"""
-            WITH p AS ({" UNION ALL ".join(parts)})
+            WITH p AS ({totals})
             SELECT tag, value, {_sum('calls')} AS calls, sum(cost_usd)::DOUBLE AS cost_usd
             FROM p
             GROUP BY ALL ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag, value
