@@ -24,8 +24,8 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracer import semconv
+from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
-from tracer.capture._spans import add_attributes, raw_attributes
 
 log = logging.getLogger("tracer.capture")
 

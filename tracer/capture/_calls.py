@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from tracer import semconv
+from tracer._spans import add_attributes, raw_attributes
 from tracer._tags import tag_attributes
 from tracer.capture import _metrics
-from tracer.capture._spans import add_attributes, raw_attributes
 from tracer.cost import PriceTable, TokenCounts
 
 log = logging.getLogger("tracer.capture")

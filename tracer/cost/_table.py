@@ -106,13 +106,19 @@ def _as_ints(
     return tuple((whole(p.base), tuple((start, whole(v)) for start, v in p.tiers)) for p in prices), exponent
 
 
+def _trimmed(total: int, exponent: int) -> tuple[int, int]:
+    """total x 10**exponent without trailing zeros after the point (6, -3 for 6000000, -9)."""
+    while exponent < 0 and total % 10 == 0:
+        total //= 10
+        exponent += 1
+    return total, exponent
+
+
 def _exact(total: int, exponent: int) -> Decimal:
     """total x 10**exponent as a Decimal without trailing zeros (0.006, not 0.006000000)."""
     if total == 0:
         return Decimal(0)
-    while exponent < 0 and total % 10 == 0:
-        total //= 10
-        exponent += 1
+    total, exponent = _trimmed(total, exponent)
     return Decimal(f"{total}E{exponent}")  # exact, whatever the length (no context, no rounding)
 
 
@@ -124,9 +130,7 @@ def _usd(total: int, exponent: int) -> tuple[str, float]:
     """
     if total == 0:
         return "0", 0.0
-    while exponent < 0 and total % 10 == 0:
-        total //= 10
-        exponent += 1
+    total, exponent = _trimmed(total, exponent)
     digits = str(total)
     size = len(digits)
     left = exponent + size

@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 from tracer import semconv
+from tracer._spans import raw_attributes
 from tracer.store._schema import TABLES
 
 _ERROR = StatusCode.ERROR
@@ -279,7 +280,7 @@ def row_tuples_from_spans(spans: Iterable[Any]) -> dict[str, list[tuple[Any, ...
             if key not in resource_cache:
                 resource_cache[key] = None if resource is None else _str(resource.attributes.get(semconv.SERVICE_NAME))
             result = row_tuple_from_span_data(
-                _attributes(span),
+                raw_attributes(span),
                 name=name,
                 trace_id=context.trace_id,
                 span_id=context.span_id,
@@ -302,16 +303,6 @@ def _public_fields(span: Any) -> tuple[Any, ...]:
         span.resource, span.context, span.parent, span.instrumentation_scope, span.status, span.name,
         span.start_time, span.end_time,
     )  # fmt: skip
-
-
-def _attributes(span: Any) -> Mapping[str, Any]:
-    # The SDK's ReadableSpan hands out its attributes as a read-only proxy over BoundedAttributes, whose every
-    # .get() runs three Python-level calls; the plain dict inside is read directly (benchmarks/store.py: spans to
-    # rows about three times faster). Anything else is read through its public `attributes`.
-    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if isinstance(inner, dict):
-        return inner
-    return span.attributes or {}
 
 
 def day_of(start_us: int) -> str:
