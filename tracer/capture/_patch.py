@@ -18,12 +18,19 @@ import logging
 import weakref
 from typing import Any
 
+import anthropic._tracing as sdk_tracing
 from anthropic._base_client import BaseClient
 from anthropic._decoders.jsonl import AsyncJSONLDecoder, JSONLDecoder
 from opentelemetry.trace import Tracer
 
+from tracer.capture import _speedups
 from tracer.capture._attempts import AttemptMiddleware
 from tracer.capture._batches import BatchResultRecorder
+
+try:  # only for a speed-up (see _speedups): an SDK without the module is traced all the same
+    import anthropic.lib._tracing._streaming as sdk_streaming
+except ImportError:  # pragma: no cover - depends on the SDK's version
+    sdk_streaming = None  # type: ignore[assignment]
 
 log = logging.getLogger("tracer.capture")
 
@@ -34,12 +41,15 @@ _SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
 class Patcher:
     """Applies and undoes the patches; holds what a patched client needs (our middleware, our tracer)."""
 
-    # (owner, attribute, name of the Patcher method that makes the replacement from the original). `apply` and
-    # `undo` both loop over this table.
-    TABLE: tuple[tuple[type, str, str], ...] = (
-        (BaseClient, "_tracer", "_tracer_property"),  # every API call: attempt middleware, call span when native is off
-        (JSONLDecoder, "__decode__", "_sync_batch_results"),  # batch results: a priced call per billed line
-        (AsyncJSONLDecoder, "__decode__", "_async_batch_results"),
+    # (owner, attribute, name of the Patcher method that makes the replacement from the original, required).
+    # `apply` and `undo` both loop over this table. The speed-ups are not required: an SDK without what they
+    # replace is traced all the same, only without them.
+    TABLE: tuple[tuple[Any, str, str, bool], ...] = (
+        (BaseClient, "_tracer", "_tracer_property", True),  # every API call: attempt middleware, call span when native is off
+        (JSONLDecoder, "__decode__", "_sync_batch_results", True),  # batch results: a priced call per billed line
+        (AsyncJSONLDecoder, "__decode__", "_async_batch_results", True),
+        (sdk_tracing, "dig", "_fast_dig", False),  # see _speedups: the same span, made faster
+        (sdk_streaming, "accumulator", "_light_accumulator", False),
     )
 
     def __init__(
@@ -54,16 +64,19 @@ class Patcher:
         self.content = content  # {"max_content_bytes": N} to record message content, None to leave it off
         self.batch_results = batch_results
         self.clients: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._originals: dict[tuple[type, str], Any] = {}
+        self._originals: dict[tuple[Any, str], Any] = {}
 
     def apply(self) -> None:
-        for owner, name, factory in self.TABLE:
-            original = owner.__dict__[name]
+        for owner, name, factory, required in self.TABLE:
+            if not required and (owner is None or not callable(vars(owner).get(name))):
+                log.debug("tracer: this anthropic SDK has no %s; traced without its speed-up", name)
+                continue
+            original = vars(owner)[name]
             self._originals[(owner, name)] = original
             setattr(owner, name, getattr(self, factory)(original))
 
     def undo(self) -> None:
-        for owner, name, _factory in self.TABLE:
+        for owner, name, _factory, _required in self.TABLE:
             original = self._originals.pop((owner, name), None)
             if original is not None:
                 setattr(owner, name, original)
@@ -97,6 +110,12 @@ class Patcher:
             return tracer
 
         return property(_tracer, doc=original.__doc__)
+
+    def _fast_dig(self, original: Any) -> Any:
+        return _speedups.fast_dig
+
+    def _light_accumulator(self, original: Any) -> Any:
+        return _speedups.light_accumulator(original)
 
     def _sync_batch_results(self, original: Any) -> Any:
         return self.batch_results.wrap_sync(original)

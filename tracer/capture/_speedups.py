@@ -1,0 +1,84 @@
+"""Faster equivalents of two helpers of the SDK's own tracing, which builds our call spans (native on or off).
+
+Neither changes what a span records; `tests/capture/test_speedups.py` checks that, attribute for attribute.
+
+- `dig` reads a response field for a span attribute, at every level through `is_mapping`, whose
+  `isinstance(obj, typing.Mapping)` goes through `typing`'s Python-level `__instancecheck__`. A Messages response
+  has a dozen such paths, read twice for a stream. `fast_dig` asks the same question of `collections.abc.Mapping`
+  directly, after a `dict` shortcut.
+- `accumulator` makes, for a stream read without a helper, the function that rebuilds its Message from the events
+  the span reads (`message_start`, `content_block_start`, `message_delta`). The SDK copies the event's Message
+  through `to_dict()` and `construct()` on `message_start`, and each new content block the same way: 57 us for a
+  one-block answer (measured on this 2-core machine), 45 of them for `message_start`. `light_accumulator` starts
+  from a shallow copy instead, with its own `usage` and `content` (the only parts the later events change), and
+  appends a plain content block as it is: the span never reads the content of this Message (output content
+  comes from a stream helper's own), and the SDK does nothing else for such a block. Any other block, and every
+  `message_delta`, goes to the SDK's function. 4 us in all. The application's events are left as they were.
+
+Both are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pydantic
+
+
+def fast_dig(data: object, path: Sequence[str]) -> object:
+    """`anthropic._tracing.dig`: the value at `path` in `data`, whose levels are mappings or models; else None."""
+    for name in path:
+        cls = type(data)
+        if cls is dict or issubclass(cls, Mapping):
+            data = data.get(name)  # type: ignore[attr-defined]
+        elif isinstance(data, pydantic.BaseModel):
+            data = getattr(data, name, None)
+        else:
+            return None
+    return data
+
+
+Accumulate = Callable[[object, Any], Any]
+
+# Blocks whose `content_block_start` only appends them to the Message, in the stable and the beta accumulator
+# alike (the beta one also relabels the model at a `fallback` block, which therefore goes to the SDK).
+_PLAIN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+
+
+def light_accumulator(original: Callable[[object, Any], Accumulate | None]) -> Callable[[object, Any], Accumulate | None]:
+    """Wraps the SDK's `accumulator(event, headers)` so that the Message a stream starts from is a cheap copy."""
+
+    def accumulator(event: object, headers: Any) -> Accumulate | None:
+        accumulate = original(event, headers)
+        if accumulate is None:
+            return None
+        sdk_accumulate = accumulate
+
+        def light(event: object, snapshot: Any) -> Any:
+            kind = getattr(event, "type", None)
+            if kind == "content_block_start" and snapshot is not None:
+                block = getattr(event, "content_block", None)
+                if isinstance(block, pydantic.BaseModel) and getattr(block, "type", None) in _PLAIN_BLOCKS:
+                    snapshot.content.append(block)
+                    return snapshot
+            elif kind == "message_start" and snapshot is None:
+                message = getattr(event, "message", None)
+                if isinstance(message, pydantic.BaseModel):
+                    return own_copy(message)
+            return sdk_accumulate(event, snapshot)
+
+        return light
+
+    return accumulator
+
+
+def own_copy(message: Any) -> Any:
+    """A copy of a streamed Message that the later events can change without touching the application's event."""
+    snapshot = copy.copy(message)
+    usage = message.usage
+    if isinstance(usage, pydantic.BaseModel):
+        snapshot.usage = copy.copy(usage)
+    snapshot.content = list(message.content)
+    return snapshot
