@@ -27,16 +27,19 @@ class TestLifecycle:
         assert len(telemetry.calls()) == 1 and len(telemetry.attempts()) == 1
 
     def test_uninstrument_restores_everything(self, fake_api: Any) -> None:
+        from tracer.capture._patch import Patcher
+
         from .conftest import _exporter, _provider
 
         _provider()
-        original = BaseClient.__dict__["_tracer"]
+        originals = {(owner, name): vars(owner)[name] for owner, name, _, _ in Patcher.TABLE}
         client = sync_client(fake_api)
         tracer.instrument(store=False)
+        assert all(vars(owner)[name] is not original for (owner, name), original in originals.items())
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
         assert len(client.middleware) == 1
         tracer.uninstrument()
-        assert BaseClient.__dict__["_tracer"] is original
+        assert all(vars(owner)[name] is original for (owner, name), original in originals.items())
         assert client.middleware == ()
         _exporter.clear()
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 import httpx2
@@ -137,3 +137,53 @@ class TestStreamsEnd:
         finally:
             tracer.uninstrument()
         assert [t for t, _ in bare] == [t for t, _ in instrumented]
+
+
+class TestStreamedUsage:
+    """A streamed call records the usage fields that the SDK's span leaves out, as a non-streamed one does."""
+
+    # Opus 4.6 has a fast-mode price, and web search is priced per request: each field moves the cost.
+    SEARCHING: ClassVar[dict[str, Any]] = {**ASK, "model": "claude-opus-4-6", "inference_geo": "us", "speed": "fast",
+                 "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"type": "web_fetch_20250910", "name": "web_fetch"}]}  # fmt: skip
+    FIELDS = (semconv.USAGE_WEB_SEARCH_REQUESTS, semconv.USAGE_WEB_FETCH_REQUESTS, semconv.USAGE_INFERENCE_GEO,
+              semconv.USAGE_SPEED, semconv.COST_USD_EXACT)  # fmt: skip
+
+    def _plain(self, client: Any, telemetry: Any) -> dict[str, Any]:
+        client.messages.create(**self.SEARCHING)
+        attrs = dict(telemetry.call().attributes)
+        telemetry.clear()
+        assert attrs[semconv.USAGE_WEB_SEARCH_REQUESTS] > 0 and attrs[semconv.USAGE_WEB_FETCH_REQUESTS] > 0
+        return attrs
+
+    def test_create_stream_true(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native)
+        plain = self._plain(client, telemetry)
+        for _ in client.messages.create(**self.SEARCHING, stream=True):
+            pass
+        streamed = telemetry.call().attributes
+        assert {k: streamed.get(k) for k in self.FIELDS} == {k: plain[k] for k in self.FIELDS}
+
+    def test_stream_helper(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        client = sync_client(fake_api, native)
+        plain = self._plain(client, telemetry)
+        with client.messages.stream(**self.SEARCHING) as stream:
+            stream.get_final_message()
+        streamed = telemetry.call().attributes
+        assert {k: streamed.get(k) for k in self.FIELDS} == {k: plain[k] for k in self.FIELDS}
+
+    async def test_async_stream_helper(self, fake_api: Any, telemetry: Any) -> None:
+        client = async_client(fake_api)
+        client_sync = sync_client(fake_api)
+        plain = self._plain(client_sync, telemetry)
+        async with client.messages.stream(**self.SEARCHING) as stream:
+            await stream.get_final_message()
+        streamed = telemetry.call().attributes
+        assert {k: streamed.get(k) for k in self.FIELDS} == {k: plain[k] for k in self.FIELDS}
+
+    def test_counts_need_the_final_usage(self, fake_api: Any, telemetry: Any) -> None:
+        """Cut before `message_delta`: geography and speed are known from `message_start`, the counts are not."""
+        for _ in sync_client(fake_api).messages.create(**self.SEARCHING, stream=True, **script("cut:4")):
+            pass
+        attrs = telemetry.call().attributes
+        assert attrs[semconv.USAGE_INFERENCE_GEO] == "us" and attrs[semconv.USAGE_SPEED] == "fast"
+        assert semconv.USAGE_WEB_SEARCH_REQUESTS not in attrs and semconv.USAGE_WEB_FETCH_REQUESTS not in attrs

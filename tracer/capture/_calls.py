@@ -100,6 +100,57 @@ def call_attributes(
     return out
 
 
+def streamed_usage_attributes(usage: Any, *, final: bool) -> dict[str, Any]:
+    """What a streamed Message's `usage` (a model) tells its call span beyond the SDK's attributes. Pure.
+
+    The same fields that `body_usage_attributes` reads from a non-streamed body: inference geography and speed
+    (from `message_start` on), web search and fetch requests (counts that are final only once `message_delta` has
+    come, so only with `final`).
+
+    >>> from anthropic.types import Usage
+    >>> streamed_usage_attributes(Usage(input_tokens=5, output_tokens=9, inference_geo="us",
+    ...     server_tool_use={"web_search_requests": 2, "web_fetch_requests": 0}), final=True)
+    {'tracer.usage.inference_geo': 'us', 'tracer.usage.web_search_requests': 2, 'tracer.usage.web_fetch_requests': 0}
+    """
+    out: dict[str, Any] = {}
+    geo = getattr(usage, "inference_geo", None)
+    if isinstance(geo, str):
+        out[semconv.USAGE_INFERENCE_GEO] = geo
+    speed = getattr(usage, "speed", None)
+    if isinstance(speed, str):
+        out[semconv.USAGE_SPEED] = speed
+    tools = getattr(usage, "server_tool_use", None) if final else None
+    if tools is not None:
+        for field, attribute in (("web_search_requests", semconv.USAGE_WEB_SEARCH_REQUESTS),
+                                 ("web_fetch_requests", semconv.USAGE_WEB_FETCH_REQUESTS)):  # fmt: skip
+            count = getattr(tools, field, None)
+            if type(count) is int:
+                out[attribute] = count
+    return out
+
+
+def record_streamed_usage(recorder: Any) -> None:
+    """Before the SDK's `StreamedMessage` ends a stream's call span: add `streamed_usage_attributes`. Never raises.
+
+    It reads the Message as the SDK's `end` is about to: the stream helper's shared snapshot, else the one built
+    from the events; final once `message_delta` has come and the helper did not withhold its snapshot.
+    """
+    try:
+        span = recorder._span
+        if not span.is_recording():
+            return
+        shared = recorder._shared_snapshot
+        message = recorder._snapshot if shared is None else shared()
+        if message is None:
+            return
+        final = recorder._has_message_delta is True and recorder._snapshot_withheld is False
+        extra = streamed_usage_attributes(getattr(message, "usage", None), final=final)
+        if extra:
+            span.set_attributes(extra)
+    except Exception:
+        log.debug("could not record a stream's usage", exc_info=True)
+
+
 def is_call_span(span: Any) -> bool:
     """Whether a span that just started is an API call span: the SDK's, or one of ours made the SDK's way.
 

@@ -10,6 +10,10 @@ property therefore lets us, on each call:
 - give a client whose native tracing is off (`ANTHROPIC_OPEN_TELEMETRY=false`, `open_telemetry=False`) our
   tracer, so the SDK's own code makes its call span: the same attributes, stream handling and trace-context
   propagation as the native span, under our scope. Exactly one call span per call, in every configuration.
+
+The other rows: batch results (a priced call per billed line), two helpers of the SDK's tracing replaced by faster
+equivalents (`_speedups`), and the end of a streamed call span, where the usage fields the SDK's span leaves out
+(web search and fetch requests, geography, speed) are added, as `_attempts` reads them from a non-streamed body.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from opentelemetry.trace import Tracer
 from tracer.capture import _speedups
 from tracer.capture._attempts import AttemptMiddleware
 from tracer.capture._batches import BatchResultRecorder
+from tracer.capture._calls import record_streamed_usage
 
 try:  # only for a speed-up (see _speedups): an SDK without the module is traced all the same
     import anthropic.lib._tracing._streaming as sdk_streaming
@@ -42,14 +47,16 @@ class Patcher:
     """Applies and undoes the patches; holds what a patched client needs (our middleware, our tracer)."""
 
     # (owner, attribute, name of the Patcher method that makes the replacement from the original, required).
-    # `apply` and `undo` both loop over this table. The speed-ups are not required: an SDK without what they
-    # replace is traced all the same, only without them.
+    # `apply` and `undo` both loop over this table. The last three are not required: an SDK without what they
+    # wrap is traced all the same, only slower, and its streams without the usage fields that only they add.
     TABLE: tuple[tuple[Any, str, str, bool], ...] = (
         (BaseClient, "_tracer", "_tracer_property", True),  # every API call: attempt middleware, call span when native is off
         (JSONLDecoder, "__decode__", "_sync_batch_results", True),  # batch results: a priced call per billed line
         (AsyncJSONLDecoder, "__decode__", "_async_batch_results", True),
         (sdk_tracing, "dig", "_fast_dig", False),  # see _speedups: the same span, made faster
         (sdk_streaming, "accumulator", "_light_accumulator", False),
+        # streams: the usage fields (web search and fetch, geography, speed) that the SDK's span leaves out
+        (getattr(sdk_streaming, "StreamedMessage", None), "end", "_streamed_message_end", False),
     )
 
     def __init__(
@@ -69,7 +76,7 @@ class Patcher:
     def apply(self) -> None:
         for owner, name, factory, required in self.TABLE:
             if not required and (owner is None or not callable(vars(owner).get(name))):
-                log.debug("tracer: this anthropic SDK has no %s; traced without its speed-up", name)
+                log.debug("tracer: this anthropic SDK has no %s to wrap; traced without it", name)
                 continue
             original = vars(owner)[name]
             self._originals[(owner, name)] = original
@@ -116,6 +123,13 @@ class Patcher:
 
     def _light_accumulator(self, original: Any) -> Any:
         return _speedups.light_accumulator(original)
+
+    def _streamed_message_end(self, original: Any) -> Any:
+        def end(recorder: Any, how: Any, error: BaseException | None = None) -> None:
+            record_streamed_usage(recorder)
+            original(recorder, how, error)
+
+        return end
 
     def _sync_batch_results(self, original: Any) -> Any:
         return self.batch_results.wrap_sync(original)
