@@ -9,7 +9,8 @@ reports the median wall time per call (what the caller waits) and the process CP
 thread plus export threads: every span is exported, to a processor that discards it, so export cost counts).
 
 Printed per configuration and call kind: median wall and CPU microseconds per call, the microseconds added over
-the bare SDK, and the ratio to it; then claude-tracer's own increment over the call span it builds on.
+the bare SDK, and the ratio to it; then claude-tracer's own increment over the call span it builds on, and what
+the SDK's middleware path costs by itself (the floor for any attempt timing through middleware).
 
 On a busy machine separate processes drift by tens of microseconds. `--paired` measures claude-tracer's own
 increment the steadier way: one process, the SDK's native spans on throughout, `tracer.instrument()` and
@@ -34,6 +35,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     # name: (native tracing, what instruments)
     "bare SDK (native off)": {"native": "false", "inst": "none"},
     "SDK native spans": {"native": "true", "inst": "provider"},
+    # The floor for anything that times attempts through the SDK's middleware, as the issue requires: native spans
+    # plus one middleware that only calls the next.
+    "SDK native + pass-through middleware": {"native": "true", "inst": "provider-middleware"},
     "claude-tracer (native on, default)": {"native": "true", "inst": "tracer"},
     "claude-tracer (native off)": {"native": "false", "inst": "tracer"},
     "claude-tracer + store": {"native": "true", "inst": "tracer-store"},
@@ -43,6 +47,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     "OpenInference (native on)": {"native": "true", "inst": "openinference"},
 }
 BARE = "bare SDK (native off)"
+FLOOR = "SDK native + pass-through middleware"
 MODEL = "claude-haiku-4-5"
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 
@@ -83,8 +88,17 @@ def _caller(client: Any, kind: str) -> Callable[[], None]:
 def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: str) -> dict[str, float]:
     import anthropic
 
-    if inst in ("provider", "openllmetry", "openinference"):
+    middleware: list[Any] = []
+    if inst in ("provider", "provider-middleware", "openllmetry", "openinference"):
         _discarding_provider()
+    if inst == "provider-middleware":
+        from anthropic._middleware import Middleware
+
+        class PassThrough(Middleware):
+            def handle(self, request: Any, call_next: Any) -> Any:
+                return call_next(request)
+
+        middleware.append(PassThrough())
     if inst == "openllmetry":
         from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
@@ -99,7 +113,7 @@ def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: s
         _discarding_provider()  # the same discarding export as the others, plus ours
         tracer.instrument(store=store if inst == "tracer-store" else False)
 
-    one = _caller(anthropic.Anthropic(api_key="bench-key", base_url=base_url, max_retries=0), kind)
+    one = _caller(anthropic.Anthropic(api_key="bench-key", base_url=base_url, max_retries=0, middleware=middleware), kind)
 
     for _ in range(warmup):
         one()
@@ -189,7 +203,7 @@ def main() -> int:
 
     configs = {n: c for n, c in CONFIGS.items() if _available(c["inst"])}
     if args.only:
-        configs = {n: c for n, c in configs.items() if n in (BARE, "SDK native spans") or any(o in n for o in args.only)}
+        configs = {n: c for n, c in configs.items() if n in (BARE, "SDK native spans", FLOOR) or any(o in n for o in args.only)}
     skipped = sorted(set(CONFIGS) - set(configs))
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     with FakeAPI(seed=0, latency_scale=0.0) as api, tempfile.TemporaryDirectory() as tmp:
@@ -230,9 +244,48 @@ def main() -> int:
             inc_cpu = med(ours, kind, "cpu_us") - native_cpu
             print(f"  claude-tracer's own increment over the SDK's native span: {inc:+.1f} us wall "
                   f"({inc / bare_wall:+.1%} of a bare call), {inc_cpu:+.1f} us CPU ({inc_cpu / bare_cpu:+.1%})")  # fmt: skip
+        if FLOOR in configs and "SDK native spans" in configs:
+            floor = med(FLOOR, kind, "wall_us") - med("SDK native spans", kind, "wall_us")
+            print(f"  the SDK's middleware path alone (one pass-through middleware): {floor:+.1f} us wall "
+                  f"({floor / bare_wall:+.1%} of a bare call)")  # fmt: skip
+    span_us, span_attrs_us = span_floor()
+    print(f"\nOne OpenTelemetry span (start, end, batch processor, discarding exporter), the least an attempt span costs: "
+          f"{span_us:.1f} us empty, {span_attrs_us:.1f} us with 20 attributes")  # fmt: skip
     if skipped:
         print(f"\nnot measured (pip install -e '.[bench]'): {', '.join(skipped)}")
     return 0
+
+
+def span_floor() -> tuple[float, float]:
+    """Microseconds to start and end one child span on an SDK provider with a batch processor: best of 5 x 20,000."""
+    import timeit
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Discard(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    tracer = provider.get_tracer("floor")
+    context = trace.set_span_in_context(tracer.start_span("call"))
+    attrs = {f"attribute.{i}": i for i in range(20)}
+
+    def empty() -> None:
+        tracer.start_span("attempt", context=context).end()
+
+    def with_attributes() -> None:
+        span = tracer.start_span("attempt", context=context)
+        span.set_attributes(attrs)
+        span.end()
+
+    try:
+        return tuple(min(timeit.repeat(f, number=20_000, repeat=5)) / 20_000 * 1e6 for f in (empty, with_attributes))  # type: ignore[return-value]
+    finally:
+        provider.shutdown()
 
 
 def _run_paired(blocks: int, per_block: int) -> int:
