@@ -10,7 +10,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import tracer
-from tracer.capture import _attempts, _calls, _metrics
+from tracer.capture import _attempts, _calls, _metrics, _speedups
 
 from .conftest import HELLO, MODEL, async_client, script, sync_client
 
@@ -43,6 +43,8 @@ SABOTAGE = {
     "call attributes and cost": (_calls, "call_attributes"),
     "span classification": (_calls, "is_call_span"),
     "tags": (_calls, "tag_attributes"),
+    "streamed usage": (_calls, "streamed_usage_attributes"),
+    "stream accumulator": (_speedups, "own_copy"),
 }
 
 
@@ -78,6 +80,11 @@ class TestZoneTwoFailing:
     def test_streams_still_stream(self, fake_api: Any, telemetry: Any, broken: str) -> None:
         with sync_client(fake_api).messages.stream(**ASK) as s:
             assert s.get_final_text()
+
+    def test_raw_streams_still_stream(self, fake_api: Any, telemetry: Any, broken: str) -> None:
+        events = list(sync_client(fake_api).messages.create(**ASK, stream=True))  # no helper: the accumulator runs
+        assert events[0].type == "message_start" and events[-1].type == "message_stop"
+        assert telemetry.call().end_time is not None
 
     def test_metrics_raising(self, fake_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         FIRED.clear()

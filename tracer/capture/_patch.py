@@ -125,9 +125,9 @@ class Patcher:
         return _speedups.light_accumulator(original)
 
     def _streamed_message_end(self, original: Any) -> Any:
-        def end(recorder: Any, how: Any, error: BaseException | None = None) -> None:
+        def end(recorder: Any, *args: Any, **kwargs: Any) -> None:
             record_streamed_usage(recorder)
-            original(recorder, how, error)
+            original(recorder, *args, **kwargs)
 
         return end
 

@@ -47,11 +47,11 @@ Accumulate = Callable[[object, Any], Any]
 _PLAIN_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
 
 
-def light_accumulator(original: Callable[[object, Any], Accumulate | None]) -> Callable[[object, Any], Accumulate | None]:
+def light_accumulator(original: Callable[..., Accumulate | None]) -> Callable[..., Accumulate | None]:
     """Wraps the SDK's `accumulator(event, headers)` so that the Message a stream starts from is a cheap copy."""
 
-    def accumulator(event: object, headers: Any) -> Accumulate | None:
-        accumulate = original(event, headers)
+    def accumulator(*args: Any, **kwargs: Any) -> Accumulate | None:
+        accumulate = original(*args, **kwargs)
         if accumulate is None:
             return None
         sdk_accumulate = accumulate
