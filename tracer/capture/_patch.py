@@ -32,7 +32,7 @@ from tracer.capture._attempts import AttemptMiddleware
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import record_streamed_usage
 
-try:  # only for a speed-up (see _speedups): an SDK without the module is traced all the same
+try:  # only for the optional rows of the table: an SDK without the module is traced all the same
     import anthropic.lib._tracing._streaming as sdk_streaming
 except ImportError:  # pragma: no cover - depends on the SDK's version
     sdk_streaming = None  # type: ignore[assignment]

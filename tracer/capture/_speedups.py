@@ -54,7 +54,7 @@ def light_accumulator(original: Callable[..., Accumulate | None]) -> Callable[..
         accumulate = original(*args, **kwargs)
         if accumulate is None:
             return None
-        sdk_accumulate = accumulate
+        sdk_accumulate = accumulate  # narrowed to not-None for the closure
 
         def light(event: object, snapshot: Any) -> Any:
             kind = getattr(event, "type", None)
@@ -65,9 +65,9 @@ def light_accumulator(original: Callable[..., Accumulate | None]) -> Callable[..
                     return snapshot
             elif kind == "message_start" and snapshot is None:
                 message = getattr(event, "message", None)
-                if isinstance(message, pydantic.BaseModel):
+                if isinstance(message, pydantic.BaseModel) and isinstance(getattr(message, "content", None), list):
                     return own_copy(message)
-            return sdk_accumulate(event, snapshot)
+            return sdk_accumulate(event, snapshot)  # anything unusual: the SDK's own way
 
         return light
 
