@@ -117,6 +117,12 @@ def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: s
 
     for _ in range(warmup):
         one()
+    if inst.startswith("tracer"):
+        import tracer
+
+        # Steady state: the first write of the store imports what pyarrow converts with (pandas, once installed:
+        # about 0.13 s, once per process), and the worker starts empty.
+        tracer.flush()
     walls: list[int] = []
     cpu0 = time.process_time_ns()
     perf = time.perf_counter_ns
