@@ -250,6 +250,13 @@ def main() -> int:
             inc_cpu = med(ours, kind, "cpu_us") - native_cpu
             print(f"  claude-tracer's own increment over the SDK's native span: {inc:+.1f} us wall "
                   f"({inc / bare_wall:+.1%} of a bare call), {inc_cpu:+.1f} us CPU ({inc_cpu / bare_cpu:+.1%})")  # fmt: skip
+        peers = [n for n in configs if n.startswith(("OpenLLMetry", "OpenInference"))]
+        if ours in configs and peers:
+            # Round by round (the configurations of a round run back to back), so drift of the machine cancels.
+            print("  claude-tracer (native on) minus each peer, median of per-round differences (negative: we cost less):")
+            for peer in peers:
+                diffs = [a["wall_us"] - b["wall_us"] for a, b in zip(results[(ours, kind)], results[(peer, kind)], strict=True)]
+                print(f"    {peer:36} {statistics.median(diffs):+8.1f} us   rounds: {' '.join(f'{d:+.0f}' for d in diffs)}")
         if FLOOR in configs and "SDK native spans" in configs:
             floor = med(FLOOR, kind, "wall_us") - med("SDK native spans", kind, "wall_us")
             print(f"  the SDK's middleware path alone (one pass-through middleware): {floor:+.1f} us wall "
