@@ -62,6 +62,7 @@ CASES: dict[str, tuple[Callable[[anthropic.Anthropic], Any], Callable[[Any], lis
     "early break": (_create(), _break_after(4)),
     "beta": (lambda client: client.beta.messages.create(**ASK, stream=True), _read),
     "stream helper": (lambda client: client.messages.stream(**ASK), lambda s: [s.__enter__().get_final_message(), s.__exit__(None, None, None)]),
+    "not streamed": (lambda client: client.messages.create(**ASK), lambda message: [message]),  # dig only
 }  # fmt: skip
 
 
@@ -83,7 +84,7 @@ def _sdk_helpers() -> dict[tuple[Any, str], Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_stream_records_the_same_with_and_without_the_speedups(case: str, telemetry: Any, native: bool) -> None:
+def test_a_call_records_the_same_with_and_without_the_speedups(case: str, telemetry: Any, native: bool) -> None:
     assert sdk_tracing.dig is _speedups.fast_dig
     fast, fast_events = _record(case, native, telemetry)
     installed = {(owner, name): getattr(owner, name) for owner, name in _SPEEDUPS}
