@@ -30,6 +30,17 @@ class TestStreamsEnd:
         # With the fake API at latency 0 the whole answer can arrive with its first token: no rate to compute.
         assert attrs.get(semconv.CALL_OUTPUT_TOKENS_PER_S, 1) > 0
 
+    async def test_async_create_stream_true(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+        stream = await async_client(fake_api, native).messages.create(**ASK, stream=True)
+        events = [event async for event in stream]
+        attrs = telemetry.call().attributes
+        final = next(e for e in events if e.type == "message_delta")
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
+        assert attrs[semconv.GEN_AI_RESPONSE_ID] == events[0].message.id
+        assert attrs[semconv.ANTHROPIC_STOP_REASON] == final.delta.stop_reason
+        assert attrs[semconv.CALL_STREAM_END] == "completed"
+        assert events[0].message.usage.output_tokens == 1 and events[0].message.stop_reason is None  # as it arrived
+
     def test_output_tokens_per_second_after_the_first_token(self, telemetry: Any) -> None:
         from tracer.fakeapi import FakeAPI
 
