@@ -114,21 +114,28 @@ def where(filters: Filters, alias: str = "c", *, time_column: str = "start_time"
     >>> where(Filters(models=("a", "b"), tags={"feature": "x"}))
     ('WHERE c.model IN (?, ?) AND json_extract_string(CAST(c.tags AS JSON), ?) = ?', ['a', 'b', 'feature', 'x'])
     """
+    return _clauses(filters, alias, time_column, prefix, filters.start, filters.end, filters.tags)
+
+
+def _clauses(
+    filters: Filters, alias: str, time_column: str, prefix: str, lo: Any, hi: Any, tags: Mapping[str, str]
+) -> tuple[str, list[Any]]:
+    """The WHERE clause of `where`, with the window's bounds and the tags given apart (see `_minutes_where`)."""
     clauses: list[str] = []
     params: list[Any] = []
-    if filters.start is not None:
+    if lo is not None:
         clauses.append(f"{alias}.{time_column} >= ?")
-        params.append(filters.start)
-    if filters.end is not None:
+        params.append(lo)
+    if hi is not None:
         clauses.append(f"{alias}.{time_column} < ?")
-        params.append(filters.end)
+        params.append(hi)
     if filters.models:
         clauses.append(f"{alias}.{prefix}model IN ({', '.join('?' * len(filters.models))})")
         params.extend(filters.models)
     if filters.services:
         clauses.append(f"{alias}.{prefix}service_name IN ({', '.join('?' * len(filters.services))})")
         params.extend(filters.services)
-    for key, value in filters.tags.items():
+    for key, value in tags.items():
         # CAST(... AS JSON) reads tags whether the store keeps them as a MAP, JSON or JSON text.
         clauses.append(f"json_extract_string(CAST({alias}.{prefix}tags AS JSON), ?) = ?")
         params.extend([_json_key(key), value])
@@ -282,21 +289,8 @@ def _from_minutes(
 
 
 def _minutes_where(filters: Filters, lo: int | None, hi: int | None, time_column: str = "t") -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if lo is not None:
-        clauses.append(f"r.{time_column} >= ?")
-        params.append(lo)
-    if hi is not None:
-        clauses.append(f"r.{time_column} < ?")
-        params.append(hi)
-    if filters.models:
-        clauses.append(f"r.model IN ({', '.join('?' * len(filters.models))})")
-        params.extend(filters.models)
-    if filters.services:
-        clauses.append(f"r.service_name IN ({', '.join('?' * len(filters.services))})")
-        params.extend(filters.services)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+    # Minute numbers for bounds; no tags: the totals are read only for queries without a tag filter.
+    return _clauses(filters, "r", time_column, "", lo, hi, {})
 
 
 def _call_totals(store: Readable, filters: Filters, bucket: int | None = None) -> tuple[str, list[Any]]:
