@@ -183,7 +183,7 @@ def _http(found: Parts) -> None:
         found.headers_type = headers
     else:
         found.lose("Headers.raw of the SDK's HTTP library", "attempt spans lack response headers")
-    response = getattr(http, "Response", None)
+    response: Any = getattr(http, "Response", None)
     try:
         probe = response(200, content=b"{}")
         found.response_body = getattr(probe, "_content", None) == b"{}"

@@ -24,8 +24,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.trace import Tracer
-
 from tracer.capture import _compat, _speedups
 from tracer.capture._attempts import UNTRACED, AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
