@@ -27,7 +27,8 @@ class TestLifecycle:
         assert len(telemetry.calls()) == 1 and len(telemetry.attempts()) == 1
 
     def test_uninstrument_restores_everything(self, fake_api: Any) -> None:
-        from tracer.capture import _compat, _worker
+        from tracer import _compat
+        from tracer.capture import _worker
         from tracer.capture._patch import Patcher
 
         from .conftest import _exporter, _provider

@@ -20,9 +20,9 @@ from anthropic import APIConnectionError, APITimeoutError
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
-from tracer.capture import _compat, _metrics, _worker
+from tracer.capture import _metrics, _worker
 
 log = logging.getLogger("tracer.capture")
 
@@ -241,7 +241,7 @@ class AttemptRecorder:
             raw = http.headers  # read on the worker thread (`.raw` builds a list)
             outcome = str(status) if status >= 400 else None
             found = _compat.parts()
-            body = getattr(http, "_content", None) if found.response_body else None
+            body = _compat.response_body(http)
             if outcome is not None:
                 if call_span.is_recording():
                     # Only a failed attempt is retried, so only a failure is noted on the call span: the next

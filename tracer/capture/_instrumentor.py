@@ -21,8 +21,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from tracer import semconv
-from tracer.capture import _compat, _metrics, _worker
+from tracer import _compat, semconv
+from tracer.capture import _metrics, _worker
 from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor

@@ -24,7 +24,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from tracer.capture import _compat, _speedups
+from tracer import _compat
+from tracer.capture import _speedups
 from tracer.capture._attempts import UNTRACED, AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import record_streamed_usage

@@ -28,6 +28,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +62,15 @@ class Parts:
 
 
 _parts: Parts | None = None
+_fast_spans = False  # `parts().fast_span_attributes`, read on every span: a module global is the cheapest read
 
 
 def parts() -> Parts:
     """The resolved parts; resolved on first use (normally by `instrument()`), then cached. Never raises."""
-    global _parts
+    global _parts, _fast_spans
     if _parts is None:
         _parts = check()
+        _fast_spans = _parts.fast_span_attributes
     return _parts
 
 
@@ -216,12 +219,50 @@ def _otel(found: Parts) -> None:
 # -- accessors used on the hot path: plain functions over what `check()` found ---------------------------------------
 
 
-def span_attribute_dict(span: Any) -> Any:
-    """The plain dict an SDK span keeps its attributes in, or None (then use the public API)."""
-    if not parts().fast_span_attributes:
+def raw_attributes(span: Any) -> Mapping[str, Any]:
+    """The span's attributes, as the plain dict the OpenTelemetry SDK keeps them in where it can; read only.
+
+    An SDK span keeps them in a `BoundedAttributes` (a dict inside, limits, a lock) behind a `MappingProxyType`:
+    every `.get` through the two is a Python-level call and a miss raises and catches a KeyError. claude-tracer
+    reads a call span about twenty times, and the store's exporter every finished span, so the dict is read where
+    the SDK's shape is the one `check()` found.
+    """
+    if _fast_spans:
+        raw = getattr(getattr(span, "_attributes", None), "_dict", None)
+        if type(raw) is dict:
+            return raw
+    return span.attributes or {}
+
+
+def add_attributes(span: Any, attrs: Mapping[str, Any], extra: dict[str, Any]) -> None:
+    """`span.set_attributes(extra)`, where `attrs` is `raw_attributes(span)`. The values must be str, bool, int or
+    float (valid attribute values that need no cleaning): they are added to the dict under the span's lock, as
+    `set_attributes` would, without validating each again. With a value-length limit, or too few free slots for
+    all of them, the SDK's own path applies the limits."""
+    bounded = getattr(span, "_attributes", None)
+    lock = getattr(span, "_lock", None)
+    if (
+        _fast_spans
+        and type(attrs) is dict
+        and getattr(bounded, "_dict", None) is attrs
+        and lock is not None
+        and getattr(bounded, "max_value_len", 0) is None
+        and getattr(bounded, "_immutable", True) is False
+        and ((maxlen := getattr(bounded, "maxlen", 0)) is None or len(attrs) + len(extra) <= maxlen)
+    ):
+        with lock:
+            if span._end_time is None:
+                attrs.update(extra)
+        return
+    span.set_attributes(extra)
+
+
+def response_body(response: Any) -> bytes | None:
+    """The body of an HTTP response that has been read already (None while it streams, or if we cannot tell)."""
+    if not parts().response_body:
         return None
-    raw = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return raw if type(raw) is dict else None
+    body = getattr(response, "_content", None)
+    return body if type(body) is bytes else None
 
 
 def proxy_has_no_instrument(instrument: Any) -> bool:
