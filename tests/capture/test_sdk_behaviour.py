@@ -240,7 +240,7 @@ class TestOtherWaysOfCalling:
         clients = [
             AnthropicVertex(region="us-east5", project_id="p", access_token="tok", base_url=plain.base_url, max_retries=1),
             AnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b", base_url=plain.base_url,
-                             max_retries=1),  # fmt: skip
+                             max_retries=1),
         ]
         for client in clients:
             bare, ours, bare_seen, ours_seen = _both(plain, lambda client=client: client.messages.create(**BODY))
