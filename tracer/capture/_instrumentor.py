@@ -93,7 +93,7 @@ class ClaudeTracerInstrumentor(BaseInstrumentor):
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 2.12",)
+        return ("anthropic >= 1.14, < 3",)  # the pyproject range: native tracing and `_attempt_request(call=)`
 
     def _instrument(self, **kwargs: Any) -> None:
         _setup(**kwargs)
