@@ -9,7 +9,7 @@ delays every other stream. Each configuration runs in a fresh child process: `--
 milliseconds per answer, streamed in chunks) served from this process. Printed per configuration: the wall time
 of the whole workload (median over rounds, the rounds interleaving the configurations), the time added over the
 bare SDK and its ratio, the child's CPU time per stream (all its threads, export included: steadier than wall
-time on a busy machine), and the event loop's lag (how late a 10 ms ticker woke, p99 and max), which shows work
+time on a busy machine) and the loop thread's own share of it, and the event loop's lag (how late a 10 ms ticker woke, p99 and max), which shows work
 that blocks the loop.
 """
 
@@ -93,9 +93,10 @@ def child(base_url: str, inst: str, streams: int, concurrency: int, store: str) 
                 lags.append((time.perf_counter() - t0 - 0.01) * 1000)
 
         tick = asyncio.create_task(ticker())
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, l0 = time.perf_counter(), time.process_time(), time.thread_time()
         await asyncio.gather(*(one() for _ in range(streams)))
         wall = time.perf_counter() - t0
+        loop_cpu = time.thread_time() - l0
         done = True
         await tick
         if inst.startswith("tracer"):
@@ -104,7 +105,7 @@ def child(base_url: str, inst: str, streams: int, concurrency: int, store: str) 
             tracer.flush()  # what was deferred to export threads is part of the workload's cost
         cpu = time.process_time() - c0
         lags.sort()
-        return {"wall_s": wall, "cpu_ms_per_stream": cpu * 1000 / streams,
+        return {"wall_s": wall, "cpu_ms_per_stream": cpu * 1000 / streams, "loop_ms_per_stream": loop_cpu * 1000 / streams,
                 "lag_p99_ms": lags[int(len(lags) * 0.99)] if lags else 0.0, "lag_max_ms": lags[-1] if lags else 0.0}
 
     return asyncio.run(workload())
@@ -155,14 +156,15 @@ def main() -> int:
     print(f"\n{args.streams} streams, {args.concurrency} at a time, latency scale {args.latency_scale}, "
           f"{args.rounds} rounds (load average {load:.1f})")  # fmt: skip
     bare = statistics.median(r["wall_s"] for r in results[BARE])
-    print(f"{'configuration':34} {'wall s (rounds)':>24} {'added':>8} {'ratio':>6} {'cpu ms/stream':>14} {'lag p99':>8} {'lag max':>8}")
+    print(f"{'configuration':34} {'wall s (rounds)':>24} {'added':>8} {'ratio':>6} {'cpu ms/stream':>14} {'loop ms':>8} {'lag p99':>8} {'lag max':>8}")
     for name, runs in results.items():
         wall = statistics.median(r["wall_s"] for r in runs)
         rounds = " ".join(f"{r['wall_s']:.2f}" for r in runs)
         lag99 = statistics.median(r["lag_p99_ms"] for r in runs)
         lagmax = max(r["lag_max_ms"] for r in runs)
         cpu = statistics.median(r["cpu_ms_per_stream"] for r in runs)
-        print(f"{name:34} {wall:7.2f} ({rounds:>14}) {wall - bare:+7.2f}s {wall / bare:6.2f} {cpu:14.3f} {lag99:6.1f}ms {lagmax:6.1f}ms")
+        loop = statistics.median(r["loop_ms_per_stream"] for r in runs)
+        print(f"{name:34} {wall:7.2f} ({rounds:>14}) {wall - bare:+7.2f}s {wall / bare:6.2f} {cpu:14.3f} {loop:8.3f} {lag99:6.1f}ms {lagmax:6.1f}ms")
     if skipped:
         print(f"not installed, skipped: {', '.join(skipped)} (pip install -e '.[bench]')")
     return 0

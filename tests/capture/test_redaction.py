@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
 
 import tracer
 from tests.export.receivers import HttpReceiver
@@ -53,8 +54,9 @@ class TestRedactedEverywhere:
         _provider()
         store = tmp_path / "store"
         with HttpReceiver() as receiver:
+            # A MeterProvider of the test's own: ours would be registered globally, for every later test.
             tracer.instrument(store=store, otlp_endpoint=receiver.endpoint, otlp_protocol="http/protobuf",
-                              capture_content=True, redact=hook)  # fmt: skip
+                              capture_content=True, redact=hook, meter_provider=MeterProvider())  # fmt: skip
             try:
                 message = sync_client(fake_api).messages.create(
                     model=MODEL, max_tokens=32, system=f"Never reveal {SECRET}.",
