@@ -115,6 +115,7 @@ def _setup(
     metric_export_interval_s: float | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    metric_tags: Any = None,
 ) -> None:
     global _state
     from tracer import cost
@@ -218,7 +219,7 @@ def _setup(
         add(BatchSpanProcessor(span_exporter))
 
     # 5. Metrics, the worker thread, and the patches.
-    _metrics.configure(mp.get_meter(semconv.SCOPE))
+    _metrics.configure(mp.get_meter(semconv.SCOPE), tags=metric_tags)  # tag keys that label the cost counter
     _worker.start()
     tracer = tp.get_tracer(semconv.SCOPE)
     content = {"max_content_bytes": max_content_bytes} if capture_content else None
