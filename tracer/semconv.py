@@ -206,6 +206,7 @@ METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and the tag 
 TAG_LABEL_OVERFLOW: Final = "_other"  # a tag label's value past the cap of distinct values per key
 METRIC_UNPRICED_CALLS: Final = "tracer.client.unpriced_calls"  # {call}, counter, by model
 METRIC_RATELIMIT_REMAINING: Final = "tracer.ratelimit.remaining"  # gauge, by model and kind
+METRIC_RATELIMIT_LIMIT: Final = "tracer.ratelimit.limit"  # gauge, by model and kind: headroom = remaining / limit
 METRIC_RESILIENCE_EVENTS: Final = "tracer.resilience.events"  # {event}, counter, by kind and name
 METRIC_BREAKER_STATE: Final = "tracer.breaker.state"  # gauge 0 closed, 1 half-open, 2 open, by name
 METRIC_QUEUE_WAIT: Final = "tracer.queue.wait"  # s, histogram, limiter and batch queue wait, by name
@@ -237,6 +238,7 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_COST: ("counter", "USD"),
     METRIC_UNPRICED_CALLS: ("counter", "{call}"),
     METRIC_RATELIMIT_REMAINING: ("gauge", "{count}"),
+    METRIC_RATELIMIT_LIMIT: ("gauge", "{count}"),
     METRIC_RESILIENCE_EVENTS: ("counter", "{event}"),
     METRIC_BREAKER_STATE: ("gauge", "{state}"),
     METRIC_QUEUE_WAIT: ("histogram", "s"),

@@ -234,6 +234,8 @@ class TestUnknownModel:
         gauges = {a[semconv.METRIC_ATTR_RATELIMIT_KIND]: p.value for a, p in telemetry.metric(semconv.METRIC_RATELIMIT_REMAINING)}
         assert set(gauges) == set(semconv.RATELIMIT_KINDS)
         assert gauges["requests"] == attempt.attributes[semconv.ratelimit_attribute("requests", "remaining")]
+        limits = {a[semconv.METRIC_ATTR_RATELIMIT_KIND]: p.value for a, p in telemetry.metric(semconv.METRIC_RATELIMIT_LIMIT)}
+        assert limits["tokens"] == attempt.attributes[semconv.ratelimit_attribute("tokens", "limit")] >= gauges["tokens"]
 
     def test_an_unknown_model_counts_as_unpriced_never_zero(self, fake_api: Any, telemetry: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         from tracer import cost

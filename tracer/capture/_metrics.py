@@ -127,11 +127,12 @@ class _Instruments:
         self.cost = make(semconv.METRIC_COST, "Cost of API calls in USD")
         self.unpriced = make(semconv.METRIC_UNPRICED_CALLS, "Calls whose model has no price (cost unknown, not zero)")
         self.ratelimit = make(semconv.METRIC_RATELIMIT_REMAINING, "Rate-limit headroom left, from the last response")
+        self.ratelimit_limit = make(semconv.METRIC_RATELIMIT_LIMIT, "Rate limit in force, from the last response")
 
 
 _instruments: _Instruments | None = None
-_RATELIMIT_REMAINING = tuple(
-    (kind, semconv.ratelimit_attribute(kind, "remaining")) for kind in semconv.RATELIMIT_KINDS
+_RATELIMIT_GAUGES = tuple(
+    (field, kind, semconv.ratelimit_attribute(kind, field)) for field in ("remaining", "limit") for kind in semconv.RATELIMIT_KINDS
 )
 
 
@@ -189,7 +190,7 @@ def record_call(
 # SDK's cost is per recording, so a hundred attempts with the same labels cost one `add`, and a gauge only needs
 # the newest value.
 _counts: dict[tuple[str, tuple[tuple[str, Any], ...]], int] = {}
-_gauges: dict[tuple[str | None, str], Any] = {}
+_gauges: dict[tuple[str, str | None, str], Any] = {}
 
 
 def _count(instrument: str, labels: tuple[tuple[str, Any], ...], n: int = 1) -> None:
@@ -206,11 +207,11 @@ def _flush_batch() -> None:
         return
     for (name, labels), n in counts.items():
         getattr(inst, name).add(n, dict(labels))
-    for (model, kind), value in gauges.items():
+    for (field, model, kind), value in gauges.items():
         labels = {semconv.METRIC_ATTR_RATELIMIT_KIND: kind}
         if model is not None:
             labels[semconv.GEN_AI_REQUEST_MODEL] = model
-        inst.ratelimit.set(value, labels)
+        (inst.ratelimit if field == "remaining" else inst.ratelimit_limit).set(value, labels)
 
 
 _worker.after_drain(_flush_batch)
@@ -230,10 +231,10 @@ def record_attempt(model: str | None, status: int | None, error_type: str | None
         labels += ((semconv.ERROR_TYPE, error_type),)
     _count("attempts", labels)
     if attrs:
-        for kind, key in _RATELIMIT_REMAINING:
+        for field, kind, key in _RATELIMIT_GAUGES:
             value = attrs.get(key)
             if value is not None:
-                _gauges[(model or None, kind)] = value
+                _gauges[(field, model or None, kind)] = value
 
 
 def _record_retry(model: str | None, cause: str | None) -> None:
