@@ -115,7 +115,9 @@ class TestOverTheStore:
             tracer.flush()
         finally:
             tracer.uninstrument()
-        return Store(path)
+        store = Store(path)
+        store.path_for_tests = path  # type: ignore[attr-defined]
+        return store
 
     def test_the_429_condition_fires_and_the_quiet_ones_do_not(self, store: Any) -> None:
         findings = {(f.alert, f.subject): f for f in alerts.evaluate(store)}
@@ -139,6 +141,16 @@ class TestOverTheStore:
         report.render(Console(width=200), store, queries.Filters())
         out = capsys.readouterr().out
         assert "ClaudeRateLimitedShareHigh" in out and "firing" in out
+
+
+    def test_the_dashboard_overview_shows_the_firing_alert_in_a_strip(self, store: Any) -> None:
+        pytest.importorskip("streamlit")
+        from tests.dashboard.dashtest import run_page
+
+        at = run_page(store.path_for_tests, "overview")
+        assert not at.exception
+        (strip,) = [e.value for e in at.error if "Alerts" in e.value]
+        assert "429" in strip and "claude-haiku-4-5" in strip
 
 
 def test_the_breaker_gauge_label_is_the_event_name() -> None:
