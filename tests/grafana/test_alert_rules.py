@@ -97,12 +97,11 @@ class TestOverTheStore:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def store(cls, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    def store_path(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
         import anthropic
 
         import tracer
         from tracer.fakeapi import FakeAPI
-        from tracer.store import Store
 
         path = tmp_path_factory.mktemp("alerts") / "store"
         tracer.instrument(store=path)
@@ -115,9 +114,14 @@ class TestOverTheStore:
             tracer.flush()
         finally:
             tracer.uninstrument()
-        store = Store(path)
-        store.path_for_tests = path  # type: ignore[attr-defined]
-        return store
+        return path
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def store(cls, store_path: Path) -> Any:
+        from tracer.store import Store
+
+        return Store(store_path)
 
     def test_the_429_condition_fires_and_the_quiet_ones_do_not(self, store: Any) -> None:
         findings = {(f.alert, f.subject): f for f in alerts.evaluate(store)}
@@ -143,11 +147,11 @@ class TestOverTheStore:
         assert "ClaudeRateLimitedShareHigh" in out and "firing" in out
 
 
-    def test_the_dashboard_overview_shows_the_firing_alert_in_a_strip(self, store: Any) -> None:
+    def test_the_dashboard_overview_shows_the_firing_alert_in_a_strip(self, store_path: Path) -> None:
         pytest.importorskip("streamlit")
         from tests.dashboard.dashtest import run_page
 
-        at = run_page(store.path_for_tests, "overview")
+        at = run_page(store_path, "overview")
         assert not at.exception
         (strip,) = [e.value for e in at.error if "Alerts" in e.value]
         assert "429" in strip and "claude-haiku-4-5" in strip
