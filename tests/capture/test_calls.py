@@ -48,9 +48,9 @@ class TestAttempts:
             assert isinstance(attrs[semconv.ratelimit_attribute(kind, "reset")], str)
         assert attrs[semconv.GEN_AI_REQUEST_MODEL] == MODEL
 
-    def test_attempts_carry_the_http_client_attributes(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+    def test_attempts_carry_the_http_client_attributes(self, fake_api: Any, telemetry: Any) -> None:
         """The HTTP client conventions' required attributes on every attempt; the resend count only on retries."""
-        client = sync_client(fake_api, native, max_retries=1)
+        client = sync_client(fake_api, max_retries=1)
         client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:1,ok"))
         first, second = telemetry.attempts(telemetry.call())
         host, port = fake_api.base_url.split("//")[1].rstrip("/").split(":")

@@ -131,8 +131,8 @@ class TestConventions:
         for attrs, _ in telemetry.metric(semconv.METRIC_TOKEN_USAGE):
             assert attrs[semconv.SERVER_ADDRESS] == host and attrs[semconv.GEN_AI_RESPONSE_MODEL] == message.model
 
-    def test_the_call_span_has_the_finish_reasons(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        message = sync_client(fake_api, native).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+    def test_the_call_span_has_the_finish_reasons(self, fake_api: Any, telemetry: Any) -> None:
+        message = sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
         assert telemetry.call().attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == (message.stop_reason,)
 
     def test_billed_tokens_add_up_to_the_usage(self, fake_api: Any, telemetry: Any) -> None:
