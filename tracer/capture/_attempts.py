@@ -10,6 +10,7 @@ zone 2: guarded, logged at debug level, never raising.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -26,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
+from tracer.capture._calls import billing_attributes, hop_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -91,9 +93,12 @@ def header_attributes(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, A
     return out
 
 
-def body_usage_attributes(body: bytes) -> dict[str, Any]:
+def body_usage_attributes(body: bytes, call_span: Any = None) -> dict[str, Any]:
     """Call attributes from a Messages response body that the SDK's span lacks: web search and fetch requests,
-    inference geography, speed. Pure; a `find` (memchr speed) per field, a regex only at a hit.
+    inference geography, speed; and, for the rare body that has them, what it was billed beyond its top-level usage
+    (iterations, a refusal, a client-side fallback's declined hop added to those `call_span` has seen, the fallback
+    credit: `_calls.billing_attributes`). Pure but for reading `call_span`'s attributes; a `find` (memchr speed) per
+    field, a regex or a decode only at a hit.
 
     >>> body_usage_attributes(b'{"usage": {"server_tool_use": {"web_search_requests": 2}, "inference_geo": "us"}}')
     {'tracer.usage.web_search_requests': 2, 'tracer.usage.inference_geo': 'us'}
@@ -103,6 +108,17 @@ def body_usage_attributes(body: bytes) -> dict[str, Any]:
         at = body.find(needle)
         if at > 0 and (m := pattern.match(body, at - 1)):
             out[attribute] = convert(m.group(1))
+    if b'"iterations"' in body or b'"refusal"' in body or b'"fallback_credit"' in body:
+        # Fallback, advisor, compaction, refusals: decoded once more here, never for an ordinary answer.
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return out
+        if isinstance(message, dict):
+            out.update(billing_attributes(message))
+            if message.get("stop_reason") == "refusal":
+                hops = call_span.attributes.get(semconv.USAGE_FALLBACK_HOPS) if call_span is not None else None
+                out.update(hop_attributes(message, hops))
     return out
 
 
@@ -213,7 +229,7 @@ class AttemptMiddleware(Middleware):
             if outcome is None and not request.stream:
                 body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
                 if body and call_span.is_recording():
-                    extra = body_usage_attributes(body)
+                    extra = body_usage_attributes(body, call_span)
                     if extra:
                         call_span.set_attributes(extra)
             if outcome is not None and call_span.is_recording():

@@ -12,6 +12,8 @@ provider see them, the application's own included.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ from tracer._spans import add_attributes, raw_attributes
 from tracer._tags import tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
+from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
 
 log = logging.getLogger("tracer.capture")
 
@@ -38,7 +41,12 @@ def _int(value: Any) -> int:
 
 
 def call_attributes(
-    attrs: Mapping[str, Any], *, duration_s: float, prices: PriceTable | None, status_code: StatusCode | None = None
+    attrs: Mapping[str, Any],
+    *,
+    duration_s: float,
+    prices: PriceTable | None,
+    status_code: StatusCode | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """What a finished call span gets on top of the SDK's attributes. Pure; raises nothing for odd input.
 
@@ -92,12 +100,169 @@ def call_attributes(
         get(semconv.USAGE_INFERENCE_GEO),
         get(semconv.USAGE_SPEED),
     )
-    quote = prices.quote(model, counts)
-    if quote is None:
+    regional = _regional(scope, get(semconv.GEN_AI_REQUEST_MODEL))
+    refusal = get(semconv.REFUSAL_CATEGORY)
+    if (
+        refusal is None
+        and not regional
+        and semconv.USAGE_ITERATIONS not in attrs
+        and semconv.USAGE_FALLBACK_HOPS not in attrs
+    ):
+        # The common case: one model's usage, one quote (the hot path; see benchmarks/cost.py).
+        quote = prices.quote(model, counts)
+        if quote is None:
+            out[semconv.COST_UNPRICED] = True
+            return out
+        out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
+        return out
+    out.update(_billed_attributes(attrs, model, counts, prices, regional, refusal))
+    return out
+
+
+def _regional(scope: str | None, requested: Any) -> bool:
+    """Whether the call went to a Bedrock regional or multi-region endpoint: a Bedrock client (its scope) with a
+    model ID that is not a `global.` inference profile. (Vertex's region is in the client's base URL, which the call
+    span does not carry; Vertex calls are priced at the global rate.)"""
+    if scope is None or not scope.endswith(".bedrock") or not isinstance(requested, str):
+        return False
+    return not requested.startswith("global.")
+
+
+def _rows(value: Any) -> list[Any]:
+    if not isinstance(value, str):
+        return []
+    try:
+        rows = json.loads(value)
+    except ValueError:
+        return []
+    return rows if isinstance(rows, list) else []
+
+
+def _billed_attributes(
+    attrs: Mapping[str, Any], model: str, counts: TokenCounts, prices: PriceTable, regional: bool, refusal: Any
+) -> dict[str, Any]:
+    """The call's cost as the sum of its billed iterations (docs/cost.md), and the breakdown on the span."""
+    rows = _rows(attrs.get(semconv.USAGE_ITERATIONS))
+    stop_reason = attrs.get(semconv.ANTHROPIC_STOP_REASON)
+    if stop_reason is not None and stop_reason != "refusal":
+        refusal = None  # the category an earlier (declined) hop's response left on the span: not this message's
+    if rows:
+        iterations = iterations_of(rows, counts)
+    else:
+        iterations = [Iteration("message", model, counts, refusal if isinstance(refusal, str) else None)]
+    # Client-side fallback: the refused responses before the one returned, each its own request and bill.
+    response_id = attrs.get(semconv.GEN_AI_RESPONSE_ID)
+    hops = [h for h in _rows(attrs.get(semconv.USAGE_FALLBACK_HOPS)) if isinstance(h, dict) and h.get("id") != response_id]
+    declined = [
+        Iteration("hop", h.get("model"), counts_of(h, counts.service_tier, counts.inference_geo, counts.speed),
+                  h.get("refusal") or "null")
+        for h in hops
+    ]  # fmt: skip
+    bill = price_iterations(
+        prices,
+        [*declined, *iterations],
+        default_model=model,
+        refusal_rules=prices.refusal_rules,
+        regional=regional,
+        day=dt.datetime.now(dt.UTC).date(),
+    )
+    out: dict[str, Any] = {semconv.COST_ITERATIONS: bill.breakdown_json()}
+    if regional:
+        out[semconv.COST_REGIONAL] = True
+    refused = [line for line in bill.lines if line.refusal is not None]
+    if refused:
+        # The call met a refusal: its own, or a declined fallback hop's (the first one, for counting by category).
+        out[semconv.REFUSAL_CATEGORY] = refused[0].refusal
+        out[semconv.REFUSAL_BILLED] = refused[0].billed
+    if bill.total is None:
         out[semconv.COST_UNPRICED] = True
         return out
-    out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
+    out[semconv.COST_USD_EXACT] = str(bill.total)
+    out[semconv.COST_USD] = float(bill.total)
+    out[semconv.COST_PRICE_SOURCE] = bill.source or ""
     return out
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _plain(entry: Any) -> dict[str, Any]:
+    """A `usage.iterations` entry (a dict from JSON, or an SDK model) as a dict of what pricing reads."""
+    if isinstance(entry, dict):
+        return entry
+    creation = getattr(entry, "cache_creation", None)
+    return {
+        "type": getattr(entry, "type", None),
+        "model": getattr(entry, "model", None),
+        "input_tokens": getattr(entry, "input_tokens", None),
+        "cache_creation_input_tokens": getattr(entry, "cache_creation_input_tokens", None),
+        "cache_read_input_tokens": getattr(entry, "cache_read_input_tokens", None),
+        "output_tokens": getattr(entry, "output_tokens", None),
+        "cache_creation": None
+        if creation is None
+        else {"ephemeral_1h_input_tokens": getattr(creation, "ephemeral_1h_input_tokens", None)},
+    }
+
+
+def billing_attributes(message: Any) -> dict[str, Any]:
+    """What a Message (a decoded body, or the SDK's model) tells the call span about its bill beyond the top-level
+    usage: its iterations (declined hops marked with their refusal category, from the `fallback` blocks), its own
+    refusal category, and the fallback credit's outcome. Pure; raises nothing for odd input.
+
+    >>> billing_attributes({"stop_reason": "refusal", "stop_details": {"category": None}, "usage": {}})
+    {'tracer.refusal.category': 'null'}
+    """
+    out: dict[str, Any] = {}
+    try:
+        usage = _get(message, "usage")
+        entries = _get(usage, "iterations")
+        if isinstance(entries, list) and entries:
+            seams = []
+            for block in _get(message, "content") or ():
+                if _get(block, "type") == "fallback":
+                    origin = block.get("from") if isinstance(block, dict) else getattr(block, "from_", None)
+                    trigger = _get(block, "trigger")
+                    seams.append((_get(origin, "model"), _get(trigger, "category")))
+            rows = iterations_from([_plain(e) for e in entries], seams)
+            out[semconv.USAGE_ITERATIONS] = json.dumps(rows, separators=(",", ":"))
+        if _get(message, "stop_reason") == "refusal":
+            out[semconv.REFUSAL_CATEGORY] = _get(_get(message, "stop_details"), "category") or "null"
+        status = _get(_get(usage, "fallback_credit"), "status")
+        kind = _get(status, "type")
+        if isinstance(kind, str):
+            reason = _get(status, "reason")
+            out[semconv.USAGE_FALLBACK_CREDIT] = kind if reason is None else f"{kind}:{reason}"
+    except Exception:
+        log.debug("could not read a message's billing fields", exc_info=True)
+    return out
+
+
+_MAX_HOPS = 8  # a fallback chain is at most a few models long; a runaway loop must not grow the span without end
+
+
+def hop_attributes(message: dict[str, Any], hops: Any) -> dict[str, Any]:
+    """For a refused, not-streamed response: `hops` (the call span's JSON list so far) with this response added,
+    so that a client-side fallback's declined hops are billed even though the message returned lacks them. Pure.
+
+    >>> hop_attributes({"id": "msg_1", "model": "m", "stop_reason": "refusal", "stop_details": {"category": "bio"},
+    ...     "usage": {"input_tokens": 5, "output_tokens": 0}}, None)["tracer.usage.fallback_hops"]
+    '[{"id":"msg_1","model":"m","refusal":"bio","input_tokens":5,"output_tokens":0}]'
+    """
+    if message.get("stop_reason") != "refusal":
+        return {}
+    raw = message.get("usage")
+    usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    hop = {"id": message.get("id"), "model": message.get("model"),
+           "refusal": _get(message.get("stop_details"), "category") or "null"}  # fmt: skip
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
+        if key in usage:
+            hop[key] = usage[key]
+    creation = usage.get("cache_creation")
+    if isinstance(creation, dict):
+        hop["cache_creation"] = {"ephemeral_1h_input_tokens": creation.get("ephemeral_1h_input_tokens")}
+    rows = _rows(hops)[-(_MAX_HOPS - 1) :]
+    return {semconv.USAGE_FALLBACK_HOPS: json.dumps([*rows, hop], separators=(",", ":"))}
 
 
 def streamed_usage_attributes(usage: Any, *, final: bool) -> dict[str, Any]:
@@ -145,6 +310,8 @@ def record_streamed_usage(recorder: Any) -> None:
             return
         final = recorder._has_message_delta is True and recorder._snapshot_withheld is False
         extra = streamed_usage_attributes(getattr(message, "usage", None), final=final)
+        if final:
+            extra.update(billing_attributes(message))
         if extra:
             span.set_attributes(extra)
     except Exception:
@@ -220,9 +387,12 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         attrs = raw_attributes(span)
         end_ns = end_time if end_time is not None else time.time_ns()
         duration_s = (end_ns - (span.start_time or end_ns)) / 1e9
-        extra = call_attributes(attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code)
+        scope = span.instrumentation_scope.name
+        extra = call_attributes(
+            attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code, scope=scope
+        )
         extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
-        extra[semconv.CALL_SPAN_SOURCE] = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
+        extra[semconv.CALL_SPAN_SOURCE] = "tracer" if scope == semconv.SCOPE else "anthropic"
         if tags:
             extra.update(tags)
         add_attributes(span, attrs, extra)

@@ -11,6 +11,7 @@ much again. The public `record_*` functions hand the work to `_worker`; the `_re
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,6 +44,7 @@ class _Instruments:
         self.cost = make(semconv.METRIC_COST, "Cost of API calls in USD")
         self.unpriced = make(semconv.METRIC_UNPRICED_CALLS, "Calls whose model has no price (cost unknown, not zero)")
         self.ratelimit = make(semconv.METRIC_RATELIMIT_REMAINING, "Rate-limit headroom left, from the last response")
+        self.refusals = make(semconv.METRIC_REFUSALS, "Refusals (own or a declined fallback hop) by category, billed or not")
 
 
 _instruments: _Instruments | None = None
@@ -190,5 +192,11 @@ def _record_call(
             inst.cost.add(cost, cost_labels, context=ctx)
         elif extra.get(semconv.COST_UNPRICED):
             _count("unpriced", ((semconv.GEN_AI_REQUEST_MODEL, model),))
+        breakdown = extra.get(semconv.COST_ITERATIONS)  # issue 18: every refused iteration, by category (cost owner)
+        if breakdown is not None and '"refusal"' in breakdown:
+            for row in json.loads(breakdown):
+                if "refusal" in row:
+                    _count("refusals", ((semconv.GEN_AI_REQUEST_MODEL, row.get("model") or model),
+                                        (semconv.REFUSAL_CATEGORY, row["refusal"]), (semconv.REFUSAL_BILLED, row["billed"])))  # fmt: skip
     except Exception:
         log.debug("could not record call metrics", exc_info=True)

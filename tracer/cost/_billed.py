@@ -53,6 +53,7 @@ class Line:
     usd: Decimal | None  # None: unpriced (the model or its mode has no price)
     billed: bool
     why: str  # empty, or why it is not billed / not priced
+    refusal: str | None = None  # the category when this iteration was a refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,8 @@ def _row(line: Line) -> dict[str, Any]:
     }
     if line.why:
         row["why"] = line.why
+    if line.refusal is not None:
+        row["refusal"] = line.refusal
     return row
 
 
@@ -149,19 +152,22 @@ def price_iterations(
         model = it.model or default_model or ""
         if it.refusal is not None and it.counts.output == 0 and not refusal_rules.billed(it.refusal, day):
             lines.append(
-                Line(it.kind, model, it.counts, Decimal(0), False, f"refused before output ({it.refusal}): not billed")
+                Line(
+                    it.kind, model, it.counts, Decimal(0), False, f"refused before output ({it.refusal}): not billed",
+                    it.refusal,
+                )
             )
             continue
         quote = prices.quote(model, it.counts, regional=regional) if model else None
         if quote is None:
             priced = False
-            lines.append(Line(it.kind, model, it.counts, None, True, "no price for this model or mode"))
+            lines.append(Line(it.kind, model, it.counts, None, True, "no price for this model or mode", it.refusal))
             continue
         usd = Decimal(quote[0])
         source = source or quote[2]
         total += usd
         why = f"refused ({it.refusal}): billed" if it.refusal is not None else ""
-        lines.append(Line(it.kind, model, it.counts, usd, True, why))
+        lines.append(Line(it.kind, model, it.counts, usd, True, why, it.refusal))
     return Bill(tuple(lines), total if priced else None, source)
 
 
