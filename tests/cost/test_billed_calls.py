@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 import pytest
@@ -151,3 +151,51 @@ class TestFallbackCredit:
         assert retry.usage.cache_read_input_tokens > 0 and retry.usage.cache_creation_input_tokens == 0
         assert span_cost(telemetry) == priced(OPUS, retry.usage)
         assert telemetry.call().attributes[semconv.USAGE_FALLBACK_CREDIT] == "redeemed"
+
+
+class TestStoreKeepsIt:
+    def test_refusals_and_the_breakdown_reach_the_calls_table(self, fake_api: Any, telemetry: Any) -> None:
+        import tracer
+        from tracer.store import Store
+
+        call(fake_api, headers={"x-fake-script": "refuse:cyber"})
+        call(fake_api, fallbacks=[{"model": OPUS}], headers={"anthropic-beta": SSF, "x-fake-script": "refuse:bio"})
+        assert tracer.flush()
+        rows = Store(telemetry.store).rows(
+            "SELECT refusal_category, refusal_billed, cost_usd, cost_iterations FROM calls ORDER BY start_time"
+        )
+        (cyber, cyber_billed, cyber_cost, _), (bio, bio_billed, bio_cost, bio_rows) = rows
+        assert (cyber, cyber_billed, cyber_cost) == ("cyber", False, 0)
+        assert (bio, bio_billed) == ("bio", True) and bio_cost > 0
+        assert [r["model"] for r in json.loads(bio_rows)] == [FABLE, OPUS]
+
+
+class TestBedrockRegional:
+    """The premium is decided from what the client was configured with: a Bedrock client (its span's scope) and a
+    model ID that is, or is not, a `global.` inference profile. Pure: `call_attributes` over a span's attributes."""
+
+    ATTRS: ClassVar[dict[str, Any]] = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 100_000,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 1_000,
+    }
+
+    def cost(self, model: str, scope: str) -> tuple[Decimal, Any]:
+        from tracer.capture._calls import call_attributes
+        from tracer.cost import default_table
+
+        attrs = {**self.ATTRS, semconv.GEN_AI_REQUEST_MODEL: model, semconv.GEN_AI_RESPONSE_MODEL: model}
+        out = call_attributes(attrs, duration_s=1.0, prices=default_table(), scope=scope)
+        return Decimal(out[semconv.COST_USD_EXACT]), out.get(semconv.COST_REGIONAL)
+
+    def test_regional_and_geographic_profiles_cost_ten_percent_more(self) -> None:
+        bedrock = "com.anthropic.sdk.python.bedrock"
+        base, _ = self.cost("global.anthropic.claude-sonnet-4-5-20250929-v1:0", bedrock)
+        assert base == cost_of("claude-sonnet-4-5", {"input_tokens": 100_000, "output_tokens": 1_000})
+        for model in ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"):
+            assert self.cost(model, bedrock) == (base * Decimal("1.1"), True)
+
+    def test_not_before_claude_4_5_and_not_on_the_claude_api(self) -> None:
+        old = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+        assert self.cost(old, "com.anthropic.sdk.python.bedrock")[0] == self.cost(old, "com.anthropic.sdk.python")[0]
+        assert self.cost("claude-sonnet-4-5", "com.anthropic.sdk.python")[1] is None
