@@ -27,7 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
-from tracer.capture._calls import billing_attributes, hop_attributes
+from tracer.capture._calls import Unsampled, billing_attributes, hop_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -131,6 +131,10 @@ def exception_error_type(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# The events of a stream its bill is read from (the SDK hands the observer its parsed events).
+_BILLING_EVENTS = frozenset({"message_start", "content_block_start", "message_delta"})
+
+
 class _BodyObserver:
     """Records an attempt when its streamed body ends (the SDK's stream-observer protocol). Never raises.
 
@@ -138,16 +142,18 @@ class _BodyObserver:
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
-    __slots__ = ("emit",)
+    __slots__ = ("emit", "unsampled")
 
-    def __init__(self, emit: Callable[[int, str | None], None]) -> None:
+    def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
         self.emit = emit
+        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill (issue 18)
 
     def begin(self) -> None:
         pass
 
     def item(self, item: object) -> None:
-        pass
+        if self.unsampled is not None and getattr(item, "type", None) in _BILLING_EVENTS:
+            self.unsampled.chunks.append(item)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         self.emit(time.time_ns(), None if error is None else stream_error_type(error))
@@ -226,12 +232,16 @@ class AttemptMiddleware(Middleware):
             status = http.status_code
             raw = http.headers  # read on the worker thread (`.raw` builds a list)
             outcome = str(status) if status >= 400 else None
+            # Sampled out (issue 18, cost): the call is still billed, so its answer is kept for the worker to count.
+            unsampled = Unsampled(call_span, started[2], started[0]) if outcome is None and not call_span.is_recording() else None
             if outcome is None and not request.stream:
                 body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
                 if body and call_span.is_recording():
                     extra = body_usage_attributes(body, call_span)
                     if extra:
                         call_span.set_attributes(extra)
+                elif body and unsampled is not None:
+                    unsampled.finish(body)
             if outcome is not None and call_span.is_recording():
                 # Only a failed attempt is retried, so only a failure is noted on the call span: the next attempt's
                 # retry cause. A success leaves the span's instance dict alone (one less key on the hot path).
@@ -241,8 +251,10 @@ class AttemptMiddleware(Middleware):
                 # stall past the read timeout or a broken connection shows on the attempt that suffered it.
                 def emit(end_ns: int, error_type: str | None) -> None:
                     _worker.defer(self._emit, started, end_ns, status, raw, error_type)
+                    if unsampled is not None:
+                        unsampled.finish(None)
 
-                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(emit)))
+                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(emit, unsampled)))
                 return
             _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome)
         except Exception:

@@ -399,3 +399,143 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:
         log.debug("could not complete a call span", exc_info=True)
+
+
+# -- calls the sampler dropped ------------------------------------------------------------------------------------
+# A call whose span is not recording (a sampler kept another trace) is still billed: its tokens and cost must count
+# in the metrics and in the store's totals (issue 18). The attempt middleware sees its response; on the caller's
+# thread it only keeps the body (or, for a stream, the chunks as they pass); the rest happens on the worker.
+
+_store_sink: list[Any] = []  # the store's span processor (a _Switch), set by instrument()
+
+
+def set_unsampled_sink(processor: Any) -> None:
+    """Where the call rows of unsampled calls go: the store's span processor, or None (no store)."""
+    _store_sink[:] = [] if processor is None else [processor]
+
+
+class Unsampled:
+    """One sampled-out call's answer as it arrives: made on the caller's thread, finished on the worker."""
+
+    __slots__ = ("call_span", "chunks", "model", "start_ns", "tags")
+
+    def __init__(self, call_span: Any, model: str | None, start_ns: int) -> None:
+        self.call_span = call_span
+        self.model = model
+        self.start_ns = start_ns
+        self.tags = tag_attributes()  # the tags in force now, where the call is made
+        self.chunks: list[Any] = []  # a stream's message_start, content_block_start and message_delta events
+
+    def finish(self, body: bytes | None) -> None:
+        """Queue the worker's part: `body` for a non-streamed answer, None when the kept events are the stream."""
+        from tracer.capture import _worker
+
+        _worker.defer(_record_unsampled, self, body, time.time_ns())
+
+
+def _streamed_message(events: list[Any]) -> dict[str, Any] | None:
+    """The Message a stream's events amount to, as far as its bill goes: id, model, usage (message_start's, then
+    message_delta's cumulative counts over it), stop reason and details, and the `fallback` blocks."""
+    message: dict[str, Any] | None = None
+    for event in events:
+        payload = event.to_dict() if hasattr(event, "to_dict") else event
+        kind = payload.get("type")
+        if kind == "message_start":
+            message = dict(payload.get("message") or {})
+            message["content"] = []
+        elif message is not None and kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            if block.get("type") == "fallback":
+                message["content"].append(block)
+        elif message is not None and kind == "message_delta":
+            delta = payload.get("delta") or {}
+            message["stop_reason"] = delta.get("stop_reason")
+            message["stop_details"] = delta.get("stop_details")
+            message["usage"] = {**(message.get("usage") or {}), **(payload.get("usage") or {})}
+    return message
+
+
+def message_span_attributes(message: dict[str, Any], requested: str | None, streaming: bool) -> dict[str, Any]:
+    """The attributes a recorded call span would carry for this Message (the SDK's names and ours). Pure.
+
+    >>> a = message_span_attributes({"id": "msg_1", "model": "m", "stop_reason": "end_turn",
+    ...     "usage": {"input_tokens": 3, "cache_read_input_tokens": 2, "output_tokens": 5}}, "m", False)
+    >>> a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]
+    (5, 5)
+    """
+    usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    read = _int(usage.get("cache_read_input_tokens"))
+    write = _int(usage.get("cache_creation_input_tokens"))
+    creation = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    details = usage.get("output_tokens_details") if isinstance(usage.get("output_tokens_details"), dict) else {}
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_REQUEST_STREAM: streaming,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: _int(usage.get("input_tokens")) + read + write,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _int(usage.get("output_tokens")),
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: read,
+        semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: write,
+        semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS: _int((creation or {}).get("ephemeral_1h_input_tokens")),
+        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: _int((details or {}).get("thinking_tokens")),
+    }
+    for attribute, value in (
+        (semconv.GEN_AI_REQUEST_MODEL, requested),
+        (semconv.GEN_AI_RESPONSE_MODEL, message.get("model")),
+        (semconv.GEN_AI_RESPONSE_ID, message.get("id")),
+        (semconv.ANTHROPIC_STOP_REASON, message.get("stop_reason")),
+        (semconv.ANTHROPIC_RESPONSE_SERVICE_TIER, usage.get("service_tier")),
+        (semconv.USAGE_INFERENCE_GEO, usage.get("inference_geo")),
+        (semconv.USAGE_SPEED, usage.get("speed")),
+    ):
+        if isinstance(value, str):
+            attrs[attribute] = value
+    tools = usage.get("server_tool_use")
+    if isinstance(tools, dict) and type(tools.get("web_search_requests")) is int:
+        attrs[semconv.USAGE_WEB_SEARCH_REQUESTS] = tools["web_search_requests"]
+    attrs.update(billing_attributes(message))
+    return attrs
+
+
+def _record_unsampled(call: Unsampled, body: bytes | None, end_ns: int) -> None:
+    """On the worker: price the call, record its metrics (no latency: it is not one the sampler kept), and hand a
+    finished call span, never exported elsewhere, to the store. Never raises."""
+    try:
+        message = json.loads(body) if body is not None else _streamed_message(call.chunks)
+        if not isinstance(message, dict) or message.get("type", "message") != "message":
+            return
+        from tracer import cost
+
+        attrs = message_span_attributes(message, call.model, body is None)
+        extra = call_attributes(attrs, duration_s=(end_ns - call.start_ns) / 1e9, prices=cost.default_table())
+        extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
+        extra[semconv.CALL_SPAN_SOURCE] = "unsampled"
+        extra.update(call.tags)
+        attrs.update(extra)
+        _metrics._record_call(attrs, extra, None)
+        if _store_sink:
+            _store_sink[0].on_end(_finished_span(call, attrs, end_ns))
+    except Exception:
+        log.debug("could not record a sampled-out call", exc_info=True)
+
+
+def _finished_span(call: Unsampled, attrs: dict[str, Any], end_ns: int) -> ReadableSpan:
+    from opentelemetry import trace
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+
+    context = call.call_span.get_span_context()
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    extra: dict[str, Any] = {} if resource is None else {"resource": resource}
+    return ReadableSpan(
+        name=semconv.SPAN_MESSAGES_CREATE,
+        # The call's own ids, flagged sampled for the store's batch processor, which drops spans that are not: this
+        # row goes to the store alone, never to an exporter the sampler governs.
+        context=SpanContext(context.trace_id, context.span_id, False, TraceFlags(TraceFlags.SAMPLED)),
+        attributes=attrs,
+        **extra,
+        kind=SpanKind.CLIENT,
+        start_time=call.start_ns,
+        end_time=end_ns,
+        instrumentation_scope=InstrumentationScope(semconv.ANTHROPIC_SCOPE),
+    )

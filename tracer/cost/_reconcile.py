@@ -14,7 +14,7 @@ an admin key it is handed and never logs or keeps; `reconcile` is pure; `reconci
 >>> ours = {("2026-11-28", "claude-haiku-4-5", None): Totals(tokens=100, usd=Decimal("0.001"), calls=1)}
 >>> (row,) = reconcile(ours, theirs)
 >>> (row.diff_usd, row.unexplained_usd, row.note)
-(Decimal('0.0002'), Decimal('0.0002'), 'not recorded by claude-tracer (an uninstrumented process?)')
+(Decimal('0.0002'), Decimal('0.0002'), 'more than claude-tracer recorded (an uninstrumented process?)')
 """
 
 from __future__ import annotations
