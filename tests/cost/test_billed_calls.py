@@ -94,6 +94,17 @@ class TestClientSideFallback:
         assert [r["model"] for r in breakdown(telemetry)] == [FABLE, OPUS]
 
 
+    def test_each_hops_attempt_span_carries_its_own_cost(self, fake_api: Any, telemetry: Any) -> None:
+        """Not streamed: the attempt span of each hop is priced from its own response; the call is their sum."""
+        client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url,
+                                     middleware=[BetaRefusalFallbackMiddleware([{"model": OPUS}])])  # fmt: skip
+        call(fake_api, client=client, headers={"x-fake-script": f"refuse:cyber@{FABLE}"})
+        attempts = telemetry.attempts(telemetry.call())
+        hops = [(a.attributes[semconv.GEN_AI_RESPONSE_MODEL], Decimal(a.attributes[semconv.COST_USD_EXACT]),
+                 a.attributes.get(semconv.REFUSAL_BILLED)) for a in attempts]  # fmt: skip
+        assert sorted(hops, key=lambda h: h[0]) == [(FABLE, 0, False), (OPUS, span_cost(telemetry), None)]
+
+
 class TestAdvisorAndCompaction:
     def test_the_advisor_is_billed_at_the_advisor_model(self, fake_api: Any, telemetry: Any) -> None:
         tools = [{"type": "advisor_20260301", "name": "advisor", "model": OPUS}]

@@ -27,7 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
-from tracer.capture._calls import Unsampled, billing_attributes, hop_attributes
+from tracer.capture._calls import Unsampled, billing_attributes, hop_attempt_attributes, hop_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -234,12 +234,15 @@ class AttemptMiddleware(Middleware):
             outcome = str(status) if status >= 400 else None
             # Sampled out (issue 18, cost): the call is still billed, so its answer is kept for the worker to count.
             unsampled = Unsampled(call_span, started[2], started[0]) if outcome is None and not call_span.is_recording() else None
+            hop = None
             if outcome is None and not request.stream:
                 body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
                 if body and call_span.is_recording():
                     extra = body_usage_attributes(body, call_span)
                     if extra:
                         call_span.set_attributes(extra)
+                    # A client-side fallback's hop: its attempt span is priced (on the worker) from its own body.
+                    hop = body if semconv.USAGE_FALLBACK_HOPS in call_span.attributes else None
                 elif body and unsampled is not None:
                     unsampled.finish(body)
             if outcome is not None and call_span.is_recording():
@@ -256,7 +259,7 @@ class AttemptMiddleware(Middleware):
 
                 http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(emit, unsampled)))
                 return
-            _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome)
+            _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome, hop)
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
@@ -278,6 +281,7 @@ class AttemptMiddleware(Middleware):
         status: int | None,
         raw_headers: Any,
         error_type: str | None,
+        hop_body: bytes | None = None,
     ) -> None:
         """On the worker thread: the attempt's span, child of its call span, and its metrics."""
         start_ns, call_span, model, attempt = started
@@ -299,6 +303,8 @@ class AttemptMiddleware(Middleware):
             attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
+        if hop_body is not None:
+            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill (issue 18)
         add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)

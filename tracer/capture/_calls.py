@@ -401,6 +401,47 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         log.debug("could not complete a call span", exc_info=True)
 
 
+def hop_attempt_attributes(body: bytes) -> dict[str, Any]:
+    """The attempt span of one client-side fallback hop: the model that answered it, its tokens and its own cost
+    (refusal rules applied). On the worker thread. Never raises.
+
+    >>> hop_attempt_attributes(b'{"model": "claude-haiku-4-5", "stop_reason": "end_turn",'
+    ...     b' "usage": {"input_tokens": 1000, "output_tokens": 0}}')["tracer.cost.usd_exact"]
+    '0.001'
+    """
+    try:
+        message = json.loads(body)
+        model = message.get("model")
+        usage = message.get("usage")
+        if not isinstance(model, str) or not isinstance(usage, dict):
+            return {}
+        from tracer import cost
+
+        table = cost.default_table()
+        refusal = None
+        if message.get("stop_reason") == "refusal":
+            refusal = _get(message.get("stop_details"), "category") or "null"
+        counts = counts_of(usage, usage.get("service_tier"), usage.get("inference_geo"), usage.get("speed"))
+        bill = price_iterations(table, [Iteration("hop", model, counts, refusal)], refusal_rules=table.refusal_rules)
+        out: dict[str, Any] = {
+            semconv.GEN_AI_RESPONSE_MODEL: model,
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: counts.prompt_tokens,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: counts.output,
+        }
+        if refusal is not None:
+            out[semconv.REFUSAL_CATEGORY] = refusal
+            out[semconv.REFUSAL_BILLED] = bill.lines[0].billed
+        if bill.total is None:
+            out[semconv.COST_UNPRICED] = True
+        else:
+            out[semconv.COST_USD_EXACT] = str(bill.total)
+            out[semconv.COST_USD] = float(bill.total)
+        return out
+    except Exception:
+        log.debug("could not price a fallback hop's attempt", exc_info=True)
+        return {}
+
+
 # -- calls the sampler dropped ------------------------------------------------------------------------------------
 # A call whose span is not recording (a sampler kept another trace) is still billed: its tokens and cost must count
 # in the metrics and in the store's totals (issue 18). The attempt middleware sees its response; on the caller's
