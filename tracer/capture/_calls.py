@@ -543,7 +543,7 @@ def _record_unsampled(call: Unsampled, body: bytes | None, end_ns: int) -> None:
     finished call span, never exported elsewhere, to the store. Never raises."""
     try:
         message = json.loads(body) if body is not None else _streamed_message(call.chunks)
-        if not isinstance(message, dict) or message.get("type", "message") != "message":
+        if not isinstance(message, dict) or message.get("type") != "message":  # count_tokens, batches, models: not calls to bill
             return
         from tracer import cost
 
