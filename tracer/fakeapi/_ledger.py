@@ -17,10 +17,12 @@ import base64
 import datetime as dt
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+_KEEP = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +42,13 @@ class Ledger:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.bookings: list[Booking] = []
+        # the latest calls answered (a long-running server keeps a bounded history, as it does of requests)
+        self._calls: deque[tuple[Any, ...]] = deque(maxlen=_KEEP)
         self._seen: dict[str, int] = defaultdict(int)  # admin URL -> times asked (for x-fake-script)
 
     def clear(self) -> None:
         with self._lock:
-            self.bookings.clear()
+            self._calls.clear()
             self._seen.clear()
 
     def attempt(self, url: str) -> int:
@@ -59,41 +62,19 @@ class Ledger:
         self, headers: dict[str, str], model: str, usage: dict[str, Any], stop_reason: str | None = None,
         category: str | None = None, fallback_blocks: tuple[tuple[str, str | None], ...] = (),
     ) -> None:  # fmt: skip
-        """Book one answered call: each of its iterations, or its usage when it has none. `category` is a refusal's
-        `stop_details.category`; `fallback_blocks` the (from model, category) of each `fallback` content block."""
-        from tracer.cost import default_table
-        from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
-
-        tier = usage.get("service_tier") or "standard"
-        geo = usage.get("inference_geo")
-        top = counts_of(usage, tier, geo, usage.get("speed"))
-        rows = usage.get("iterations")
-        if rows:
-            iterations = iterations_of(iterations_from(rows, fallback_blocks), top)
-        else:
-            refusal = (category or "null") if stop_reason == "refusal" else None
-            iterations = [Iteration("message", model, top, refusal)]
-        table = default_table()
-        bill = price_iterations(table, iterations, default_model=model, refusal_rules=table.refusal_rules)
-        server = usage.get("server_tool_use") or {}
-        web = server.get("web_search_requests") or 0 if isinstance(server, dict) else 0
-        now = time.time()
-        workspace = headers.get("x-fake-workspace")
+        """Book one answered call, priced only when a report asks (the server's answer must not wait for it).
+        `category` is a refusal's `stop_details.category`; `fallback_blocks` the (from model, category) of each
+        `fallback` content block."""
+        entry = (time.time(), headers.get("x-fake-workspace"), model, usage, stop_reason, category, fallback_blocks)
         with self._lock:
-            for i, line in enumerate(bill.lines):
-                c = line.counts
-                billed = line.billed
-                tokens = {
-                    "input": c.input if billed else 0,
-                    "cache_write_5m": c.cache_write_5m if billed else 0,
-                    "cache_write_1h": c.cache_write_1h if billed else 0,
-                    "cache_read": c.cache_read if billed else 0,
-                    "output": c.output if billed else 0,
-                }
-                usd = line.usd if (billed and line.usd is not None) else Decimal(0)
-                self.bookings.append(
-                    Booking(now, line.model, workspace, tier, geo, tokens, web if i == len(bill.lines) - 1 else 0, usd)
-                )
+            self._calls.append(entry)
+
+    @property
+    def bookings(self) -> list[Booking]:
+        """Every booked iteration, priced: one per iteration of each answered call (or one for a call without)."""
+        with self._lock:
+            calls = list(self._calls)
+        return [booking for entry in calls for booking in _priced(*entry)]
 
     # -- reports ---------------------------------------------------------------------------------------------
 
@@ -112,8 +93,7 @@ class Ledger:
         page = query.get("page", [None])[0]
         offset = int(base64.urlsafe_b64decode(page.encode()).decode()) if page else 0
         chosen = days[offset : offset + limit]
-        with self._lock:
-            bookings = list(self.bookings)
+        bookings = self.bookings
         data = []
         for day in chosen:
             start = dt.datetime.combine(day, dt.time(), dt.UTC)
@@ -195,6 +175,46 @@ class Ledger:
             return out
 
         return self._page(query, build)
+
+
+def _priced(
+    at: float, workspace: str | None, model: str, usage: dict[str, Any], stop_reason: str | None,
+    category: str | None, fallback_blocks: tuple[tuple[str, str | None], ...],
+) -> list[Booking]:  # fmt: skip
+    """One booked call's iterations, each priced as Anthropic bills it (unbilled refusals at 0 tokens and $0)."""
+    from tracer.cost import default_table
+    from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
+
+    tier = usage.get("service_tier") or "standard"
+    geo = usage.get("inference_geo")
+    top = counts_of(usage, tier, geo, usage.get("speed"))
+    rows = usage.get("iterations")
+    if rows:
+        iterations = iterations_of(iterations_from(rows, fallback_blocks), top)
+    else:
+        refusal = (category or "null") if stop_reason == "refusal" else None
+        iterations = [Iteration("message", model, top, refusal)]
+    table = default_table()
+    day = dt.datetime.fromtimestamp(at, dt.UTC).date()  # the refusal rules of the day it was answered
+    bill = price_iterations(table, iterations, default_model=model, refusal_rules=table.refusal_rules, day=day)
+    server = usage.get("server_tool_use") or {}
+    web = server.get("web_search_requests") or 0 if isinstance(server, dict) else 0
+    out = []
+    for i, line in enumerate(bill.lines):
+        c = line.counts
+        billed = line.billed
+        tokens = {
+            "input": c.input if billed else 0,
+            "cache_write_5m": c.cache_write_5m if billed else 0,
+            "cache_write_1h": c.cache_write_1h if billed else 0,
+            "cache_read": c.cache_read if billed else 0,
+            "output": c.output if billed else 0,
+        }
+        usd = line.usd if (billed and line.usd is not None) else Decimal(0)
+        out.append(
+            Booking(at, line.model, workspace, tier, geo, tokens, web if i == len(bill.lines) - 1 else 0, usd)
+        )
+    return out
 
 
 def _parse_time(text: str) -> dt.datetime | None:
