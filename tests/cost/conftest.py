@@ -68,11 +68,3 @@ def telemetry(tmp_path: Path) -> Iterator[CostTelemetry]:
         tracer.uninstrument()
         _exporter.clear()
 
-
-@pytest.fixture
-def provider_and_spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    """The global provider with this directory's in-memory exporter on it, for tests that instrument themselves."""
-    provider = _provider()
-    _exporter.clear()
-    yield provider, _exporter
-    _exporter.clear()
