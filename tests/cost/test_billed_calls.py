@@ -181,9 +181,10 @@ class TestStoreKeepsIt:
         assert [r["model"] for r in json.loads(bio_rows)] == [FABLE, OPUS]
 
 
-class TestBedrockRegional:
+class TestPlatformRegional:
     """The premium is decided from what the client was configured with: a Bedrock client (its span's scope) and a
-    model ID that is, or is not, a `global.` inference profile. Pure: `call_attributes` over a span's attributes."""
+    model ID that is, or is not, a `global.` inference profile; a Vertex client and its base URL's host (the SDK's
+    `server.address`). Pure: `call_attributes` over a span's attributes."""
 
     ATTRS: ClassVar[dict[str, Any]] = {
         semconv.GEN_AI_OPERATION_NAME: "chat",
@@ -191,11 +192,13 @@ class TestBedrockRegional:
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 1_000,
     }
 
-    def cost(self, model: str, scope: str) -> tuple[Decimal, Any]:
+    def cost(self, model: str, scope: str, server: str | None = None) -> tuple[Decimal, Any]:
         from tracer.capture._calls import call_attributes
         from tracer.cost import default_table
 
         attrs = {**self.ATTRS, semconv.GEN_AI_REQUEST_MODEL: model, semconv.GEN_AI_RESPONSE_MODEL: model}
+        if server is not None:
+            attrs[semconv.SERVER_ADDRESS] = server
         out = call_attributes(attrs, duration_s=1.0, prices=default_table(), scope=scope)
         return Decimal(out[semconv.COST_USD_EXACT]), out.get(semconv.COST_REGIONAL)
 
@@ -205,6 +208,14 @@ class TestBedrockRegional:
         assert base == cost_of("claude-sonnet-4-5", {"input_tokens": 100_000, "output_tokens": 1_000})
         for model in ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"):
             assert self.cost(model, bedrock) == (base * Decimal("1.1"), True)
+
+    def test_vertex_regional_and_multi_region_hosts_cost_ten_percent_more(self) -> None:
+        """The host is the client's base URL: `aiplatform.googleapis.com` for region "global"."""
+        vertex = "com.anthropic.sdk.python.vertex"
+        base, flag = self.cost("claude-opus-4-5@20251101", vertex, "aiplatform.googleapis.com")
+        assert flag is None
+        for host in ("us-east5-aiplatform.googleapis.com", "aiplatform.eu.rep.googleapis.com"):
+            assert self.cost("claude-opus-4-5@20251101", vertex, host) == (base * Decimal("1.1"), True)
 
     def test_not_before_claude_4_5_and_not_on_the_claude_api(self) -> None:
         old = "us.anthropic.claude-sonnet-4-20250514-v1:0"

@@ -100,7 +100,7 @@ def call_attributes(
         get(semconv.USAGE_INFERENCE_GEO),
         get(semconv.USAGE_SPEED),
     )
-    regional = _regional(scope, get(semconv.GEN_AI_REQUEST_MODEL))
+    regional = _regional(scope, get(semconv.GEN_AI_REQUEST_MODEL), get(semconv.SERVER_ADDRESS))
     refusal = get(semconv.REFUSAL_CATEGORY)
     if (
         refusal is None
@@ -119,13 +119,24 @@ def call_attributes(
     return out
 
 
-def _regional(scope: str | None, requested: Any) -> bool:
-    """Whether the call went to a Bedrock regional or multi-region endpoint: a Bedrock client (its scope) with a
-    model ID that is not a `global.` inference profile. (Vertex's region is in the client's base URL, which the call
-    span does not carry; Vertex calls are priced at the global rate.)"""
-    if scope is None or not scope.endswith(".bedrock") or not isinstance(requested, str):
+def _regional(scope: str | None, requested: Any, server: Any) -> bool:
+    """Whether the call went to a regional or multi-region endpoint, from what its client was configured with: a
+    Bedrock client (its span's scope) with a model ID that is not a `global.` inference profile, or a Vertex client
+    whose base URL (the span's `server.address`) is not the global `aiplatform.googleapis.com`.
+
+    >>> _regional("com.anthropic.sdk.python.vertex", "claude-sonnet-4-5", "us-east5-aiplatform.googleapis.com")
+    True
+    """
+    if scope is None or not isinstance(requested, str):
         return False
-    return not requested.startswith("global.")
+    if scope.endswith(".bedrock"):
+        return not requested.startswith("global.")
+    if scope.endswith(".vertex"):
+        return isinstance(server, str) and server != _VERTEX_GLOBAL
+    return False
+
+
+_VERTEX_GLOBAL = "aiplatform.googleapis.com"  # region "global"; us/eu multi-regions and regions have other hosts
 
 
 def _rows(value: Any) -> list[Any]:
