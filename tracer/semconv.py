@@ -122,6 +122,16 @@ COST_USD_EXACT: Final = "tracer.cost.usd_exact"  # the Decimal as a string; the 
 COST_UNPRICED: Final = "tracer.cost.unpriced"  # True when the model has no price: cost is NULL, never 0
 COST_PRICE_SOURCE: Final = "tracer.cost.source"  # "genai-prices", "override:<file>", ...
 
+# Billed iterations and refusals (issue 18; docs/cost.md). JSON attributes are compact lists, bounded in length.
+USAGE_ITERATIONS: Final = "tracer.usage.iterations"  # JSON: the response's usage.iterations, declined hops marked
+USAGE_FALLBACK_HOPS: Final = "tracer.usage.fallback_hops"  # JSON: client-side fallback's refused responses
+USAGE_FALLBACK_CREDIT: Final = "tracer.usage.fallback_credit"  # "redeemed" or "not_applied:<reason>"
+COST_ITERATIONS: Final = "tracer.cost.iterations"  # JSON: per iteration kind, model, tokens, usd, billed, why
+COST_REGIONAL: Final = "tracer.cost.regional"  # True: priced with the Bedrock/Vertex regional-endpoint premium
+REFUSAL_CATEGORY: Final = "tracer.refusal.category"  # a refused call's stop_details.category ("null": none named)
+REFUSAL_BILLED: Final = "tracer.refusal.billed"  # whether that refusal was billed
+METRIC_REFUSALS: Final = "tracer.client.refusals"  # {call}, counter, by model, category and billed
+
 # --------------------------------------------------------------------------------------------------------------
 # Attempt-span attributes (also: HTTP_REQUEST_RESEND_COUNT, HTTP_RESPONSE_STATUS_CODE, ERROR_TYPE,
 # ANTHROPIC_REQUEST_ID)
@@ -244,4 +254,5 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_QUEUE_WAIT: ("histogram", "s"),
     METRIC_QUEUE_DEPTH: ("gauge", "{item}"),
     METRIC_STORE_DROPPED_SPANS: ("counter", "{span}"),
+    METRIC_REFUSALS: ("counter", "{call}"),
 }

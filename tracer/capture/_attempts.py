@@ -10,6 +10,7 @@ is zone 2: guarded, logged at debug level, never raising.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -24,6 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
+from tracer.capture._calls import Unsampled, billing_attributes, hop_attempt_attributes, hop_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -90,9 +92,12 @@ def header_attributes(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, A
     return out
 
 
-def body_usage_attributes(body: bytes) -> dict[str, Any]:
+def body_usage_attributes(body: bytes, call_span: Any = None) -> dict[str, Any]:
     """Call attributes from a Messages response body that the SDK's span lacks: web search and fetch requests,
-    inference geography, speed. Pure; a `find` (memchr speed) per field, a regex only at a hit.
+    inference geography, speed; and, for the rare body that has them, what it was billed beyond its top-level usage
+    (iterations, a refusal, a client-side fallback's declined hop added to those `call_span` has seen, the fallback
+    credit: `_calls.billing_attributes`). Pure but for reading `call_span`'s attributes; a `find` (memchr speed) per
+    field, a regex or a decode only at a hit.
 
     >>> body_usage_attributes(b'{"usage": {"server_tool_use": {"web_search_requests": 2}, "inference_geo": "us"}}')
     {'tracer.usage.web_search_requests': 2, 'tracer.usage.inference_geo': 'us'}
@@ -102,6 +107,17 @@ def body_usage_attributes(body: bytes) -> dict[str, Any]:
         at = body.find(needle)
         if at > 0 and (m := pattern.match(body, at - 1)):
             out[attribute] = convert(m.group(1))
+    if b'"iterations"' in body or b'"refusal"' in body or b'"fallback_credit"' in body:
+        # Fallback, advisor, compaction, refusals: decoded once more here, never for an ordinary answer.
+        try:
+            message = json.loads(body)
+        except ValueError:
+            return out
+        if isinstance(message, dict):
+            out.update(billing_attributes(message))
+            if message.get("stop_reason") == "refusal":
+                hops = call_span.attributes.get(semconv.USAGE_FALLBACK_HOPS) if call_span is not None else None
+                out.update(hop_attributes(message, hops))
     return out
 
 
@@ -143,6 +159,10 @@ def exception_error_type(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# The events of a stream its bill is read from (the SDK hands the observer its parsed events).
+_BILLING_EVENTS = frozenset({"message_start", "content_block_start", "message_delta"})
+
+
 class _BodyObserver:
     """Records an attempt when its streamed body ends (the SDK's stream-observer protocol). Never raises.
 
@@ -150,16 +170,18 @@ class _BodyObserver:
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
-    __slots__ = ("emit",)
+    __slots__ = ("emit", "unsampled")
 
-    def __init__(self, emit: Callable[[int, str | None], None]) -> None:
+    def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
         self.emit = emit
+        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill (issue 18)
 
     def begin(self) -> None:
         pass
 
     def item(self, item: object) -> None:
-        pass
+        if self.unsampled is not None and getattr(item, "type", None) in _BILLING_EVENTS:
+            self.unsampled.chunks.append(item)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         self.emit(time.time_ns(), None if error is None else stream_error_type(error))
@@ -272,25 +294,35 @@ class AttemptRecorder:
             outcome = str(status) if status >= 400 else None
             found = _compat.parts()
             body = _compat.response_body(http)
+            recording = call_span.is_recording()
+            # Sampled out (issue 18): the call is still billed, so its answer is kept for the worker to count.
+            unsampled = Unsampled(call_span, started[2], started[0]) if outcome is None and not recording else None
+            hop = None
             if outcome is not None:
-                if call_span.is_recording():
+                if recording:
                     # Only a failed attempt is retried, so only a failure is noted on the call span: the next
                     # attempt's retry cause. A success leaves the span's instance dict alone.
                     call_span._tracer_last_outcome = outcome
             elif body:
-                if call_span.is_recording():
-                    extra = body_usage_attributes(body)
+                if recording:
+                    extra = body_usage_attributes(body, call_span)
                     if extra:
                         call_span.set_attributes(extra)
+                    # A client-side fallback's hop: its attempt span is priced (on the worker) from its own body.
+                    hop = body if semconv.USAGE_FALLBACK_HOPS in call_span.attributes else None
+                elif unsampled is not None:
+                    unsampled.finish(body)
             elif found.span_ending_stream is not None and not http.is_closed:
                 # A streamed body is part of its attempt: it ends when the body is read, closed or dropped, and a
                 # stall past the read timeout or a broken connection shows on the attempt that suffered it.
                 def emit(end_ns: int, error_type: str | None) -> None:
                     _worker.defer(self._emit, started, end_ns, status, raw, error_type)
+                    if unsampled is not None:
+                        unsampled.finish(None)
 
-                http.stream = found.span_ending_stream(http.stream, found.first_end(_BodyObserver(emit)))
+                http.stream = found.span_ending_stream(http.stream, found.first_end(_BodyObserver(emit, unsampled)))
                 return
-            _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome)
+            _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome, hop)
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
@@ -312,6 +344,7 @@ class AttemptRecorder:
         status: int | None,
         raw_headers: Any,
         error_type: str | None,
+        hop_body: bytes | None = None,
     ) -> None:
         """On the worker thread: the attempt's span, child of its call span, and its metrics."""
         start_ns, call_span, model, attempt = started
@@ -349,6 +382,8 @@ class AttemptRecorder:
             attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
+        if hop_body is not None:
+            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill (issue 18)
         add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)

@@ -12,6 +12,8 @@ provider see them, the application's own included.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ from tracer._spans import add_attributes, raw_attributes
 from tracer._tags import tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
+from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
 
 log = logging.getLogger("tracer.capture")
 
@@ -38,7 +41,12 @@ def _int(value: Any) -> int:
 
 
 def call_attributes(
-    attrs: Mapping[str, Any], *, duration_s: float, prices: PriceTable | None, status_code: StatusCode | None = None
+    attrs: Mapping[str, Any],
+    *,
+    duration_s: float,
+    prices: PriceTable | None,
+    status_code: StatusCode | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """What a finished call span gets on top of the SDK's attributes. Pure; raises nothing for odd input.
 
@@ -95,12 +103,180 @@ def call_attributes(
         get(semconv.USAGE_INFERENCE_GEO),
         get(semconv.USAGE_SPEED),
     )
-    quote = prices.quote(model, counts)
-    if quote is None:
+    regional = _regional(scope, get(semconv.GEN_AI_REQUEST_MODEL), get(semconv.SERVER_ADDRESS))
+    refusal = get(semconv.REFUSAL_CATEGORY)
+    if (
+        refusal is None
+        and not regional
+        and semconv.USAGE_ITERATIONS not in attrs
+        and semconv.USAGE_FALLBACK_HOPS not in attrs
+    ):
+        # The common case: one model's usage, one quote (the hot path; see benchmarks/cost.py).
+        quote = prices.quote(model, counts)
+        if quote is None:
+            out[semconv.COST_UNPRICED] = True
+            return out
+        out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
+        return out
+    out.update(_billed_attributes(attrs, model, counts, prices, regional, refusal))
+    return out
+
+
+def _regional(scope: str | None, requested: Any, server: Any) -> bool:
+    """Whether the call went to a regional or multi-region endpoint, from what its client was configured with: a
+    Bedrock client (its span's scope) with a model ID that is not a `global.` inference profile, or a Vertex client
+    whose base URL (the span's `server.address`) is not the global `aiplatform.googleapis.com`.
+
+    >>> _regional("com.anthropic.sdk.python.vertex", "claude-sonnet-4-5", "us-east5-aiplatform.googleapis.com")
+    True
+    """
+    if scope is None or not isinstance(requested, str):
+        return False
+    if scope.endswith(".bedrock"):
+        return not requested.startswith("global.")
+    if scope.endswith(".vertex"):
+        return isinstance(server, str) and server != _VERTEX_GLOBAL
+    return False
+
+
+_VERTEX_GLOBAL = "aiplatform.googleapis.com"  # region "global"; us/eu multi-regions and regions have other hosts
+
+
+def _rows(value: Any) -> list[Any]:
+    if not isinstance(value, str):
+        return []
+    try:
+        rows = json.loads(value)
+    except ValueError:
+        return []
+    return rows if isinstance(rows, list) else []
+
+
+def _billed_attributes(
+    attrs: Mapping[str, Any], model: str, counts: TokenCounts, prices: PriceTable, regional: bool, refusal: Any
+) -> dict[str, Any]:
+    """The call's cost as the sum of its billed iterations (docs/cost.md), and the breakdown on the span."""
+    rows = _rows(attrs.get(semconv.USAGE_ITERATIONS))
+    stop_reason = attrs.get(semconv.ANTHROPIC_STOP_REASON)
+    if stop_reason is not None and stop_reason != "refusal":
+        refusal = None  # the category an earlier (declined) hop's response left on the span: not this message's
+    if rows:
+        iterations = iterations_of(rows, counts)
+    else:
+        iterations = [Iteration("message", model, counts, refusal if isinstance(refusal, str) else None)]
+    # Client-side fallback: the refused responses before the one returned, each its own request and bill.
+    response_id = attrs.get(semconv.GEN_AI_RESPONSE_ID)
+    hops = [h for h in _rows(attrs.get(semconv.USAGE_FALLBACK_HOPS)) if isinstance(h, dict) and h.get("id") != response_id]
+    declined = [
+        Iteration("hop", h.get("model"), counts_of(h, counts.service_tier, counts.inference_geo, counts.speed),
+                  h.get("refusal") or "null")
+        for h in hops
+    ]  # fmt: skip
+    bill = price_iterations(
+        prices,
+        [*declined, *iterations],
+        default_model=model,
+        refusal_rules=prices.refusal_rules,
+        regional=regional,
+        day=dt.datetime.now(dt.UTC).date(),
+    )
+    out: dict[str, Any] = {semconv.COST_ITERATIONS: bill.breakdown_json()}
+    if regional:
+        out[semconv.COST_REGIONAL] = True
+    refused = [line for line in bill.lines if line.refusal is not None]
+    if refused:
+        # The call met a refusal: its own, or a declined fallback hop's (the first one, for counting by category).
+        out[semconv.REFUSAL_CATEGORY] = refused[0].refusal
+        out[semconv.REFUSAL_BILLED] = refused[0].billed
+    if bill.total is None:
         out[semconv.COST_UNPRICED] = True
         return out
-    out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
+    out[semconv.COST_USD_EXACT] = str(bill.total)
+    out[semconv.COST_USD] = float(bill.total)
+    out[semconv.COST_PRICE_SOURCE] = bill.source or ""
     return out
+
+
+def _get(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _plain(entry: Any) -> dict[str, Any]:
+    """A `usage.iterations` entry (a dict from JSON, or an SDK model) as a dict of what pricing reads."""
+    if isinstance(entry, dict):
+        return entry
+    creation = getattr(entry, "cache_creation", None)
+    return {
+        "type": getattr(entry, "type", None),
+        "model": getattr(entry, "model", None),
+        "input_tokens": getattr(entry, "input_tokens", None),
+        "cache_creation_input_tokens": getattr(entry, "cache_creation_input_tokens", None),
+        "cache_read_input_tokens": getattr(entry, "cache_read_input_tokens", None),
+        "output_tokens": getattr(entry, "output_tokens", None),
+        "cache_creation": None
+        if creation is None
+        else {"ephemeral_1h_input_tokens": getattr(creation, "ephemeral_1h_input_tokens", None)},
+    }
+
+
+def billing_attributes(message: Any) -> dict[str, Any]:
+    """What a Message (a decoded body, or the SDK's model) tells the call span about its bill beyond the top-level
+    usage: its iterations (declined hops marked with their refusal category, from the `fallback` blocks), its own
+    refusal category, and the fallback credit's outcome. Pure; raises nothing for odd input.
+
+    >>> billing_attributes({"stop_reason": "refusal", "stop_details": {"category": None}, "usage": {}})
+    {'tracer.refusal.category': 'null'}
+    """
+    out: dict[str, Any] = {}
+    try:
+        usage = _get(message, "usage")
+        entries = _get(usage, "iterations")
+        if isinstance(entries, list) and entries:
+            seams = []
+            for block in _get(message, "content") or ():
+                if _get(block, "type") == "fallback":
+                    origin = block.get("from") if isinstance(block, dict) else getattr(block, "from_", None)
+                    trigger = _get(block, "trigger")
+                    seams.append((_get(origin, "model"), _get(trigger, "category")))
+            rows = iterations_from([_plain(e) for e in entries], seams)
+            out[semconv.USAGE_ITERATIONS] = json.dumps(rows, separators=(",", ":"))
+        if _get(message, "stop_reason") == "refusal":
+            out[semconv.REFUSAL_CATEGORY] = _get(_get(message, "stop_details"), "category") or "null"
+        status = _get(_get(usage, "fallback_credit"), "status")
+        kind = _get(status, "type")
+        if isinstance(kind, str):
+            reason = _get(status, "reason")
+            out[semconv.USAGE_FALLBACK_CREDIT] = kind if reason is None else f"{kind}:{reason}"
+    except Exception:
+        log.debug("could not read a message's billing fields", exc_info=True)
+    return out
+
+
+_MAX_HOPS = 8  # a fallback chain is at most a few models long; a runaway loop must not grow the span without end
+
+
+def hop_attributes(message: dict[str, Any], hops: Any) -> dict[str, Any]:
+    """For a refused, not-streamed response: `hops` (the call span's JSON list so far) with this response added,
+    so that a client-side fallback's declined hops are billed even though the message returned lacks them. Pure.
+
+    >>> hop_attributes({"id": "msg_1", "model": "m", "stop_reason": "refusal", "stop_details": {"category": "bio"},
+    ...     "usage": {"input_tokens": 5, "output_tokens": 0}}, None)["tracer.usage.fallback_hops"]
+    '[{"id":"msg_1","model":"m","refusal":"bio","input_tokens":5,"output_tokens":0}]'
+    """
+    if message.get("stop_reason") != "refusal":
+        return {}
+    raw = message.get("usage")
+    usage: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    hop = {"id": message.get("id"), "model": message.get("model"),
+           "refusal": _get(message.get("stop_details"), "category") or "null"}  # fmt: skip
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens"):
+        if key in usage:
+            hop[key] = usage[key]
+    creation = usage.get("cache_creation")
+    if isinstance(creation, dict):
+        hop["cache_creation"] = {"ephemeral_1h_input_tokens": creation.get("ephemeral_1h_input_tokens")}
+    rows = _rows(hops)[-(_MAX_HOPS - 1) :]
+    return {semconv.USAGE_FALLBACK_HOPS: json.dumps([*rows, hop], separators=(",", ":"))}
 
 
 def streamed_usage_attributes(usage: Any, *, final: bool) -> dict[str, Any]:
@@ -148,6 +324,8 @@ def record_streamed_usage(recorder: Any) -> None:
             return
         final = recorder._has_message_delta is True and recorder._snapshot_withheld is False
         extra = streamed_usage_attributes(getattr(message, "usage", None), final=final)
+        if final:
+            extra.update(billing_attributes(message))
         if extra:
             span.set_attributes(extra)
     except Exception:
@@ -223,12 +401,196 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         attrs = raw_attributes(span)
         end_ns = end_time if end_time is not None else time.time_ns()
         duration_s = (end_ns - (span.start_time or end_ns)) / 1e9
-        extra = call_attributes(attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code)
+        scope = span.instrumentation_scope.name
+        extra = call_attributes(
+            attrs, duration_s=duration_s, prices=prices(), status_code=span.status.status_code, scope=scope
+        )
         extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
-        extra[semconv.CALL_SPAN_SOURCE] = "tracer" if span.instrumentation_scope.name == semconv.SCOPE else "anthropic"
+        extra[semconv.CALL_SPAN_SOURCE] = "tracer" if scope == semconv.SCOPE else "anthropic"
         if tags:
             extra.update(tags)
         add_attributes(span, attrs, extra)
         _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:
         log.debug("could not complete a call span", exc_info=True)
+
+
+def hop_attempt_attributes(body: bytes) -> dict[str, Any]:
+    """The attempt span of one client-side fallback hop: the model that answered it, its tokens and its own cost
+    (refusal rules applied). On the worker thread. Never raises.
+
+    >>> hop_attempt_attributes(b'{"model": "claude-haiku-4-5", "stop_reason": "end_turn",'
+    ...     b' "usage": {"input_tokens": 1000, "output_tokens": 0}}')["tracer.cost.usd_exact"]
+    '0.001'
+    """
+    try:
+        message = json.loads(body)
+        model = message.get("model")
+        usage = message.get("usage")
+        if not isinstance(model, str) or not isinstance(usage, dict):
+            return {}
+        from tracer import cost
+
+        table = cost.default_table()
+        refusal = None
+        if message.get("stop_reason") == "refusal":
+            refusal = _get(message.get("stop_details"), "category") or "null"
+        counts = counts_of(usage, usage.get("service_tier"), usage.get("inference_geo"), usage.get("speed"))
+        bill = price_iterations(table, [Iteration("hop", model, counts, refusal)], refusal_rules=table.refusal_rules)
+        out: dict[str, Any] = {
+            semconv.GEN_AI_RESPONSE_MODEL: model,
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: counts.prompt_tokens,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: counts.output,
+        }
+        if refusal is not None:
+            out[semconv.REFUSAL_CATEGORY] = refusal
+            out[semconv.REFUSAL_BILLED] = bill.lines[0].billed
+        if bill.total is None:
+            out[semconv.COST_UNPRICED] = True
+        else:
+            out[semconv.COST_USD_EXACT] = str(bill.total)
+            out[semconv.COST_USD] = float(bill.total)
+        return out
+    except Exception:
+        log.debug("could not price a fallback hop's attempt", exc_info=True)
+        return {}
+
+
+# -- calls the sampler dropped ------------------------------------------------------------------------------------
+# A call whose span is not recording (a sampler kept another trace) is still billed: its tokens and cost must count
+# in the metrics and in the store's totals (issue 18). The attempt middleware sees its response; on the caller's
+# thread it only keeps the body (or, for a stream, the chunks as they pass); the rest happens on the worker.
+
+_store_sink: list[Any] = []  # the store's span processor (a _Switch), set by instrument()
+
+
+def set_unsampled_sink(processor: Any) -> None:
+    """Where the call rows of unsampled calls go: the store's span processor, or None (no store)."""
+    _store_sink[:] = [] if processor is None else [processor]
+
+
+class Unsampled:
+    """One sampled-out call's answer as it arrives: made on the caller's thread, finished on the worker."""
+
+    __slots__ = ("call_span", "chunks", "model", "start_ns", "tags")
+
+    def __init__(self, call_span: Any, model: str | None, start_ns: int) -> None:
+        self.call_span = call_span
+        self.model = model
+        self.start_ns = start_ns
+        self.tags = tag_attributes()  # the tags in force now, where the call is made
+        self.chunks: list[Any] = []  # a stream's message_start, content_block_start and message_delta events
+
+    def finish(self, body: bytes | None) -> None:
+        """Queue the worker's part: `body` for a non-streamed answer, None when the kept events are the stream."""
+        from tracer.capture import _worker
+
+        _worker.defer(_record_unsampled, self, body, time.time_ns())
+
+
+def _streamed_message(events: list[Any]) -> dict[str, Any] | None:
+    """The Message a stream's events amount to, as far as its bill goes: id, model, usage (message_start's, then
+    message_delta's cumulative counts over it), stop reason and details, and the `fallback` blocks."""
+    message: dict[str, Any] | None = None
+    for event in events:
+        payload = event.to_dict() if hasattr(event, "to_dict") else event
+        kind = payload.get("type")
+        if kind == "message_start":
+            message = dict(payload.get("message") or {})
+            message["content"] = []
+        elif message is not None and kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            if block.get("type") == "fallback":
+                message["content"].append(block)
+        elif message is not None and kind == "message_delta":
+            delta = payload.get("delta") or {}
+            message["stop_reason"] = delta.get("stop_reason")
+            message["stop_details"] = delta.get("stop_details")
+            message["usage"] = {**(message.get("usage") or {}), **(payload.get("usage") or {})}
+    return message
+
+
+def message_span_attributes(message: dict[str, Any], requested: str | None, streaming: bool) -> dict[str, Any]:
+    """The attributes a recorded call span would carry for this Message (the SDK's names and ours). Pure.
+
+    >>> a = message_span_attributes({"id": "msg_1", "model": "m", "stop_reason": "end_turn",
+    ...     "usage": {"input_tokens": 3, "cache_read_input_tokens": 2, "output_tokens": 5}}, "m", False)
+    >>> a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]
+    (5, 5)
+    """
+    usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    read = _int(usage.get("cache_read_input_tokens"))
+    write = _int(usage.get("cache_creation_input_tokens"))
+    creation = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
+    details = usage.get("output_tokens_details") if isinstance(usage.get("output_tokens_details"), dict) else {}
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_REQUEST_STREAM: streaming,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: _int(usage.get("input_tokens")) + read + write,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _int(usage.get("output_tokens")),
+        semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: read,
+        semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: write,
+        semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS: _int((creation or {}).get("ephemeral_1h_input_tokens")),
+        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: _int((details or {}).get("thinking_tokens")),
+    }
+    for attribute, value in (
+        (semconv.GEN_AI_REQUEST_MODEL, requested),
+        (semconv.GEN_AI_RESPONSE_MODEL, message.get("model")),
+        (semconv.GEN_AI_RESPONSE_ID, message.get("id")),
+        (semconv.ANTHROPIC_STOP_REASON, message.get("stop_reason")),
+        (semconv.ANTHROPIC_RESPONSE_SERVICE_TIER, usage.get("service_tier")),
+        (semconv.USAGE_INFERENCE_GEO, usage.get("inference_geo")),
+        (semconv.USAGE_SPEED, usage.get("speed")),
+    ):
+        if isinstance(value, str):
+            attrs[attribute] = value
+    tools = usage.get("server_tool_use")
+    if isinstance(tools, dict) and type(tools.get("web_search_requests")) is int:
+        attrs[semconv.USAGE_WEB_SEARCH_REQUESTS] = tools["web_search_requests"]
+    attrs.update(billing_attributes(message))
+    return attrs
+
+
+def _record_unsampled(call: Unsampled, body: bytes | None, end_ns: int) -> None:
+    """On the worker: price the call, record its metrics (no latency: it is not one the sampler kept), and hand a
+    finished call span, never exported elsewhere, to the store. Never raises."""
+    try:
+        message = json.loads(body) if body is not None else _streamed_message(call.chunks)
+        if not isinstance(message, dict) or message.get("type") != "message":  # count_tokens, batches, models: not calls to bill
+            return
+        from tracer import cost
+
+        attrs = message_span_attributes(message, call.model, body is None)
+        extra = call_attributes(attrs, duration_s=(end_ns - call.start_ns) / 1e9, prices=cost.default_table())
+        extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
+        extra[semconv.CALL_SPAN_SOURCE] = "unsampled"
+        extra.update(call.tags)
+        attrs.update(extra)
+        _metrics._record_call(attrs, extra, None)
+        if _store_sink:
+            _store_sink[0].on_end(_finished_span(call, attrs, end_ns))
+    except Exception:
+        log.debug("could not record a sampled-out call", exc_info=True)
+
+
+def _finished_span(call: Unsampled, attrs: dict[str, Any], end_ns: int) -> ReadableSpan:
+    from opentelemetry import trace
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
+
+    context = call.call_span.get_span_context()
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    extra: dict[str, Any] = {} if resource is None else {"resource": resource}
+    return ReadableSpan(
+        name=semconv.SPAN_MESSAGES_CREATE,
+        # The call's own ids, flagged sampled for the store's batch processor, which drops spans that are not: this
+        # row goes to the store alone, never to an exporter the sampler governs.
+        context=SpanContext(context.trace_id, context.span_id, False, TraceFlags(TraceFlags.SAMPLED)),
+        attributes=attrs,
+        **extra,
+        kind=SpanKind.CLIENT,
+        start_time=call.start_ns,
+        end_time=end_ns,
+        instrumentation_scope=InstrumentationScope(semconv.ANTHROPIC_SCOPE),
+    )

@@ -25,7 +25,7 @@ from tracer import _compat, semconv
 from tracer.capture import _metrics, _worker
 from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
-from tracer.capture._calls import CallSpanProcessor
+from tracer.capture._calls import CallSpanProcessor, set_unsampled_sink
 from tracer.capture._patch import Patcher
 
 log = logging.getLogger("tracer.capture")
@@ -225,6 +225,7 @@ def _setup(
         from tracer.store import StoreExporter
 
         add(BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp)))
+    set_unsampled_sink(state.processors[-1] if store_path is not None else None)  # cost: sampled-out calls' rows
     if span_exporter is not None:
         add(BatchSpanProcessor(span_exporter))
 

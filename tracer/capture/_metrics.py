@@ -17,6 +17,7 @@ make one Prometheus series per id; spans and the store keep every tag whatever i
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -128,6 +129,7 @@ class _Instruments:
         self.unpriced = make(semconv.METRIC_UNPRICED_CALLS, "Calls whose model has no price (cost unknown, not zero)")
         self.ratelimit = make(semconv.METRIC_RATELIMIT_REMAINING, "Rate-limit headroom left, from the last response")
         self.ratelimit_limit = make(semconv.METRIC_RATELIMIT_LIMIT, "Rate limit in force, from the last response")
+        self.refusals = make(semconv.METRIC_REFUSALS, "Refusals (own or a declined fallback hop) by category, billed or not")
 
 
 _instruments: _Instruments | None = None
@@ -335,6 +337,14 @@ def _record_call(
             inst.cost.add(cost, cost_labels, context=ctx)
         elif extra.get(semconv.COST_UNPRICED):
             _count("unpriced", base)
+        breakdown = extra.get(semconv.COST_ITERATIONS)  # issue 18: every refused iteration, by category (cost owner)
+        if breakdown is not None and '"refusal"' in breakdown:
+            for row in json.loads(breakdown):
+                if "refusal" in row:
+                    refused_model = row.get("model") or model
+                    by_model = ((semconv.GEN_AI_REQUEST_MODEL, refused_model),) if refused_model else ()
+                    _count("refusals", (*by_model, (semconv.REFUSAL_CATEGORY, row["refusal"]),
+                                        (semconv.REFUSAL_BILLED, row["billed"])))  # fmt: skip
     except Exception:
         log.debug("could not record call metrics", exc_info=True)
 

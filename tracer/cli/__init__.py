@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # (module under tracer.cli, what it registers). A module that fails to import is reported, not fatal.
-SUBCOMMANDS: tuple[str, ...] = ("demo", "dashboard", "report", "fake_api", "prices", "store_cmd")
+SUBCOMMANDS: tuple[str, ...] = ("demo", "dashboard", "report", "fake_api", "prices", "store_cmd", "reconcile")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -104,7 +104,7 @@ _MODEL_KEYS = {
     "effective_date",
     "name",
 }
-_POLICY_SECTIONS = ("batch", "us_only", "fast", "web_search", "cache_multipliers")
+_POLICY_SECTIONS = ("batch", "us_only", "fast", "web_search", "cache_multipliers", "regional", "refusals")
 
 
 class _Reader:

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tracer.cost._billed import RefusalRules
 from tracer.cost._names import normalize, without_date
 from tracer.cost._overrides import ModelSpec, PriceFile, PriceFileError, read_price_file
 from tracer.cost._rates import (
@@ -177,6 +178,8 @@ class Policy:
     fast_multipliers: dict[str, Decimal]
     web_per_1k: Decimal
     cache_multipliers: dict[str, Decimal]
+    regional_multiplier: Decimal = ONE
+    regional_exempt: frozenset[str] = frozenset()
 
 
 def _day(at: dt.datetime | dt.date | None) -> int:
@@ -205,6 +208,7 @@ class PriceTable:
         genai_models: list[Any],
         policy: Policy,
         sources: tuple[str, ...],
+        refusal_rules: RefusalRules | None = None,
     ) -> None:
         self._entries = entries
         self._names = names  # exact normalized name/alias -> canonical ID (ours and overrides')
@@ -212,7 +216,8 @@ class PriceTable:
         self.policy = policy
         self.sources = sources
         self._resolved: dict[str, str | None] = {}
-        self._effective: dict[tuple[str, int, bool, bool, bool, bool], _Effective] = {}
+        self._effective: dict[tuple[str, int, bool, bool, bool, bool, bool], _Effective] = {}
+        self.refusal_rules = refusal_rules if refusal_rules is not None else RefusalRules(())
         self._quotes: dict[tuple[Any, ...], tuple[int, _Effective | None, str | None]] = {}
 
     # -- names -------------------------------------------------------------------------------------------
@@ -274,7 +279,7 @@ class PriceTable:
             return None
         return self._total(counts, effective)
 
-    def quote(self, model: str, counts: TokenCounts) -> tuple[str, float, str] | None:
+    def quote(self, model: str, counts: TokenCounts, regional: bool = False) -> tuple[str, float, str] | None:
         """`cost_of(model, counts)` today as `str()` and `float()` of that Decimal, with the source of the model's
         prices; None when it has no price.
 
@@ -283,14 +288,14 @@ class PriceTable:
         digits of the sum (no Decimal is built).
         """
         day = int(time.time() // 86400)
-        key = (model, counts.service_tier, counts.inference_geo, counts.speed)
+        key = (model, counts.service_tier, counts.inference_geo, counts.speed, regional)
         hit = self._quotes.get(key)
         if hit is None or hit[0] != day:
             canonical = self.resolve_model(model)
             if canonical is None:
                 hit = (day, None, None)
             else:
-                mode = self._mode(canonical, counts, False, None, None, None, day)
+                mode = self._mode(canonical, counts, False, None, None, None, day, regional)
                 hit = (day, mode if mode.rates is not None else None, self._entries[canonical].source)
             if len(self._quotes) >= _CACHE_LIMIT:
                 self._quotes.clear()
@@ -420,6 +425,7 @@ class PriceTable:
         inference_geo: str | None,
         speed: str | None,
         day: int,
+        regional: bool = False,
     ) -> _Effective:
         tier = service_tier or counts.service_tier
         is_batch = bool(batch) or tier == "batch"
@@ -427,18 +433,19 @@ class PriceTable:
         geo = inference_geo or counts.inference_geo
         is_us = geo is not None and geo.lower() == self.policy.us_geo
         is_fast = (speed or counts.speed) == "fast"
-        key = (canonical, day, is_batch, is_priority, is_us, is_fast)
+        key = (canonical, day, is_batch, is_priority, is_us, is_fast, regional)
         effective = self._effective.get(key)
         if effective is None:
-            effective = self._compute_mode(canonical, day, is_batch, is_priority, is_us, is_fast)
+            effective = self._compute_mode(canonical, day, is_batch, is_priority, is_us, is_fast, regional)
             if len(self._effective) >= _CACHE_LIMIT:
                 self._effective.clear()
             self._effective[key] = effective
         return effective
 
     def _compute_mode(
-        self, canonical: str, day_number: int, is_batch: bool, is_priority: bool, is_us: bool, is_fast: bool
-    ) -> _Effective:
+        self, canonical: str, day_number: int, is_batch: bool, is_priority: bool, is_us: bool, is_fast: bool,
+        regional: bool = False,
+    ) -> _Effective:  # fmt: skip
         entry = self._entries[canonical]
         day = _EPOCH + dt.timedelta(days=day_number)
         period = select(entry.periods, day)
@@ -488,6 +495,9 @@ class PriceTable:
         if rates is not None and is_us and not entry.us_exempt:
             rates = rates.scaled(self.policy.us_multiplier)
             adjustments.append(("US-only inference", self.policy.us_multiplier))
+        if rates is not None and regional and canonical not in self.policy.regional_exempt:
+            rates = rates.scaled(self.policy.regional_multiplier)
+            adjustments.append(("regional endpoint (Bedrock/Vertex)", self.policy.regional_multiplier))
         web = period.web_search_per_1k
         # Explicit priority prices are the contract's own numbers: a general discount does not apply to them.
         contract = is_priority and entry.priority is not None
@@ -566,6 +576,7 @@ def _policy(extra: PriceFile) -> Policy:
         return Decimal(str(value))
 
     fast = section("fast").get("multipliers", {})
+    regional = section("regional")
     return Policy(
         batch_multiplier=number("batch", "token_multiplier"),
         us_geo=str(section("us_only").get("geo", "us")).lower(),
@@ -578,6 +589,8 @@ def _policy(extra: PriceFile) -> Policy:
             "cache_write_1h": number("cache_multipliers", "write_1h"),
             "cache_read": number("cache_multipliers", "read"),
         },
+        regional_multiplier=Decimal(str(regional.get("token_multiplier", "1"))),
+        regional_exempt=frozenset(regional.get("exempt", [])),
     )
 
 
@@ -590,7 +603,7 @@ def _bundled_providers() -> list[Any]:
 
 
 @functools.cache
-def _base_parts() -> tuple[dict[str, ModelEntry], dict[str, str], list[Any], Policy, tuple[str, ...]]:
+def _base_parts() -> tuple[dict[str, ModelEntry], dict[str, str], list[Any], Policy, tuple[str, ...], RefusalRules]:
     extra_path = resources.files("tracer.cost").joinpath("extra.toml")
     with resources.as_file(extra_path) as path:
         extra = read_price_file(path, label="extra.toml", allow_policy=True)
@@ -610,20 +623,25 @@ def _base_parts() -> tuple[dict[str, ModelEntry], dict[str, str], list[Any], Pol
     names: dict[str, str] = {}
     builder = _Builder(entries, names, list(anthropic.models), policy)
     builder.apply(extra)
-    return entries, names, list(anthropic.models), policy, (source, extra.label)
+    rules = RefusalRules.from_policy(extra.policy.get("refusals", {}))
+    return entries, names, list(anthropic.models), policy, (source, extra.label), rules
 
 
 class _Builder:
     """Applies price files (ours, then a user's) onto a copy of the entries."""
 
-    def __init__(self, entries: dict[str, ModelEntry], names: dict[str, str], genai_models: list[Any], policy: Policy):
+    def __init__(
+        self, entries: dict[str, ModelEntry], names: dict[str, str], genai_models: list[Any], policy: Policy,
+        rules: RefusalRules | None = None,
+    ):  # fmt: skip
+        self.rules = rules
         self.entries = entries
         self.names = names
         self.policy = policy
         self.genai_models = genai_models
 
     def table(self, sources: tuple[str, ...]) -> PriceTable:
-        return PriceTable(self.entries, self.names, self.genai_models, self.policy, sources)
+        return PriceTable(self.entries, self.names, self.genai_models, self.policy, sources, self.rules)
 
     def resolve(self, name: str) -> str | None:
         return PriceTable(self.entries, self.names, self.genai_models, self.policy, ()).resolve_model(name)
@@ -760,10 +778,10 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     >>> table = load_prices()                       # doctest: +SKIP
     >>> table = load_prices("negotiated.toml")      # doctest: +SKIP
     """
-    entries, names, genai_models, policy, sources = _base_parts()
+    entries, names, genai_models, policy, sources, rules = _base_parts()
     if path is None:
-        return PriceTable(entries, names, genai_models, policy, sources)
+        return PriceTable(entries, names, genai_models, policy, sources, rules)
     overrides = read_price_file(path)
-    builder = _Builder(dict(entries), dict(names), genai_models, policy)
+    builder = _Builder(dict(entries), dict(names), genai_models, policy, rules)
     builder.apply(overrides)
     return builder.table((*sources, overrides.label))

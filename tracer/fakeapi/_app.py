@@ -18,25 +18,29 @@ import random
 import re
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Mapping, MutableSequence
 from dataclasses import dataclass
 from typing import Any
 
 from tracer.fakeapi import _generate as gen
+from tracer.fakeapi import _iterations as it
 from tracer.fakeapi._batches import BatchStore
 from tracer.fakeapi._catalog import deprecated_models, known_models, profile_for
 from tracer.fakeapi._errors import ApiError, invalid
 from tracer.fakeapi._faults import ERROR_MESSAGES, OK, FaultRates, FaultSpecError, Outcome, parse_script, pick
 from tracer.fakeapi._http import HttpRequest, Reply
+from tracer.fakeapi._ledger import Ledger
 from tracer.fakeapi._limiter import RateLimiter, Verdict
-from tracer.fakeapi._tokens import PromptCache, PromptError, count_input_tokens
+from tracer.fakeapi._tokens import InputUsage, PromptCache, PromptError, count_input_tokens
 
 _JSON = ("content-type", "application/json")
 _SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
 _ORG = ("anthropic-organization-id", "00000000-0000-4000-8000-00000000fa7e")
 _BATCH_PATH = re.compile(r"^/v1/messages/batches/([^/]+)(/cancel|/results)?$")
 _MASK = (1 << 64) - 1
+_ADMIN = ("/v1/organizations/usage_report/messages", "/v1/organizations/cost_report")
 
 
 @dataclass(slots=True)
@@ -88,6 +92,7 @@ class App:
         self._ids = itertools.count()
         self._lock = threading.Lock()
         self._models = frozenset(known_models())
+        self.ledger = Ledger()
         self.batches = BatchStore(self._batch_result, seed=seed, latency_scale=latency_scale, clock=clock)
 
     def reset(self) -> None:
@@ -96,6 +101,7 @@ class App:
         self.cache.clear()
         self.limiter.reset()
         self.batches.clear()
+        self.ledger.clear()
         self._sequence = itertools.count()
         self._ids = itertools.count()
 
@@ -187,6 +193,10 @@ class App:
             method, path = request.method, request.path.rstrip("/")
             if path == "/v1/messages" and method == "POST":
                 return self._messages(rec, request, script)
+            if script and path in _ADMIN:
+                # An admin client is not the SDK (no retry-count header): the n-th request for the same URL is
+                # attempt n, so a test can script "429:10,ok" for one page.
+                attempt = self.ledger.attempt(request.path + "?" + request.query)
             outcome = pick(script, attempt) if script else OK
             early = self._scripted(rec, outcome, []) if outcome is not OK else None
             if early is not None:
@@ -207,6 +217,8 @@ class App:
                 return self._batches(rec, request, path, delay)
             if path.startswith("/v1/models") and method == "GET":
                 return self._models_endpoint(rec, path, delay)
+            if path in _ADMIN and method == "GET":
+                return self._admin(rec, request, path, delay)
             raise ApiError(404, f"Not found: {method} {request.path}")
         except ApiError as err:
             return self._error(rec, err)
@@ -335,7 +347,10 @@ class App:
         tier = "standard"
         geo = body.get("inference_geo") if isinstance(body.get("inference_geo"), str) else None
         speed = body.get("speed") if body.get("speed") in ("fast", "standard") else None
-        use = gen.usage(inp, ans, service_tier=tier, inference_geo=geo, speed=speed)
+        served, ans, use, seams = self._billed(rec, body, model, inp, ans, outcome, tier, geo, speed)
+        model = served
+        category = ans.stop_details.get("category") if ans.stop_details else None
+        self.ledger.record(rec.headers, model, use, ans.stop_reason, category, seams)
         message_id = "msg_01" + rec.request_id[-22:]  # unique like the request ID, and as reproducible
         timing = gen.timing(profile, inp.input_tokens + inp.cache_write, rng, self.latency_scale)
         extra_delay = outcome.ms / 1000 if outcome.kind == "slow" and outcome.ms else 0.0
@@ -348,6 +363,59 @@ class App:
         items = gen.stream_items(message_id, model, ans, use, timing)
         headers = [*_SSE_HEADERS, ("request-id", rec.request_id), _ORG, *verdict.headers]
         return self._stream_reply(rec, outcome, headers, items, extra_delay)
+
+    def _billed(
+        self, rec: RecordedRequest, body: dict[str, Any], model: str, inp: InputUsage, ans: gen.Answer,
+        outcome: Outcome, tier: str, geo: str | None, speed: str | None,
+    ) -> tuple[str, gen.Answer, dict[str, Any], tuple[tuple[str, str | None], ...]]:  # fmt: skip
+        """The serving model, the answer and its usage, with what 2026 adds: a refusal (and a server-side fallback
+        from it), a redeemed fallback credit, an advisor call, a compaction (see `_iterations`)."""
+        rng = self._content_rng(body, salt="iterations")
+        credit = it.redeemed(body)
+        credit_outcome = None
+        if "fallback_credit_token" in body:
+            if credit is not None:
+                inp = it.with_credit(inp, credit)
+                credit_outcome = {"status": {"type": "redeemed"}}
+            else:
+                credit_outcome = {"status": {"type": "not_applied", "reason": "body_mismatch"}}
+        iterations: list[dict[str, Any]] | None = None
+        seams: tuple[tuple[str, str | None], ...] = ()
+        top_inp, top_out = inp, None
+        refuses = outcome.kind == "refuse" and outcome.model in (None, model)
+        if refuses:
+            chain = [m for m in it.fallback_chain(body, model, rec.headers, self._models) if m != model]
+            token = None if chain else it.credit_token(rec.headers, inp, rng)
+            declined = it.refused(ans, outcome.events or 0, outcome.category, token)
+            if not chain:
+                ans = declined
+            else:
+                # The requested model declined (a billed or unbilled hop, by its category); the next one serves,
+                # with the fallback credit applied automatically.
+                fallback = chain[0]
+                fb_body = {**body, "model": fallback}
+                fb_inp = self.cache.account(fallback, fb_body, profile_for(fallback).min_cacheable_tokens)
+                fb_inp = it.with_credit(fb_inp, inp.cache_read)
+                fb_ans = gen.answer(fb_body, self._content_rng(fb_body))
+                blocks = [*declined.blocks, it.fallback_block(model, fallback, outcome.category), *fb_ans.blocks]
+                ans = gen.Answer(blocks, fb_ans.stop_reason, fb_ans.stop_sequence, fb_ans.thinking_tokens,
+                                 fb_ans.server_tool_use)  # fmt: skip
+                iterations = [
+                    it.iteration("message", model, inp, declined.output_tokens),
+                    it.iteration("fallback_message", fallback, fb_inp, fb_ans.output_tokens),
+                ]
+                seams = ((model, it.category_value(outcome.category)),)
+                top_inp, top_out, model = fb_inp, fb_ans.output_tokens, fallback
+        elif (advisor := it.advisor_tool(body)) is not None:
+            ans, iterations, top_inp, top_out = it.advised(ans, inp, advisor, rng)
+        elif (trigger := it.compaction_trigger(body)) is not None and inp.total >= trigger:
+            ans, iterations, top_inp = it.compacted(ans, inp, rng)
+        use = gen.usage(top_inp, ans, output_tokens=top_out, service_tier=tier, inference_geo=geo, speed=speed)
+        if iterations is not None:
+            use["iterations"] = iterations
+        if credit_outcome is not None:
+            use["fallback_credit"] = credit_outcome
+        return model, ans, use, seams
 
     def _message_reply(
         self, rec: RecordedRequest, outcome: Outcome, rate_headers: list[tuple[str, str]], data: Any, delay: float
@@ -431,6 +499,21 @@ class App:
         if model not in self._models:
             raise ApiError(404, f"model: {model}")
         return self._json(rec, self._model_info(model), delay=delay)
+
+    def _admin(self, rec: RecordedRequest, request: HttpRequest, path: str, delay: float) -> Reply:
+        """The Admin API's usage and cost reports of what this server answered (see `_ledger`)."""
+        if not (request.headers.get("x-api-key") or request.headers.get("authorization")):
+            raise ApiError(401, "x-api-key header is required")
+        query: dict[str, list[str]] = {}
+        for part in request.query.split("&"):
+            if part:
+                key, _, value = part.partition("=")
+                query.setdefault(urllib.parse.unquote_plus(key), []).append(urllib.parse.unquote_plus(value))
+        try:
+            report = self.ledger.usage_report(query) if path.endswith("/messages") else self.ledger.cost_report(query)
+        except ValueError as exc:
+            raise invalid(str(exc)) from None
+        return self._json(rec, report, delay=delay)
 
     # -- batches -----------------------------------------------------------------------------------------------
 

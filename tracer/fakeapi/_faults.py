@@ -15,6 +15,10 @@ repeating (`429:10,429:10,ok`). Server-wide fault rates map outcomes to probabil
     stall:N     a stream: send N events, then nothing (until the client gives up); without streaming, never answer
     error:N     a stream: an SSE `error` event (overloaded_error) after N events; without streaming, a 529
     malformed   invalid JSON (a truncated body, or a broken SSE data line after two events)
+    refuse:CAT  a refusal (`stop_reason: "refusal"`, `stop_details.category` CAT: cyber, bio, frontier_llm,
+                reasoning_extraction, general_harms or null) before any output; with the request's `fallbacks`,
+                the next model answers (server-side fallback)
+    refuse:CAT:K  the same after K output tokens: mid-stream when streamed, partial content otherwise
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ ERROR_MESSAGES: dict[int, str] = {
     529: "Overloaded",
 }
 _COUNTED = ("stall", "error", "drop", "cut")  # kinds whose argument is a number of SSE events
+# stop_details.category values the SDK's types know (`null`: a refusal with no named category)
+REFUSAL_CATEGORIES = ("cyber", "bio", "frontier_llm", "reasoning_extraction", "general_harms", "null")
 
 
 class FaultSpecError(ValueError):
@@ -63,18 +69,23 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One attempt's fate. `kind` is ok, status, slow, drop, cut, stall, error or malformed.
+    """One attempt's fate. `kind` is ok, status, slow, drop, cut, stall, error, malformed or refuse.
 
     >>> parse_outcome("429:250")
-    Outcome(kind='status', status=429, ms=250, events=None)
+    Outcome(kind='status', status=429, ms=250, events=None, category=None, model=None)
     """
 
     kind: str
     status: int = 200
     ms: int | None = None  # retry-after-ms for a status, the extra delay for slow
-    events: int | None = None  # where a stream stops, for drop/cut/stall/error
+    events: int | None = None  # where a stream stops, for drop/cut/stall/error; output tokens before a refusal
+    category: str | None = None  # a refusal's stop_details.category ("null" for none)
+    model: str | None = None  # a refusal only for this model (`refuse:bio@claude-fable-5`); None: any model
 
     def __str__(self) -> str:
+        if self.kind == "refuse":
+            text = f"refuse:{self.category}" + (f":{self.events}" if self.events else "")
+            return text + (f"@{self.model}" if self.model else "")
         if self.kind == "status":
             return str(self.status) if self.ms is None else f"{self.status}:{self.ms}"
         if self.kind == "slow":
@@ -94,6 +105,8 @@ def parse_outcome(text: str) -> Outcome:
     'stall:3'
     """
     spelled = text.strip().lower()
+    if spelled.startswith("refuse"):
+        return _refusal(text.strip(), spelled)
     name, sep, arg = spelled.partition(":")
     number: int | None = None
     if sep:
@@ -123,8 +136,29 @@ def parse_outcome(text: str) -> Outcome:
         return Outcome(name, events=number)
     raise FaultSpecError(
         f"{text.strip()!r}: unknown outcome (ok, 429[:MS], 529, 500, 400, slow:MS, drop, stall:N, error:N, "
-        "cut:N, drop:N, malformed)"
+        "cut:N, drop:N, malformed, refuse:CATEGORY[:TOKENS])"
     )
+
+
+def _refusal(text: str, spelled: str) -> Outcome:
+    """`refuse:CAT`, `refuse:CAT:K` (K output tokens before the refusal), either with `@MODEL` (only that model
+    refuses: the hops of a client-side fallback carry the same script and must not all refuse).
+
+    >>> parse_outcome("refuse:bio:12@claude-fable-5")
+    Outcome(kind='refuse', status=200, ms=None, events=12, category='bio', model='claude-fable-5')
+    """
+    spelled, _, model = spelled.partition("@")
+    parts = spelled.split(":")
+    if parts[0] != "refuse" or len(parts) not in (2, 3) or parts[1] not in REFUSAL_CATEGORIES:
+        raise FaultSpecError(
+            f"{text!r}: expected refuse:CATEGORY[:TOKENS], CATEGORY one of {', '.join(REFUSAL_CATEGORIES)}"
+        )
+    tokens = 0
+    if len(parts) == 3:
+        if not parts[2].isdigit():
+            raise FaultSpecError(f"{text!r}: expected a whole number of output tokens after the category")
+        tokens = int(parts[2])
+    return Outcome("refuse", events=tokens, category=parts[1], model=model or None)
 
 
 def parse_script(header: str) -> tuple[Outcome, ...]:

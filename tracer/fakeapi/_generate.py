@@ -87,13 +87,14 @@ def _sample(schema: Any, rng: random.Random, depth: int = 0) -> Any:
 class Block:
     """One content block of the answer: its kind and the deltas it streams as (one string per delta)."""
 
-    kind: str  # text, thinking, tool_use
+    kind: str  # text, thinking, tool_use, or "block": a whole block sent at content_block_start (fallback, ...)
     deltas: list[str]
     tokens: int
     tool_id: str = ""
     tool_name: str = ""
     tool_input: Any = None
     signature: str = ""
+    payload: dict[str, Any] | None = None  # the block itself, for kind "block"
 
     @property
     def text(self) -> str:
@@ -109,10 +110,13 @@ class Answer:
     stop_sequence: str | None = None
     thinking_tokens: int = 0
     server_tool_use: dict[str, int] | None = None
+    stop_details: dict[str, Any] | None = None  # a refusal's, else None (left out of the body)
     output_tokens: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.output_tokens = max(1, sum(b.tokens for b in self.blocks))
+        # A refusal before any output reports 0 output tokens; any other answer has at least one.
+        least = 0 if self.stop_reason == "refusal" else 1
+        self.output_tokens = max(least, sum(b.tokens for b in self.blocks))
 
 
 def _group(pieces: list[str], rng: random.Random) -> list[str]:
@@ -255,6 +259,8 @@ def usage(
 
 
 def _content(block: Block) -> dict[str, Any]:
+    if block.payload is not None:
+        return block.payload
     if block.kind == "thinking":
         return {"type": "thinking", "thinking": block.text, "signature": block.signature}
     if block.kind == "tool_use":
@@ -272,6 +278,7 @@ def message(message_id: str, model: str, ans: Answer, use: dict[str, Any]) -> di
         "content": [_content(b) for b in ans.blocks],
         "stop_reason": ans.stop_reason,
         "stop_sequence": ans.stop_sequence,
+        **({"stop_details": ans.stop_details} if ans.stop_details is not None else {}),
         "usage": use,
     }
 
@@ -318,6 +325,9 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
     start_usage = dict(use)
     start_usage["output_tokens"] = 1  # the API's placeholder until message_delta
     start_usage.pop("server_tool_use", None)
+    # final only in message_delta: which hops and iterations were billed, whether a credit was redeemed
+    start_usage.pop("iterations", None)
+    start_usage.pop("fallback_credit", None)
     head: dict[str, Any] = {
         "id": message_id,
         "type": "message",
@@ -334,8 +344,10 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
         items.append(t.ttft_s * 0.25)
     items.append(sse("message_start", {"type": "message_start", "message": head}))
     for index, block in enumerate(ans.blocks):
-        if block.kind == "thinking":
-            start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
+        if block.payload is not None:
+            start: dict[str, Any] = block.payload
+        elif block.kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
         elif block.kind == "tool_use":
             start = {"type": "tool_use", "id": block.tool_id, "name": block.tool_name, "input": {}}
         else:
@@ -368,15 +380,12 @@ def stream_items(message_id: str, model: str, ans: Answer, use: dict[str, Any], 
     final_usage["output_tokens"] = use["output_tokens"]
     final_usage["output_tokens_details"] = use["output_tokens_details"]
     final_usage["server_tool_use"] = use["server_tool_use"]
-    items.append(
-        sse(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": ans.stop_reason, "stop_sequence": ans.stop_sequence},
-                "usage": final_usage,
-            },
-        )
-    )
+    for key in ("iterations", "fallback_credit"):
+        if key in use:
+            final_usage[key] = use[key]
+    final: dict[str, Any] = {"stop_reason": ans.stop_reason, "stop_sequence": ans.stop_sequence}
+    if ans.stop_details is not None:
+        final["stop_details"] = ans.stop_details
+    items.append(sse("message_delta", {"type": "message_delta", "delta": final, "usage": final_usage}))
     items.append(sse("message_stop", {"type": "message_stop"}))
     return items

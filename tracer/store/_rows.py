@@ -214,6 +214,9 @@ def row_tuple_from_span_data(
             unpriced,  # unpriced
             (v if type(v := get(semconv.COST_PRICE_SOURCE)) is str else _str(v)),  # cost_source
             (v if type(v := get(semconv.CALL_SPAN_SOURCE)) is str else _str(v)),  # source
+            (v if type(v := get(semconv.REFUSAL_CATEGORY)) is str else _str(v)),  # refusal_category
+            None if (v := get(semconv.REFUSAL_BILLED)) is None else bool(v),  # refusal_billed
+            (v if type(v := get(semconv.COST_ITERATIONS)) is str else _str(v)),  # cost_iterations
         )
     if table == "attempts":
         should_retry = get(semconv.ATTEMPT_SHOULD_RETRY)

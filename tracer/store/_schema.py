@@ -8,6 +8,7 @@ no migration; renaming one is not allowed (DESIGN.md's public contract).
 
 History:
   1  calls / attempts / events as in DESIGN.md, plus the extra columns below.
+  1+ calls: refusal_category, refusal_billed, cost_iterations (issue 18); the version bump is left to the store rewrite.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ CALLS: Final = pa.schema(
         ("unpriced", pa.bool_()),
         ("cost_source", pa.string()),
         ("source", pa.string()),
+        # v2 (issue 18, cost): a refusal met by the call (its own or a declined fallback hop's) and the priced
+        # iterations (JSON, tracer.cost.iterations), which reconciliation splits by model
+        ("refusal_category", pa.string()),
+        ("refusal_billed", pa.bool_()),
+        ("cost_iterations", pa.string()),
     ]
 )
 
@@ -113,7 +119,7 @@ EVENTS: Final = pa.schema(
 LOW_CARDINALITY: Final = frozenset(
     {
         "operation", "model", "response_model", "status", "error_type", "http_status", "service_name", "name",
-        "stop_reason", "stream_end", "service_tier", "cost_source", "source", "kind", "from_state", "to_state",
+        "stop_reason", "stream_end", "service_tier", "cost_source", "source", "refusal_category", "kind", "from_state", "to_state",
         "reason", "attempt", "attempts", "tags", "attributes",
     }
 )
