@@ -265,6 +265,18 @@ def response_body(response: Any) -> bytes | None:
     return body if type(body) is bytes else None
 
 
+def streamed_message_state(recorder: Any) -> tuple[Any, Any, bool] | None:
+    """(call span, Message, final) of the SDK's `StreamedMessage` about to end a stream's call span, read as its
+    `end` reads them: the stream helper's shared snapshot, else the one built from the events; final once
+    `message_delta` has come and the helper did not withhold its snapshot. None without those fields."""
+    if parts().streamed_message is None:
+        return None
+    shared = recorder._shared_snapshot
+    message = recorder._snapshot if shared is None else shared()
+    final = recorder._has_message_delta is True and recorder._snapshot_withheld is False
+    return recorder._span, message, final
+
+
 def proxy_has_no_instrument(instrument: Any) -> bool:
     """Whether an instrument is the OpenTelemetry API's proxy with no real instrument behind it yet."""
     return parts().proxy_instruments and getattr(instrument, "_real_instrument", instrument) is None

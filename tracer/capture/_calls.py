@@ -23,7 +23,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer._tags import tag_attributes
 from tracer.capture import _metrics
@@ -315,14 +315,12 @@ def record_streamed_usage(recorder: Any) -> None:
     from the events; final once `message_delta` has come and the helper did not withhold its snapshot.
     """
     try:
-        span = recorder._span
-        if not span.is_recording():
+        state = _compat.streamed_message_state(recorder)
+        if state is None:
             return
-        shared = recorder._shared_snapshot
-        message = recorder._snapshot if shared is None else shared()
-        if message is None:
+        span, message, final = state
+        if message is None or not span.is_recording():
             return
-        final = recorder._has_message_delta is True and recorder._snapshot_withheld is False
         extra = streamed_usage_attributes(getattr(message, "usage", None), final=final)
         if final:
             extra.update(billing_attributes(message))

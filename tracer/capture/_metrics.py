@@ -25,7 +25,7 @@ from typing import Any
 
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer.capture import _worker
 
 log = logging.getLogger("tracer.capture")
@@ -165,7 +165,7 @@ def _nowhere(inst: _Instruments) -> bool:
     """Whether recording goes nowhere: the instruments came from the API's proxy meter (no MeterProvider is
     registered) and no real instrument stands behind them yet. Then nothing is computed or queued at all; once the
     application registers a provider, the proxies get real instruments and recording resumes."""
-    return getattr(inst.duration, "_real_instrument", inst) is None
+    return _compat.proxy_has_no_instrument(inst.duration)
 
 
 def _defer(fn: Callable[..., None], *args: Any) -> None:
