@@ -217,9 +217,12 @@ class Store:
         import duckdb
 
         path = self.cache_path
-        if path is None or not isinstance(exc, duckdb.IOException | duckdb.InternalException | duckdb.FatalException | OSError):
-            return False
         text = str(exc)
+        if path is None or not (
+            isinstance(exc, duckdb.IOException | duckdb.FatalException)
+            or (isinstance(exc, duckdb.Error | OSError) and any(sign in text for sign in _CACHE_TROUBLE))
+        ):
+            return False
         full = "No space left" in text or "disk is full" in text or getattr(exc, "errno", None) == errno.ENOSPC
         if full:
             log.warning(
@@ -400,9 +403,14 @@ class Store:
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                con.execute("ROLLBACK")
             raise
 
+
+# What DuckDB says when the cache file, not the query, is the trouble: damaged blocks, a full disk, a database it
+# invalidated after an I/O error.
+_CACHE_TROUBLE = ("Corrupt database", "checksum", "No space left", "Could not write", "Could not read", "invalidated")
 
 # The call's columns each attempt row carries (filled by the reader when both are loaded), so the dashboard's
 # attempt queries filter and group by the call without joining 11M attempts to 10M calls on two string ids.

@@ -306,17 +306,28 @@ def _from_us(us: int) -> dt.datetime:
 
 
 def check_body(info: SegmentInfo) -> None:
-    """Raise BadSegment when a row segment's body is not what its header says (length, CRC-32). Reads the file."""
-    if info.format != "rows":
+    """Raise BadSegment when a segment's data is damaged: a row segment's body against its header's length and
+    CRC-32, a Parquet segment's pages against their CRCs (compaction writes them; DuckDB does not check them and
+    reads a damaged uncompressed page as wrong values). Reads the whole file; Parquet needs pyarrow."""
+    if info.format == "rows":
+        with open(info.path, "rb") as f:
+            f.seek(info.body_offset)
+            crc, n = 0, 0
+            while chunk := f.read(1 << 22):
+                crc = zlib.crc32(chunk, crc)
+                n += len(chunk)
+        if n != info.body_bytes or crc != info.crc32:
+            raise BadSegment(f"{info.path}: its body is damaged (checksum mismatch)")
         return
-    with open(info.path, "rb") as f:
-        f.seek(info.body_offset)
-        crc, n = 0, 0
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-            n += len(chunk)
-    if n != info.body_bytes or crc != info.crc32:
-        raise BadSegment(f"{info.path}: its body is damaged (checksum mismatch)")
+    import pyarrow.parquet as pq
+
+    try:
+        for _ in pq.ParquetFile(info.path, page_checksum_verification=True).iter_batches(batch_size=1 << 16):
+            pass
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise BadSegment(f"{info.path}: its data is damaged ({exc})") from exc
 
 
 def _time_range(meta: pq.FileMetaData, column: str) -> tuple[dt.datetime | None, dt.datetime | None]:
