@@ -207,7 +207,8 @@ class Store:
                 if attempt or not self._recover(exc):
                     raise
             finally:
-                cursor.close()
+                with contextlib.suppress(Exception):  # its connection may be gone (recovered from)
+                    cursor.close()
         raise AssertionError("unreachable")
 
     def _recover(self, exc: BaseException) -> bool:
@@ -232,7 +233,8 @@ class Store:
             )
         else:
             log.warning("tracer store: the reader cache %s is damaged (%s); rebuilding it from the segments", path, text.splitlines()[0] if text else exc)
-        self._reset(delete_cache=True)
+        with self._lock:
+            self._reset(delete_cache=True)
         if full:
             self._cache = False
         return True
@@ -257,6 +259,7 @@ class Store:
         self._loaded = {name: {} for name in TABLE_NAMES}
         self._next_seg = 0
         self._opened = False
+        self._last_refresh = -1e18  # the next query loads afresh, whatever refresh_s says
         self.cache_path = None
         self._finalizer = weakref.finalize(self, _release, self._con, self._lock_fd)
 
