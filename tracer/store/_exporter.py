@@ -1,7 +1,7 @@
 """`StoreExporter`: an OpenTelemetry SpanExporter writing finished spans to the store's row segments.
 
 It runs in the application's process, so it needs nothing heavy: rows are tuples, written as JSON lines by the
-standard library (`_segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/store/test_core.py).
+standard library (`_segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/install/test_core.py).
 
 It never gets in the application's way. `export()` (called in a BatchSpanProcessor's worker thread, never the
 caller's) turns spans into rows and puts them in a bounded buffer; segments are written by the exporter's own
