@@ -18,7 +18,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dashboard,dev]'
 	@touch $(STAMP)
 
 # Debian packages the tests drive for real: chromium (dashboard in a browser) and prometheus
@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dashboard,dev,bench]'
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/dashboard.py

@@ -10,7 +10,7 @@ import pytest
 
 from tracer.cli import main
 from tracer.cli.store_cmd import parse_age
-from tracer.store import Store, store_info
+from tracer.store import SCHEMA_VERSION, Store, store_info
 from tracer.store.synthetic import write_synthetic
 
 # Fixed so that "older than N days" always selects the same days, whatever day the tests run.
@@ -39,7 +39,7 @@ class TestInfo:
             assert tables[table]["rows"] == rows
             assert tables[table]["segments"] >= 3
             assert tables[table]["bytes"] > 0
-            assert tables[table]["versions"] == [1]
+            assert tables[table]["versions"] == [SCHEMA_VERSION]
             assert tables[table]["unreadable"] == 0
         first = dt.datetime.fromisoformat(tables["calls"]["first"])
         last = dt.datetime.fromisoformat(tables["calls"]["last"])
@@ -51,7 +51,7 @@ class TestInfo:
         fill(tmp_path, 600)
         assert main(["store", "info", "--store", str(tmp_path)]) == 0
         out = capsys.readouterr().out
-        for word in ("calls", "attempts", "events", "600", "v1", "total:"):
+        for word in ("calls", "attempts", "events", "600", f"v{SCHEMA_VERSION}", "total:"):
             assert word in out
         assert (END - dt.timedelta(days=6)).strftime("%Y-%m-%d ") in out  # the time range, in UTC
         assert END.strftime("%Y-%m-%d ") in out

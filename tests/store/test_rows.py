@@ -121,3 +121,19 @@ class TestAttemptAndEventRows:
         assert (row["kind"], row["name"], row["from_state"], row["to_state"], row["reason"]) == ("breaker_transition", "claude-opus-4-5", "closed", "open", "5 failures")
         assert row["attributes"] == (("failures", "5"),)
         assert row["time"] == IDS["start_ns"] // 1000
+
+
+class TestRowSegmentEncoding:
+    def test_the_made_once_encoder_writes_the_same_bytes_as_the_plain_one(self):
+        """Every kind of value a row holds: ids, ints, floats (NaN and infinity too), booleans, None, an exact
+        Decimal cost, tags as tuples of pairs, and text that JSON must escape."""
+        from tracer.store._segments import _c_encoder, encode_rows
+
+        assert _c_encoder is not None  # CPython: the fast path is the one that runs
+        rows = [
+            ("0" * 32, 1, 2.5, float("nan"), float("inf"), -0.0, True, None, Decimal("0.010500000000"), (("k", "v"), ("é", 'q"\n\\')), "ünï ✓"),
+            ("b", 10**18, 1e-300, 0.1, float("-inf"), 0.0, False, None, Decimal("-1E-12"), (), ""),
+        ]
+        fast = encode_rows(rows)
+        assert fast == encode_rows(rows, accelerated=False)
+        assert fast.count(b"\n") == 2 and fast.isascii()

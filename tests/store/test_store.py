@@ -41,7 +41,12 @@ def write_calls(root: Path, keys, **kw) -> StoreExporter:
 
 
 def segments(root: Path, table: str = "calls") -> list[Path]:
-    return sorted((root / table).glob("*/*.parquet"))
+    """Live segment files: the writers' row segments (`.jsonl`) and compacted ones (`.parquet`)."""
+    return sorted(p for p in (root / table).glob("*/*") if p.suffix in (".jsonl", ".parquet") and not p.name.startswith("."))
+
+
+def read_segment(path: Path, table: str = "calls") -> pa.Table:
+    return _segments.read_table(_segments.read_info(path, table))
 
 
 class TestRoundTrip:
@@ -113,7 +118,7 @@ class TestDamage:
         write_calls(tmp_path, ["kept-1"])
         write_calls(tmp_path, ["lost"])
         write_calls(tmp_path, ["kept-2"])
-        victim = next(p for p in segments(tmp_path) if pq.read_table(p).column("tags").to_pylist()[0] == [("key", "lost")])
+        victim = next(p for p in segments(tmp_path) if read_segment(p).column("tags").to_pylist()[0] == [("key", "lost")])
         victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
         store = Store(tmp_path)
         with caplog.at_level(logging.WARNING, logger="tracer.store"):
@@ -129,9 +134,12 @@ class TestDamage:
         day = segments(tmp_path)[0].parent
         (day / ".tmp-calls-v1-half-written.parquet").write_bytes(b"PAR1 half")
         (day / "calls-v1-garbage.parquet").write_bytes(b"not parquet at all")
+        (day / "calls-v1-junk.jsonl").write_bytes(b'[{"tracer.store": 1}]\n["no", "header"]\n')
+        (day / ".tmp-calls-v1-half-written.jsonl").write_bytes(b"[{")
         with caplog.at_level(logging.WARNING, logger="tracer.store"):
             assert Store(tmp_path).rows("SELECT count(*) FROM calls") == [(1,)]
-        assert sum("garbage" in r.getMessage() for r in caplog.records) == 1
+        assert sum("calls-v1-garbage" in r.getMessage() for r in caplog.records) == 1
+        assert sum("calls-v1-junk" in r.getMessage() for r in caplog.records) == 1
         assert not any(".tmp-" in r.getMessage() for r in caplog.records)
 
 
@@ -140,7 +148,12 @@ class TestSchemaVersion:
         write_calls(tmp_path, ["v"])
         path = segments(tmp_path)[0]
         assert f"-v{SCHEMA_VERSION}-" in path.name
-        assert pq.read_metadata(path).metadata[b"tracer.store.schema_version"] == str(SCHEMA_VERSION).encode()
+        assert _segments.read_info(path, "calls").version == SCHEMA_VERSION
+        assert json.loads(path.read_bytes().split(b"\n", 1)[0])[0]["version"] == SCHEMA_VERSION
+        compact(tmp_path)
+        (merged,) = segments(tmp_path)
+        assert f"-v{SCHEMA_VERSION}-" in merged.name
+        assert pq.read_metadata(merged).metadata[b"tracer.store.schema_version"] == str(SCHEMA_VERSION).encode()
         assert store_info(tmp_path)["calls"]["versions"] == [SCHEMA_VERSION]
 
     def test_a_newer_reader_reads_older_segments(self, tmp_path):
@@ -169,7 +182,7 @@ class TestSchemaVersion:
 
     def test_a_segment_from_a_newer_writer_reads_without_its_unknown_columns(self, tmp_path):
         write_calls(tmp_path, ["now"])
-        data = pq.read_table(segments(tmp_path)[0])
+        data = read_segment(segments(tmp_path)[0])
         newer = data.append_column("carbon_grams", pa.array([1.5]))
         _segments.write_segment(tmp_path, "calls", newer, segments(tmp_path)[0].parent.name, version=SCHEMA_VERSION + 1)
         assert Store(tmp_path).rows("SELECT count(*), count(DISTINCT span_id) FROM calls") == [(2, 1)]
@@ -290,12 +303,13 @@ class TestNeverInTheWay:
         assert "Read-only file system" in message or "Permission denied" in message
 
     def test_a_full_disk_gives_one_warning_and_drops_are_counted(self, tmp_path, caplog, monkeypatch):
-        """ENOSPC is simulated: pyarrow's write is replaced by one that raises OSError(ENOSPC) (no full disk here)."""
+        """ENOSPC is simulated: the segment's write is replaced by one that raises OSError(ENOSPC) (a real full disk
+        is in tests/store/test_damage.py, for the reader)."""
 
         def full(*args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(_segments.pq, "write_table", full)
+        monkeypatch.setattr(_segments, "_write_atomically", full)
         exporter = StoreExporter(tmp_path)
         tp = provider(exporter, max_export_batch_size=4)
         tracer = tp.get_tracer("t")

@@ -48,10 +48,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"tracer {args.command}: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        # The core install (an instrumented service) has no read side: say how to get it, in one line.
+        if (exc.name or "").split(".")[0] not in DASHBOARD_MODULES:
+            raise
+        print(f"tracer {args.command}: {missing_extra(exc.name or '')}", file=sys.stderr)
+        return 2
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2, no traceback."""
+
+
+# What the `dashboard` extra brings (pyproject.toml): the read side, which an instrumented service does not need.
+DASHBOARD_MODULES = frozenset({"duckdb", "pyarrow", "pandas", "numpy", "pytz", "streamlit", "plotly", "rich"})
+INSTALL_DASHBOARD = "pip install 'claude-tracer[dashboard]'"
+
+
+def missing_extra(module: str) -> str:
+    return f"this needs {module}, which comes with the dashboard extra: {INSTALL_DASHBOARD}"
+
+
+def require_dashboard_extra(*modules: str) -> None:
+    """Raise CliError (one line, exit 2) when a module of the `dashboard` extra is not installed."""
+    import importlib.util
+
+    for module in modules:
+        if importlib.util.find_spec(module) is None:
+            raise CliError(missing_extra(module))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracer.cli import CliError
+from tracer.cli import CliError, require_dashboard_extra
 
 DEFAULT_PORT = 8501
 
@@ -42,6 +42,8 @@ def register(subparsers: Any) -> None:
 
 
 def handler(args: argparse.Namespace) -> int:
+    # Streamlit runs in a child process: find out here, in one line, that the extra is missing.
+    require_dashboard_extra("streamlit", "plotly", "duckdb", "pandas")
     dash = serve(args.store, port=args.port, host=args.host, open_browser=args.open, block=True)
     return dash.returncode or 0
 

@@ -153,9 +153,12 @@ def info_handler(args: argparse.Namespace) -> int:
     unreadable = sum(v["unreadable"] for v in info.values())
     if unreadable:
         console.print(
-            f"{unreadable} unreadable segments (truncated or not Parquet) are skipped by every reader with a "
-            "warning; move them out of the store to silence it"
+            f"{unreadable} unreadable segments (truncated, damaged or not a segment) are skipped by every reader with "
+            "a warning; move them out of the store to silence it:"
         )
+        for values in info.values():
+            for path in values["bad"]:
+                console.print(f"  {path}", soft_wrap=True)
     return 0
 
 

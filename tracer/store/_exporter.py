@@ -1,4 +1,7 @@
-"""`StoreExporter`: an OpenTelemetry SpanExporter writing finished spans to the store's segments.
+"""`StoreExporter`: an OpenTelemetry SpanExporter writing finished spans to the store's row segments.
+
+It runs in the application's process, so it needs nothing heavy: rows are tuples, written as JSON lines by the
+standard library (`_segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/install/test_core.py).
 
 It never gets in the application's way. `export()` (called in a BatchSpanProcessor's worker thread, never the
 caller's) turns spans into rows and puts them in a bounded buffer; segments are written by the exporter's own
@@ -26,15 +29,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracer import semconv
-from tracer.store._rows import day_of, row_tuples_from_spans
-from tracer.store._schema import TABLES, TIME_COLUMN
-from tracer.store._segments import default_root, write_segment
+from tracer.store._rows import COLUMNS, day_of, row_tuples_from_spans
+from tracer.store._schema import TABLE_NAMES, TIME_COLUMN
+from tracer.store._segments import default_root, write_rows
 
 log = logging.getLogger("tracer.store")
 
@@ -42,31 +43,26 @@ _US_PER_DAY = 86_400_000_000
 _DEFAULT_FULL_BATCH = 512  # BatchSpanProcessor's default max_export_batch_size
 
 
-def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    """An Arrow table with the current schema of `table` from row dicts (as `rows_from_spans` builds them)."""
-    # from_pylist converts in C++ (missing keys are NULL): three times faster than column lists built in Python.
-    return pa.Table.from_pylist(list(rows), schema=TABLES[table])
+def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> Any:
+    """An Arrow table with the current schema of `table` from row dicts (as `rows_from_spans` builds them). The
+    reading side's helper: imports pyarrow."""
+    import pyarrow as pa
+
+    from tracer.store._schema import arrow_schema
+
+    return pa.Table.from_pylist(list(rows), schema=arrow_schema(table))
 
 
-def table_from_tuples(table: str, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
-    """An Arrow table with the current schema of `table` from row tuples in its column order (as
-    `row_tuples_from_spans` builds them): one `zip` turns the rows into columns, each converted in C++."""
-    schema = TABLES[table]
-    if not rows:
-        return schema.empty_table()
-    return pa.Table.from_arrays([pa.array(column, type=f.type) for column, f in zip(zip(*rows, strict=True), schema, strict=True)], schema=schema)
-
-
-def _split_by_day(data: pa.Table, time_column: str) -> list[tuple[str, pa.Table]]:
-    """`data` split by the UTC day of `time_column` (one part, without copying, in the usual case of one day)."""
-    if data.num_rows == 0:
-        return []
-    days = pc.divide(data.column(time_column).cast(pa.int64()), _US_PER_DAY)  # times are never before 1970
-    bounds = pc.min_max(days)
-    first, last = bounds["min"].as_py(), bounds["max"].as_py()
-    if first == last:
-        return [(day_of(first * _US_PER_DAY), data)]
-    return [(day_of(d * _US_PER_DAY), data.filter(pc.equal(days, d))) for d in sorted(set(days.to_pylist()))]
+def _split_by_day(rows: list[tuple[Any, ...]], time_at: int) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """`rows` split by the UTC day of their time (one part, without copying, in the usual case of one day)."""
+    days = {t // _US_PER_DAY for row in rows if (t := row[time_at]) is not None}
+    if len(days) <= 1:
+        return [(day_of(days.pop() * _US_PER_DAY) if days else day_of(0), rows)]
+    parts: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        t = row[time_at]
+        parts.setdefault(0 if t is None else t // _US_PER_DAY, []).append(row)
+    return [(day_of(d * _US_PER_DAY), part) for d, part in sorted(parts.items())]
 
 
 class StoreExporter(SpanExporter):
@@ -98,7 +94,7 @@ class StoreExporter(SpanExporter):
         self.full_batch = full_batch
         self.dropped = 0
         self.written = 0
-        self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
+        self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLE_NAMES}
         self._buffered = 0
         self._lock = threading.Lock()  # guards the buffer
         self._write_lock = threading.Lock()  # one writer at a time (segment order within a process)
@@ -180,7 +176,7 @@ class StoreExporter(SpanExporter):
     def _take(self) -> dict[str, list[tuple[Any, ...]]]:
         with self._lock:
             taken = self._buffer
-            self._buffer = {name: [] for name in TABLES}
+            self._buffer = {name: [] for name in TABLE_NAMES}
             self._buffered = 0
         return taken
 
@@ -195,28 +191,28 @@ class StoreExporter(SpanExporter):
 
     def _write_table(self, table: str, rows: list[tuple[Any, ...]]) -> bool:
         try:
-            by_day = _split_by_day(table_from_tuples(table, rows), TIME_COLUMN[table])
+            by_day = _split_by_day(rows, COLUMNS[table].index(TIME_COLUMN[table]))
         except Exception as exc:
             self._count_dropped(len(rows), "error", f"cannot convert spans for the store at {self.root} ({exc!r}); spans dropped")
             return False
         ok = True
         for day, data in by_day:
             try:
-                write_segment(self.root, table, data, day)
-                self.written += data.num_rows
+                write_rows(self.root, table, data, day)
+                self.written += len(data)
             except OSError as exc:
                 ok = False
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
                 if exc.errno == errno.ENOSPC:
                     reason = "no space left on device"
                 self._count_dropped(
-                    data.num_rows,
+                    len(data),
                     f"oserror-{exc.errno}",
                     f"cannot write to the store at {self.root} ({reason}): its spans are dropped and counted; the application carries on",
                 )
             except Exception as exc:
                 ok = False
-                self._count_dropped(data.num_rows, "error", f"cannot write a segment to the store at {self.root} ({exc!r}); spans dropped")
+                self._count_dropped(len(data), "error", f"cannot write a segment to the store at {self.root} ({exc!r}); spans dropped")
         return ok
 
     def _count_dropped(self, n: int, key: str, message: str) -> None:

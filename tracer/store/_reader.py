@@ -9,18 +9,23 @@ dashboard runs about twenty queries per page), and they never touch the segment 
 deleting files cannot break a running query.
 
 That database is a cache file in the store, `<root>/.cache/reader-<n>.duckdb`, claimed by one reader at a time
-(an `fcntl.flock` on `reader-<n>.lock`, released by the kernel if the reader dies) and kept between runs: a
+(a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `_locks`) and kept between runs: a
 dashboard that restarts finds its rows already loaded, compressed by DuckDB (dictionary-encoded models, statuses
 and services; about 2.5 times faster aggregates than an uncompressed in-memory table), and loads only what was
 written since. It records which segments it holds; a cache from another layout (`CACHE_FORMAT`) is rebuilt. Where
 the store cannot be written, all `_MAX_CACHES` are claimed, or `cache=False` / `TRACER_STORE_CACHE=0`, the same
 tables live in memory for the reader's lifetime.
+
+Damage is read around: a segment that fails its check (a row segment's CRC) or fails to load is skipped with one
+warning naming it; a cache file that DuckDB finds damaged is deleted and rebuilt from the segments, once, and the
+query retried; a cache that cannot be written (the disk is full) is deleted, with one warning, and the reader
+carries on from memory.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import logging
 import os
 import threading
@@ -30,11 +35,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from tracer.store import _rollup
-from tracer.store._schema import TABLES, duckdb_type
-from tracer.store._segments import SegmentCatalog, SegmentInfo, default_root
+from tracer.store import _locks, _rollup
+from tracer.store._schema import COLUMN_TYPES, TABLE_NAMES
+from tracer.store._segments import BadSegment, SegmentCatalog, SegmentInfo, check_body, default_root, select_sql
 
 log = logging.getLogger("tracer.store")
 
@@ -66,7 +69,12 @@ class Store:
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, refresh_s: float = 0.0, cache: bool | None = None
     ) -> None:
-        import duckdb
+        try:
+            import duckdb
+        except ImportError as exc:
+            raise ImportError(
+                "reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'"
+            ) from exc
 
         self.root = Path(path) if path is not None else default_root()
         self.refresh_s = refresh_s
@@ -76,7 +84,7 @@ class Store:
         self._con = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
         self._con.execute("SET disabled_compression_methods = 'alp,alprd'")
         self._lock = threading.RLock()
-        self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLES}
+        self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLE_NAMES}
         self._next_seg = 0
         self._last_refresh = -1e18
         self._cache = cache
@@ -91,7 +99,7 @@ class Store:
         cache = self._cache
         if cache is None:
             enabled = os.environ.get("TRACER_STORE_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
-            cache = enabled and sum(i.rows for t in TABLES for i in self._catalog.live(t)) >= CACHE_MIN_ROWS
+            cache = enabled and sum(i.rows for t in TABLE_NAMES for i in self._catalog.live(t)) >= CACHE_MIN_ROWS
         path, fd = _claim_cache(self._con, self.root) if cache else (None, None)
         if fd is not None:
             self._lock_fd.append(fd)
@@ -99,7 +107,7 @@ class Store:
             self._con.execute("ATTACH ':memory:' AS _store")
         self._con.execute("USE _store")
         self.cache_path = path
-        self._open_tables()
+        self._open_tables()  # on failure, the caller's _recover deletes the cache file and starts afresh
         self._opened = True
 
     def _open_tables(self) -> None:
@@ -109,10 +117,10 @@ class Store:
         except Exception:
             kept = False
         if not kept:
-            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLES), *_rollup.TABLES):
+            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLE_NAMES), *_rollup.TABLES):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
-            for table, schema in TABLES.items():
-                columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in schema) + ", _seg INTEGER"
+            for table, schema in COLUMN_TYPES.items():
+                columns = ", ".join(f'"{name}" {kind}' for name, kind in schema) + ", _seg INTEGER"
                 if table == "calls":
                     columns += ", output_tokens_per_s DOUBLE"
                 if table == "attempts":
@@ -130,7 +138,7 @@ class Store:
             if tbl in self._loaded:
                 self._loaded[tbl][Path(path)] = (frozenset(segs), rows)
                 self._next_seg = max(self._next_seg, *segs)
-        for table in TABLES:
+        for table in TABLE_NAMES:
             hidden = "_seg, _call_seg" if table == "attempts" else "_seg"
             con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
         for rollup, (view, _, _) in _rollup.TABLES.items():
@@ -140,37 +148,37 @@ class Store:
 
     def sql(self, query: str, params: Params = None) -> Any:
         """Run read-only SQL; a pandas DataFrame."""
-        cursor = self._cursor()
-        try:
-            return cursor.execute(query, params).df()
-        finally:
-            cursor.close()
+        return self._query(query, params, lambda result: result.df())
 
     def rows(self, query: str, params: Params = None) -> list[tuple[Any, ...]]:
         """Run read-only SQL; a list of tuples."""
-        cursor = self._cursor()
-        try:
-            return cursor.execute(query, params).fetchall()
-        finally:
-            cursor.close()
+        return self._query(query, params, lambda result: result.fetchall())
 
-    def arrow(self, query: str, params: Params = None) -> pa.Table:
+    def arrow(self, query: str, params: Params = None) -> Any:
         """Run read-only SQL; a pyarrow Table."""
-        cursor = self._cursor()
-        try:
-            result = cursor.execute(query, params)
-            return result.arrow() if hasattr(result, "arrow") else result.fetch_arrow_table()
-        finally:
-            cursor.close()
+
+        def fetch(result: Any) -> Any:
+            for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):  # DuckDB 2 renamed it
+                if hasattr(result, name):
+                    return getattr(result, name)()
+            raise AttributeError("this DuckDB gives no Arrow table")
+
+        return self._query(query, params, fetch)
 
     def refresh(self) -> None:
         """Load segments written since the last refresh (and forget compacted or pruned ones)."""
         with self._lock:
-            if not self._opened:
-                self._open()
-            for _ in range(3):
-                if self._refresh_once():
+            for attempt in range(2):
+                try:
+                    if not self._opened:
+                        self._open()
+                    for _ in range(3):
+                        if self._refresh_once():
+                            break
                     break
+                except Exception as exc:
+                    if attempt or not self._recover(exc):
+                        raise
             self._last_refresh = time.monotonic()
 
     def close(self) -> None:
@@ -190,12 +198,77 @@ class Store:
         with self._lock:
             return self._con.cursor()
 
+    def _query(self, query: str, params: Params, fetch: Any) -> Any:
+        for attempt in range(2):
+            cursor = self._cursor()
+            try:
+                return fetch(cursor.execute(query, params))
+            except Exception as exc:
+                if attempt or not self._recover(exc):
+                    raise
+            finally:
+                with contextlib.suppress(Exception):  # its connection may be gone (recovered from)
+                    cursor.close()
+        raise AssertionError("unreachable")
+
+    def _recover(self, exc: BaseException) -> bool:
+        """After a failure of the cache file (damaged pages, a full disk): delete it and start afresh, from a new
+        cache file when it was damaged, from memory when the disk is full. False when `exc` is not about the cache
+        file: the caller raises it."""
+        import duckdb
+
+        path = self.cache_path
+        text = str(exc)
+        if path is None or not (
+            isinstance(exc, duckdb.IOException | duckdb.FatalException)
+            or (isinstance(exc, duckdb.Error | OSError) and any(sign in text for sign in _CACHE_TROUBLE))
+        ):
+            return False
+        full = "No space left" in text or "disk is full" in text or getattr(exc, "errno", None) == errno.ENOSPC
+        if full:
+            log.warning(
+                "tracer store: no space left on the device for the reader cache %s; deleted it, reading into memory "
+                "(free some space, or set TRACER_STORE_CACHE=0)",
+                path,
+            )
+        else:
+            log.warning("tracer store: the reader cache %s is damaged (%s); rebuilding it from the segments", path, text.splitlines()[0] if text else exc)
+        with self._lock:
+            self._reset(delete_cache=True)
+        if full:
+            self._cache = False
+        return True
+
+    def _reset(self, *, delete_cache: bool) -> None:
+        """A new, empty connection, as before the first query (the old one may be unusable after an I/O error)."""
+        import duckdb
+
+        path = self.cache_path
+        self._finalizer.detach()
+        with contextlib.suppress(Exception):
+            self._con.close()
+        if delete_cache and path is not None:
+            for stale in (path, path.with_name(path.name + ".wal")):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        while self._lock_fd:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd.pop())
+        self._con = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
+        self._con.execute("SET disabled_compression_methods = 'alp,alprd'")
+        self._loaded = {name: {} for name in TABLE_NAMES}
+        self._next_seg = 0
+        self._opened = False
+        self._last_refresh = -1e18  # the next query loads afresh, whatever refresh_s says
+        self.cache_path = None
+        self._finalizer = weakref.finalize(self, _release, self._con, self._lock_fd)
+
     def _refresh_once(self) -> bool:
         """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries."""
         complete = True
         new_calls: list[int] = []
         deleted_calls: list[int] = []
-        for table in TABLES:  # calls before attempts: new attempts are joined to the calls already loaded
+        for table in TABLE_NAMES:  # calls before attempts: new attempts are joined to the calls already loaded
             loaded = self._loaded[table]
             live = {info.path: info for info in self._catalog.live(table)}
             new = [info for path, info in live.items() if path not in loaded]
@@ -212,6 +285,14 @@ class Store:
                         gone.discard(p)
                     loaded[info.path] = (segs, info.rows)
                 else:
+                    try:
+                        check_body(info)
+                    except FileNotFoundError:
+                        complete = False
+                        continue
+                    except BadSegment as exc:
+                        self._catalog.mark_bad(info.path, str(exc))
+                        continue
                     to_load.append(info)
             delete = sorted(seg for path in gone for seg in loaded[path][0])
             for path in gone:
@@ -263,7 +344,12 @@ class Store:
     def _probe(self, info: SegmentInfo, table: str) -> None:
         if not info.path.exists():
             raise FileNotFoundError(info.path)
-        self._con.execute(f"SELECT count(*) FROM ({_select(table, [info], seg_map=False)})").fetchall()
+        # Materialised, not counted: a count is answered from a Parquet footer without decoding a damaged page.
+        try:
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _probe AS {_select(table, [info], seg_map=False)}")
+        finally:
+            with contextlib.suppress(Exception):
+                self._con.execute("DROP TABLE IF EXISTS _probe")
 
     def _transaction(
         self,
@@ -320,9 +406,14 @@ class Store:
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                con.execute("ROLLBACK")
             raise
 
+
+# What DuckDB says when the cache file, not the query, is the trouble: damaged blocks, a full disk, a database it
+# invalidated after an I/O error.
+_CACHE_TROUBLE = ("Corrupt database", "checksum", "No space left", "Could not write", "Could not read", "invalidated")
 
 # The call's columns each attempt row carries (filled by the reader when both are loaded), so the dashboard's
 # attempt queries filter and group by the call without joining 11M attempts to 10M calls on two string ids.
@@ -367,9 +458,9 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
 
 
 def _by_columns(parts: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
-    groups: dict[tuple[str, ...], list[tuple[SegmentInfo, int]]] = {}
+    groups: dict[tuple[str, tuple[str, ...]], list[tuple[SegmentInfo, int]]] = {}
     for info, seg in parts:
-        groups.setdefault(info.columns, []).append((info, seg))
+        groups.setdefault((info.format, info.columns), []).append((info, seg))
     return list(groups.values())
 
 
@@ -378,25 +469,24 @@ def _quote(text: str) -> str:
 
 
 def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool) -> str:
-    """SELECT the current columns of `table` from segments that all have the same columns: the columns they
-    lack are NULL, the ones this reader does not know are left out, every column cast to the current type."""
-    present = set(infos[0].columns)
-    columns = []
-    for f in TABLES[table]:
-        kind = duckdb_type(f.type)
-        columns.append(f'CAST(p."{f.name}" AS {kind})' if f.name in present else f"NULL::{kind}")
-    files = "[" + ", ".join(_quote(str(info.path)) for info in infos) + "]"
+    """SELECT the current columns of `table` from segments of one format that all have the same columns (see
+    `select_sql`); with `seg_map`, each row's segment number and the reader's own columns too."""
+    exprs, source = select_sql(table, infos, filename=seg_map)
+    select = ", ".join(exprs)
     if not seg_map:
-        return f"SELECT {', '.join(columns)} FROM read_parquet({files}) p"
-    source = f"read_parquet({files}, filename = true) p JOIN _segmap m ON p.filename = m.filename"
+        return f"SELECT {select} FROM {source}"
+    source += " JOIN _segmap m ON p.filename = m.filename"
     if table == "calls":
-        return f"SELECT {', '.join(columns)}, m.seg, {_speed(dict(zip((f.name for f in TABLES[table]), columns, strict=True)))} FROM {source}"
+        return f"SELECT {select}, m.seg, {_speed(dict(zip((c for c, _ in COLUMN_TYPES[table]), exprs, strict=True)))} FROM {source}"
     if table != "attempts":
-        return f"SELECT {', '.join(columns)}, m.seg FROM {source}"
+        return f"SELECT {select}, m.seg FROM {source}"
+    present = set(infos[0].columns)
     if "call_span_id" not in present or "trace_id" not in present:
-        return f"SELECT {', '.join(columns)}, m.seg, NULL, NULL, NULL, NULL, NULL FROM {source}"
-    return f"""SELECT {', '.join(columns)}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg
-               FROM {source} LEFT JOIN _calls c ON p.call_span_id = c.span_id AND p.trace_id = c.trace_id"""
+        return f"SELECT {select}, m.seg, NULL, NULL, NULL, NULL, NULL FROM {source}"
+    names = [c for c, _ in COLUMN_TYPES[table]]
+    call_span_id, trace_id = exprs[names.index("call_span_id")], exprs[names.index("trace_id")]
+    return f"""SELECT {select}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg
+               FROM {source} LEFT JOIN _calls c ON {call_span_id} = c.span_id AND {trace_id} = c.trace_id"""
 
 
 def _speed(column: Mapping[str, str]) -> str:
@@ -425,8 +515,10 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         except OSError:
             return None, None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = _locks.lock(fd, blocking=False)
         except OSError:
+            held = False
+        if not held:
             os.close(fd)
             continue
         path = directory / f"reader-{n}.duckdb"

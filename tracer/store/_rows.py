@@ -15,12 +15,12 @@ from opentelemetry.trace import StatusCode
 
 from tracer import semconv
 from tracer._spans import raw_attributes
-from tracer.store._schema import TABLES
+from tracer.store._schema import COLUMN_TYPES
 
 _ERROR = StatusCode.ERROR
 
 # Each table's column names in schema order: the order of the values in a row tuple (`row_tuples_from_spans`).
-COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(schema.names) for table, schema in TABLES.items()}
+COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(c for c, _ in columns) for table, columns in COLUMN_TYPES.items()}
 
 _US_PER_DAY = 86_400_000_000
 _CENT_SCALE = Decimal("1e-12")  # DECIMAL(38,12): a picodollar

@@ -2,32 +2,39 @@
 
 Layout under the store directory (`$TRACER_STORE`, default `./.tracer`):
 
-    <root>/<table>/<YYYY-MM-DD>/<table>-v<schema>-<utc time>-<host>-<pid>-<seq>-<rand>.parquet   (a flush)
+    <root>/<table>/<YYYY-MM-DD>/<table>-v<schema>-<utc time>-<host>-<pid>-<seq>-<rand>.jsonl     (a writer's flush)
     <root>/<table>/<YYYY-MM-DD>/<table>-v<schema>-c<utc time>-<host>-<pid>-<rand>.parquet         (compacted)
+
+Two formats, because the two sides have different budgets. The writer runs inside the application, so a flush is
+a *row segment* that needs nothing beyond the standard library: a first line `[{header}]` (table, schema version,
+columns, row count, time range, the body's length and CRC-32), then one JSON array per row in column order.
+Compaction, which runs on the reading side and may import anything, merges row segments into Parquet segments,
+whose footer carries the same facts (`tracer.store.schema_version`, `tracer.store.table`,
+`tracer.store.replaces`). Readers read both.
 
 Why it holds up with many writers and readers at once:
 
-- A writer never touches a file anyone else can see: it writes `.tmp-<name>` in the same directory and
-  `os.replace`s it to its final name (atomic on POSIX). Readers list only `*.parquet` names, so they see a
-  segment whole or not at all; a writer killed by SIGKILL leaves at most a `.tmp-` file, never a damaged segment.
-  Names carry host, pid, a per-process counter and random bits, so writers never collide.
-- A segment that is nevertheless unreadable (truncated by a full disk, copied half-way, hand-edited) fails the
-  footer check (`pyarrow.parquet.read_metadata`), is skipped with one warning, and the rest reads.
-- Compaction (under an `fcntl.flock` on `<root>/.compact.lock`, one compactor at a time) writes the merged
-  segment first, with the names of the segments it holds in its metadata (`tracer.store.replaces`), renames it
-  into place, and only then deletes its sources. A reader that lists both the merged file and a source ignores
-  the source (it is named in a live segment's `replaces`), so at every instant the live rows are exactly the
-  rows written: no duplicates (merged file and sources never both count) and no gap (sources go only after the
-  merged file is visible). A compactor killed between the rename and the deletes leaves sources that readers
-  already ignore; the next compaction deletes them.
+- A writer never touches a file anyone else can see: it writes `.tmp-<name>` in the same directory, fsyncs it
+  and `os.replace`s it to its final name (atomic on POSIX and Windows). Readers list only segment names, so they
+  see a segment whole or not at all; a writer killed by SIGKILL leaves at most a `.tmp-` file, never a damaged
+  segment. Names carry host, pid, a per-process counter and random bits, so writers never collide.
+- A segment that is nevertheless damaged (truncated by a full disk, copied half-way, hand-edited, a bad sector)
+  is found out: a row segment by its header (length) and its body's CRC, a Parquet segment by its footer or by
+  failing to decode. It is skipped with one warning naming the file, listed by `tracer store info`, and the rest
+  reads.
+- Compaction (under a lock on `<root>/.compact.lock`, one compactor at a time) writes the merged segment first,
+  with the names of the segments it holds in its metadata (`tracer.store.replaces`), renames it into place, and
+  only then deletes its sources. A reader that lists both the merged file and a source ignores the source (it is
+  named in a live segment's `replaces`), so at every instant the live rows are exactly the rows written: no
+  duplicates (merged file and sources never both count) and no gap (sources go only after the merged file is
+  visible). A compactor killed between the rename and the deletes leaves sources that readers already ignore;
+  the next compaction deletes them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import fcntl
 import json
 import logging
 import os
@@ -35,29 +42,38 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from tracer.store import _locks
 from tracer.store._schema import (
+    COLUMN_TYPES,
     LOW_CARDINALITY,
     META_REPLACES,
     META_TABLE,
     META_VERSION,
     SCHEMA_VERSION,
-    TABLES,
+    TABLE_NAMES,
     TIME_COLUMN,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
 log = logging.getLogger("tracer.store")
 
-SUFFIX = ".parquet"
+ROWS_SUFFIX = ".jsonl"  # a writer's row segment
+SUFFIX = ".parquet"  # a compacted segment
+SUFFIXES = (ROWS_SUFFIX, SUFFIX)
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".compact.lock"
+ROWS_MAGIC = "tracer.store"  # the header's first key: what tells a row segment from any other JSON lines file
+_HEADER_MAX = 1 << 16
 _HOST = "".join(ch if ch.isalnum() else "_" for ch in socket.gethostname())[:32] or "host"
 _seq_lock = threading.Lock()
 _seq = 0
@@ -76,12 +92,95 @@ def _next_seq() -> int:
         return _seq
 
 
-def segment_name(table: str, *, compacted: bool = False, version: int = SCHEMA_VERSION) -> str:
+def segment_name(table: str, *, compacted: bool = False, version: int = SCHEMA_VERSION, suffix: str = SUFFIX) -> str:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     rand = secrets.token_hex(4)
     if compacted:
-        return f"{table}-v{version}-c{stamp}-{_HOST}-{os.getpid()}-{rand}{SUFFIX}"
-    return f"{table}-v{version}-{stamp}-{_HOST}-{os.getpid()}-{_next_seq():06d}-{rand}{SUFFIX}"
+        return f"{table}-v{version}-c{stamp}-{_HOST}-{os.getpid()}-{rand}{suffix}"
+    return f"{table}-v{version}-{stamp}-{_HOST}-{os.getpid()}-{_next_seq():06d}-{rand}{suffix}"
+
+
+# -- the writer's side: row segments, standard library only ---------------------------------------------------------
+
+
+def _plain(value: object) -> str:
+    # The only non-JSON value a row holds is the cost, a Decimal: kept exact as its string.
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not storable: {type(value).__name__}")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_plain, check_circular=False).encode
+# The same encoding, made once: `JSONEncoder.encode` builds the C encoder anew for every row, which is a quarter of
+# the time of encoding a row (tests/store/test_rows.py checks that both give the same bytes). The standard
+# library's C accelerator; absent (another interpreter), every row goes through `_encode`.
+_make_c_encoder = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed: undocumented
+_c_encoder = (
+    None
+    if _make_c_encoder is None
+    else _make_c_encoder(None, _plain, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+)
+
+
+def encode_rows(rows: Sequence[tuple[Any, ...]], *, accelerated: bool = True) -> bytes:
+    """The body of a row segment: one JSON array per row, each line ended by a newline."""
+    if not rows:
+        return b""
+    if accelerated and _c_encoder is not None:
+        encode = _c_encoder
+        return ("\n".join(["".join(encode(row, 0)) for row in rows]) + "\n").encode()
+    return ("\n".join(map(_encode, rows)) + "\n").encode()
+
+
+def write_rows(
+    root: Path, table: str, rows: Sequence[tuple[Any, ...]], day: str, *, version: int = SCHEMA_VERSION
+) -> Path:
+    """Write one immutable row segment of `table` for UTC `day` (rows as tuples in `COLUMN_TYPES[table]` order)
+    atomically; returns its final path. Needs nothing beyond the standard library: it runs in the application.
+
+    Raises OSError (read-only directory, full disk): the caller decides how loudly to say so.
+    """
+    body = encode_rows(rows)
+    time_at = [c for c, _ in COLUMN_TYPES[table]].index(TIME_COLUMN[table])
+    times = [t for row in rows if (t := row[time_at]) is not None]
+    header = {
+        ROWS_MAGIC: 1,
+        "table": table,
+        "version": version,
+        "columns": [c for c, _ in COLUMN_TYPES[table]],
+        "rows": len(rows),
+        "first": min(times, default=None),
+        "last": max(times, default=None),
+        "bytes": len(body),
+        "crc32": zlib.crc32(body),
+    }
+    return _write_atomically(root / table / day, segment_name(table, version=version, suffix=ROWS_SUFFIX),
+                             (json.dumps([header], separators=(",", ":")) + "\n").encode() + body)  # fmt: skip
+
+
+def _write_atomically(directory: Path, name: str, data: bytes) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / name
+    tmp = directory / (TMP_PREFIX + name)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            # On disk before it gets its name: a power cut leaves the segment whole or absent, never empty.
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return final
+
+
+# -- the reading side: Parquet segments, footers and headers, the catalog -------------------------------------------
 
 
 def write_segment(
@@ -95,10 +194,13 @@ def write_segment(
     compression: str = "snappy",
     row_group_size: int = 1 << 20,
 ) -> Path:
-    """Write one immutable segment of `table` for UTC `day` atomically; returns its final path.
+    """Write one immutable Parquet segment of `table` for UTC `day` atomically; returns its final path. Used by
+    compaction and the synthetic stores (the reading side: imports pyarrow).
 
     Raises OSError (read-only directory, full disk): the caller decides how loudly to say so.
     """
+    import pyarrow.parquet as pq
+
     directory = root / table / day
     directory.mkdir(parents=True, exist_ok=True)
     name = segment_name(table, compacted=replaces is not None, version=version)
@@ -118,6 +220,7 @@ def write_segment(
             row_group_size=row_group_size,
             write_statistics=True,
             use_dictionary=_dictionary_columns(data.schema),
+            write_page_checksum=True,  # `store_info` verifies them: damage inside a page is found, not read as data
         )
         os.replace(tmp, final)
     except BaseException:
@@ -128,6 +231,8 @@ def write_segment(
 
 
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    import pyarrow as pa
+
     names = []
     for f in schema:
         if f.name in LOW_CARDINALITY:
@@ -140,7 +245,8 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
 
 @dataclass(frozen=True)
 class SegmentInfo:
-    """What a segment's footer says: enough to decide whether and how to read it, without reading its data."""
+    """What a segment's footer (Parquet) or header (rows) says: enough to decide whether and how to read it,
+    without reading its data."""
 
     path: Path
     table: str
@@ -151,6 +257,10 @@ class SegmentInfo:
     size: int = 0
     first: dt.datetime | None = None  # earliest and latest time (column TIME_COLUMN) from the footer's statistics
     last: dt.datetime | None = None
+    format: str = "parquet"  # or "rows"
+    body_offset: int = 0  # rows: where the body starts, its length and CRC-32 (checked before it is read)
+    body_bytes: int = 0
+    crc32: int | None = None
 
 
 class BadSegment(Exception):
@@ -158,7 +268,11 @@ class BadSegment(Exception):
 
 
 def read_info(path: Path, table: str) -> SegmentInfo:
-    """The footer of one segment. Raises BadSegment when the file is not a whole, readable Parquet file."""
+    """The footer or header of one segment. Raises BadSegment when it is not a whole, readable segment."""
+    if path.name.endswith(ROWS_SUFFIX):
+        return _read_rows_header(path, table)
+    import pyarrow.parquet as pq
+
     try:
         size = path.stat().st_size
         meta = pq.read_metadata(path)
@@ -180,6 +294,54 @@ def read_info(path: Path, table: str) -> SegmentInfo:
             raise BadSegment(f"{path}: unreadable {META_REPLACES.decode()}: {exc}") from exc
     first, last = _time_range(meta, TIME_COLUMN.get(table, ""))
     return SegmentInfo(path, table, meta.num_rows, version, tuple(schema.names), replaces, size, first, last)
+
+
+def _read_rows_header(path: Path, table: str) -> SegmentInfo:
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        line = f.readline(_HEADER_MAX)
+    try:
+        (header,) = json.loads(line)
+        if header.get(ROWS_MAGIC) != 1 or header["table"] != table:
+            raise ValueError("not a row segment of this table")
+        rows, body = int(header["rows"]), int(header["bytes"])
+        columns = tuple(str(c) for c in header["columns"])
+        version, crc = int(header["version"]), int(header["crc32"])
+        first, last = (None if v is None else _from_us(int(v)) for v in (header["first"], header["last"]))
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise BadSegment(f"{path}: unreadable header ({exc!r})") from exc
+    if len(line) + body != size:
+        raise BadSegment(f"{path}: {size} bytes where its header says {len(line) + body} (truncated or appended to)")
+    return SegmentInfo(path, table, rows, version, columns, frozenset(), size, first, last, "rows", len(line), body, crc)
+
+
+def _from_us(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+def check_body(info: SegmentInfo) -> None:
+    """Raise BadSegment when a segment's data is damaged: a row segment's body against its header's length and
+    CRC-32, a Parquet segment's pages against their CRCs (compaction writes them; DuckDB does not check them and
+    reads a damaged uncompressed page as wrong values). Reads the whole file; Parquet needs pyarrow."""
+    if info.format == "rows":
+        with open(info.path, "rb") as f:
+            f.seek(info.body_offset)
+            crc, n = 0, 0
+            while chunk := f.read(1 << 22):
+                crc = zlib.crc32(chunk, crc)
+                n += len(chunk)
+        if n != info.body_bytes or crc != info.crc32:
+            raise BadSegment(f"{info.path}: its body is damaged (checksum mismatch)")
+        return
+    import pyarrow.parquet as pq
+
+    try:
+        for _ in pq.ParquetFile(info.path, page_checksum_verification=True).iter_batches(batch_size=1 << 16):
+            pass
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise BadSegment(f"{info.path}: its data is damaged ({exc})") from exc
 
 
 def _time_range(meta: pq.FileMetaData, column: str) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -209,7 +371,7 @@ def list_segments(root: Path, table: str) -> Iterator[tuple[Path, int, int]]:
             continue
         for entry in entries:
             name = entry.name
-            if name.endswith(SUFFIX) and not name.startswith("."):
+            if name.endswith(SUFFIXES) and not name.startswith("."):
                 try:
                     st = entry.stat()
                 except FileNotFoundError:
@@ -271,28 +433,72 @@ class SegmentCatalog:
 
 @contextlib.contextmanager
 def compaction_lock(root: Path, *, blocking: bool = True) -> Iterator[bool]:
-    """One compactor/pruner per store at a time (fcntl.flock; released if the holder dies)."""
+    """One compactor/pruner per store at a time (released if the holder dies; see `_locks`)."""
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                yield False
-                return
-            raise
+        if not _locks.lock(fd, blocking=blocking):
+            yield False
+            return
         try:
             yield True
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _locks.unlock(fd)
     finally:
         os.close(fd)
 
 
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# A row segment's line may hold large tag values; DuckDB's default limit (16 MB a line) would fail the segment.
+_MAX_LINE = 1 << 28
+
+
+def select_sql(table: str, infos: Sequence[SegmentInfo], *, filename: bool = False) -> tuple[list[str], str]:
+    """(an expression per column, FROM clause) reading `table`'s current columns, as alias `p`, from segments of one format
+    with the same columns: the columns they lack are NULL, the ones this reader does not know are left out, every
+    column cast to the current type. With `filename`, `p.filename` names each row's file."""
+    files = "[" + ", ".join(_quote(str(info.path)) for info in infos) + "]"
+    present = infos[0].columns
+    columns = []
+    if infos[0].format == "rows":
+        index = {name: i + 1 for i, name in enumerate(present)}
+        for name, kind in COLUMN_TYPES[table]:
+            i = index.get(name)
+            if i is None:
+                columns.append(f"NULL::{kind}")
+            elif kind == "VARCHAR":
+                columns.append(f"(p.l[{i}] ->> '$')")
+            elif kind == "TIMESTAMPTZ":
+                columns.append(f"make_timestamptz(p.l[{i}]::BIGINT)")
+            elif kind.startswith("DECIMAL"):
+                columns.append(f"(p.l[{i}] ->> '$')::{kind}")
+            elif kind.startswith("MAP"):
+                # Tags are written as [[key, value], ...]: JSON has no map with a key order worth keeping.
+                columns.append(f"map_from_entries(list_transform(p.l[{i}]::VARCHAR[][], lambda x: {{'key': x[1], 'value': x[2]}}))")
+            else:
+                columns.append(f"p.l[{i}]::{kind}")
+        source = (
+            f"(SELECT * FROM read_json({files}, format = 'newline_delimited', records = false, columns = {{'l': 'JSON[]'}}, "
+            f"maximum_object_size = {_MAX_LINE}{', filename = true' if filename else ''}) "
+            "WHERE json_type(l[1]) IS DISTINCT FROM 'OBJECT') p"  # the header, `[{...}]`, is the only such line
+        )
+    else:
+        for name, kind in COLUMN_TYPES[table]:
+            columns.append(f'CAST(p."{name}" AS {kind})' if name in present else f"NULL::{kind}")
+        source = f"read_parquet({files}{', filename = true' if filename else ''}) p"
+    return columns, source
+
+
 def conform(data: pa.Table, table: str) -> pa.Table:
     """`data` with exactly the current columns of `table`: missing ones NULL, unknown ones dropped."""
-    schema = TABLES[table]
+    import pyarrow as pa
+
+    from tracer.store._schema import arrow_schema
+
+    schema = arrow_schema(table)
     columns = []
     for column in schema:
         if column.name in data.column_names:
@@ -300,6 +506,30 @@ def conform(data: pa.Table, table: str) -> pa.Table:
         else:
             columns.append(pa.nulls(data.num_rows, column.type))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def read_table(info: SegmentInfo, con: Any = None) -> pa.Table:
+    """A whole segment as an Arrow table with the current columns of its table (the reading side: DuckDB, pyarrow).
+    Raises BadSegment when it is damaged, FileNotFoundError when it is gone."""
+    import duckdb
+
+    check_body(info)
+    own = con is None
+    con = con or duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        columns, source = select_sql(info.table, [info])
+        names = ", ".join(f'{expr} AS "{name}"' for expr, (name, _) in zip(columns, COLUMN_TYPES[info.table], strict=True))
+        return conform(con.sql(f"SELECT {names} FROM {source}").to_arrow_table(), info.table)
+    except duckdb.IOException as exc:
+        if not info.path.exists():
+            raise FileNotFoundError(info.path) from exc
+        raise BadSegment(f"{info.path}: {exc}") from exc
+    except duckdb.Error as exc:
+        raise BadSegment(f"{info.path}: {exc}") from exc
+    finally:
+        if own:
+            con.close()
 
 
 @dataclass
@@ -318,22 +548,24 @@ def compact(
     tmp_age_s: float = 3600.0,
     now: float | None = None,
 ) -> CompactResult:
-    """Merge the small segments of each table and day into big ones sorted by time (readers keep reading).
-
-    Segments under `small_bytes` are merged, up to `target_rows` rows per output. Also deletes sources that a
-    compacted segment already holds (left by a compactor that died) and `.tmp-` files older than `tmp_age_s`.
+    """Merge the small segments of each table and day into big Parquet ones sorted by time (readers keep
+    reading). Row segments are always merged (into Parquet, even one alone), Parquet ones under `small_bytes`;
+    up to `target_rows` rows per output. Also deletes sources that a compacted segment already holds (left by a
+    compactor that died) and `.tmp-` files older than `tmp_age_s`. The reading side: imports DuckDB and pyarrow.
     """
+    import duckdb
+
     result = CompactResult()
     now = time.time() if now is None else now
-    with compaction_lock(root):
+    with compaction_lock(root), contextlib.closing(duckdb.connect(":memory:")) as con:
         catalog = SegmentCatalog(root)
-        for table in TABLES:
+        for table in TABLE_NAMES:
             live = catalog.live(table)
             _remove_held(root, table, live, result)
             _remove_old_tmp(root / table, now - tmp_age_s, result)
             by_day: dict[Path, list[SegmentInfo]] = {}
             for info in live:
-                if info.size < small_bytes:
+                if info.format == "rows" or info.size < small_bytes:
                     by_day.setdefault(info.path.parent, []).append(info)
             for directory, infos in by_day.items():
                 infos.sort(key=lambda i: i.path.name)
@@ -345,8 +577,8 @@ def compact(
                         group.append(candidate)
                         rows += candidate.rows
                         continue
-                    if len(group) > 1:
-                        _merge(root, table, directory, group, result)
+                    if len(group) > 1 or (group and group[0].format == "rows"):
+                        _merge(con, root, table, directory, group, result)
                     group = [candidate] if candidate is not None else []
                     rows = candidate.rows if candidate is not None else 0
     return result
@@ -373,11 +605,13 @@ def _remove_old_tmp(base: Path, cutoff: float, result: CompactResult) -> None:
                             result.removed_stale += 1
 
 
-def _merge(root: Path, table: str, directory: Path, group: list[SegmentInfo], result: CompactResult) -> None:
+def _merge(con: Any, root: Path, table: str, directory: Path, group: list[SegmentInfo], result: CompactResult) -> None:
+    import pyarrow as pa
+
     parts = []
     for info in group:
         try:
-            parts.append(conform(pq.read_table(info.path), table))
+            parts.append(read_table(info, con))
         except Exception as exc:
             log.warning("tracer store: not compacting unreadable segment %s (%s)", info.path, exc)
             result.skipped_bad += 1
@@ -407,7 +641,7 @@ def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = Non
     cutoff = now - older_than
     result = PruneResult()
     with compaction_lock(root):
-        for table in TABLES:
+        for table in TABLE_NAMES:
             base = root / table
             with contextlib.suppress(FileNotFoundError):
                 for entry in sorted(os.scandir(base), key=lambda e: e.name):
@@ -428,20 +662,32 @@ def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = Non
 
 
 def store_info(root: Path) -> dict[str, Any]:
-    """Per table: live segments, rows, bytes, days, schema versions seen, unreadable segments, and the earliest
-    and latest time (`first`, `last`: aware datetimes from the segments' footers, None when unknown)."""
+    """Per table: live segments, rows, bytes, days, schema versions seen, unreadable segments (`unreadable`, and
+    their paths in `bad`), and the earliest and latest time (`first`, `last`: aware datetimes from the segments'
+    footers and headers, None when unknown). Checks every row segment's body (reads it)."""
     catalog = SegmentCatalog(root)
     out: dict[str, Any] = {}
-    for table in TABLES:
+    for table in TABLE_NAMES:
         all_files = list(list_segments(root, table))
-        live = catalog.live(table)
+        live = []
+        for info in catalog.live(table):
+            try:
+                check_body(info)
+            except FileNotFoundError:
+                continue
+            except BadSegment as exc:
+                catalog.mark_bad(info.path, str(exc))
+                continue
+            live.append(info)
+        bad = sorted(str(path) for path, _, _ in all_files if str(path) in catalog.bad)
         out[table] = {
             "segments": len(live),
             "rows": sum(i.rows for i in live),
             "bytes": sum(i.size for i in live),
             "days": sorted({i.path.parent.name for i in live}),
             "versions": sorted({i.version for i in live}),
-            "unreadable": sum(1 for path, _, _ in all_files if str(path) in catalog.bad),
+            "unreadable": len(bad),
+            "bad": bad,
             "first": min((i.first for i in live if i.first is not None), default=None),
             "last": max((i.last for i in live if i.last is not None), default=None),
         }
