@@ -247,7 +247,13 @@ class _Guard:
         try:
             socket.create_connection(self.address, timeout=PROBE_TIMEOUT_S).close()
         except OSError as exc:
-            self.failed(f"cannot connect to {self.address[0]}:{self.address[1]}: {exc.strerror or exc}")
+            where = f"{self.address[0]}:{self.address[1]}"
+            if isinstance(exc, ConnectionRefusedError):
+                self.failed(f"the connection was refused by {where}")
+            elif isinstance(exc, TimeoutError):
+                self.failed(f"{where} did not accept a connection within {PROBE_TIMEOUT_S:.0f} s")
+            else:
+                self.failed(f"cannot connect to {where}: {exc.strerror or exc}")
             return False
         return True
 
@@ -394,7 +400,8 @@ def _run(guard: _Guard, call: Callable[[], Any], ok: Any) -> bool:
     outcome, heard, done = guard.runner.submit(call)
     while not done.wait(min(_POLL_S, max(guard.abandon_at - time.monotonic(), 0.0))):
         if time.monotonic() >= guard.abandon_at:  # the call goes on in the runner's thread, unwatched
-            guard.failed(f"no answer within {time.monotonic() - started:.1f} s, when the exporter was shut down")
+            reason = failure_reason(list(heard), time.monotonic() - started)
+            guard.failed(f"{reason}; given up when the exporter was shut down")
             return False
     result = outcome[0] if outcome else None
     if isinstance(result, Exception):
