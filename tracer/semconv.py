@@ -128,6 +128,7 @@ ERROR_TYPE_TIMEOUT: Final = "timeout"
 ERROR_TYPE_CONNECTION: Final = "connection"
 ERROR_TYPE_STREAM_ERROR: Final = "stream_error"  # an SSE `error` event mid-stream
 ERROR_TYPE_STREAM_TIMEOUT: Final = "stream_timeout"
+ERROR_TYPE_UNFINISHED: Final = "unfinished"  # a streamed body still open when recording stopped (exit, uninstrument)
 
 # --------------------------------------------------------------------------------------------------------------
 # Resilience events (spans of type "event", see tracer/_events.py)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import tracer
-from tests.capture.conftest import HELLO, MODEL, sync_client
+from tests.faults.conftest import HELLO, MODEL, sync_client
 from tracer import semconv
 from tracer._tags import MAX_KEY_CHARS, MAX_TAGS, MAX_VALUE_CHARS
 
@@ -34,13 +34,13 @@ def tag_warnings(caplog: Any) -> list[str]:
 
 
 class TestManyTags:
-    def test_5000_keys_leave_the_call_its_model_tokens_and_cost_and_warn_once(self, fake_api, telemetry, caplog):
+    def test_5000_keys_leave_the_call_its_model_tokens_and_cost_and_warn_once(self, fake_api, instrumented, caplog):
         caplog.set_level(logging.WARNING, logger="tracer")
         client = sync_client(fake_api)
         with tracer.tags(**{f"k{i}": str(i) for i in range(5000)}):
             for _ in range(3):
                 client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
-        calls = telemetry.calls()
+        calls = instrumented.calls()
         assert len(calls) == 3
         for call in calls:
             attrs = call.attributes
@@ -52,7 +52,7 @@ class TestManyTags:
             assert list(kept)[:3] == ["tracer.tag.k0", "tracer.tag.k1", "tracer.tag.k2"]  # the first ones stay
         assert len(tag_warnings(caplog)) <= 2  # one per kind (too many; no room on the span), not one per tag or call
 
-    def test_when_the_span_limit_is_smaller_the_tags_yield_to_the_call(self, fake_api, telemetry, monkeypatch):
+    def test_when_the_span_limit_is_smaller_the_tags_yield_to_the_call(self, fake_api, instrumented, monkeypatch):
         # The call's own attributes fill most of a span whose limit is 48: the tags get what is left.
         from tracer.capture import _calls
 
@@ -60,13 +60,13 @@ class TestManyTags:
         monkeypatch.setattr(_calls, "attribute_room", lambda span, attrs, extra: min(real(span, attrs, extra) or 0, 48 - len(attrs) - len(extra)))
         with tracer.tags(**{f"k{i}": "v" for i in range(MAX_TAGS)}):
             sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
-        attrs = telemetry.call().attributes
+        attrs = instrumented.call().attributes
         assert all(name in attrs for name in OWN)
         kept = [k for k in attrs if k.startswith(semconv.TAG_PREFIX)]
         assert len(attrs) <= 48
         assert len(kept) + attrs[semconv.TAGS_DROPPED] == MAX_TAGS
 
-    def test_5000_keys_cost_a_call_about_what_a_few_do(self, fake_api, telemetry):
+    def test_5000_keys_cost_a_call_about_what_a_few_do(self, fake_api, instrumented):
         client = sync_client(fake_api)
 
         def per_call(tags: dict[str, str]) -> float:
@@ -86,21 +86,21 @@ class TestManyTags:
 
 
 class TestOddTags:
-    def test_a_value_whose_str_raises_never_reaches_the_application(self, fake_api, telemetry, caplog):
+    def test_a_value_whose_str_raises_never_reaches_the_application(self, fake_api, instrumented, caplog):
         caplog.set_level(logging.WARNING, logger="tracer")
         with tracer.tags(bad=Unprintable(), feature="search"):
             sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
             assert dict(tracer.current_tags()) == {"feature": "search"}
-        attrs = telemetry.call().attributes
+        attrs = instrumented.call().attributes
         assert attrs["tracer.tag.feature"] == "search"
         assert attrs[semconv.TAGS_DROPPED] == 1
         assert "tracer.tag.bad" not in attrs
         assert len(tag_warnings(caplog)) == 1
 
-    def test_long_keys_and_values_are_cut_and_counted(self, fake_api, telemetry):
+    def test_long_keys_and_values_are_cut_and_counted(self, fake_api, instrumented):
         with tracer.tags(**{"k" * 1000: "v" * 100_000, "doc": "d" * 5000}):
             sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
-        attrs = telemetry.call().attributes
+        attrs = instrumented.call().attributes
         assert attrs["tracer.tag." + "k" * MAX_KEY_CHARS] == "v" * MAX_VALUE_CHARS
         assert attrs["tracer.tag.doc"] == "d" * MAX_VALUE_CHARS
         assert attrs[semconv.TAGS_TRUNCATED] == 3  # a key and two values

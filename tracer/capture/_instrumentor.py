@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from tracer import semconv
-from tracer.capture import _metrics, _worker
+from tracer.capture import _attempts, _metrics, _worker
 from tracer.capture._attempts import AttemptMiddleware
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor
@@ -283,6 +283,7 @@ def _finish(state: _State, deadline: float) -> bool:
     otlp = sys.modules.get("tracer.export._otlp")
     if otlp is not None:
         otlp.abandon_exports(deadline)
+    _attempts.end_open_bodies()
     if not _worker.stop(deadline):
         ok = False
         log.warning(
