@@ -275,11 +275,11 @@ def _remaining_ms(deadline: float) -> int:
     return max(int((deadline - time.monotonic()) * 1000), 0)
 
 
-def _finish(state: _State, deadline: float) -> bool:
+def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
     """Drain, flush and shut down everything `state` set up, ending at about `deadline`. True when nothing was lost
     on the way. Never raises."""
     ok = True
-    lost_before = _lost_batches()
+    lost_before = _lost(state)
     otlp = sys.modules.get("tracer.export._otlp")
     if otlp is not None:
         otlp.abandon_exports(deadline)
@@ -299,17 +299,25 @@ def _finish(state: _State, deadline: float) -> bool:
             log.debug("could not shut a processor down", exc_info=True)
     if state.own_meter_provider:
         try:
-            # shutdown (not only a flush) so that the provider's own exit handler has nothing left to do.
-            state.meter_provider.shutdown(timeout_millis=_remaining_ms(deadline))
+            if exiting:  # shut down (it unregisters its own exit handler, which would export once more)
+                state.meter_provider.shutdown(timeout_millis=_remaining_ms(deadline))
+            else:  # it stays the global provider, which a later instrument() uses again
+                ok = bool(state.meter_provider.force_flush(_remaining_ms(deadline))) and ok
         except Exception:
             ok = False
-            log.debug("could not shut the metrics down", exc_info=True)
-    return ok and _lost_batches() == lost_before
+            log.debug("could not flush the metrics", exc_info=True)
+    return ok and _lost(state) == lost_before
 
 
-def _lost_batches() -> int:
+def _lost(state: _State) -> int:
+    """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
+    grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
     otlp = sys.modules.get("tracer.export._otlp")
-    return 0 if otlp is None else int(otlp.lost_batches())
+    lost = 0 if otlp is None else int(otlp.lost_batches())
+    for switch in state.processors:
+        dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
+        lost += dropped if type(dropped) is int else 0
+    return lost
 
 
 _exit_registered = False
@@ -323,7 +331,7 @@ def _at_exit() -> None:
     if state is None:
         return
     try:
-        _finish(state, time.monotonic() + _exit_timeout_s())
+        _finish(state, time.monotonic() + _exit_timeout_s(), exiting=True)
     except Exception:
         log.debug("could not finish at exit", exc_info=True)
 
@@ -379,7 +387,7 @@ def flush(timeout_s: float = 10.0) -> bool:
         return True
     try:
         deadline = time.monotonic() + max(timeout_s, 0.0)
-        lost_before = _lost_batches()
+        lost_before = _lost(state)
         if not _in_background("drain", lambda: _worker.drain(deadline=deadline)).wait(deadline):
             return False
 
@@ -389,7 +397,7 @@ def flush(timeout_s: float = 10.0) -> bool:
         targets: list[Any] = [*state.processors, state.meter_provider] if state.own_meter_provider else [*state.processors]
         jobs = [_in_background(target, functools.partial(flush_one, target)) for target in targets]
         done = [job.wait(deadline) for job in jobs]  # a list: every job gets its wait
-        return all(done) and _lost_batches() == lost_before
+        return all(done) and _lost(state) == lost_before
     except Exception:
         log.debug("flush failed", exc_info=True)
         return False
