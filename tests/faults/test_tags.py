@@ -81,8 +81,9 @@ class TestManyTags:
         for _ in range(3):  # paired rounds: the machine's load changes between them, not within one
             few.append(per_call({"feature": "search"}))
             many.append(per_call({f"k{i}": str(i) for i in range(5000)}))
-        # Before the bound: 44 ms against 4 ms (11x), with thousands of warnings a call.
-        assert min(many) < 2.5 * min(few), (few, many)
+        # Before the bound: 44 ms against 4 ms (11x), with thousands of warnings a call. Now the 64 tags kept cost
+        # what 64 tags cost (about 2x one tag, most of it storing them), whatever the number of keys passed.
+        assert min(many) < 4 * min(few), (few, many)
 
 
 class TestOddTags:
