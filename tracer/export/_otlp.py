@@ -317,7 +317,7 @@ def failure_reason(heard: Sequence[logging.LogRecord], elapsed_s: float) -> str:
     'no answer within 10.2 s'
     """
     status: int | None = None
-    refused = timed_out = False
+    refused = unavailable = timed_out = False
     last = ""
     for record in heard:
         args = record.args if isinstance(record.args, tuple) else ()
@@ -335,11 +335,14 @@ def failure_reason(heard: Sequence[logging.LogRecord], elapsed_s: float) -> str:
             last = str(record.msg)
         lower = last.lower()
         timed_out = timed_out or "deadline_exceeded" in lower or "due to timeout" in lower or "timed out" in lower
-        refused = refused or "refused" in lower or "unavailable" in lower
+        refused = refused or "refused" in lower
+        unavailable = unavailable or "statuscode.unavailable" in lower  # gRPC: refused, reset or not listening
     if status is not None:
         return f"the endpoint rejected the data with HTTP status {status} {HTTPStatus(status).phrase}"
     if refused:
         return "the connection was refused"
+    if unavailable:
+        return "the endpoint was unavailable (gRPC UNAVAILABLE: refused, reset or not listening)"
     if timed_out or not heard:
         return f"no answer within {elapsed_s:.1f} s"
     return last[:200]
