@@ -117,11 +117,11 @@ class TestExitWithABadCollector:
     def test_a_refusing_or_rejecting_endpoint_is_named_and_exit_is_bounded(self, tmp_path, api, server, said):
         if server == "refused":
             out, exit_s, stderr = run_app(tmp_path, api, 5, endpoint=f"http://127.0.0.1:{closed_port()}",
-                                          protocol="http/protobuf", flush_timeout="5", exit_timeout_s=EXIT_TIMEOUT_S)
+                                          protocol="http/protobuf", flush_timeout="2", exit_timeout_s=EXIT_TIMEOUT_S)
         else:
             with StatusServer(int(server)) as rejecting:
                 out, exit_s, stderr = run_app(tmp_path, api, 5, endpoint=rejecting.endpoint, protocol="http/protobuf",
-                                              flush_timeout="5", exit_timeout_s=EXIT_TIMEOUT_S)
+                                              flush_timeout="2", exit_timeout_s=EXIT_TIMEOUT_S)
         assert out["flushed"] is False  # truthfully: the spans did not go out
         assert exit_s < EXIT_TIMEOUT_S + MARGIN_S, stderr
         warnings = [line for line in stderr.splitlines() if "cannot export" in line]
