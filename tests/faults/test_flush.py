@@ -25,3 +25,26 @@ def test_flush_is_true_when_everything_was_written(tmp_path, fake_api, spans):
         assert tracer.flush(timeout_s=10) is True
     finally:
         tracer.uninstrument()
+
+
+def test_uninstrument_leaves_the_applications_own_otlp_exporters_alone(tmp_path, monkeypatch):
+    """`uninstrument()` gives up on its own exporters at its deadline; an exporter the application made with
+    `tracer.export.otlp_exporters` for its own pipeline goes on exporting."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.export.receivers import RECEIVERS
+    from tracer.export import otlp_exporters
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    provider.get_tracer("app").start_span("work").end()
+    with RECEIVERS["http/protobuf"]() as receiver:
+        own, _ = otlp_exporters(receiver.endpoint, "http/protobuf")
+        monkeypatch.setenv("TRACER_EXIT_TIMEOUT_S", "0")  # uninstrument() gives up on its exporters at once
+        tracer.instrument(store=tmp_path / "store")
+        tracer.uninstrument()
+        assert own.export(memory.get_finished_spans()).name == "SUCCESS"
+        assert receiver.wait_for(lambda: receiver.spans())

@@ -282,7 +282,7 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
     lost_before = _lost(state)
     otlp = sys.modules.get("tracer.export._otlp")
     if otlp is not None:
-        otlp.abandon_exports(deadline)
+        otlp.abandon_exports(deadline, _our_guards(state))
     _attempts.end_open_bodies()
     if not _worker.stop(deadline):
         ok = False
@@ -313,11 +313,19 @@ def _lost(state: _State) -> int:
     """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
     grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
     otlp = sys.modules.get("tracer.export._otlp")
-    lost = 0 if otlp is None else int(otlp.lost_batches())
+    lost = 0 if otlp is None else int(otlp.lost_batches(_our_guards(state)))
     for switch in state.processors:
         dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
         lost += dropped if type(dropped) is int else 0
     return lost
+
+
+def _our_guards(state: _State) -> list[Any]:
+    """The OTLP guards of the exporters this set-up made (not those of exporters the application made itself)."""
+    otlp = sys.modules.get("tracer.export._otlp")
+    if otlp is None:
+        return []
+    return [g for switch in state.processors for g in otlp.guards_of(getattr(switch.inner, "span_exporter", None))]
 
 
 _exit_registered = False

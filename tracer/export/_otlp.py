@@ -171,7 +171,11 @@ def otlp_exporters(
 
         metrics = HttpMetrics(endpoint=None if metric_endpoint is None else _http_url(metric_endpoint, "metrics"), **kwargs)
     where = _describe(spans, span_endpoint, span_protocol)
-    return GuardedSpanExporter(spans, where), GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
+    guarded_spans = GuardedSpanExporter(spans, where)
+    guarded_metrics = GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
+    # Made together, shut down together: whoever holds the span exporter can find the metric one's guard.
+    guarded_spans.guard.group = guarded_metrics.guard.group = [guarded_spans.guard, guarded_metrics.guard]
+    return guarded_spans, guarded_metrics
 
 
 def _describe(exporter: Any, endpoint: str | None, protocol: str) -> str:
@@ -234,6 +238,7 @@ class _Guard:
         self._lock = threading.Lock()
         self.abandon_at = math.inf  # see `abandon_exports`
         self.runner = _Runner(f"claude-tracer-otlp-{what}")
+        self.group: list[_Guard] = [self]  # the guards of the exporters made with this one (`otlp_exporters`)
         _guards.add(self)
 
     def dropped(self, batches: int) -> None:
@@ -294,17 +299,23 @@ class _Guard:
                 self._warned = False  # a later outage is a new story worth one warning
 
 
-def abandon_exports(at: float | None = None) -> None:
-    """Stop waiting for the exports of every guard existing now at monotonic time `at` (default: now), and drop
-    their later exports at once: the exporters are being shut down (exit, `uninstrument()`). Never raises."""
+def guards_of(span_exporter: object) -> list[_Guard]:
+    """The guards of a guarded span exporter and of the metric exporter made with it; [] for any other exporter."""
+    guard = getattr(span_exporter, "guard", None)
+    return list(guard.group) if isinstance(guard, _Guard) else []
+
+
+def abandon_exports(at: float | None = None, guards: Sequence[_Guard] | None = None) -> None:
+    """Stop waiting for the exports of `guards` (default: every guard) at monotonic time `at` (default: now), and
+    drop their later exports at once: their exporters are being shut down (exit, `uninstrument()`). Never raises."""
     when = time.monotonic() if at is None else at
-    for guard in list(_guards):
+    for guard in list(_guards) if guards is None else guards:
         guard.abandon_at = when
 
 
-def lost_batches() -> int:
-    """Batches every guard has dropped or failed to export so far (`tracer.flush()` compares it before and after)."""
-    return sum(guard.dropped_batches for guard in list(_guards))
+def lost_batches(guards: Sequence[_Guard] | None = None) -> int:
+    """Batches `guards` (default: every guard) have dropped or failed to export so far."""
+    return sum(guard.dropped_batches for guard in (list(_guards) if guards is None else guards))
 
 
 _PHRASES = {status.phrase: status.value for status in HTTPStatus}
