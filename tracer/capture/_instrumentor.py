@@ -333,7 +333,7 @@ _exit_registered = False
 
 def _at_exit() -> None:
     """At interpreter exit: what `uninstrument()` does for the exporters, within `TRACER_EXIT_TIMEOUT_S`."""
-    global _exit_registered
+    global _exit_registered, _state
     _exit_registered = False
     state = _state
     if state is None:
@@ -342,6 +342,8 @@ def _at_exit() -> None:
         _finish(state, time.monotonic() + _exit_timeout_s(), exiting=True)
     except Exception:
         log.debug("could not finish at exit", exc_info=True)
+    # Done: a flush() or uninstrument() from an exit handler that runs after this one has nothing left to do.
+    _state = None
 
 
 def _register_exit() -> None:
