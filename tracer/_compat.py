@@ -257,6 +257,15 @@ def add_attributes(span: Any, attrs: Mapping[str, Any], extra: dict[str, Any]) -
     span.set_attributes(extra)
 
 
+def attribute_room(span: Any, attrs: Mapping[str, Any], extra: Mapping[str, Any]) -> int | None:
+    """How many more attributes `span` (whose attributes are `attrs`) can take after `extra` before its attribute
+    limit drops the oldest (the model, the tokens); None when it has no limit, or none that can be read."""
+    maxlen = getattr(getattr(span, "_attributes", None), "maxlen", None)
+    if type(maxlen) is not int:
+        return None
+    return maxlen - len(attrs) - sum(1 for key in extra if key not in attrs)
+
+
 def response_body(response: Any) -> bytes | None:
     """The body of an HTTP response that has been read already (None while it streams, or if we cannot tell)."""
     if not parts().response_body:

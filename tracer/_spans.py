@@ -6,6 +6,6 @@ parts (and checks them once); capture and the store's exporter import them from 
 
 from __future__ import annotations
 
-from tracer._compat import add_attributes, raw_attributes
+from tracer._compat import add_attributes, attribute_room, raw_attributes
 
-__all__ = ["add_attributes", "raw_attributes"]
+__all__ = ["add_attributes", "attribute_room", "raw_attributes"]

@@ -115,6 +115,8 @@ CALL_OUTPUT_TOKENS_PER_S: Final = "tracer.call.output_tokens_per_second"
 CALL_STREAM_END: Final = "tracer.call.stream_end"  # "completed" | "closed_early" | "error" | "dropped"
 CALL_BATCH: Final = "tracer.call.batch"  # True for a Message Batches result priced at the batch rate
 TAG_PREFIX: Final = "tracer.tag."  # tracer.tags(feature="search") -> tracer.tag.feature = "search"
+TAGS_DROPPED: Final = "tracer.tags.dropped"  # int: tags in force that the span does not carry (over a bound, unprintable)
+TAGS_TRUNCATED: Final = "tracer.tags.truncated"  # int: tag keys and values the span carries cut to their bound
 
 # Cost (the semantic conventions define no cost attribute).
 COST_USD: Final = "tracer.cost.usd"  # float, for TraceQL/Tempo
@@ -154,6 +156,7 @@ ERROR_TYPE_TIMEOUT: Final = "timeout"
 ERROR_TYPE_CONNECTION: Final = "connection"
 ERROR_TYPE_STREAM_ERROR: Final = "stream_error"  # an SSE `error` event mid-stream
 ERROR_TYPE_STREAM_TIMEOUT: Final = "stream_timeout"
+ERROR_TYPE_UNFINISHED: Final = "unfinished"  # a streamed body still open when recording stopped (exit, uninstrument)
 
 # --------------------------------------------------------------------------------------------------------------
 # Resilience events (spans of type "event", see tracer/_events.py)

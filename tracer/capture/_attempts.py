@@ -162,9 +162,28 @@ def exception_error_type(exc: BaseException) -> str:
 # The events of a stream its bill is read from (the SDK hands the observer its parsed events).
 _BILLING_EVENTS = frozenset({"message_start", "content_block_start", "message_delta"})
 
+# Streamed bodies whose attempt is not recorded yet, by id of their observer. At exit and at `uninstrument()` the
+# ones still open (a stall the application still waits on, a stream dropped but not yet collected) are recorded as
+# `unfinished`, rather than never: nothing would record them once the exporters are shut down.
+_open_bodies: dict[int, _BodyObserver] = {}
+
+
+def end_open_bodies() -> int:
+    """Record the attempt of every streamed body still open, as `unfinished`, now. How many. Never raises."""
+    ended = 0
+    for observer in list(_open_bodies.values()):
+        # pop() is the claim: the application's thread ending the same body at this moment records it only once.
+        if _open_bodies.pop(id(observer), None) is not None:
+            try:
+                observer.emit(time.time_ns(), semconv.ERROR_TYPE_UNFINISHED)
+                ended += 1
+            except Exception:
+                log.debug("could not record an unfinished attempt", exc_info=True)
+    return ended
+
 
 class _BodyObserver:
-    """Records an attempt when its streamed body ends (the SDK's stream-observer protocol). Never raises.
+    """Records an attempt when its streamed body ends (the SDK's stream-observer protocol), once. Never raises.
 
     It sits inside the SDK's own observer of the call span (which wraps the body after the middleware returns),
     so `Stream` reports events to that one; this one only learns how the bytes ended.
@@ -175,6 +194,7 @@ class _BodyObserver:
     def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
         self.emit = emit
         self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill (issue 18)
+        _open_bodies[id(self)] = self
 
     def begin(self) -> None:
         pass
@@ -184,6 +204,8 @@ class _BodyObserver:
             self.unsampled.chunks.append(item)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
+        if _open_bodies.pop(id(self), None) is None:
+            return  # recorded already, as unfinished
         self.emit(time.time_ns(), None if error is None else stream_error_type(error))
 
 

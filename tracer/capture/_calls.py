@@ -24,8 +24,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
-from tracer._spans import add_attributes, raw_attributes
-from tracer._tags import tag_attributes
+from tracer._spans import add_attributes, attribute_room, raw_attributes
+from tracer._tags import fit_tags, tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
 from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
@@ -405,8 +405,8 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         )
         extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
         extra[semconv.CALL_SPAN_SOURCE] = "tracer" if scope == semconv.SCOPE else "anthropic"
-        if tags:
-            extra.update(tags)
+        if tags:  # the call's own attributes first: the tags get the room the span's attribute limit leaves
+            extra.update(fit_tags(tags, attribute_room(span, attrs, extra)))
         add_attributes(span, attrs, extra)
         _metrics.record_call(attrs, extra, duration_s, span.get_span_context())
     except Exception:

@@ -9,10 +9,14 @@ provider we registered stays registered after `uninstrument()`; our processors o
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import os
+import sys
 import threading
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from tracer import _compat, semconv
-from tracer.capture import _metrics, _worker
+from tracer.capture import _attempts, _metrics, _worker
 from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor, set_unsampled_sink
@@ -35,6 +39,9 @@ ENV_PROMETHEUS_PORT = "TRACER_PROMETHEUS_PORT"
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_SDK_CONTENT_MODE = "ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE"
 DEFAULT_MAX_CONTENT_BYTES = 16_384
+ENV_EXIT_TIMEOUT = "TRACER_EXIT_TIMEOUT_S"
+# What exit and uninstrument() wait at most for the exporters (a silent OTLP endpoint would hold them 10 s a batch).
+DEFAULT_EXIT_TIMEOUT_S = 3.0
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -97,6 +104,7 @@ class ClaudeTracerInstrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         _setup(**kwargs)
+        _register_exit()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _teardown()
@@ -248,21 +256,11 @@ def _teardown() -> None:
     if state is None:
         return
     _state = None
+    _forget_exit()
     if state.patcher is not None:
         state.patcher.undo()
     _metrics.reset()
-    _worker.stop()
-    for switch in state.processors:
-        try:
-            switch.force_flush(10_000)
-            switch.shutdown()
-        except Exception:
-            log.debug("could not shut a processor down", exc_info=True)
-    if state.own_meter_provider:
-        try:
-            state.meter_provider.force_flush(5_000)
-        except Exception:
-            log.debug("could not flush metrics", exc_info=True)
+    _finish(state, time.monotonic() + _exit_timeout_s())
     if state.prometheus_server is not None:
         try:
             server, _thread = state.prometheus_server
@@ -270,6 +268,112 @@ def _teardown() -> None:
             server.server_close()
         except Exception:
             log.debug("could not stop the Prometheus endpoint", exc_info=True)
+
+
+# -- the end: uninstrument() and interpreter exit -------------------------------------------------------------------
+# Both run on the calling thread and start no thread (Python 3.12 refuses new threads in atexit handlers): the worker
+# is stopped and drained, then each processor is flushed and shut down in turn. Only the OTLP exporters can wait on
+# something outside the process; `abandon_exports(deadline)` makes them stop waiting at the deadline, so the whole
+# sequence ends within about the deadline, whatever the endpoint does.
+
+
+def _exit_timeout_s() -> float:
+    value = os.environ.get(ENV_EXIT_TIMEOUT, "")
+    try:
+        return max(float(value), 0.0) if value.strip() else DEFAULT_EXIT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_EXIT_TIMEOUT_S
+
+
+def _remaining_ms(deadline: float) -> int:
+    return max(int((deadline - time.monotonic()) * 1000), 0)
+
+
+def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
+    """Drain, flush and shut down everything `state` set up, ending at about `deadline`. True when nothing was lost
+    on the way. Never raises."""
+    ok = True
+    lost_before = _lost(state)
+    otlp = sys.modules.get("tracer.export._otlp")
+    if otlp is not None:
+        otlp.abandon_exports(deadline, _our_guards(state))
+    _attempts.end_open_bodies()
+    if not _worker.stop(deadline):
+        ok = False
+        log.warning(
+            "tracer: the process ended before every attempt span and metric was recorded (%.1f s allowed, %s=%s)",
+            _exit_timeout_s(), ENV_EXIT_TIMEOUT, os.environ.get(ENV_EXIT_TIMEOUT, "default"),
+        )
+    for switch in state.processors:
+        try:
+            ok = switch.force_flush(_remaining_ms(deadline)) and ok
+            switch.shutdown()
+        except Exception:
+            ok = False
+            log.debug("could not shut a processor down", exc_info=True)
+    if state.own_meter_provider:
+        try:
+            if exiting:  # shut down (it unregisters its own exit handler, which would export once more)
+                state.meter_provider.shutdown(timeout_millis=_remaining_ms(deadline))
+            else:  # it stays the global provider, which a later instrument() uses again
+                ok = bool(state.meter_provider.force_flush(_remaining_ms(deadline))) and ok
+        except Exception:
+            ok = False
+            log.debug("could not flush the metrics", exc_info=True)
+    return ok and _lost(state) == lost_before
+
+
+def _lost(state: _State) -> int:
+    """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
+    grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
+    otlp = sys.modules.get("tracer.export._otlp")
+    lost = 0 if otlp is None else int(otlp.lost_batches(_our_guards(state)))
+    for switch in state.processors:
+        dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
+        lost += dropped if type(dropped) is int else 0
+    return lost
+
+
+def _our_guards(state: _State) -> list[Any]:
+    """The OTLP guards of the exporters this set-up made (not those of exporters the application made itself)."""
+    otlp = sys.modules.get("tracer.export._otlp")
+    if otlp is None:
+        return []
+    return [g for switch in state.processors for g in otlp.guards_of(getattr(switch.inner, "span_exporter", None))]
+
+
+_exit_registered = False
+
+
+def _at_exit() -> None:
+    """At interpreter exit: what `uninstrument()` does for the exporters, within `TRACER_EXIT_TIMEOUT_S`."""
+    global _exit_registered, _state
+    _exit_registered = False
+    state = _state
+    if state is None:
+        return
+    try:
+        _finish(state, time.monotonic() + _exit_timeout_s(), exiting=True)
+    except Exception:
+        log.debug("could not finish at exit", exc_info=True)
+    # Done: a flush() or uninstrument() from an exit handler that runs after this one has nothing left to do.
+    _state = None
+
+
+def _register_exit() -> None:
+    # Registered after the providers and exporters of this set-up (atexit runs the last registered first), so it
+    # drains the worker before they shut down, and leaves them nothing to wait for.
+    global _exit_registered
+    if not _exit_registered:
+        atexit.register(_at_exit)
+        _exit_registered = True
+
+
+def _forget_exit() -> None:
+    global _exit_registered
+    if _exit_registered:
+        atexit.unregister(_at_exit)
+        _exit_registered = False
 
 
 def instrument(**kwargs: Any) -> None:
@@ -295,18 +399,67 @@ def uninstrument() -> None:
 
 
 def flush(timeout_s: float = 10.0) -> bool:
-    """See `tracer.flush`. Never raises."""
+    """See `tracer.flush`. Returns within about `timeout_s`; True only when everything recorded so far went out.
+    Never raises.
+
+    The work runs on helper threads that the caller stops waiting for at the deadline: an exporter stuck on an
+    endpoint that does not answer keeps its thread, and the next flush waits for that one again rather than
+    starting another behind it.
+    """
     state = _state
     if state is None:
         return True
-    ok = True
     try:
-        _worker.drain()
-        for switch in state.processors:
-            ok = switch.force_flush(int(timeout_s * 1000)) and ok
-        if state.own_meter_provider:
-            ok = bool(state.meter_provider.force_flush(int(timeout_s * 1000))) and ok
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        lost_before = _lost(state)
+        if not _in_background("drain", lambda: _worker.drain(deadline=deadline)).wait(deadline):
+            return False
+
+        def flush_one(target: Any) -> bool:
+            return bool(target.force_flush(_remaining_ms(deadline)))
+
+        targets: list[Any] = [*state.processors, state.meter_provider] if state.own_meter_provider else [*state.processors]
+        jobs = [_in_background(target, functools.partial(flush_one, target)) for target in targets]
+        done = [job.wait(deadline) for job in jobs]  # a list: every job gets its wait
+        return all(done) and _lost(state) == lost_before
     except Exception:
         log.debug("flush failed", exc_info=True)
         return False
-    return ok
+
+
+class _Job:
+    """One piece of `flush()` on a daemon thread; `ok` is what it returned (False when it raised)."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self.done = threading.Event()
+        self.ok = False
+        try:
+            threading.Thread(target=self._run, args=(fn,), name="claude-tracer-flush", daemon=True).start()
+        except RuntimeError:  # no new threads (Python 3.12 at exit): run it here, bounded by the exporters' guards
+            self._run(fn)
+
+    def _run(self, fn: Callable[[], object]) -> None:
+        try:
+            self.ok = fn() is not False
+        except Exception:
+            log.debug("flush failed", exc_info=True)
+        finally:
+            self.done.set()
+
+    def wait(self, deadline: float) -> bool:
+        return self.done.wait(max(deadline - time.monotonic(), 0.0)) and self.ok
+
+
+_jobs: dict[int, tuple[object, _Job]] = {}
+_jobs_lock = threading.Lock()
+
+
+def _in_background(key: object, fn: Callable[[], object]) -> _Job:
+    """The job still running for `key` from an earlier flush, else a new one running `fn`."""
+    with _jobs_lock:
+        held = _jobs.get(id(key))
+        if held is not None and held[0] is key and not held[1].done.is_set():
+            return held[1]
+        job = _Job(fn)
+        _jobs[id(key)] = (key, job)
+        return job

@@ -4,8 +4,12 @@ Measured in a running application on this 2-core machine, the OpenTelemetry SDK 
 attempt span with its twenty attributes and about 25 us recording a call's metrics, several times our whole
 per-call budget, while the call itself mostly waits on the network with the GIL released. So the caller's thread
 only appends `(function, args)` to a bounded deque (well under a microsecond) and this thread runs them every
-`INTERVAL_S`, in order. `drain()` runs what is waiting at once, on the calling thread: `tracer.flush()` and
-`uninstrument()` call it before flushing the exporters.
+`INTERVAL_S`, in order. `drain()` runs what is waiting at once, on the calling thread: `tracer.flush()`,
+`uninstrument()` and the exit handler call it before flushing the exporters.
+
+After `stop()` (at `uninstrument()` and at exit) nothing is left waiting for a thread that is gone: `stop()` joins
+the thread before its last drain, and an item deferred later (a stream that ends after the exit handler ran, say)
+runs at once on the caller's thread.
 
 Nothing here raises into the caller: a failing item is logged at debug level and skipped. When the deque is full
 (the thread cannot keep up) the oldest items are dropped, and the first drain that finds it full says so once.
@@ -31,10 +35,11 @@ MAX_PENDING = 200_000
 _YIELD_EVERY = 32
 
 _pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque(maxlen=MAX_PENDING)
-_drain_lock = threading.Lock()
+_drain_lock = threading.RLock()  # re-entrant: an item that defers another after stop() drains it at once
 _thread: threading.Thread | None = None
 _stop = threading.Event()
 _warned_full = False
+_stopped = True  # no thread to run what is deferred: `defer` drains at once
 _after: list[Callable[[], None]] = []
 
 
@@ -46,10 +51,13 @@ def after_drain(fn: Callable[[], None]) -> None:
 def defer(fn: Callable[..., None], *args: Any) -> None:
     """Run `fn(*args)` on the worker thread, soon. Never raises (a bounded deque's append drops the oldest)."""
     _pending.append((fn, args))
+    if _stopped:
+        drain()
 
 
-def drain(polite: bool = False) -> None:
-    """Run everything waiting now, on this thread. Never raises."""
+def drain(polite: bool = False, deadline: float | None = None) -> bool:
+    """Run everything waiting now, on this thread, until `deadline` (monotonic) if given. True when nothing is left
+    waiting. Never raises."""
     global _warned_full
     with _drain_lock:
         if len(_pending) >= MAX_PENDING and not _warned_full:
@@ -71,31 +79,39 @@ def drain(polite: bool = False) -> None:
             except Exception:
                 log.debug("deferred telemetry failed", exc_info=True)
             n += 1
-            if polite and n % _YIELD_EVERY == 0:
-                time.sleep(0)
+            if n % _YIELD_EVERY == 0:
+                if polite:
+                    time.sleep(0)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
         for hook in _after:
             try:
                 hook()
             except Exception:
                 log.debug("deferred telemetry failed", exc_info=True)
+        return not _pending
 
 
 def start() -> None:
-    global _thread
+    global _thread, _stopped
     if _thread is None or not _thread.is_alive():
         _stop.clear()
         _thread = threading.Thread(target=_run, name="claude-tracer-worker", daemon=True)
         _thread.start()
+    _stopped = False
 
 
-def stop() -> None:
-    """Run what is waiting, then stop the thread."""
-    global _thread
-    drain()
+def stop(deadline: float | None = None) -> bool:
+    """Stop the thread, then run what is waiting (until `deadline`, monotonic, if given); later items run as they are
+    deferred. True when nothing was left waiting. Never raises."""
+    global _thread, _stopped
+    _stopped = True
     _stop.set()
     thread, _thread = _thread, None
     if thread is not None and thread is not threading.current_thread():
-        thread.join(timeout=2)
+        # It finishes the drain it is in (ours would wait for it on the lock anyway).
+        thread.join(timeout=2 if deadline is None else max(deadline - time.monotonic(), 0.0))
+    return drain(deadline=deadline)
 
 
 def _run() -> None:

@@ -38,8 +38,8 @@ __all__ = [
     "cost_of",
     "default_table",
     "load_prices",
-    "resolve_model",
     "preload_default_table",
+    "resolve_model",
     "set_default_table",
     "token_counts",
 ]

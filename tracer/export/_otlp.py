@@ -17,17 +17,32 @@ endpoint (at most `PROBE_TIMEOUT_S`): the OTLP exporters retry a refused connect
 timeout (about 7 s of a 10 s timeout, measured), which would hold the export thread, and `tracer.flush()` or the
 interpreter's exit behind it, for that long on every retry period. A refused connection now fails in
 microseconds. No probe is made through a proxy (the exporters would use it; a direct connection says nothing).
+
+An endpoint that accepts connections and never answers passes the probe, and the wrapped exporter then waits its
+whole timeout (10 s by default) on each batch. So the wrapped exporter's calls run on a thread of the guard's own,
+and the guard stops waiting for one at the time `abandon_exports(at)` gave it (the exit handler and `uninstrument()`
+give their deadline): that batch is counted as failed, and every later one is dropped at once. The processors'
+shutdown, ours and the providers' own at exit, then never waits behind a silent endpoint.
+
+The one warning says what happened, as far as the wrapped exporter's own log records tell (they are kept, not
+printed): the connection was refused, the endpoint did not answer in time, or it rejected the data with a status.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
+import math
 import os
+import queue
 import socket
 import threading
 import time
 import urllib.request
+import weakref
 from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlparse
 
@@ -54,9 +69,16 @@ _EXPORTER_LOGGERS = (
 _inside = threading.local()
 
 
+# How often a guard waiting on an export looks at its `abandon_at`.
+_POLL_S = 0.05
+
+
 class _QuietInsideGuard(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(_inside, "depth", 0) > 0 and record.levelno < logging.CRITICAL:
+            heard = getattr(_inside, "heard", None)
+            if heard is not None and len(heard) < 16:
+                heard.append(record)  # what the warning will say happened
             log.debug("suppressed OTLP exporter log: %s", record.getMessage())
             return False
         return True
@@ -149,7 +171,11 @@ def otlp_exporters(
 
         metrics = HttpMetrics(endpoint=None if metric_endpoint is None else _http_url(metric_endpoint, "metrics"), **kwargs)
     where = _describe(spans, span_endpoint, span_protocol)
-    return GuardedSpanExporter(spans, where), GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
+    guarded_spans = GuardedSpanExporter(spans, where)
+    guarded_metrics = GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
+    # Made together, shut down together: whoever holds the span exporter can find the metric one's guard.
+    guarded_spans.guard.group = guarded_metrics.guard.group = [guarded_spans.guard, guarded_metrics.guard]
+    return guarded_spans, guarded_metrics
 
 
 def _describe(exporter: Any, endpoint: str | None, protocol: str) -> str:
@@ -183,6 +209,9 @@ def _address(endpoint: object) -> tuple[str, int] | None:
     return host, port
 
 
+_guards: weakref.WeakSet[_Guard] = weakref.WeakSet()
+
+
 class _Guard:
     """Failure bookkeeping shared by the span and metric guards. Thread-safe; never raises."""
 
@@ -207,6 +236,14 @@ class _Guard:
         self._warned = False
         self._healthy = False  # an export has succeeded and none failed since: no probe needed
         self._lock = threading.Lock()
+        self.abandon_at = math.inf  # see `abandon_exports`
+        self.runner = _Runner(f"claude-tracer-otlp-{what}")
+        self.group: list[_Guard] = [self]  # the guards of the exporters made with this one (`otlp_exporters`)
+        _guards.add(self)
+
+    def dropped(self, batches: int) -> None:
+        with self._lock:
+            self.dropped_batches += batches
 
     def reachable(self) -> bool:
         """False (after reporting the failure) when a probe finds nothing listening at the endpoint."""
@@ -215,7 +252,13 @@ class _Guard:
         try:
             socket.create_connection(self.address, timeout=PROBE_TIMEOUT_S).close()
         except OSError as exc:
-            self.failed(f"cannot connect to {self.address[0]}:{self.address[1]}: {exc.strerror or exc}")
+            where = f"{self.address[0]}:{self.address[1]}"
+            if isinstance(exc, ConnectionRefusedError):
+                self.failed(f"the connection was refused by {where}")
+            elif isinstance(exc, TimeoutError):
+                self.failed(f"{where} did not accept a connection within {PROBE_TIMEOUT_S:.0f} s")
+            else:
+                self.failed(f"cannot connect to {where}: {exc.strerror or exc}")
             return False
         return True
 
@@ -237,8 +280,8 @@ class _Guard:
             self._warned = True
         if first:
             log.warning(
-                "tracer: cannot export %s over OTLP to %s (%s). They are dropped while it is unreachable and the "
-                "application carries on; check the collector or OTEL_EXPORTER_OTLP_ENDPOINT.",
+                "tracer: cannot export %s over OTLP to %s: %s. They are dropped while this lasts (retried after a "
+                "back-off) and the application carries on; check the collector or OTEL_EXPORTER_OTLP_ENDPOINT.",
                 self.what, self.where, reason,
             )
         else:
@@ -256,21 +299,132 @@ class _Guard:
                 self._warned = False  # a later outage is a new story worth one warning
 
 
+def guards_of(span_exporter: object) -> list[_Guard]:
+    """The guards of a guarded span exporter and of the metric exporter made with it; [] for any other exporter."""
+    guard = getattr(span_exporter, "guard", None)
+    return list(guard.group) if isinstance(guard, _Guard) else []
+
+
+def abandon_exports(at: float | None = None, guards: Sequence[_Guard] | None = None) -> None:
+    """Stop waiting for the exports of `guards` (default: every guard) at monotonic time `at` (default: now), and
+    drop their later exports at once: their exporters are being shut down (exit, `uninstrument()`). Never raises."""
+    when = time.monotonic() if at is None else at
+    for guard in list(_guards) if guards is None else guards:
+        guard.abandon_at = when
+
+
+def lost_batches(guards: Sequence[_Guard] | None = None) -> int:
+    """Batches `guards` (default: every guard) have dropped or failed to export so far."""
+    return sum(guard.dropped_batches for guard in (list(_guards) if guards is None else guards))
+
+
+_PHRASES = {status.phrase: status.value for status in HTTPStatus}
+
+
+def failure_reason(heard: Sequence[logging.LogRecord], elapsed_s: float) -> str:
+    """What went wrong in a failed export, from the wrapped exporter's log records (kept, not printed). Pure.
+
+    >>> failure_reason([], 10.2)
+    'no answer within 10.2 s'
+    """
+    status: int | None = None
+    refused = unavailable = timed_out = False
+    last = ""
+    for record in heard:
+        args = record.args if isinstance(record.args, tuple) else ()
+        for arg in args:
+            if type(arg) is int and 400 <= arg <= 599:
+                status = arg
+            elif isinstance(arg, str) and arg in _PHRASES and _PHRASES[arg] >= 400:
+                status = _PHRASES[arg]
+            elif isinstance(arg, BaseException):
+                timed_out = timed_out or "Timeout" in type(arg).__name__
+                refused = refused or "refused" in str(arg).lower()
+        try:
+            last = record.getMessage()
+        except Exception:
+            last = str(record.msg)
+        lower = last.lower()
+        timed_out = timed_out or "deadline_exceeded" in lower or "due to timeout" in lower or "timed out" in lower
+        refused = refused or "refused" in lower
+        unavailable = unavailable or "statuscode.unavailable" in lower  # gRPC: refused, reset or not listening
+    if status is not None:
+        return f"the endpoint rejected the data with HTTP status {status} {HTTPStatus(status).phrase}"
+    if refused:
+        return "the connection was refused"
+    if unavailable:
+        return "the endpoint was unavailable (gRPC UNAVAILABLE: refused, reset or not listening)"
+    if timed_out or not heard:
+        return f"no answer within {elapsed_s:.1f} s"
+    return last[:200]
+
+
+class _Runner:
+    """Runs the wrapped exporter's calls, one at a time, on a daemon thread of its own, so that the caller can stop
+    waiting for one (an endpoint that never answers). The thread is started with the exporter (at `instrument()`),
+    never at exit, where Python 3.12 refuses new threads; without it, calls run on the caller's thread."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], list[logging.LogRecord], threading.Event]]
+        self._jobs = queue.SimpleQueue()
+        self._thread: threading.Thread | None = threading.Thread(target=self._loop, name=name, daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError:
+            self._thread = None
+
+    def submit(self, call: Callable[[], Any]) -> tuple[list[Any], list[logging.LogRecord], threading.Event]:
+        outcome: list[Any] = []
+        heard: list[logging.LogRecord] = []
+        done = threading.Event()
+        # The caller's context goes along: the processors suppress the instrumentation of the exporter's own
+        # HTTP calls through it.
+        job = functools.partial(contextvars.copy_context().run, call)
+        if self._thread is None:
+            self._do(job, outcome, heard, done)
+        else:
+            self._jobs.put((job, outcome, heard, done))
+        return outcome, heard, done
+
+    def _loop(self) -> None:
+        while True:
+            self._do(*self._jobs.get())
+
+    @staticmethod
+    def _do(call: Callable[[], Any], outcome: list[Any], heard: list[logging.LogRecord], done: threading.Event) -> None:
+        _inside.depth = getattr(_inside, "depth", 0) + 1
+        _inside.heard = heard
+        try:
+            outcome.append(call())
+        except Exception as exc:
+            outcome.append(exc)
+        finally:
+            _inside.depth -= 1
+            _inside.heard = None
+            done.set()
+
+
 def _run(guard: _Guard, call: Callable[[], Any], ok: Any) -> bool:
+    if time.monotonic() >= guard.abandon_at:
+        guard.dropped(1)
+        return False
     if not guard.allowed() or not guard.reachable():
         return False
-    _inside.depth = getattr(_inside, "depth", 0) + 1
-    try:
-        result = call()
-    except Exception as exc:
-        guard.failed(f"{type(exc).__name__}: {exc}")
+    started = time.monotonic()
+    outcome, heard, done = guard.runner.submit(call)
+    while not done.wait(min(_POLL_S, max(guard.abandon_at - time.monotonic(), 0.0))):
+        if time.monotonic() >= guard.abandon_at:  # the call goes on in the runner's thread, unwatched
+            reason = failure_reason(list(heard), time.monotonic() - started)
+            guard.failed(f"{reason}; given up when the exporter was shut down")
+            return False
+    result = outcome[0] if outcome else None
+    if isinstance(result, Exception):
+        guard.failed(f"{type(result).__name__}: {result}")
         return False
-    finally:
-        _inside.depth -= 1
     if result == ok:
         guard.succeeded()
         return True
-    guard.failed("the endpoint is unreachable or refused the data")
+    guard.failed(failure_reason(heard, time.monotonic() - started))
     return False
 
 

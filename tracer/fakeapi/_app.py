@@ -177,7 +177,7 @@ class App:
         if request.body:
             try:
                 rec.body = json.loads(request.body)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 rec.body = None
         try:
             if self.api_key is not None:
@@ -233,7 +233,7 @@ class App:
         if body is None and request.body:
             try:
                 json.loads(request.body)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise invalid(f"There was an issue with your request body: not valid JSON ({exc})") from None
         if not isinstance(body, dict):
             raise invalid("The request body must be a JSON object")

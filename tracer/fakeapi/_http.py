@@ -7,6 +7,12 @@ algorithm holds back small writes (the first SSE events) for about 45 ms.
 
 The handler returns a `Reply` that says what to send and how the exchange ends: answered (and kept alive), a stream
 of events with pauses that ends, stalls or breaks off, a dropped connection, or silence.
+
+Malformed requests never reach the handler and never go unanswered: a bad request line, header or chunk size, or a
+`content-length` that is not a non-negative integer is a 400; a head over 64 KiB or a body over `max_body_bytes` (or
+announcing one) is a 413; a handler that raises is a 500. Each is answered through `error_reply` (the fake API
+shapes them like the API's errors) and the connection is then closed, since what follows on it cannot be trusted.
+A connection idle for `idle_timeout_s` (waiting for a request, or in the middle of sending one) is closed.
 """
 
 from __future__ import annotations
@@ -55,17 +61,41 @@ class Reply:
 
 
 Handler = Callable[[HttpRequest], Reply]
+ErrorReply = Callable[[int, str], Reply]  # (status, message) -> the reply for a request that cannot be served
+
+DEFAULT_IDLE_TIMEOUT_S = 60.0  # well past the SDK's keep-alive expiry (httpx2: 5 s), so the client lets go first
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # the API's limit for its standard endpoints
 
 
 class _BadRequest(Exception):
-    pass
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def plain_error(status: int, message: str) -> Reply:
+    """A plain-text error reply that closes the connection (the default `error_reply`)."""
+    return Reply(status, [("content-type", "text/plain")], message.encode(), close=True)
 
 
 class HttpServer:
     """Serves `handler` on host:port (0 picks a free port) from background threads until `stop()`."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        error_reply: ErrorReply = plain_error,
+        idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S,
+        max_body_bytes: Callable[[str], int] = lambda path: DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         self._handler = handler
+        self._error_reply = error_reply
+        self._idle_timeout_s = idle_timeout_s
+        self._max_body_bytes = max_body_bytes
         self._listener = socket.create_server((host, port), backlog=1024)
         self.host = host
         self.port: int = self._listener.getsockname()[1]
@@ -99,6 +129,7 @@ class HttpServer:
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.settimeout(self._idle_timeout_s)  # every wait on this client; a stall sets its own
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name="fakeapi-conn", daemon=True).start()
@@ -110,7 +141,7 @@ class HttpServer:
                 try:
                     request = self._read(conn, buffer)
                 except _BadRequest as exc:
-                    self._send_simple(conn, 400, str(exc))
+                    self._send_error(conn, exc.status, exc.message)
                     return
                 if request is None:
                     return
@@ -118,7 +149,7 @@ class HttpServer:
                     reply = self._handler(request)
                 except Exception:  # a bug in the fake must show up as a 500, not a hung client
                     log.exception("fake API handler failed for %s %s", request.method, request.path)
-                    self._send_simple(conn, 500, "fake API handler failed")
+                    self._send_error(conn, 500, "The fake API failed to handle this request.")
                     return
                 if (
                     not self._send(conn, reply)
@@ -138,9 +169,11 @@ class HttpServer:
         while True:
             end = buffer.find(b"\r\n\r\n")
             if end >= 0:
+                if end > _MAX_HEAD:
+                    raise _BadRequest(413, f"The request's head exceeds {_MAX_HEAD} bytes.")
                 break
             if len(buffer) > _MAX_HEAD:
-                raise _BadRequest("request head too large")
+                raise _BadRequest(413, f"The request's head exceeds {_MAX_HEAD} bytes.")
             data = conn.recv(65536)
             if not data:
                 return None
@@ -151,49 +184,63 @@ class HttpServer:
         try:
             method, target, _version = lines[0].split(" ", 2)
         except ValueError:
-            raise _BadRequest(f"bad request line {lines[0]!r}") from None
+            raise _BadRequest(400, f"Malformed request line {lines[0][:100]!r}.") from None
         headers: dict[str, str] = {}
         for line in lines[1:]:
-            name, _, value = line.partition(":")
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip():
+                raise _BadRequest(400, f"Malformed header line {line[:100]!r}.")
             key = name.strip().lower()
             value = value.strip()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        if headers.get("expect", "").lower() == "100-continue":
-            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        path, _, query = target.partition("?")
+        limit = self._max_body_bytes(path)
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            body = self._read_chunked(conn, buffer)
+            self._continue(conn, headers)
+            body = self._read_chunked(conn, buffer, limit)
         else:
-            try:
-                length = int(headers.get("content-length", "0"))
-            except ValueError:
-                raise _BadRequest("bad content-length") from None
+            raw = headers.get("content-length", "0")
+            if not (raw.isascii() and raw.isdigit()):  # not int(): it takes "-5", " 5", "1_000"
+                raise _BadRequest(400, f"content-length: {raw[:40]!r} is not a non-negative integer.")
+            length = int(raw)
+            if length > limit:
+                raise _BadRequest(413, f"Request exceeds the maximum allowed number of bytes ({limit}).")
+            self._continue(conn, headers)
             while len(buffer) < length:
-                data = conn.recv(max(65536, length - len(buffer)))
+                data = conn.recv(min(max(65536, length - len(buffer)), 1 << 20))
                 if not data:
                     return None
                 buffer += data
             body = bytes(buffer[:length])
             del buffer[:length]
-        path, _, query = target.partition("?")
         return HttpRequest(method.upper(), path, query, headers, body)
 
-    def _read_chunked(self, conn: socket.socket, buffer: bytearray) -> bytes:
+    @staticmethod
+    def _continue(conn: socket.socket, headers: dict[str, str]) -> None:
+        if headers.get("expect", "").lower() == "100-continue":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _read_chunked(self, conn: socket.socket, buffer: bytearray, limit: int) -> bytes:
         body = bytearray()
         while True:
             while (line_end := buffer.find(b"\r\n")) < 0:
+                if len(buffer) > 1024:
+                    raise _BadRequest(400, "Malformed chunk size line.")
                 data = conn.recv(65536)
                 if not data:
-                    raise _BadRequest("truncated chunked body")
+                    raise _BadRequest(400, "The chunked body ended early.")
                 buffer += data
-            try:
-                size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
-            except ValueError:
-                raise _BadRequest("bad chunk size") from None
+            digits = bytes(buffer[:line_end]).split(b";")[0].strip()
+            if not digits or len(digits) > 16 or digits.strip(b"0123456789abcdefABCDEF"):
+                raise _BadRequest(400, "Malformed chunk size.")
+            size = int(digits, 16)
+            if len(body) + size > limit:
+                raise _BadRequest(413, f"Request exceeds the maximum allowed number of bytes ({limit}).")
             needed = line_end + 2 + size + 2
             while len(buffer) < needed:
                 data = conn.recv(65536)
                 if not data:
-                    raise _BadRequest("truncated chunked body")
+                    raise _BadRequest(400, "The chunked body ended early.")
                 buffer += data
             body += buffer[line_end + 2 : line_end + 2 + size]
             del buffer[:needed]
@@ -207,10 +254,16 @@ class HttpServer:
         lines.append(extra)
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
-    def _send_simple(self, conn: socket.socket, status: int, text: str) -> None:
-        body = text.encode()
+    def _send_error(self, conn: socket.socket, status: int, message: str) -> None:
+        """Answer a request that cannot be served; the caller closes the connection. Never raises."""
+        try:
+            reply = self._error_reply(status, message)
+        except Exception:
+            log.exception("fake API error reply failed")
+            reply = plain_error(status, message)
+        headers = [*reply.headers, ("connection", "close")]
         with contextlib.suppress(OSError):
-            conn.sendall(self._head(status, [("content-type", "text/plain")], f"content-length: {len(body)}") + body)
+            conn.sendall(self._head(reply.status, headers, f"content-length: {len(reply.body)}") + reply.body)
 
     def _send(self, conn: socket.socket, reply: Reply) -> bool:
         """Send a reply; True if the connection can serve another request."""
@@ -253,5 +306,6 @@ class HttpServer:
 
     def _wait_until_gone(self, conn: socket.socket) -> None:
         """Say nothing until the client closes the connection (its read timeout) or the server stops."""
+        conn.settimeout(None)  # a stall lasts as long as the client waits, not the idle timeout
         while not self._stopping.is_set() and conn.recv(65536):
             pass

@@ -8,8 +8,11 @@ from types import TracebackType
 from typing import Self
 
 from tracer.fakeapi._app import App, RecordedRequest
+from tracer.fakeapi._errors import ApiError
 from tracer.fakeapi._faults import FaultRates
-from tracer.fakeapi._http import HttpServer
+from tracer.fakeapi._http import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, HttpServer, Reply
+
+_MAX_BATCH_BODY_BYTES = 256 * 1024 * 1024  # the API's limit for creating a batch (32 MB elsewhere)
 
 
 class FakeAPI:
@@ -38,6 +41,10 @@ class FakeAPI:
         clock: monotonic seconds for the rate limiter, prompt cache TTLs and batch processing (tests can pass a
             manual one to make rate limits refill without waiting).
         keep_requests: record only the latest N requests (a long-running server); None records them all.
+        idle_timeout_s: close a connection idle that long (between requests, or in the middle of one); None never.
+
+    A request the server cannot parse (bad JSON, a nested body too deep, a bad or absurd `content-length`, a
+    malformed head or chunk) is answered with the API's error shape and status, never a traceback or silence.
     """
 
     def __init__(
@@ -52,6 +59,7 @@ class FakeAPI:
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
         keep_requests: int | None = None,
+        idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S,
     ) -> None:
         if latency_scale < 0:
             raise ValueError(f"latency_scale must be >= 0, got {latency_scale}")
@@ -66,6 +74,7 @@ class FakeAPI:
             clock=clock,
             keep_requests=keep_requests,
         )
+        self._idle_timeout_s = idle_timeout_s
         self._server: HttpServer | None = None
 
     @property
@@ -93,7 +102,14 @@ class FakeAPI:
     def start(self) -> Self:
         """Listen and serve in background threads; returns self. Starting a started server does nothing."""
         if self._server is None:
-            server = HttpServer(self._app.handle, self.host, self._requested_port)
+            server = HttpServer(
+                self._app.handle,
+                self.host,
+                self._requested_port,
+                error_reply=self._protocol_error,
+                idle_timeout_s=self._idle_timeout_s,
+                max_body_bytes=_max_body_bytes,
+            )
             server.start()
             self._server = server
         return self
@@ -103,6 +119,12 @@ class FakeAPI:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+
+    def _protocol_error(self, status: int, message: str) -> Reply:
+        """A request the HTTP layer could not serve, answered as the API answers errors."""
+        request_id = self._app._request_id()
+        headers = [("content-type", "application/json"), ("request-id", request_id)]
+        return Reply(status, headers, ApiError(status, message).body(request_id), close=True)
 
     def reset(self) -> None:
         """Forget recorded requests, cached prompts, batches and rate-limit usage, keeping the server running."""
@@ -135,3 +157,7 @@ class FakeAPI:
     def __repr__(self) -> str:
         where = self.base_url if self._server is not None else "stopped"
         return f"FakeAPI({where}, seed={self.seed}, latency_scale={self.latency_scale}, faults={str(self.faults)!r})"
+
+
+def _max_body_bytes(path: str) -> int:
+    return _MAX_BATCH_BODY_BYTES if path.startswith("/v1/messages/batches") else DEFAULT_MAX_BODY_BYTES
