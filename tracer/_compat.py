@@ -19,6 +19,8 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | the HTTP library's `Headers.raw`, `Response._content` | attempts lack headers / non-streamed calls lack those usage fields |
 | OpenTelemetry SDK span `_attributes._dict`, `_lock`, `_end_time` | attributes are read and set through the public API (slower) |
 | OpenTelemetry API proxy instrument `_real_instrument` | metrics are computed even when no MeterProvider is registered |
+| `anthropic._data.deprecated_models`, a `MessageStream`'s `_raw_stream`, a `Stream`'s `_iterator` | no retiring-model flags; `StreamDeadline` guards only plain iterables |
+| OTLP exporters' `_endpoint`, `_preferred_temporality`, `_preferred_aggregation` | warnings name "the default endpoint"; the SDK's default temporality |
 
 Nothing here raises: a part that cannot be resolved is simply missing.
 """
@@ -28,7 +30,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,6 +266,36 @@ def attribute_room(span: Any, attrs: Mapping[str, Any], extra: Mapping[str, Any]
     if type(maxlen) is not int:
         return None
     return maxlen - len(attrs) - sum(1 for key in extra if key not in attrs)
+
+
+def exporter_endpoint(exporter: Any) -> Any:
+    """The endpoint an OpenTelemetry OTLP exporter was made with (`_endpoint`: no public accessor), or None."""
+    return getattr(exporter, "_endpoint", None)
+
+
+def metric_exporter_preferences(exporter: Any) -> tuple[Any, Any]:
+    """(preferred temporality, preferred aggregation) of an OTLP metric exporter, to give a wrapper of it the same;
+    (None, None) where it keeps them elsewhere (the MetricExporter defaults then apply)."""
+    return getattr(exporter, "_preferred_temporality", None), getattr(exporter, "_preferred_aggregation", None)
+
+
+def deprecated_models() -> dict[str, str]:
+    """Model ID -> end-of-life date, from the installed SDK's table of deprecated models (`anthropic._data`,
+    since 1.13); empty where the SDK has none. A fresh dict."""
+    table = getattr(_module("anthropic._data.deprecated_models"), "DEPRECATED_MODELS", None)
+    return {str(model): str(date) for model, date in table.items()} if isinstance(table, dict) else {}
+
+
+def sdk_stream_of(stream: Any) -> Any:
+    """The SDK `Stream` / `AsyncStream` inside a `MessageStream` helper (`_raw_stream`), else `stream` itself."""
+    raw = getattr(stream, "_raw_stream", None)
+    return raw if raw is not None else stream
+
+
+def replace_stream_iterator(stream: Any, wrap: Callable[[Any], Any]) -> None:
+    """Have every way of reading an SDK `Stream` (iteration, the helpers, `text_stream`) go through `wrap(inner)`:
+    its `_iterator` is a `functools.cached_property` that all of them read, so the cached value is replaced."""
+    stream.__dict__["_iterator"] = wrap(stream._iterator)
 
 
 def response_body(response: Any) -> bytes | None:

@@ -11,6 +11,8 @@ import re
 import typing
 from dataclasses import dataclass
 
+from tracer import _compat
+
 FAMILIES = ("sonnet", "haiku", "opus")
 _ID = re.compile(r"^claude-(?P<family>[a-z]+)-(?P<version>\d+(?:-\d+)?)$")
 
@@ -43,11 +45,7 @@ def sdk_models() -> tuple[str, ...]:
 
 
 def _deprecated() -> set[str]:
-    try:
-        from anthropic._data.deprecated_models import DEPRECATED_MODELS
-    except ImportError:  # an SDK without the table: nothing is deprecated
-        return set()
-    return set(DEPRECATED_MODELS)
+    return set(_compat.deprecated_models())  # an SDK without the table: nothing is deprecated
 
 
 def _version(model: str) -> tuple[int, ...]:

@@ -50,6 +50,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from tracer import _compat
+
 log = logging.getLogger("tracer.export")
 
 GRPC = "grpc"
@@ -179,7 +181,7 @@ def otlp_exporters(
 
 
 def _describe(exporter: Any, endpoint: str | None, protocol: str) -> str:
-    target = endpoint or getattr(exporter, "_endpoint", None) or "the default endpoint"
+    target = endpoint or _compat.exporter_endpoint(exporter) or "the default endpoint"
     return f"{target} ({protocol})"
 
 
@@ -433,7 +435,7 @@ class GuardedSpanExporter(SpanExporter):
 
     def __init__(self, inner: SpanExporter, where: str = "the OTLP endpoint") -> None:
         self.inner = inner
-        self.guard = _Guard(where, "spans", address=_address(getattr(inner, "_endpoint", None)))
+        self.guard = _Guard(where, "spans", address=_address(_compat.exporter_endpoint(inner)))
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ok = _run(self.guard, lambda: self.inner.export(spans), SpanExportResult.SUCCESS)
@@ -458,11 +460,11 @@ class GuardedMetricExporter(MetricExporter):
 
     def __init__(self, inner: MetricExporter, where: str = "the OTLP endpoint") -> None:
         super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+            preferred_temporality=_compat.metric_exporter_preferences(inner)[0],
+            preferred_aggregation=_compat.metric_exporter_preferences(inner)[1],
         )
         self.inner = inner
-        self.guard = _Guard(where, "metrics", address=_address(getattr(inner, "_endpoint", None)))
+        self.guard = _Guard(where, "metrics", address=_address(_compat.exporter_endpoint(inner)))
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         ok = _run(self.guard, lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs), MetricExportResult.SUCCESS)

@@ -12,6 +12,8 @@ import typing
 from dataclasses import dataclass
 from functools import cache
 
+from tracer import _compat
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -70,8 +72,4 @@ def known_models() -> tuple[str, ...]:
 @cache
 def deprecated_models() -> dict[str, str]:
     """Deprecated model ID -> the end-of-life date the SDK warns with (empty if the SDK has no such table)."""
-    try:
-        from anthropic._data.deprecated_models import DEPRECATED_MODELS
-    except ImportError:  # an SDK without the table: nothing is deprecated
-        return {}
-    return dict(DEPRECATED_MODELS)
+    return _compat.deprecated_models()  # an SDK without the table: nothing is deprecated

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer.resilience import _clock, _telemetry
 from tracer.resilience._classify import FailureKind, classify
 from tracer.resilience._errors import StreamTimeoutError
@@ -124,16 +124,16 @@ class StreamDeadline:
         """
         now = self.clock()
         progress = StreamProgress(started_at=now if started_at is None else started_at, last_event_at=now)
-        raw = getattr(stream, "_raw_stream", None)  # MessageStream / AsyncMessageStream wrap an SDK Stream
-        target: Any = raw if raw is not None else stream
+        target: Any = _compat.sdk_stream_of(stream)  # MessageStream / AsyncMessageStream wrap an SDK Stream
         if _is_sdk_stream(target):
-            # `_iterator` is a functools.cached_property on the SDK's Stream: every way of reading the stream
-            # (iteration, the MessageStream helpers, text_stream) goes through it, so replacing it guards them all.
-            inner = target._iterator
-            if hasattr(inner, "__anext__"):
-                target.__dict__["_iterator"] = self._aguard(inner, progress, on_end)
-            else:
-                target.__dict__["_iterator"] = self._guard(inner, progress, on_end)
+            # Every way of reading the SDK's stream (iteration, the MessageStream helpers, text_stream) goes through
+            # its iterator, so guarding that guards them all.
+            def guard(inner: Any) -> Any:
+                if hasattr(inner, "__anext__"):
+                    return self._aguard(inner, progress, on_end)
+                return self._guard(inner, progress, on_end)
+
+            _compat.replace_stream_iterator(target, guard)
             return stream
         if hasattr(stream, "__aiter__"):
             return self._aguard(stream.__aiter__(), progress, on_end)  # type: ignore[return-value]
