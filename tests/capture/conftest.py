@@ -102,21 +102,11 @@ def telemetry(tmp_path: Path) -> Iterator[Telemetry]:
         _exporter.clear()
 
 
-@pytest.fixture(params=[True, False], ids=["native-on", "native-off"])
-def native(request: pytest.FixtureRequest) -> bool:
-    """Whether the SDK's own call span is on (the default with a provider) or off (`open_telemetry=False`)."""
-    return bool(request.param)
-
-
-def sync_client(api: Any, native: bool = True, **options: Any) -> anthropic.Anthropic:
-    if not native:
-        options["open_telemetry"] = False
+def sync_client(api: Any, **options: Any) -> anthropic.Anthropic:
     return anthropic.Anthropic(api_key=API_KEY, base_url=api.base_url, **options)
 
 
-def async_client(api: Any, native: bool = True, **options: Any) -> anthropic.AsyncAnthropic:
-    if not native:
-        options["open_telemetry"] = False
+def async_client(api: Any, **options: Any) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(api_key=API_KEY, base_url=api.base_url, **options)
 
 

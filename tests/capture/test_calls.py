@@ -1,4 +1,4 @@
-"""A span per API call and per HTTP attempt, with the SDK's native call span on and off."""
+"""A span per API call (the SDK's own, completed by us) and per HTTP attempt."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from .conftest import HELLO, MODEL, async_client, script, sync_client
 
 
 class TestAttempts:
-    def test_429_529_ok_is_one_call_span_with_three_attempt_children(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native)
+    def test_429_529_ok_is_one_call_span_with_three_attempt_children(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
         message = client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:10,529,ok"))
         assert message.content
         call = telemetry.call()
@@ -26,13 +26,13 @@ class TestAttempts:
         assert [a.attributes.get(semconv.ERROR_TYPE) for a in attempts] == ["429", "529", None]
         assert attempts[0].attributes[semconv.ATTEMPT_RETRY_AFTER_S] == pytest.approx(0.010)
         assert call.attributes[semconv.CALL_ATTEMPTS] == 3
-        assert call.attributes[semconv.CALL_SPAN_SOURCE] == ("anthropic" if native else "tracer")
+        assert call.attributes[semconv.CALL_SPAN_SOURCE] == "anthropic"
         assert call.status.status_code is StatusCode.OK
         assert all(a.context.trace_id == call.context.trace_id for a in attempts)
         assert all(a.start_time >= call.start_time and a.end_time <= call.end_time for a in attempts)  # type: ignore[operator]
 
-    async def test_async_client_the_same(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = async_client(fake_api, native)
+    async def test_async_client_the_same(self, fake_api: Any, telemetry: Any) -> None:
+        client = async_client(fake_api)
         await client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:10,529,ok"))
         call = telemetry.call()
         assert [a.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for a in telemetry.attempts(call)] == [429, 529, 200]
@@ -48,8 +48,8 @@ class TestAttempts:
             assert isinstance(attrs[semconv.ratelimit_attribute(kind, "reset")], str)
         assert attrs[semconv.GEN_AI_REQUEST_MODEL] == MODEL
 
-    def test_exhausted_retries_end_the_call_in_error(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native, max_retries=2)
+    def test_exhausted_retries_end_the_call_in_error(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api, max_retries=2)
         with pytest.raises(anthropic.InternalServerError) as caught:
             client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529"))
         assert caught.value.status_code == 529
@@ -76,8 +76,8 @@ class TestAttempts:
 
 
 class TestCallSpan:
-    def test_carries_genai_attributes_tokens_and_cost(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        message = sync_client(fake_api, native).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+    def test_carries_genai_attributes_tokens_and_cost(self, fake_api: Any, telemetry: Any) -> None:
+        message = sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
         attrs = telemetry.call().attributes
         usage = message.usage
         assert attrs[semconv.GEN_AI_OPERATION_NAME] == "chat"
@@ -131,15 +131,15 @@ class TestCallSpan:
 
 
 class TestCoverage:
-    def test_count_tokens(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        result = sync_client(fake_api, native).messages.count_tokens(model=MODEL, messages=HELLO)
+    def test_count_tokens(self, fake_api: Any, telemetry: Any) -> None:
+        result = sync_client(fake_api).messages.count_tokens(model=MODEL, messages=HELLO)
         call = telemetry.call()
         assert call.name == semconv.SPAN_MESSAGES_COUNT_TOKENS
         assert call.attributes[semconv.ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS] == result.input_tokens
         assert len(telemetry.attempts(call)) == 1
 
-    def test_batches_round_trip(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native)
+    def test_batches_round_trip(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
         batch = client.messages.batches.create(
             requests=[{"custom_id": f"r{i}", "params": {"model": MODEL, "max_tokens": 16, "messages": HELLO}} for i in range(3)]
         )
@@ -156,8 +156,8 @@ class TestCoverage:
             if not call.attributes.get(semconv.CALL_BATCH):  # a billed result line is a call without HTTP of its own
                 assert len(telemetry.attempts(call)) >= 1
 
-    def test_beta_messages(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        sync_client(fake_api, native).beta.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+    def test_beta_messages(self, fake_api: Any, telemetry: Any) -> None:
+        sync_client(fake_api).beta.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
         call = telemetry.call()
         assert call.attributes[semconv.GEN_AI_REQUEST_MODEL] == MODEL
         assert len(telemetry.attempts(call)) == 1

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from anthropic._base_client import BaseClient
+from anthropic._base_client import SyncAPIClient
 
 import tracer
 from tracer import semconv
@@ -27,22 +27,31 @@ class TestLifecycle:
         assert len(telemetry.calls()) == 1 and len(telemetry.attempts()) == 1
 
     def test_uninstrument_restores_everything(self, fake_api: Any) -> None:
+        from tracer import _compat
+        from tracer.capture import _worker
         from tracer.capture._patch import Patcher
 
         from .conftest import _exporter, _provider
 
         _provider()
-        originals = {(owner, name): vars(owner)[name] for owner, name, _, _ in Patcher.TABLE}
+        found = _compat.parts()
+        owners = [(getattr(found, part) if index is None else getattr(found, part)[index], name)
+                  for part, index, name, _ in Patcher.TABLE]  # fmt: skip
+        originals = {(owner, name): vars(owner)[name] for owner, name in owners}
+        assert len(originals) == len(Patcher.TABLE)  # this SDK has every part
         client = sync_client(fake_api)
-        tracer.instrument(store=False)
+        tracer.instrument(store=False, capture_content=True)  # content: the `_tracer` row is applied too
         assert all(vars(owner)[name] is not original for (owner, name), original in originals.items())
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
-        assert len(client.middleware) == 1
+        assert client.middleware == ()  # nothing is added to a client's middleware chain
+        _worker.drain()  # attempt spans are made on the worker thread
+        assert [s for s in _exporter.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
         tracer.uninstrument()
         assert all(vars(owner)[name] is original for (owner, name), original in originals.items())
-        assert client.middleware == ()
+        assert client.open_telemetry["traces"]["content_mode"] == "metadata_only"  # the client's own mode is back
         _exporter.clear()
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+        _worker.drain()
         assert not [s for s in _exporter.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
 
     def test_entry_point_names_the_instrumentor(self) -> None:
@@ -111,7 +120,7 @@ class TestBadConfiguration:
 
         bad = tmp_path / "prices.toml"
         bad.write_text('[models."my-model"]\ninput = "three dollars"\n')
-        original = BaseClient.__dict__["_tracer"]
+        original = SyncAPIClient.__dict__["_attempt_request"]
         try:
             tracer.instrument(store=False, prices=bad)
         except PriceFileError as exc:
@@ -120,7 +129,7 @@ class TestBadConfiguration:
             raise AssertionError("instrument() accepted a malformed price file")
         finally:
             tracer.uninstrument()
-        assert BaseClient.__dict__["_tracer"] is original
+        assert SyncAPIClient.__dict__["_attempt_request"] is original
         assert not ClaudeTracerInstrumentor().is_instrumented_by_opentelemetry
 
     def test_a_bad_prometheus_port_variable_is_a_clear_error(self, monkeypatch: Any) -> None:

@@ -66,11 +66,11 @@ CASES: dict[str, tuple[Callable[[anthropic.Anthropic], Any], Callable[[Any], lis
 }  # fmt: skip
 
 
-def _record(case: str, native: bool, telemetry: Any) -> tuple[dict[str, Any], list[str]]:
+def _record(case: str, telemetry: Any) -> tuple[dict[str, Any], list[str]]:
     make, read = CASES[case]
     telemetry.clear()
     with FakeAPI(seed=0, latency_scale=0.0) as api:
-        client = sync_client(api, native, max_retries=0)
+        client = sync_client(api, max_retries=0)
         events = read(make(client))
     attrs = {k: v for k, v in telemetry.call().attributes.items() if k not in _VARY}
     dumped = [e.model_dump_json() for e in events if isinstance(e, pydantic.BaseModel)]
@@ -84,14 +84,14 @@ def _sdk_helpers() -> dict[tuple[Any, str], Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_a_call_records_the_same_with_and_without_the_speedups(case: str, telemetry: Any, native: bool) -> None:
+def test_a_call_records_the_same_with_and_without_the_speedups(case: str, telemetry: Any) -> None:
     assert sdk_tracing.dig is _speedups.fast_dig
-    fast, fast_events = _record(case, native, telemetry)
+    fast, fast_events = _record(case, telemetry)
     installed = {(owner, name): getattr(owner, name) for owner, name in _SPEEDUPS}
     for (owner, name), original in _sdk_helpers().items():
         setattr(owner, name, original)
     try:
-        sdk, sdk_events = _record(case, native, telemetry)
+        sdk, sdk_events = _record(case, telemetry)
     finally:
         for (owner, name), ours in installed.items():
             setattr(owner, name, ours)

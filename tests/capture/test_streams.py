@@ -18,8 +18,8 @@ ASK = {"model": MODEL, "max_tokens": 256, "messages": HELLO}
 
 
 class TestStreamsEnd:
-    def test_create_stream_true_read_to_the_end(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        events = list(sync_client(fake_api, native).messages.create(**ASK, stream=True))
+    def test_create_stream_true_read_to_the_end(self, fake_api: Any, telemetry: Any) -> None:
+        events = list(sync_client(fake_api).messages.create(**ASK, stream=True))
         assert events[0].type == "message_start" and events[-1].type == "message_stop"
         attrs = telemetry.call().attributes
         assert attrs[semconv.CALL_STREAMING] is True
@@ -30,8 +30,8 @@ class TestStreamsEnd:
         # With the fake API at latency 0 the whole answer can arrive with its first token: no rate to compute.
         assert attrs.get(semconv.CALL_OUTPUT_TOKENS_PER_S, 1) > 0
 
-    async def test_async_create_stream_true(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        stream = await async_client(fake_api, native).messages.create(**ASK, stream=True)
+    async def test_async_create_stream_true(self, fake_api: Any, telemetry: Any) -> None:
+        stream = await async_client(fake_api).messages.create(**ASK, stream=True)
         events = [event async for event in stream]
         attrs = telemetry.call().attributes
         final = next(e for e in events if e.type == "message_delta")
@@ -55,8 +55,8 @@ class TestStreamsEnd:
         expected = attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] / (duration_s - ttft)
         assert attrs[semconv.CALL_OUTPUT_TOKENS_PER_S] == pytest.approx(expected, rel=0.2)  # the SDK times the first token from just before the span starts
 
-    def test_stream_helper_text_stream_and_final_message(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        with sync_client(fake_api, native).messages.stream(**ASK) as stream:
+    def test_stream_helper_text_stream_and_final_message(self, fake_api: Any, telemetry: Any) -> None:
+        with sync_client(fake_api).messages.stream(**ASK) as stream:
             text = "".join(stream.text_stream)
             message = stream.get_final_message()
         assert text and message.content[0].text == text
@@ -64,15 +64,15 @@ class TestStreamsEnd:
         assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
         assert attrs[semconv.CALL_STREAM_END] == "completed"
 
-    async def test_async_stream_helper(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        async with async_client(fake_api, native).messages.stream(**ASK) as stream:
+    async def test_async_stream_helper(self, fake_api: Any, telemetry: Any) -> None:
+        async with async_client(fake_api).messages.stream(**ASK) as stream:
             message = await stream.get_final_message()
         attrs = telemetry.call().attributes
         assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == message.usage.output_tokens
         assert attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
 
-    def test_early_break_ends_the_span_with_the_tokens_seen(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        with sync_client(fake_api, native).messages.stream(**ASK) as stream:
+    def test_early_break_ends_the_span_with_the_tokens_seen(self, fake_api: Any, telemetry: Any) -> None:
+        with sync_client(fake_api).messages.stream(**ASK) as stream:
             for _ in stream.text_stream:
                 break
         call = telemetry.call()
@@ -93,17 +93,17 @@ class TestStreamsEnd:
         gc.collect()
         assert telemetry.call().attributes[semconv.CALL_STREAM_END] == "closed_early"
 
-    def test_mid_stream_error_event(self, fake_api: Any, telemetry: Any, native: bool) -> None:
+    def test_mid_stream_error_event(self, fake_api: Any, telemetry: Any) -> None:
         with pytest.raises(anthropic.APIStatusError):
-            for _ in sync_client(fake_api, native).messages.create(**ASK, stream=True, **script("error:2")):
+            for _ in sync_client(fake_api).messages.create(**ASK, stream=True, **script("error:2")):
                 pass
         call = telemetry.call()
         assert call.status.status_code is StatusCode.ERROR
         assert call.attributes[semconv.ERROR_TYPE]
         assert call.attributes[semconv.CALL_STREAM_END] == "error"
 
-    def test_a_stalled_stream_under_a_timeout_ends_with_error_type(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native, timeout=0.3, max_retries=0)
+    def test_a_stalled_stream_under_a_timeout_ends_with_error_type(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api, timeout=0.3, max_retries=0)
         received = []
         with pytest.raises((httpx2.ReadTimeout, anthropic.APITimeoutError)):
             for event in client.messages.create(**ASK, stream=True, **script("stall:3")):
@@ -166,16 +166,16 @@ class TestStreamedUsage:
         assert attrs[semconv.USAGE_WEB_SEARCH_REQUESTS] > 0 and attrs[semconv.USAGE_WEB_FETCH_REQUESTS] > 0
         return attrs
 
-    def test_create_stream_true(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native)
+    def test_create_stream_true(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
         plain = self._plain(client, telemetry)
         for _ in client.messages.create(**self.SEARCHING, stream=True):
             pass
         streamed = telemetry.call().attributes
         assert {k: streamed.get(k) for k in self.FIELDS} == {k: plain[k] for k in self.FIELDS}
 
-    def test_stream_helper(self, fake_api: Any, telemetry: Any, native: bool) -> None:
-        client = sync_client(fake_api, native)
+    def test_stream_helper(self, fake_api: Any, telemetry: Any) -> None:
+        client = sync_client(fake_api)
         plain = self._plain(client, telemetry)
         with client.messages.stream(**self.SEARCHING) as stream:
             stream.get_final_message()

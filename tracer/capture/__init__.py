@@ -9,12 +9,12 @@ reached, `_attempts` for attempt spans, `_calls` for call spans and cost, `_metr
 
 from __future__ import annotations
 
-from tracer.capture._attempts import AttemptMiddleware, body_usage_attributes, header_attributes
+from tracer.capture._attempts import AttemptRecorder, body_usage_attributes, header_attributes
 from tracer.capture._calls import CallSpanProcessor, call_attributes
 from tracer.capture._instrumentor import ClaudeTracerInstrumentor, flush, instrument, uninstrument
 
 __all__ = [
-    "AttemptMiddleware",
+    "AttemptRecorder",
     "CallSpanProcessor",
     "ClaudeTracerInstrumentor",
     "body_usage_attributes",

@@ -1,11 +1,11 @@
-"""One span per HTTP attempt, through the SDK's client middleware (`anthropic._middleware`).
+"""One span per HTTP attempt, made where the SDK sends it (`_attempt_request`, reached through `_compat`).
 
-The SDK runs client middleware inside its retry loop, once per attempt, with the call span current; a span
-started here is therefore a child of the call span, whoever made it (the SDK or us). The middleware sees every
-response, 4xx and 5xx included; timeouts and connection failures raise through it.
+The SDK sends each HTTP request of an API call (the first, every retry, every fallback hop) from inside the call
+span it made, and hands the attempt that call (`call=`); the span started here is therefore a child of the call
+span. The wrapper sees every response, 4xx and 5xx included; timeouts and connection failures raise through it.
 
-Zone 1 is `call_next(request)`: its response or exception goes back to the SDK untouched. Everything else is
-zone 2: guarded, logged at debug level, never raising.
+Zone 1 is the SDK's own `_attempt_request`: its result or exception goes back to the SDK untouched. Everything else
+is zone 2: guarded, logged at debug level, never raising.
 """
 
 from __future__ import annotations
@@ -17,19 +17,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
-from anthropic._middleware import Middleware
-from anthropic._tracing import FirstEnd, span_ending_stream
-from httpx2 import Headers
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
 
 log = logging.getLogger("tracer.capture")
 
 _ERROR = Status(StatusCode.ERROR)
+UNTRACED = "_claude_tracer_untraced"  # on a response of a call the SDK did not trace
 _ATTEMPT = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT}
 
 # Response header (lower-case bytes) -> (attribute, kind). One pass over the raw headers reads them all: httpx2's
@@ -148,52 +146,84 @@ def stream_error_type(exc: BaseException) -> str:
     return name
 
 
-class AttemptMiddleware(Middleware):
-    """Client middleware that records each HTTP attempt as a span (sync `handle`, async `handle_async`).
+class AttemptRecorder:
+    """Records each HTTP attempt of a traced API call as a span, by wrapping the SDK's per-attempt send.
 
-    One instance serves every client. After `uninstrument()` it passes requests straight through, so a client
-    copied while it was installed keeps working unchanged.
+    The SDK sends every HTTP request of an API call through its client's `_attempt_request` (the first, each
+    retry, each fallback hop of a middleware; with or without the application's middleware), and passes it the
+    call whose span it made (`call=`). So an attempt span is a child of the SDK's call span, and a call the SDK
+    does not trace (`call=None`: its client opted out of traces) records nothing. Nothing of the request is
+    changed: no middleware is added to a client (a middleware chain changes how the SDK treats a generic
+    `cast_to=httpx.Response` request and adds a header), so the SDK behaves exactly as without claude-tracer.
+    One instance serves every client; after `uninstrument()` it passes everything straight through.
     """
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self.tracer = tracer
         self.active = True
 
-    def handle(self, request: Any, call_next: Any) -> Any:
-        if not self.active:
-            return call_next(request)
-        started = self._start(request)
-        try:
-            response = call_next(request)
-        except BaseException as exc:
-            self._failed(started, exc)
-            raise
-        self._answered(started, request, response)
-        return response
+    def wrap_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        recorder = self
 
-    async def handle_async(self, request: Any, call_next: Any) -> Any:
-        if not self.active:
-            return await call_next(request)
-        started = self._start(request)
-        try:
-            response = await call_next(request)
-        except BaseException as exc:
-            self._failed(started, exc)
-            raise
-        self._answered(started, request, response)
-        return response
+        def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            call = kwargs.get("call")
+            if call is None or not recorder.active:
+                return recorder._untraced(original(client, options, *args, **kwargs), options)
+            started = recorder._start(options, kwargs, call)
+            try:
+                result = original(client, options, *args, **kwargs)
+            except BaseException as exc:
+                recorder._failed(started, exc)
+                raise
+            recorder._answered(started, result)
+            return result
+
+        return _attempt_request
+
+    def wrap_async(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        recorder = self
+
+        async def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            call = kwargs.get("call")
+            if call is None or not recorder.active:
+                return recorder._untraced(await original(client, options, *args, **kwargs), options)
+            started = recorder._start(options, kwargs, call)
+            try:
+                result = await original(client, options, *args, **kwargs)
+            except BaseException as exc:
+                recorder._failed(started, exc)
+                raise
+            recorder._answered(started, result)
+            return result
+
+        return _attempt_request
 
     # -- zone 2 -------------------------------------------------------------------------------------------------
     # The caller's thread only notes times, status and the headers object; the span (start time, parent, every
     # attribute at once) is made on the worker thread (see `_worker` for the measurements behind that).
 
-    def _start(self, request: Any) -> tuple[int, Any, str | None, int] | None:
+    @staticmethod
+    def _untraced(result: Any, options: Any) -> Any:
+        """An attempt of a call the SDK does not trace: returned as it is. Batch results read through such a client
+        are not priced either (the decoder sees only the response), so their response is marked."""
         try:
-            body = request.options.json_data
+            url = options.url
+            if isinstance(url, str) and url.endswith("/results"):
+                setattr(result[0], UNTRACED, True)
+        except Exception:
+            log.debug("could not mark an untraced response", exc_info=True)
+        return result
+
+    def _start(self, options: Any, kwargs: dict[str, Any], call: Any) -> tuple[int, Any, str | None, int] | None:
+        try:
+            body = options.json_data
             model = body.get("model") if isinstance(body, dict) else None
-            attempt = request.retries_taken
-            call_span = trace.get_current_span()
-            if attempt:
+            call_span = call.span
+            # The SDK counts each request it sends for the call (retries and fallback hops): this one's index.
+            attempt = getattr(call, "requests_sent", None)
+            if type(attempt) is not int:
+                attempt = kwargs.get("retries_taken", 0)
+            if kwargs.get("retries_taken"):
                 # The previous attempt's outcome is why this one happens: that is the retry's cause.
                 _metrics.record_retry(model, getattr(call_span, "_tracer_last_outcome", None))
             return time.time_ns(), call_span, model, attempt
@@ -201,32 +231,34 @@ class AttemptMiddleware(Middleware):
             log.debug("could not start an attempt span", exc_info=True)
             return None
 
-    def _answered(self, started: tuple[int, Any, str | None, int] | None, request: Any, response: Any) -> None:
+    def _answered(self, started: tuple[int, Any, str | None, int] | None, result: Any) -> None:
         if started is None:
             return
         try:
             call_span = started[1]
-            http = response.http_response
+            http = result[0]
             status = http.status_code
             raw = http.headers  # read on the worker thread (`.raw` builds a list)
             outcome = str(status) if status >= 400 else None
-            if outcome is None and not request.stream:
-                body = getattr(http, "_content", None)  # read already unless the caller streams the raw body
-                if body and call_span.is_recording():
+            found = _compat.parts()
+            body = _compat.response_body(http)
+            if outcome is not None:
+                if call_span.is_recording():
+                    # Only a failed attempt is retried, so only a failure is noted on the call span: the next
+                    # attempt's retry cause. A success leaves the span's instance dict alone.
+                    call_span._tracer_last_outcome = outcome
+            elif body:
+                if call_span.is_recording():
                     extra = body_usage_attributes(body)
                     if extra:
                         call_span.set_attributes(extra)
-            if outcome is not None and call_span.is_recording():
-                # Only a failed attempt is retried, so only a failure is noted on the call span: the next attempt's
-                # retry cause. A success leaves the span's instance dict alone (one less key on the hot path).
-                call_span._tracer_last_outcome = outcome
-            if outcome is None and request.stream and not http.is_closed:
+            elif found.span_ending_stream is not None and not http.is_closed:
                 # A streamed body is part of its attempt: it ends when the body is read, closed or dropped, and a
                 # stall past the read timeout or a broken connection shows on the attempt that suffered it.
                 def emit(end_ns: int, error_type: str | None) -> None:
                     _worker.defer(self._emit, started, end_ns, status, raw, error_type)
 
-                http.stream = span_ending_stream(http.stream, FirstEnd(_BodyObserver(emit)))
+                http.stream = found.span_ending_stream(http.stream, found.first_end(_BodyObserver(emit)))
                 return
             _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome)
         except Exception:
@@ -263,7 +295,10 @@ class AttemptMiddleware(Middleware):
             attributes=_ATTEMPT,
             start_time=start_ns,
         )
-        headers = header_attributes(raw_headers.raw if isinstance(raw_headers, Headers) else raw_headers)
+        headers_type = _compat.parts().headers_type
+        if headers_type is not None and isinstance(raw_headers, headers_type):
+            raw_headers = raw_headers.raw
+        headers = header_attributes(raw_headers if isinstance(raw_headers, (list, tuple)) else ())
         attrs = {**headers, semconv.HTTP_REQUEST_RESEND_COUNT: attempt}
         if model is not None:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model

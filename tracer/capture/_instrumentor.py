@@ -21,9 +21,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from tracer import semconv
+from tracer import _compat, semconv
 from tracer.capture import _metrics, _worker
-from tracer.capture._attempts import AttemptMiddleware
+from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import CallSpanProcessor
 from tracer.capture._patch import Patcher
@@ -217,12 +217,14 @@ def _setup(
     if span_exporter is not None:
         add(BatchSpanProcessor(span_exporter))
 
-    # 5. Metrics, the worker thread, and the patches.
+    # 5. Metrics, the worker thread, and the patches: on the private SDK parts `_compat` found (it warns once,
+    # naming the SDK version, about any it did not; the features that need them are left out, the rest works).
     _metrics.configure(mp.get_meter(semconv.SCOPE))
     _worker.start()
     tracer = tp.get_tracer(semconv.SCOPE)
     content = {"max_content_bytes": max_content_bytes} if capture_content else None
-    patcher = Patcher(AttemptMiddleware(tracer), tracer, content, BatchResultRecorder(tracer, cost.default_table))
+    _compat.warn_missing(_compat.parts())
+    patcher = Patcher(AttemptRecorder(tracer), content, BatchResultRecorder(tracer, cost.default_table))
     patcher.apply()
     state.patcher = patcher
     _state = state

@@ -1,122 +1,121 @@
-"""The one place claude-tracer touches the anthropic SDK: a table of patches, applied and undone as mirror images.
+"""Where claude-tracer touches the anthropic SDK: a table of patches, applied and undone as mirror images.
 
-Every API call of every client (Anthropic, AsyncAnthropic, Bedrock, Vertex, their copies, raw and streaming
-response modes, the `stream()` helper) goes through `BaseClient.request`, which reads the client's `_tracer`
-property first thing, before it picks the middleware chain the call's attempts run through. Wrapping that one
-property therefore lets us, on each call:
+The SDK's own tracing makes the call span of every API call of every client (Anthropic, AsyncAnthropic, Bedrock,
+Vertex, their copies, raw and streaming response modes, the `stream()` helper); `_calls.CallSpanProcessor`
+completes it. The patches add what that span cannot see, each on a part `_compat` resolved:
 
-- put our attempt middleware into the client's chain (lazily: clients created before `instrument()` and copies
-  made by `with_options` / `with_middleware` / `copy` are all covered, and constructing a client costs nothing);
-- give a client whose native tracing is off (`ANTHROPIC_OPEN_TELEMETRY=false`, `open_telemetry=False`) our
-  tracer, so the SDK's own code makes its call span: the same attributes, stream handling and trace-context
-  propagation as the native span, under our scope. Exactly one call span per call, in every configuration.
+- each HTTP attempt (`_attempt_request`, sync and async): a child span per attempt, see `_attempts`;
+- batch results (the JSON Lines decoders): a priced call per billed line, see `_batches`;
+- the end of a streamed call span: the usage fields the SDK's span leaves out (web search and fetch requests,
+  geography, speed), as `_attempts` reads them from a non-streamed body;
+- two helpers of the SDK's tracing, replaced by faster equivalents (`_speedups`);
+- only with `capture_content=True`: each client's `_tracer` property, read first thing by every call, to set the
+  client's content mode before its call span starts.
 
-The other rows: batch results (a priced call per billed line), two helpers of the SDK's tracing replaced by faster
-equivalents (`_speedups`), and the end of a streamed call span, where the usage fields the SDK's span leaves out
-(web search and fetch requests, geography, speed) are added, as `_attempts` reads them from a non-streamed body.
+The SDK's switches decide what is traced: a client that opted out of traces (`open_telemetry=False`,
+`{"traces": {"enabled": False}}`, or `ANTHROPIC_OPEN_TELEMETRY=false` when it was made) has no call span, so
+claude-tracer records nothing of its calls either, wraps none of its streams and prices none of its batch results;
+a client whose propagation is off sends no trace headers. No client gets middleware, and no request is changed.
 """
 
 from __future__ import annotations
 
 import logging
-import weakref
+from collections.abc import Callable
 from typing import Any
 
-import anthropic._tracing as sdk_tracing
-from anthropic._base_client import BaseClient
-from anthropic._decoders.jsonl import AsyncJSONLDecoder, JSONLDecoder
-from opentelemetry.trace import Tracer
-
+from tracer import _compat
 from tracer.capture import _speedups
-from tracer.capture._attempts import AttemptMiddleware
+from tracer.capture._attempts import UNTRACED, AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import record_streamed_usage
 
-try:  # only for the optional rows of the table: an SDK without the module is traced all the same
-    import anthropic.lib._tracing._streaming as sdk_streaming
-except ImportError:  # pragma: no cover - depends on the SDK's version
-    sdk_streaming = None  # type: ignore[assignment]
-
 log = logging.getLogger("tracer.capture")
 
-_MARK = "_claude_tracer_middleware"
 _SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
+_CONTENT_MARK = "_claude_tracer_content"
 
 
 class Patcher:
-    """Applies and undoes the patches; holds what a patched client needs (our middleware, our tracer)."""
+    """Applies and undoes the patches; holds what they need (the attempt recorder, the content settings)."""
 
-    # (owner, attribute, name of the Patcher method that makes the replacement from the original, required).
-    # `apply` and `undo` both loop over this table. The last three are not required: an SDK without what they
-    # wrap is traced all the same, only slower, and its streams without the usage fields that only they add.
-    TABLE: tuple[tuple[Any, str, str, bool], ...] = (
-        (BaseClient, "_tracer", "_tracer_property", True),  # every API call: attempt middleware, call span when native is off
-        (JSONLDecoder, "__decode__", "_sync_batch_results", True),  # batch results: a priced call per billed line
-        (AsyncJSONLDecoder, "__decode__", "_async_batch_results", True),
-        (sdk_tracing, "dig", "_fast_dig", False),  # see _speedups: the same span, made faster
-        (sdk_streaming, "accumulator", "_light_accumulator", False),
-        # streams: the usage fields (web search and fetch, geography, speed) that the SDK's span leaves out
-        (getattr(sdk_streaming, "StreamedMessage", None), "end", "_streamed_message_end", False),
+    # (field of `_compat.Parts` holding the owner, index in it or None, attribute, name of the Patcher method that
+    # makes the replacement from the original). `apply` and `undo` both loop over this table; a row whose part this
+    # SDK lacks is skipped (`_compat` has warned), and so is the `_tracer` row unless content is recorded.
+    TABLE: tuple[tuple[str, int | None, str, str], ...] = (
+        ("attempt_owners", 0, "_attempt_request", "_sync_attempt"),
+        ("attempt_owners", 1, "_attempt_request", "_async_attempt"),
+        ("jsonl_decoders", 0, "__decode__", "_sync_batch_results"),
+        ("jsonl_decoders", 1, "__decode__", "_async_batch_results"),
+        ("streamed_message", None, "end", "_streamed_message_end"),
+        ("dig_owner", None, "dig", "_fast_dig"),
+        ("accumulator_owner", None, "accumulator", "_light_accumulator"),
+        ("tracer_owner", None, "_tracer", "_tracer_property"),
     )
 
     def __init__(
         self,
-        middleware: AttemptMiddleware,
-        call_tracer: Tracer,
+        attempts: AttemptRecorder,
         content: dict[str, Any] | None,
         batch_results: BatchResultRecorder,
     ) -> None:
-        self.middleware = middleware
-        self.call_tracer = call_tracer
+        self.attempts = attempts
         self.content = content  # {"max_content_bytes": N} to record message content, None to leave it off
         self.batch_results = batch_results
-        self.clients: weakref.WeakSet[Any] = weakref.WeakSet()
         self._originals: dict[tuple[Any, str], Any] = {}
+        self._clients: list[Any] = []  # clients whose content mode we changed (weakly: see `_adopt`)
+
+    def rows(self) -> list[tuple[Any, str, Callable[[Any], Any]]]:
+        """(owner, attribute, factory) for every row this process's SDK has parts for."""
+        found = _compat.parts()
+        out = []
+        for part, index, name, factory in self.TABLE:
+            if name == "_tracer" and self.content is None:
+                continue
+            owner = getattr(found, part)
+            if owner is not None and index is not None:
+                owner = owner[index]
+            if owner is not None:
+                out.append((owner, name, getattr(self, factory)))
+        return out
 
     def apply(self) -> None:
-        for owner, name, factory, required in self.TABLE:
-            if not required and (owner is None or not callable(vars(owner).get(name))):
-                log.debug("tracer: this anthropic SDK has no %s to wrap; traced without it", name)
-                continue
-            original = vars(owner)[name]
-            self._originals[(owner, name)] = original
-            setattr(owner, name, getattr(self, factory)(original))
+        """Apply every row, or none: a row that fails takes back those already applied. Never raises."""
+        try:
+            for owner, name, factory in self.rows():
+                original = vars(owner)[name]
+                replacement = factory(original)
+                self._originals[(owner, name)] = original
+                setattr(owner, name, replacement)
+        except Exception:
+            log.warning("tracer: could not patch the anthropic SDK; its calls are not traced by claude-tracer", exc_info=True)
+            self.undo()
 
     def undo(self) -> None:
-        for owner, name, _factory, _required in self.TABLE:
-            original = self._originals.pop((owner, name), None)
-            if original is not None:
+        for (owner, name), original in list(self._originals.items()):
+            try:
                 setattr(owner, name, original)
-        self.middleware.active = False
+            except Exception:
+                log.debug("could not restore %s.%s", owner, name, exc_info=True)
+        self._originals.clear()
+        self.attempts.active = False
         self.batch_results.active = False
-        for client in list(self.clients):
-            try:
-                self._remove_middleware(client)
-            except Exception:
-                log.debug("could not take our middleware out of a client", exc_info=True)
-        self.clients = weakref.WeakSet()
+        for ref in self._clients:
+            client = ref()
+            if client is not None:
+                try:
+                    self._restore_content(client)
+                except Exception:
+                    log.debug("could not restore a client's content mode", exc_info=True)
+        self._clients.clear()
 
-    # -- the wrapped property ----------------------------------------------------------------------------------
+    # -- the factories -----------------------------------------------------------------------------------------
 
-    def _tracer_property(self, original: property) -> property:
-        fget = original.fget
-        assert fget is not None  # the SDK defines `_tracer` as a read-only property
-        patcher = self
+    def _sync_attempt(self, original: Any) -> Any:
+        return self.attempts.wrap_sync(original)
 
-        def _tracer(client: Any) -> Any:
-            try:
-                # getattr, not `client.__dict__`: reading the instance dict of an object whose attributes CPython
-                # keeps inline makes it a real dict for good, and every SDK attribute read on the client a bit slower.
-                if getattr(client, _MARK, None) is not patcher.middleware:
-                    patcher._adopt(client)
-            except Exception:
-                log.debug("could not add the attempt middleware to a client", exc_info=True)
-            tracer = fget(client)
-            if tracer is None:
-                return patcher.call_tracer
-            return tracer
-
-        return property(_tracer, doc=original.__doc__)
+    def _async_attempt(self, original: Any) -> Any:
+        return self.attempts.wrap_async(original)
 
     def _fast_dig(self, original: Any) -> Any:
         return _speedups.fast_dig
@@ -132,35 +131,62 @@ class Patcher:
         return end
 
     def _sync_batch_results(self, original: Any) -> Any:
-        return self.batch_results.wrap_sync(original)
+        traced = self.batch_results.wrap_sync(original)
+
+        def __decode__(decoder: Any) -> Any:
+            return original(decoder) if _untraced(decoder) else traced(decoder)
+
+        return __decode__
 
     def _async_batch_results(self, original: Any) -> Any:
-        return self.batch_results.wrap_async(original)
+        traced = self.batch_results.wrap_async(original)
+
+        def __decode__(decoder: Any) -> Any:
+            return original(decoder) if _untraced(decoder) else traced(decoder)
+
+        return __decode__
+
+    def _tracer_property(self, original: property) -> property:
+        fget = original.fget
+        if fget is None:  # `_compat` checked it is a readable property
+            raise TypeError("BaseClient._tracer has no getter")
+        patcher = self
+
+        def _tracer(client: Any) -> Any:
+            tracer = fget(client)
+            if tracer is not None:  # a client that opted out of traces records no content either
+                try:
+                    # getattr, not `client.__dict__`: reading the instance dict of an object whose attributes CPython
+                    # keeps inline makes it a real dict for good, and every later attribute read a bit slower.
+                    if getattr(client, _CONTENT_MARK, None) is not patcher:
+                        patcher._adopt(client)
+                except Exception:
+                    log.debug("could not set a client's content mode", exc_info=True)
+            return tracer
+
+        return property(_tracer, doc=original.__doc__)
 
     def _adopt(self, client: Any) -> None:
-        mw = self.middleware
-        chain = client._middleware
-        if mw not in chain:
-            # Innermost (last): the span then times the HTTP attempt itself, after any middleware of the app's.
-            client._middleware = (*chain, mw)
-            client._middleware_chain = client._build_middleware_chain()
-        if self.content is not None:
-            options = client._open_telemetry
-            traces = options["traces"]
-            if traces.get("content_mode") != "content":
-                setattr(client, _SAVED_OPTIONS, options)
-                client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **self.content}})
-        setattr(client, _MARK, mw)
-        self.clients.add(client)
+        """Have the client's call spans record message content (`capture_content=True`), up to our size limit."""
+        import weakref
 
-    def _remove_middleware(self, client: Any) -> None:
-        mw = self.middleware
-        if mw in client._middleware:
-            client._middleware = tuple(m for m in client._middleware if m is not mw)
-            client._middleware_chain = client._build_middleware_chain()
-        if hasattr(client, _MARK):
-            delattr(client, _MARK)
+        options = client._open_telemetry
+        traces = options["traces"]
+        if traces.get("content_mode") != "content":
+            setattr(client, _SAVED_OPTIONS, options)
+            client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **(self.content or {})}})
+            self._clients.append(weakref.ref(client))
+        setattr(client, _CONTENT_MARK, self)
+
+    def _restore_content(self, client: Any) -> None:
+        if hasattr(client, _CONTENT_MARK):
+            delattr(client, _CONTENT_MARK)
         saved = getattr(client, _SAVED_OPTIONS, None)
         if saved is not None:
             delattr(client, _SAVED_OPTIONS)
             client._set_open_telemetry(saved)
+
+
+def _untraced(decoder: Any) -> bool:
+    """Whether a JSON Lines decoder reads the body of a call its client did not trace (see `_attempts`)."""
+    return getattr(getattr(decoder, "http_response", None), UNTRACED, False) is True

@@ -1,0 +1,270 @@
+"""The one door to the private parts of the anthropic SDK, its HTTP library and the OpenTelemetry SDK.
+
+claude-tracer needs a few things no public API offers: the SDK's per-attempt send (`_attempt_request`), the
+helpers its own tracing uses for streams, and the OpenTelemetry SDK's attribute dict. Every one of them is named
+here, and nowhere else. `check()` resolves them all once, when `instrument()` runs, before anything is patched:
+
+- a part that is there is handed to the code that uses it (`parts().attempt_owners`, `parts().span_ending_stream`...);
+- a part that is missing or has another shape is `None`, the feature that needs it falls back to what still works
+  (the table below), and `instrument()` logs one warning naming the SDK version and each missing part.
+
+| part | without it |
+|---|---|
+| `SyncAPIClient._attempt_request`, `AsyncAPIClient._attempt_request` (`call=` argument) | no attempt spans (call spans, tokens and cost still recorded) |
+| `anthropic._tracing.span_ending_stream`, `FirstEnd` | a streamed attempt ends when its headers arrive, not its body |
+| `BaseClient._tracer`, `_open_telemetry`, `_set_open_telemetry` | `capture_content=True` is not applied to clients |
+| `JSONLDecoder.__decode__` (sync and async), `.http_response` | batch results are not priced per line |
+| `anthropic._tracing.dig`, `lib._tracing._streaming.accumulator` | the SDK's slower helpers are used (same spans) |
+| `StreamedMessage.end` and its `_span`, `_snapshot`, ... fields | streamed calls lack web search/fetch counts, geography, speed |
+| the HTTP library's `Headers.raw`, `Response._content` | attempts lack headers / non-streamed calls lack those usage fields |
+| OpenTelemetry SDK span `_attributes._dict`, `_lock`, `_end_time` | attributes are read and set through the public API (slower) |
+| OpenTelemetry API proxy instrument `_real_instrument` | metrics are computed even when no MeterProvider is registered |
+
+Nothing here raises: a part that cannot be resolved is simply missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("tracer.capture")
+
+# Fields of the SDK's `StreamedMessage` that `_calls.record_streamed_usage` reads, as its `end` does.
+STREAMED_MESSAGE_FIELDS = ("_span", "_snapshot", "_shared_snapshot", "_has_message_delta", "_snapshot_withheld")
+
+
+@dataclass
+class Parts:
+    """The private parts that this process's SDK and OpenTelemetry have (None: missing), resolved once."""
+
+    sdk_version: str = "unknown"
+    attempt_owners: tuple[Any, Any] | None = None  # (SyncAPIClient, AsyncAPIClient), both with `_attempt_request`
+    span_ending_stream: Any = None
+    first_end: Any = None
+    tracer_owner: Any = None  # BaseClient, whose `_tracer` property every call reads first
+    jsonl_decoders: tuple[Any, Any] | None = None  # (JSONLDecoder, AsyncJSONLDecoder)
+    dig_owner: Any = None  # anthropic._tracing, with `dig`
+    accumulator_owner: Any = None  # anthropic.lib._tracing._streaming, with `accumulator`
+    streamed_message: Any = None  # its `StreamedMessage`, with `end` and STREAMED_MESSAGE_FIELDS
+    headers_type: Any = None  # the HTTP library's Headers (with `.raw`)
+    response_body: bool = False  # the HTTP library's Response keeps a read body in `_content`
+    fast_span_attributes: bool = False  # OpenTelemetry SDK spans keep attributes as `_attributes._dict` under `_lock`
+    proxy_instruments: bool = False  # the OpenTelemetry API's proxy instruments say `_real_instrument`
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (part, what is lost without it)
+
+    def lose(self, part: str, consequence: str) -> None:
+        self.missing.append((part, consequence))
+
+
+_parts: Parts | None = None
+_fast_spans = False  # `parts().fast_span_attributes`, read on every span: a module global is the cheapest read
+
+
+def parts() -> Parts:
+    """The resolved parts; resolved on first use (normally by `instrument()`), then cached. Never raises."""
+    global _parts, _fast_spans
+    if _parts is None:
+        _parts = check()
+        _fast_spans = _parts.fast_span_attributes
+    return _parts
+
+
+def warn_missing(found: Parts) -> None:
+    """One warning naming the SDK version and every part this process lacks (nothing when all are there)."""
+    if found.missing:
+        lines = "; ".join(f"{part} (so {consequence})" for part, consequence in found.missing)
+        log.warning(
+            "tracer: anthropic %s lacks parts claude-tracer relies on; tracing what still works. Missing: %s",
+            found.sdk_version,
+            lines,
+        )
+
+
+def check() -> Parts:
+    """Resolve every private part, each on its own, so that one missing part costs only its feature."""
+    found = Parts()
+    for step in (_sdk_version, _attempts, _streams, _client_options, _batches, _speedups, _http, _otel):
+        try:
+            step(found)
+        except Exception as exc:  # a shape nobody foresaw: that step's parts are missing
+            found.lose(step.__name__.lstrip("_"), f"not checked: {type(exc).__name__}: {exc}")
+    return found
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        return None
+
+
+def _has_function(owner: Any, name: str) -> bool:
+    return owner is not None and callable(vars(owner).get(name))
+
+
+def _sdk_version(found: Parts) -> None:
+    version = _module("anthropic._version")
+    found.sdk_version = str(getattr(version, "__version__", "unknown"))
+
+
+def _attempts(found: Parts) -> None:
+    base = _module("anthropic._base_client")
+    sync_client = getattr(base, "SyncAPIClient", None)
+    async_client = getattr(base, "AsyncAPIClient", None)
+    ok = _has_function(sync_client, "_attempt_request") and _has_function(async_client, "_attempt_request")
+    if ok:
+        for owner in (sync_client, async_client):
+            params = inspect.signature(vars(owner)["_attempt_request"]).parameters
+            ok = ok and {"options", "stream", "retries_taken", "call"} <= params.keys()
+    api_call = getattr(_module("anthropic._tracing"), "ApiCall", None)
+    fields = getattr(api_call, "__dataclass_fields__", {})
+    ok = ok and "span" in fields
+    if ok:
+        found.attempt_owners = (sync_client, async_client)
+    else:
+        found.lose("anthropic._base_client.SyncAPIClient/AsyncAPIClient._attempt_request(call=...)", "no attempt spans")
+
+
+def _streams(found: Parts) -> None:
+    tracing = _module("anthropic._tracing")
+    ending, first_end = getattr(tracing, "span_ending_stream", None), getattr(tracing, "FirstEnd", None)
+    if callable(ending) and callable(first_end):
+        found.span_ending_stream, found.first_end = ending, first_end
+    else:
+        found.lose("anthropic._tracing.span_ending_stream/FirstEnd", "a streamed attempt ends with its headers")
+
+
+def _client_options(found: Parts) -> None:
+    base = _module("anthropic._base_client")
+    client = getattr(base, "BaseClient", None)
+    prop = vars(client).get("_tracer") if client is not None else None
+    if isinstance(prop, property) and prop.fget is not None and _has_function(client, "_set_open_telemetry"):
+        found.tracer_owner = client
+    else:
+        found.lose("anthropic._base_client.BaseClient._tracer/_set_open_telemetry", "capture_content is not applied")
+
+
+def _batches(found: Parts) -> None:
+    jsonl = _module("anthropic._decoders.jsonl")
+    sync_decoder, async_decoder = getattr(jsonl, "JSONLDecoder", None), getattr(jsonl, "AsyncJSONLDecoder", None)
+    if _has_function(sync_decoder, "__decode__") and _has_function(async_decoder, "__decode__"):
+        found.jsonl_decoders = (sync_decoder, async_decoder)
+    else:
+        found.lose("anthropic._decoders.jsonl.JSONLDecoder.__decode__", "batch results are not priced per line")
+
+
+def _speedups(found: Parts) -> None:
+    # Optional: without them the SDK's own (slower) helpers make the same spans, so nothing is worth a warning.
+    tracing = _module("anthropic._tracing")
+    if callable(getattr(tracing, "dig", None)):
+        found.dig_owner = tracing
+    streaming = _module("anthropic.lib._tracing._streaming")
+    if callable(getattr(streaming, "accumulator", None)):
+        found.accumulator_owner = streaming
+    streamed = getattr(streaming, "StreamedMessage", None)
+    if _has_function(streamed, "end"):
+        names: set[str] = set()
+        for member in vars(streamed).values():
+            code = getattr(member, "__code__", None)
+            if code is not None:
+                names.update(code.co_names)
+        if set(STREAMED_MESSAGE_FIELDS) <= names:
+            found.streamed_message = streamed
+    if streaming is not None and found.streamed_message is None:
+        found.lose("anthropic.lib._tracing._streaming.StreamedMessage fields", "streamed calls lack web search/fetch, geography and speed")
+
+
+def _http(found: Parts) -> None:
+    http = _module("httpx2") or _module("httpx")
+    headers = getattr(http, "Headers", None)
+    if headers is not None and isinstance(getattr(headers, "raw", None), property):
+        found.headers_type = headers
+    else:
+        found.lose("Headers.raw of the SDK's HTTP library", "attempt spans lack response headers")
+    response: Any = getattr(http, "Response", None)
+    try:
+        probe = response(200, content=b"{}")
+        found.response_body = getattr(probe, "_content", None) == b"{}"
+    except Exception:
+        found.response_body = False
+    if not found.response_body:
+        found.lose("Response._content of the SDK's HTTP library", "non-streamed calls lack web search/fetch, geography, speed")
+
+
+def _otel(found: Parts) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    span: Any = TracerProvider().get_tracer("claude-tracer.compat").start_span("probe")
+    bounded = getattr(span, "_attributes", None)
+    found.fast_span_attributes = (
+        type(getattr(bounded, "_dict", None)) is dict
+        and hasattr(bounded, "maxlen")
+        and hasattr(bounded, "max_value_len")
+        and hasattr(bounded, "_immutable")
+        and getattr(span, "_lock", None) is not None
+        and hasattr(span, "_end_time")
+    )
+    span.end()
+    # A proxy instrument from a meter of the API's own proxy provider: does it say whether a real one stands behind?
+    internal = _module("opentelemetry.metrics._internal")
+    proxy = internal._ProxyMeterProvider().get_meter("claude-tracer.compat").create_counter("probe")
+    found.proxy_instruments = "_real_instrument" in vars(proxy)
+
+
+# -- accessors used on the hot path: plain functions over what `check()` found ---------------------------------------
+
+
+def raw_attributes(span: Any) -> Mapping[str, Any]:
+    """The span's attributes, as the plain dict the OpenTelemetry SDK keeps them in where it can; read only.
+
+    An SDK span keeps them in a `BoundedAttributes` (a dict inside, limits, a lock) behind a `MappingProxyType`:
+    every `.get` through the two is a Python-level call and a miss raises and catches a KeyError. claude-tracer
+    reads a call span about twenty times, and the store's exporter every finished span, so the dict is read where
+    the SDK's shape is the one `check()` found.
+    """
+    if _fast_spans:
+        raw = getattr(getattr(span, "_attributes", None), "_dict", None)
+        if type(raw) is dict:
+            return raw
+    return span.attributes or {}
+
+
+def add_attributes(span: Any, attrs: Mapping[str, Any], extra: dict[str, Any]) -> None:
+    """`span.set_attributes(extra)`, where `attrs` is `raw_attributes(span)`. The values must be str, bool, int or
+    float (valid attribute values that need no cleaning): they are added to the dict under the span's lock, as
+    `set_attributes` would, without validating each again. With a value-length limit, or too few free slots for
+    all of them, the SDK's own path applies the limits."""
+    bounded = getattr(span, "_attributes", None)
+    lock = getattr(span, "_lock", None)
+    if (
+        _fast_spans
+        and type(attrs) is dict
+        and getattr(bounded, "_dict", None) is attrs
+        and lock is not None
+        and getattr(bounded, "max_value_len", 0) is None
+        and getattr(bounded, "_immutable", True) is False
+        and ((maxlen := getattr(bounded, "maxlen", 0)) is None or len(attrs) + len(extra) <= maxlen)
+    ):
+        with lock:
+            if span._end_time is None:
+                attrs.update(extra)
+        return
+    span.set_attributes(extra)
+
+
+def response_body(response: Any) -> bytes | None:
+    """The body of an HTTP response that has been read already (None while it streams, or if we cannot tell)."""
+    if not parts().response_body:
+        return None
+    body = getattr(response, "_content", None)
+    return body if type(body) is bytes else None
+
+
+def proxy_has_no_instrument(instrument: Any) -> bool:
+    """Whether an instrument is the OpenTelemetry API's proxy with no real instrument behind it yet."""
+    return parts().proxy_instruments and getattr(instrument, "_real_instrument", instrument) is None
