@@ -3,7 +3,7 @@
 
     python scripts/sdk_suite.py                    # the anthropic version installed in .venv
     python scripts/sdk_suite.py --version 2.0.0    # another one
-    python scripts/sdk_suite.py --version 2.0.0 --capture   # and our tests/capture against it
+    python scripts/sdk_suite.py --version oldest --capture  # the lower bound of our range, and tests/capture on it
 
 For one anthropic version it keeps, under `.cache/sdk-suite/<version>/` (reused while its inputs are unchanged):
 a venv with that anthropic, the test dependencies its sdist declares (pinned as its own lock file pins them,
@@ -154,6 +154,15 @@ def declared_range() -> str:
     return next((r for r in project["dependencies"] if norm(re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0]) == "anthropic"), "")
 
 
+def oldest_supported() -> str:
+    """The lower bound of claude-tracer's anthropic range (`anthropic>=1.14,<3` -> 1.14.0): one place says it."""
+    found = re.search(r">=\s*([0-9][0-9.]*)", declared_range())
+    if not found:
+        raise SystemExit(f"sdk-suite: no lower bound in {declared_range()!r}")
+    parts = found.group(1).split(".")
+    return ".".join(parts + ["0"] * (3 - len(parts)))
+
+
 def build(version: str, home: Path) -> tuple[Path, Path]:
     """The cached venv and sdist tree for `version`; (re)built when missing or when their inputs changed."""
     venv = home / "venv"
@@ -280,14 +289,15 @@ def run_capture(python: Path, version: str, logs: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--version", help="anthropic version to test (default: the one in .venv)")
+    parser.add_argument("--version", help="anthropic version to test, or `oldest` (the lower bound of our range); "
+                        "default: the one in .venv")  # fmt: skip
     parser.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
     parser.add_argument("--capture", action="store_true", help="also run our tests/capture against this version")
     parser.add_argument("--no-suite", action="store_true", help="only build the environment (and --capture)")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SDK_SUITE_CACHE", REPO / ".cache" / "sdk-suite")))
     args = parser.parse_args(argv)
 
-    version = args.version or installed_version()
+    version = oldest_supported() if args.version == "oldest" else args.version or installed_version()
     home = args.cache / version
     home.mkdir(parents=True, exist_ok=True)
     log(f"anthropic {version}; claude-tracer declares {declared_range()!r}")
