@@ -245,7 +245,8 @@ def allowed(test: str, allowlist: list[dict[str, str]]) -> str | None:
 
 def compare(version: str, plain: dict[str, str], ours: dict[str, str], messages: dict[str, str]) -> int:
     allowlist = load_allowlist()
-    only_ours, excused = [], []
+    only_ours: list[tuple[str, str, str]] = []
+    excused: list[tuple[str, str, str]] = []
     for test in sorted(set(plain) | set(ours)):
         mine = ours.get(test, "not run")
         if (mine in FAILING or mine == "not run") and plain.get(test) not in FAILING:
