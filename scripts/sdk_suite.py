@@ -200,7 +200,8 @@ def clean_env() -> dict[str, str]:
 
 def run_suite(python: Path, tree: Path, mode: str, work: Path, workers: str, logs: Path) -> tuple[dict[str, str], dict[str, str], float]:
     files = [f for f in SUITE if (tree / f).exists()]
-    results = work / f"{mode}.json"
+    results = logs / f"{mode}.json"  # kept beside the log, for a closer look after the run
+    results.unlink(missing_ok=True)
     env = clean_env()
     env.update(
         SDK_SUITE_MODE=mode,
