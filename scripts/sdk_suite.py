@@ -24,7 +24,6 @@ be built. See docs/compatibility.md.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import hashlib
 import json
 import os
@@ -241,7 +240,8 @@ def load_allowlist() -> list[dict[str, str]]:
 
 
 def allowed(test: str, allowlist: list[dict[str, str]]) -> str | None:
-    return next((e["why"] for e in allowlist if fnmatch.fnmatchcase(test, e["test"])), None)
+    """The reason an entry gives for `test`: an entry names a test id, or one without `[...]` for all its parameters."""
+    return next((e["why"] for e in allowlist if test == e["test"] or test.startswith(e["test"] + "[")), None)
 
 
 def compare(version: str, plain: dict[str, str], ours: dict[str, str], messages: dict[str, str]) -> int:
@@ -259,8 +259,12 @@ def compare(version: str, plain: dict[str, str], ours: dict[str, str], messages:
     log(f"  tracer.instrument()  : {len(ours)} tests: {counts(ours)}")
     if both:
         log(f"  failing in both runs (not ours to judge): {len(both)}")
+        functions: dict[str, int] = {}
         for test in both:
-            log(f"    {test}")
+            function = test.split("[", 1)[0]
+            functions[function] = functions.get(function, 0) + 1
+        for function, n in functions.items():
+            log(f"    {function}" + (f"  (x{n})" if n > 1 else ""))
     for test, _outcome, why in excused:
         log(f"  allowed: {test}  ({why})")
     if not only_ours:
