@@ -34,7 +34,9 @@ def instrument(
 
     Every argument is optional and falls back to an environment variable (`TRACER_STORE`, `TRACER_PRICES`,
     `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`, `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`).
-    `store=False` turns the embedded store off (OTLP only). Calling it again is harmless.
+    `store=False` turns the embedded store off (OTLP only). Calling it again is harmless. With
+    `capture_content=True`, prompts and answers are recorded after built-in scrubbing of secrets and the
+    optional `redact=fn` hook (`fn(text) -> text`), both applied before anything is exported or stored.
 
     >>> import tracer
     >>> tracer.instrument(service_name="search-api", otlp_endpoint="http://localhost:4317")

@@ -58,7 +58,7 @@ class TestLifecycle:
     def test_entry_point_names_the_instrumentor(self) -> None:
         (ep,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "anthropic_tracer"]
         assert ep.load() is ClaudeTracerInstrumentor
-        assert ClaudeTracerInstrumentor().instrumentation_dependencies() == ("anthropic >= 2.12",)
+        assert ClaudeTracerInstrumentor().instrumentation_dependencies() == ("anthropic >= 1.14, < 3",)
 
     def test_opentelemetry_instrument_runs_an_app(self, fake_api: Any, tmp_path: Path) -> None:
         """`opentelemetry-instrument python app.py` with TRACER_STORE: the calls land in the store."""

@@ -197,3 +197,53 @@ class TestTheSdksSwitches:
 
             _worker.drain()
             assert _exporter.get_finished_spans() == ()
+
+
+class TestOtherWaysOfCalling:
+    def test_the_tool_runner(self, plain: Any) -> None:
+        @anthropic.beta_tool
+        def get_weather(city: str) -> str:
+            """The weather in a city.
+
+            Args:
+                city: the city's name
+            """
+            return f"Sunny in {city}"
+
+        client = _client(plain)
+
+        def run() -> Any:
+            runner = client.beta.messages.tool_runner(model=MODEL, max_tokens=64, messages=HELLO, tools=[get_weather],
+                                                      tool_choice={"type": "any"}, max_iterations=2)  # fmt: skip
+            messages = list(runner)
+            return ("ran", tuple(m.stop_reason for m in messages), tuple(b.type for m in messages for b in m.content))
+
+        bare, ours, bare_seen, ours_seen = _both(plain, run)
+        assert ours[0] == "returned" and ours == bare and ours_seen == bare_seen
+        assert len(bare_seen) == 2  # two calls, a tool execution between them
+
+    def test_batches_and_their_results(self, plain: Any) -> None:
+        client = _client(plain)
+
+        def run() -> Any:
+            batch = client.messages.batches.create(requests=[{"custom_id": f"r{i}", "params": BODY} for i in range(3)])
+            results = list(client.messages.batches.results(batch.id))
+            return ("ran", batch.processing_status, tuple(sorted(r.result.type for r in results)))
+
+        bare, ours, bare_seen, ours_seen = _both(plain, run)
+        assert ours == bare and ours_seen == bare_seen
+
+    def test_bedrock_and_vertex_clients(self, plain: Any) -> None:
+        """They subclass the same base client; the fake API does not speak their URL schemes and answers 404."""
+        from anthropic import AnthropicBedrock, AnthropicVertex
+
+        clients = [
+            AnthropicVertex(region="us-east5", project_id="p", access_token="tok", base_url=plain.base_url, max_retries=1),
+            AnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b", base_url=plain.base_url,
+                             max_retries=1),
+        ]
+        for client in clients:
+            bare, ours, bare_seen, ours_seen = _both(plain, lambda client=client: client.messages.create(**BODY))
+            assert ours == bare and ours_seen == bare_seen
+            # Vertex always reaches the server (404, retried once); Bedrock only where botocore can sign.
+            assert bare_seen or isinstance(client, AnthropicBedrock)

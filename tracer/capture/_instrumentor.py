@@ -33,6 +33,7 @@ log = logging.getLogger("tracer.capture")
 ENV_STORE = "TRACER_STORE"
 ENV_PROMETHEUS_PORT = "TRACER_PROMETHEUS_PORT"
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+ENV_SDK_CONTENT_MODE = "ANTHROPIC_OPEN_TELEMETRY_TRACES_CONTENT_MODE"
 DEFAULT_MAX_CONTENT_BYTES = 16_384
 _TRUE = ("1", "true", "yes", "on")
 
@@ -92,7 +93,7 @@ class ClaudeTracerInstrumentor(BaseInstrumentor):
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 2.12",)
+        return ("anthropic >= 1.14, < 3",)  # the pyproject range: native tracing and `_attempt_request(call=)`
 
     def _instrument(self, **kwargs: Any) -> None:
         _setup(**kwargs)
@@ -115,9 +116,13 @@ def _setup(
     metric_export_interval_s: float | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    redact: Any = None,
 ) -> None:
     global _state
     from tracer import cost
+
+    if redact is not None and not callable(redact):
+        raise TypeError(f"redact= must be a function taking and returning a string, not {type(redact).__name__}")
 
     # 1. Prices (the argument, else bundled plus $TRACER_PRICES): raises PriceFileError naming the file, the entry and
     # the problem, before anything else changes.
@@ -210,6 +215,11 @@ def _setup(
         state.processors.append(switch)
 
     add(CallSpanProcessor(cost.default_table))
+    # Content is redacted wherever it can appear: asked for here, by the SDK's own variable, or with a hook given.
+    if capture_content or redact is not None or os.environ.get(ENV_SDK_CONTENT_MODE, "").lower() == "content":
+        from tracer.capture._redact import ContentRedactionProcessor, Redactor
+
+        add(ContentRedactionProcessor(Redactor(redact)))
     if store_path is not None:
         from tracer.store import StoreExporter
 

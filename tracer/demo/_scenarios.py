@@ -269,7 +269,8 @@ def overload(app: App, rng: random.Random) -> str | None:
     rejected = 0
     with tracer.tags(feature="summarise", customer="globex"):
         for _ in range(3):
-            with contextlib.suppress(anthropic.InternalServerError):
+            # OverloadedError subclasses InternalServerError only since anthropic 2.5: both, for older SDKs.
+            with contextlib.suppress(anthropic.InternalServerError, anthropic.OverloadedError):
                 reports.messages.create(**ask, extra_headers=script("529"))
         for _ in range(2):
             try:
@@ -351,7 +352,7 @@ def app_retries(app: App, rng: random.Random) -> str | None:
     with tracer.tags(feature="extract", customer="hooli"):
         policy.call(ask, outcomes)
         short = retry(max_attempts=2, base_delay_s=app.wait(0.2), max_delay_s=app.wait(0.5), name="ingest-retry")
-        with contextlib.suppress(anthropic.InternalServerError):
+        with contextlib.suppress(anthropic.InternalServerError, anthropic.OverloadedError):
             short.call(ask, iter(("503", "503")))
     return "retries: the toolkit retried a 500 and a 529 to success, and gave up on a 503 after two attempts"
 

@@ -1,0 +1,135 @@
+"""Message content, only when asked for, and redacted in the application's process before any exporter sees it.
+
+With `capture_content=True` the SDK's own spans carry the prompts, answers, system instructions and tool inputs
+and results (`CONTENT_ATTRIBUTES`). Every such value goes through `Redactor` just before its span ends, so the
+embedded store, OTLP and any exporter of the application's see only the redacted text:
+
+1. built-in scrubbing replaces what looks like a secret (`SECRET_PATTERNS`: Anthropic and other API keys, bearer
+   tokens, AWS access key ids, GitHub and Slack tokens) with `[REDACTED]`;
+2. then the application's hook, `instrument(redact=fn)`, `fn(text) -> text`, may change anything else (names,
+   emails, account numbers). A hook that raises, or returns something other than a string, drops that content
+   (the attribute keeps a marker saying so): never the span, never the call. One warning says it happened.
+
+>>> scrub("my key is sk-ant-api03-abcdefghijklmnop and token Bearer abc.def-123456")
+'my key is [REDACTED] and token Bearer [REDACTED]'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from tracer import semconv
+from tracer._compat import add_attributes, raw_attributes
+
+log = logging.getLogger("tracer.capture")
+
+REDACTED = "[REDACTED]"
+DROPPED = "[content dropped: the redaction hook failed]"
+
+# Attributes whose values are message content, on the SDK's call, tool and agent spans.
+CONTENT_ATTRIBUTES = (
+    semconv.GEN_AI_INPUT_MESSAGES,
+    semconv.GEN_AI_OUTPUT_MESSAGES,
+    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "anthropic.tool_result.content",
+)
+
+# What looks like a credential. Each keeps its prefix word where it has one (`Bearer`), so the text still reads.
+SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"),  # Anthropic API and admin keys
+    re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),  # other providers' secret keys
+    re.compile(r"(?<=\bBearer )[A-Za-z0-9\-._~+/]{8,}=*", re.IGNORECASE),  # bearer tokens
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),  # Slack tokens
+)
+
+Hook = Callable[[str], str]
+
+
+def scrub(text: str) -> str:
+    """`text` with everything that looks like a secret replaced by `[REDACTED]`. Pure."""
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(REDACTED, text)
+    return text
+
+
+class Redactor:
+    """Scrubbing, then the application's hook. Calling it never raises."""
+
+    def __init__(self, hook: Hook | None = None) -> None:
+        if hook is not None and not callable(hook):
+            raise TypeError(f"redact= must be a function taking and returning a string, not {type(hook).__name__}")
+        self.hook = hook
+        self._warned = False
+
+    def __call__(self, text: str) -> str:
+        text = scrub(text)
+        if self.hook is None:
+            return text
+        try:
+            out = self.hook(text)
+            if not isinstance(out, str):
+                raise TypeError(f"the redaction hook returned {type(out).__name__}, not str")
+        except Exception as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("tracer: the redaction hook failed (%s: %s); that content is dropped, the spans are kept",
+                            type(exc).__name__, exc)  # fmt: skip
+            return DROPPED
+        return out
+
+
+class ContentRedactionProcessor(SpanProcessor):
+    """Redacts the content attributes of every span of the SDK's (and ours) just before it ends."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.active = True
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        if not self.active:
+            return
+        try:
+            scope = span.instrumentation_scope
+            if scope is not None and (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE)):
+                self._wrap_end(span)
+        except Exception:
+            log.debug("could not watch a span's content", exc_info=True)
+
+    def _wrap_end(self, span: Any) -> None:
+        original_end = span.end
+        redactor = self.redactor
+
+        def end(end_time: int | None = None) -> None:
+            try:
+                attrs = raw_attributes(span)
+                found = {key: value for key in CONTENT_ATTRIBUTES if isinstance(value := attrs.get(key), str)}
+                if found and span.is_recording():
+                    add_attributes(span, attrs, {key: redactor(value) for key, value in found.items()})
+            except Exception:
+                log.debug("could not redact a span's content", exc_info=True)
+            original_end(end_time)
+            try:  # noqa: SIM105 - the reference cycle span -> end -> span, broken as the call processor does
+                del span.end
+            except AttributeError:
+                pass
+
+        span.end = end
+
+    def on_end(self, span: ReadableSpan) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        self.active = False
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
