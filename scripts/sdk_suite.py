@@ -219,6 +219,9 @@ def run_suite(python: Path, tree: Path, mode: str, work: Path, workers: str, log
         tail = log_path.read_text().splitlines()[-20:]
         raise SystemExit("sdk-suite: the {mode} run wrote no results:\n" + "\n".join(tail))
     data = json.loads(results.read_text())
+    if mode == "tracer" and not any(p.is_file() for p in (work / "store").rglob("*")):
+        # Without this, a run where instrument() had quietly done nothing would pass for a clean result.
+        raise SystemExit(f"sdk-suite: claude-tracer recorded nothing in {work / 'store'}: the run did not exercise it")
     return data["outcomes"], data["messages"], elapsed
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -34,10 +35,20 @@ def pytest_configure(config: pytest.Config) -> None:
         trace.set_tracer_provider(TracerProvider())
     elif mode == "tracer":
         import tracer
+        from tracer.capture import ClaudeTracerInstrumentor
 
         tracer.instrument()  # the store goes to $TRACER_STORE, a temporary directory the runner made
+        if not ClaudeTracerInstrumentor().is_instrumented_by_opentelemetry:
+            raise pytest.UsageError("tracer.instrument() did not instrument: this run would test nothing of ours")
     else:
         raise pytest.UsageError(f"SDK_SUITE_MODE must be 'plain' or 'tracer', not {mode!r}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("SDK_SUITE_MODE") == "tracer" and "tracer" in sys.modules:
+        import tracer
+
+        tracer.flush()  # so that the runner finds in the store what this process recorded
 
 
 def _note(nodeid: str, outcome: str, message: str | None) -> None:
