@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from dashboard import charts, state
+
+
+@st.cache_data(ttl=state.TTL_S, show_spinner=False)
+def _firing(path: str, end: dt.datetime | None) -> list[str]:
+    """The alert conditions of `tracer.alerts` (the Prometheus rules' thresholds) that hold at the window's end."""
+    from tracer import alerts
+
+    return [f.text for f in alerts.evaluate(state.store(), now=end) if f.firing]
 
 
 def panels() -> None:
     filters = state.current()
     if state.no_calls_here(filters):
         return
+    firing = _firing(state.store_path(), filters.end)
+    if firing:  # the strip at the top: what would page someone, from the same thresholds as the Prometheus rules
+        st.error("**Alerts:** " + "; ".join(firing), icon=":material/notifications_active:")
     head = state.run("headline", filters).iloc[0]
     cache = state.run("cache_savings", filters)
     all_input = cache[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].to_numpy().sum()

@@ -55,6 +55,11 @@ def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], .
     return getattr(queries, name)(_open(path), filters, **dict(extra))  # type: ignore[no-any-return]
 
 
+def store() -> queries.Readable:
+    """This dashboard's store, opened once per process."""
+    return _open(store_path())
+
+
 def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
     """The named query of `tracer.store.queries` over this dashboard's store, cached for `TTL_S` seconds."""
     return _run(store_path(), name, filters, tuple(sorted(extra.items())))

@@ -7,6 +7,20 @@ blank a panel. Change a name here and every reader in the same change.
 Where the OpenTelemetry GenAI semantic conventions or the anthropic SDK's own tracing (`anthropic/_tracing.py`)
 already name a thing, we use their name, so that a call span reads the same whether the SDK made it or we did.
 Our own names live under the `tracer.` namespace.
+
+Which GenAI conventions (checked 2026-11-29, see docs/production.md for the pages read):
+
+- By default, the last *released* GenAI conventions: semantic-conventions v1.41.0 (tagged 2026-04-28), the last
+  release of open-telemetry/semantic-conventions that still held them (v1.42.0 onwards says "Moved"). Their
+  metrics are `gen_ai.client.operation.duration`, `gen_ai.client.token.usage` (a histogram by `gen_ai.token.type`
+  input/output) and `gen_ai.client.operation.time_to_first_chunk`.
+- With `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` (the GenAI SIG's token, v1.41.0
+  docs/gen-ai/README.md), the newest names of open-telemetry/semantic-conventions-genai (main, no tagged release
+  yet; read at the commit that merged PR #374, docs/gen-ai/gen-ai-token-metrics.md): token usage as one counter
+  per kind (`gen_ai.client.inference.usage.*`, by `gen_ai.token.modality`) and per-operation histograms
+  (`gen_ai.client.inference.operation.*`) in place of `gen_ai.client.token.usage`. `gen_ai_latest_experimental/dup`
+  emits both sets (the `/dup` form the HTTP and database transitions use; the GenAI SIG defines no `/dup`).
+- HTTP client span attributes: semantic-conventions v1.41.0 docs/http/http-spans.md (stable).
 """
 
 from __future__ import annotations
@@ -46,7 +60,8 @@ SPAN_EVENT_PREFIX: Final = "tracer.event."  # + kind, e.g. "tracer.event.breaker
 # --------------------------------------------------------------------------------------------------------------
 
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"  # "chat", "count_tokens", "batch", ...
-GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"  # always "anthropic"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"  # the client's: anthropic, aws.bedrock, gcp.vertex_ai
+PROVIDER_ANTHROPIC: Final = "anthropic"  # when a span does not say (the SDK's clients always do)
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
 GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
@@ -63,6 +78,8 @@ GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"  # only with capture_cont
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"  # only with capture_content
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"  # only with capture_content
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # metric attribute: "input" | "output"
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # latest conventions' counters; "unknown": no breakdown
+TOKEN_MODALITY_UNKNOWN: Final = "unknown"  # the Messages API's usage is not broken down by modality
 
 ERROR_TYPE: Final = "error.type"
 HTTP_REQUEST_RESEND_COUNT: Final = "http.request.resend_count"
@@ -70,6 +87,7 @@ HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
 HTTP_REQUEST_METHOD: Final = "http.request.method"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
+URL_FULL: Final = "url.full"  # credentials and signed-URL query values redacted (see _attempts.safe_url)
 SERVICE_NAME: Final = "service.name"  # resource attribute
 
 # Names the SDK's native spans use, outside the GenAI conventions.
@@ -163,11 +181,32 @@ TOKEN_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )  # fmt: skip
 
+# The newest GenAI names (semantic-conventions-genai main), only with OTEL_SEMCONV_STABILITY_OPT_IN (see the top).
+METRIC_INFERENCE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"  # counter, incl. cached
+METRIC_INFERENCE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"  # counter, incl. reasoning
+METRIC_INFERENCE_CACHE_READ_TOKENS: Final = "gen_ai.client.inference.usage.cache_read.input_tokens"  # counter
+METRIC_INFERENCE_CACHE_WRITE_TOKENS: Final = "gen_ai.client.inference.usage.cache_write.input_tokens"  # counter
+METRIC_INFERENCE_REASONING_TOKENS: Final = "gen_ai.client.inference.usage.reasoning.output_tokens"  # counter
+METRIC_INFERENCE_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"  # histogram
+METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"  # histogram
+
+SEMCONV_OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+SEMCONV_GEN_AI_LATEST: Final = "gen_ai_latest_experimental"  # the newest names instead of the released ones
+SEMCONV_GEN_AI_LATEST_DUP: Final = "gen_ai_latest_experimental/dup"  # both
+
+# Every billed token, by what it is billed as: the kinds partition a call's tokens (their sum is all it billed).
+METRIC_TOKENS: Final = "tracer.client.tokens"  # {token}, counter, by model, provider and tracer.token.kind
+TOKEN_KIND: Final = "tracer.token.kind"
+TOKEN_KINDS: Final = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "thinking")
+# "input" is uncached input; "output" is output other than thinking (both billed at the output rate).
+
 METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model, http status, error.type
 METRIC_RETRIES: Final = "tracer.client.retries"  # {retry}, counter, by model and the status that caused it
-METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and tags
+METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and the tag keys chosen as labels (none by default)
+TAG_LABEL_OVERFLOW: Final = "_other"  # a tag label's value past the cap of distinct values per key
 METRIC_UNPRICED_CALLS: Final = "tracer.client.unpriced_calls"  # {call}, counter, by model
 METRIC_RATELIMIT_REMAINING: Final = "tracer.ratelimit.remaining"  # gauge, by model and kind
+METRIC_RATELIMIT_LIMIT: Final = "tracer.ratelimit.limit"  # gauge, by model and kind: headroom = remaining / limit
 METRIC_RESILIENCE_EVENTS: Final = "tracer.resilience.events"  # {event}, counter, by kind and name
 METRIC_BREAKER_STATE: Final = "tracer.breaker.state"  # gauge 0 closed, 1 half-open, 2 open, by name
 METRIC_QUEUE_WAIT: Final = "tracer.queue.wait"  # s, histogram, limiter and batch queue wait, by name
@@ -186,11 +225,20 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_OPERATION_DURATION: ("histogram", "s"),
     METRIC_TOKEN_USAGE: ("histogram", "{token}"),
     METRIC_TIME_TO_FIRST_CHUNK: ("histogram", "s"),
+    METRIC_INFERENCE_INPUT_TOKENS: ("counter", "{token}"),
+    METRIC_INFERENCE_OUTPUT_TOKENS: ("counter", "{token}"),
+    METRIC_INFERENCE_CACHE_READ_TOKENS: ("counter", "{token}"),
+    METRIC_INFERENCE_CACHE_WRITE_TOKENS: ("counter", "{token}"),
+    METRIC_INFERENCE_REASONING_TOKENS: ("counter", "{token}"),
+    METRIC_INFERENCE_OPERATION_INPUT_TOKENS: ("histogram", "{token}"),
+    METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS: ("histogram", "{token}"),
+    METRIC_TOKENS: ("counter", "{token}"),
     METRIC_ATTEMPTS: ("counter", "{attempt}"),
     METRIC_RETRIES: ("counter", "{retry}"),
     METRIC_COST: ("counter", "USD"),
     METRIC_UNPRICED_CALLS: ("counter", "{call}"),
     METRIC_RATELIMIT_REMAINING: ("gauge", "{count}"),
+    METRIC_RATELIMIT_LIMIT: ("gauge", "{count}"),
     METRIC_RESILIENCE_EVENTS: ("counter", "{event}"),
     METRIC_BREAKER_STATE: ("gauge", "{state}"),
     METRIC_QUEUE_WAIT: ("histogram", "s"),

@@ -67,7 +67,7 @@ class Telemetry:
         out = [s for s in self.spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_ATTEMPT]
         if call is not None:
             out = [s for s in out if s.parent is not None and s.parent.span_id == call.context.span_id]
-        return sorted(out, key=lambda s: s.attributes[semconv.HTTP_REQUEST_RESEND_COUNT])  # type: ignore[index]
+        return sorted(out, key=lambda s: (s.attributes or {}).get(semconv.HTTP_REQUEST_RESEND_COUNT, 0))  # first attempts have none
 
     def metric(self, name: str) -> list[tuple[dict[str, Any], Any]]:
         from tracer.capture import _worker

@@ -22,7 +22,7 @@ class TestAttempts:
         call = telemetry.call()
         attempts = telemetry.attempts(call)
         assert [a.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for a in attempts] == [429, 529, 200]
-        assert [a.attributes[semconv.HTTP_REQUEST_RESEND_COUNT] for a in attempts] == [0, 1, 2]
+        assert [a.attributes.get(semconv.HTTP_REQUEST_RESEND_COUNT) for a in attempts] == [None, 1, 2]
         assert [a.attributes.get(semconv.ERROR_TYPE) for a in attempts] == ["429", "529", None]
         assert attempts[0].attributes[semconv.ATTEMPT_RETRY_AFTER_S] == pytest.approx(0.010)
         assert call.attributes[semconv.CALL_ATTEMPTS] == 3
@@ -47,6 +47,28 @@ class TestAttempts:
             assert attrs[semconv.ratelimit_attribute(kind, "limit")] >= attrs[semconv.ratelimit_attribute(kind, "remaining")] >= 0
             assert isinstance(attrs[semconv.ratelimit_attribute(kind, "reset")], str)
         assert attrs[semconv.GEN_AI_REQUEST_MODEL] == MODEL
+
+    def test_attempts_carry_the_http_client_attributes(self, fake_api: Any, telemetry: Any) -> None:
+        """The HTTP client conventions' required attributes on every attempt; the resend count only on retries."""
+        client = sync_client(fake_api, max_retries=1)
+        client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:1,ok"))
+        first, second = telemetry.attempts(telemetry.call())
+        host, port = fake_api.base_url.split("//")[1].rstrip("/").split(":")
+        for attempt in (first, second):
+            attrs = attempt.attributes
+            assert attrs[semconv.HTTP_REQUEST_METHOD] == "POST"
+            assert (attrs[semconv.SERVER_ADDRESS], attrs[semconv.SERVER_PORT]) == (host, int(port))
+            assert attrs[semconv.URL_FULL] == fake_api.base_url.rstrip("/") + "/v1/messages"
+        assert semconv.HTTP_REQUEST_RESEND_COUNT not in first.attributes
+        assert second.attributes[semconv.HTTP_REQUEST_RESEND_COUNT] == 1
+
+    def test_url_full_never_carries_credentials_or_signatures(self) -> None:
+        from tracer.capture._attempts import safe_url
+
+        url = safe_url("https://me:s3cret@bedrock.example.com/model/x/invoke?X-Goog-Signature=abc&Signature=d&keep=1")
+        assert "s3cret" not in url and "abc" not in url and "=d" not in url
+        assert url.endswith("keep=1") and "bedrock.example.com/model/x/invoke" in url
+        assert safe_url("http://127.0.0.1:8080/v1/messages") == "http://127.0.0.1:8080/v1/messages"
 
     def test_exhausted_retries_end_the_call_in_error(self, fake_api: Any, telemetry: Any) -> None:
         client = sync_client(fake_api, max_retries=2)

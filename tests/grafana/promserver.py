@@ -27,7 +27,10 @@ class PromQLError(AssertionError):
 class Prometheus:
     """`with Prometheus(binary, workdir, ["127.0.0.1:9464"]) as prom: prom.query("up")`."""
 
-    def __init__(self, binary: str, workdir: Path, targets: list[str], scrape_interval_s: int = 1) -> None:
+    def __init__(
+        self, binary: str, workdir: Path, targets: list[str], scrape_interval_s: int = 1, rule_files: tuple[Path, ...] = ()
+    ) -> None:
+        self.rule_files = rule_files
         self.binary = binary
         self.workdir = workdir
         self.targets = targets
@@ -45,7 +48,9 @@ class Prometheus:
                     "global": {
                         "scrape_interval": f"{self.scrape_interval_s}s",
                         "scrape_timeout": f"{self.scrape_interval_s}s",
+                        "evaluation_interval": f"{self.scrape_interval_s}s",
                     },
+                    "rule_files": [str(p) for p in self.rule_files],
                     "scrape_configs": [{"job_name": "claude-tracer", "static_configs": [{"targets": self.targets}]}],
                 }
             )

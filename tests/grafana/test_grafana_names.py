@@ -22,6 +22,9 @@ PROMETHEUS_LABELS = {"job", "instance", "le", "otel_scope_name", "otel_scope_ver
 # Labels Tempo's metrics-generator puts on span metrics besides the configured dimensions.
 TEMPO_INTRINSIC_LABELS = {"service", "span_name", "span_kind", "status_code", "status_message", "le", "job", "instance"}
 TEMPO_METRIC_PREFIXES = ("traces_spanmetrics_", "traces_service_graph_")
+# Prometheus' own series of its alert rules (deploy/prometheus/rules, from tracer/alerts.py) and their labels.
+ALERT_SERIES = {"ALERTS", "ALERTS_FOR_STATE"}
+ALERT_LABELS = {"alertname", "alertstate", "severity"}
 
 
 def _exposed_names(kind: str, name: str, unit: str) -> set[str]:
@@ -112,8 +115,8 @@ class TestDashboardsUseEmittedNames:
 
     @pytest.mark.parametrize("query", _tracer_queries(), ids=lambda q: f"{q.panel}/{q.ref}")
     def test_tracer_metric_panels_select_emitted_series_and_labels(self, query):
-        series = promnames.tracer_series()
-        labels = set(promnames.semconv_attributes()) | PROMETHEUS_LABELS
+        series = set(promnames.tracer_series()) | ALERT_SERIES
+        labels = set(promnames.semconv_attributes()) | PROMETHEUS_LABELS | ALERT_LABELS
         metrics = stack.promql_metrics(query.text)
         assert metrics, query.text
         assert metrics <= set(series), f"not emitted by the tracer: {metrics - set(series)}"

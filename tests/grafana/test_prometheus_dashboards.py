@@ -54,7 +54,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
     env["ANTHROPIC_OPEN_TELEMETRY"] = env.get("ANTHROPIC_OPEN_TELEMETRY", "true")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stack.ROOT), env.get("PYTHONPATH")]))
-    with Prometheus(binary, workdir, [f"127.0.0.1:{metrics_port}"]) as prometheus:
+    rules = stack.ROOT / "deploy" / "prometheus" / "rules" / "claude-tracer.rules.yml"  # as the compose stack loads them
+    with Prometheus(binary, workdir, [f"127.0.0.1:{metrics_port}"], rule_files=(rules,)) as prometheus:
         # Prometheus hands new targets to its scrape loops after a few seconds (discovery updates are batched):
         # start the workload once the target is being scraped (down, for now), or its first rounds go unseen.
         Prometheus.wait_until(lambda: bool(prometheus.query("up")), timeout_s=30, what="the first scrape")
@@ -81,6 +82,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 timeout_s=60,
                 what=f"Prometheus to scrape all {summary['attempts']} attempts (last: {prometheus.scalar(f'sum({attempts})')})",
             )
+            # The workload's 429 share (one attempt in six) is past the rule's threshold: that alert is pending.
+            Prometheus.wait_until(lambda: bool(prometheus.query('ALERTS{alertname="ClaudeRateLimitedShareHigh"}')),
+                                  timeout_s=30, what="the 429 alert rule to be evaluated")  # fmt: skip
             yield Run(prometheus, summary)
         finally:
             if proc.stdin:
@@ -180,3 +184,29 @@ def test_variable_queries_find_the_workloads_values(run: Run) -> None:
         assert values, var["name"]
         if label == "gen_ai_request_model":
             assert values == set(run.summary["models"])
+
+
+def test_the_alert_rules_run_over_the_tracers_real_metrics(run: Run) -> None:
+    """The rules of deploy/prometheus/rules, loaded as the compose stack loads them, evaluated by a real Prometheus
+    over the workload's metrics: the 429 recording rule is the workload's share per model, and its alert (past
+    tracer/alerts.py's threshold) is pending or firing; the rate-limit headroom rule has a value per model and kind."""
+    from tracer import alerts
+
+    (rule,) = [a for a in alerts.ALERTS if a.name == "ClaudeRateLimitedShareHigh"]
+    actual = run.summary["by_status"]["429"] / run.summary["attempts"]
+    assert actual > rule.threshold
+    shares = run.prometheus.query(rule.record)
+    assert {s["metric"]["gen_ai_request_model"] for s in shares} == set(run.summary["models"])
+    for series in shares:
+        assert float(series["value"][1]) == pytest.approx(actual, rel=0.1)
+    states = {s["metric"]["alertstate"] for s in run.prometheus.query(f'ALERTS{{alertname="{rule.name}"}}')}
+    assert states and states <= {"pending", "firing"}
+    headroom = run.prometheus.query("claude:ratelimit:headroom")
+    assert {s["metric"]["tracer_ratelimit_kind"] for s in headroom} == set(semconv_ratelimit_kinds())
+    assert all(0 <= float(s["value"][1]) <= 1 for s in headroom)
+
+
+def semconv_ratelimit_kinds() -> tuple[str, ...]:
+    from tracer import semconv
+
+    return semconv.RATELIMIT_KINDS

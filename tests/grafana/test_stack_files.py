@@ -136,7 +136,7 @@ class TestCollector:
     def test_traces_go_to_tempos_otlp_receiver(self):
         config = stack.collector_config()
         exporters = config["service"]["pipelines"]["traces"]["exporters"]
-        otlp = [config["exporters"][e] for e in exporters if e.split("/")[0] == "otlp"]
+        otlp = [config["exporters"][e] for e in exporters if e.split("/")[0] == "otlp_grpc"]
         assert otlp, "the traces pipeline exports over OTLP"
         host, port = stack.host_port(otlp[0]["endpoint"])
         assert host == "tempo" and port == _tempo_otlp_port("grpc")
@@ -154,7 +154,7 @@ class TestCollector:
         }
         assert ("otel-collector", port) in targets
         # Names follow tests/grafana/promnames.py only with the unit and _total suffixes on.
-        assert config["exporters"]["prometheus"].get("add_metric_suffixes", True) is True
+        assert config["exporters"]["prometheus"]["translation_strategy"] == "UnderscoreEscapingWithSuffixes"
 
 
 class TestTempo:

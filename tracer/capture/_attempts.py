@@ -18,6 +18,7 @@ from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracer import _compat, semconv
@@ -102,6 +103,35 @@ def body_usage_attributes(body: bytes) -> dict[str, Any]:
         if at > 0 and (m := pattern.match(body, at - 1)):
             out[attribute] = convert(m.group(1))
     return out
+
+
+# Query keys whose values the URL conventions say to redact (semantic-conventions v1.41.0, url.full): signed-URL
+# credentials. Matched case-sensitively, as those conventions say.
+_SECRET_QUERY_KEYS = frozenset({"AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"})
+_HTTP_FROM_CALL = (semconv.HTTP_REQUEST_METHOD, semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
+
+
+def safe_url(url: str) -> str:
+    """`url.full` with what the conventions forbid redacted: credentials in the authority, and the values of
+    signed-URL query keys. Pure.
+
+    >>> safe_url("https://user:pw@api.example.com/v1/messages?sig=abc&beta=true")
+    'https://REDACTED:REDACTED@api.example.com/v1/messages?sig=REDACTED&beta=true'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "REDACTED:REDACTED@" + authority.rpartition("@")[2]
+    path, q, query = tail.partition("?")
+    if q:
+        pairs = []
+        for pair in query.split("&"):
+            key, eq, _value = pair.partition("=")
+            pairs.append(f"{key}=REDACTED" if eq and key in _SECRET_QUERY_KEYS else pair)
+        query = "&".join(pairs)
+    return f"{scheme}://{authority}{slash}{path}{q}{query}"
 
 
 def exception_error_type(exc: BaseException) -> str:
@@ -299,7 +329,20 @@ class AttemptRecorder:
         if headers_type is not None and isinstance(raw_headers, headers_type):
             raw_headers = raw_headers.raw
         headers = header_attributes(raw_headers if isinstance(raw_headers, (list, tuple)) else ())
-        attrs = {**headers, semconv.HTTP_REQUEST_RESEND_COUNT: attempt}
+        attrs = dict(headers)
+        # The HTTP client conventions' required attributes. Every attempt of a call goes to the URL its call span
+        # recorded (the SDK's own, from the first request, with only the query parameters the endpoint defines);
+        # read here, on the worker thread, and not on the caller's.
+        call_attrs = raw_attributes(call_span) if isinstance(call_span, ReadableSpan) else {}
+        for key in _HTTP_FROM_CALL:
+            value = call_attrs.get(key)
+            if value is not None:
+                attrs[key] = value
+        url = call_attrs.get(semconv.URL_FULL)
+        if isinstance(url, str):
+            attrs[semconv.URL_FULL] = safe_url(url)
+        if attempt:  # the conventions: "if and only if the request was retried"
+            attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = attempt
         if model is not None:
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model
         if status is not None:

@@ -49,6 +49,9 @@ def call_attributes(
     """
     get = attrs.get
     out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _int(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
+    stop_reason = get(semconv.ANTHROPIC_STOP_REASON)
+    if isinstance(stop_reason, str):  # the conventions' list, one per generation; the API's own words
+        out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (stop_reason,)
     streaming = get(semconv.GEN_AI_REQUEST_STREAM) is True
     out[semconv.CALL_STREAMING] = streaming
     ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)  # the SDK's; not copied under a name of ours

@@ -117,6 +117,7 @@ def _setup(
     tracer_provider: Any = None,
     meter_provider: Any = None,
     redact: Any = None,
+    metric_tags: Any = None,
 ) -> None:
     global _state
     from tracer import cost
@@ -229,7 +230,7 @@ def _setup(
 
     # 5. Metrics, the worker thread, and the patches: on the private SDK parts `_compat` found (it warns once,
     # naming the SDK version, about any it did not; the features that need them are left out, the rest works).
-    _metrics.configure(mp.get_meter(semconv.SCOPE))
+    _metrics.configure(mp.get_meter(semconv.SCOPE), tags=metric_tags)  # tag keys that label the cost counter
     _worker.start()
     tracer = tp.get_tracer(semconv.SCOPE)
     content = {"max_content_bytes": max_content_bytes} if capture_content else None

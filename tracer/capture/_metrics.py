@@ -7,12 +7,19 @@ Instruments are created once by `configure(meter)` (at `instrument()`); until th
 Recording is off the caller's thread: one call's histograms and counters cost about 25 us in the OpenTelemetry
 SDK (attribute sets are hashed and looked up per instrument), and an attempt's counter and rate-limit gauges as
 much again. The public `record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
+
+Which GenAI metric names: the last released conventions by default, the newest with `OTEL_SEMCONV_STABILITY_OPT_IN`
+(see `tracer.semconv` and `conventions`). Which `tracer.tags` keys become labels of the cost counter: none unless
+chosen (`instrument(metric_tags=[...])` or `TRACER_METRIC_TAGS`), each capped at `TAG_VALUES_MAX` distinct values
+(`TRACER_METRIC_TAG_VALUES_MAX`), later ones counted under `_other`. A tag per customer or user would otherwise
+make one Prometheus series per id; spans and the store keep every tag whatever is chosen here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
@@ -23,8 +30,69 @@ from tracer.capture import _worker
 log = logging.getLogger("tracer.capture")
 
 
+ENV_METRIC_TAGS = "TRACER_METRIC_TAGS"
+ENV_METRIC_TAG_VALUES_MAX = "TRACER_METRIC_TAG_VALUES_MAX"
+TAG_VALUES_MAX = 20
+
+
+def conventions(opt_in: str | None) -> tuple[bool, bool]:
+    """(released, latest): which GenAI metric names to emit for a value of `OTEL_SEMCONV_STABILITY_OPT_IN`.
+
+    >>> conventions(None), conventions("http,gen_ai_latest_experimental"), conventions("gen_ai_latest_experimental/dup")
+    ((True, False), (False, True), (True, True))
+    """
+    tokens = {t.strip() for t in (opt_in or "").split(",")}
+    if semconv.SEMCONV_GEN_AI_LATEST_DUP in tokens:
+        return True, True
+    if semconv.SEMCONV_GEN_AI_LATEST in tokens:
+        return False, True
+    return True, False
+
+
+class _TagLabels:
+    """Which tag keys label the cost counter, and the values seen per key so far (on the worker thread only)."""
+
+    def __init__(self, keys: Iterable[str], max_values: int) -> None:
+        self.attributes = tuple(semconv.TAG_PREFIX + key for key in keys)
+        self.max_values = max_values
+        self.seen: dict[str, set[Any]] = {}
+
+    def labels(self, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for attribute in self.attributes:
+            value = attrs.get(attribute)
+            if value is None:
+                continue
+            seen = self.seen.setdefault(attribute, set())
+            if value not in seen:
+                if len(seen) >= self.max_values:
+                    value = semconv.TAG_LABEL_OVERFLOW
+                else:
+                    seen.add(value)
+            out[attribute] = value
+        return out
+
+
+def _tag_keys(chosen: str | Iterable[str] | None) -> tuple[str, ...]:
+    if chosen is None:
+        chosen = os.environ.get(ENV_METRIC_TAGS, "")
+    if isinstance(chosen, str):
+        chosen = chosen.split(",")
+    return tuple(dict.fromkeys(k.strip() for k in chosen if k and k.strip()))
+
+
+def _tag_values_max(chosen: int | None) -> int:
+    if chosen is not None:
+        return max(int(chosen), 1)
+    try:
+        return max(int(os.environ.get(ENV_METRIC_TAG_VALUES_MAX, TAG_VALUES_MAX)), 1)
+    except ValueError:
+        log.warning("tracer: %s is not a number; using %d", ENV_METRIC_TAG_VALUES_MAX, TAG_VALUES_MAX)
+        return TAG_VALUES_MAX
+
+
 class _Instruments:
-    def __init__(self, meter: Any) -> None:
+    def __init__(self, meter: Any, released: bool, latest: bool) -> None:
         def make(name: str, description: str, buckets: tuple[float, ...] | None = None) -> Any:
             kind, unit = semconv.METRIC_INSTRUMENTS[name]
             if kind == "counter":
@@ -36,26 +104,49 @@ class _Instruments:
             )
 
         self.duration = make(semconv.METRIC_OPERATION_DURATION, "GenAI operation duration", semconv.DURATION_BUCKETS)
-        self.tokens = make(semconv.METRIC_TOKEN_USAGE, "Number of input and output tokens used", semconv.TOKEN_BUCKETS)
         self.ttft = make(semconv.METRIC_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
+        self.tokens = (
+            make(semconv.METRIC_TOKEN_USAGE, "Number of input and output tokens used", semconv.TOKEN_BUCKETS)
+            if released else None
+        )  # fmt: skip
+        # The newest conventions: a counter per token kind, and per-operation histograms of input and output.
+        self.latest: tuple[Any, ...] | None = None
+        if latest:
+            self.latest = (
+                make(semconv.METRIC_INFERENCE_INPUT_TOKENS, "Input tokens used, including cached tokens"),
+                make(semconv.METRIC_INFERENCE_OUTPUT_TOKENS, "Output tokens used, including reasoning tokens"),
+                make(semconv.METRIC_INFERENCE_CACHE_READ_TOKENS, "Input tokens served from the provider's cache"),
+                make(semconv.METRIC_INFERENCE_CACHE_WRITE_TOKENS, "Input tokens written to the provider's cache"),
+                make(semconv.METRIC_INFERENCE_REASONING_TOKENS, "Output tokens used for reasoning"),
+                make(semconv.METRIC_INFERENCE_OPERATION_INPUT_TOKENS, "Input tokens per inference operation", semconv.TOKEN_BUCKETS),
+                make(semconv.METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS, "Output tokens per inference operation", semconv.TOKEN_BUCKETS),
+            )
+        self.billed = make(semconv.METRIC_TOKENS, "Billed tokens by what they are billed as")
         self.attempts = make(semconv.METRIC_ATTEMPTS, "HTTP attempts by model, status and error type")
         self.retries = make(semconv.METRIC_RETRIES, "Retries by model and the outcome that caused them")
         self.cost = make(semconv.METRIC_COST, "Cost of API calls in USD")
         self.unpriced = make(semconv.METRIC_UNPRICED_CALLS, "Calls whose model has no price (cost unknown, not zero)")
         self.ratelimit = make(semconv.METRIC_RATELIMIT_REMAINING, "Rate-limit headroom left, from the last response")
+        self.ratelimit_limit = make(semconv.METRIC_RATELIMIT_LIMIT, "Rate limit in force, from the last response")
 
 
 _instruments: _Instruments | None = None
-_RATELIMIT_REMAINING = tuple(
-    (kind, semconv.ratelimit_attribute(kind, "remaining")) for kind in semconv.RATELIMIT_KINDS
+_RATELIMIT_GAUGES = tuple(
+    (field, kind, semconv.ratelimit_attribute(kind, field)) for field in ("remaining", "limit") for kind in semconv.RATELIMIT_KINDS
 )
 
 
-def configure(meter: Any) -> None:
-    """Create the instruments on `meter`. Never raises (metrics are then off, and that is logged)."""
-    global _instruments
+_tag_labels = _TagLabels((), TAG_VALUES_MAX)
+
+
+def configure(meter: Any, *, tags: str | Iterable[str] | None = None, tag_values_max: int | None = None) -> None:
+    """Create the instruments on `meter`. `tags`: the tag keys that label the cost counter (None: the environment's
+    `TRACER_METRIC_TAGS`, else none). Never raises (metrics are then off, and that is logged)."""
+    global _instruments, _tag_labels
     try:
-        _instruments = _Instruments(meter)
+        released, latest = conventions(os.environ.get(semconv.SEMCONV_OPT_IN_ENV))
+        _tag_labels = _TagLabels(_tag_keys(tags), _tag_values_max(tag_values_max))
+        _instruments = _Instruments(meter, released, latest)
     except Exception:
         log.warning("tracer: could not create metric instruments; metrics are off", exc_info=True)
         _instruments = None
@@ -99,12 +190,12 @@ def record_call(
 # SDK's cost is per recording, so a hundred attempts with the same labels cost one `add`, and a gauge only needs
 # the newest value.
 _counts: dict[tuple[str, tuple[tuple[str, Any], ...]], int] = {}
-_gauges: dict[tuple[str, str], Any] = {}
+_gauges: dict[tuple[str, str | None, str], Any] = {}
 
 
-def _count(instrument: str, labels: tuple[tuple[str, Any], ...]) -> None:
+def _count(instrument: str, labels: tuple[tuple[str, Any], ...], n: int = 1) -> None:
     key = (instrument, labels)
-    _counts[key] = _counts.get(key, 0) + 1
+    _counts[key] = _counts.get(key, 0) + n
 
 
 def _flush_batch() -> None:
@@ -116,8 +207,11 @@ def _flush_batch() -> None:
         return
     for (name, labels), n in counts.items():
         getattr(inst, name).add(n, dict(labels))
-    for (model, kind), value in gauges.items():
-        inst.ratelimit.set(value, {semconv.GEN_AI_REQUEST_MODEL: model, semconv.METRIC_ATTR_RATELIMIT_KIND: kind})
+    for (field, model, kind), value in gauges.items():
+        labels = {semconv.METRIC_ATTR_RATELIMIT_KIND: kind}
+        if model is not None:
+            labels[semconv.GEN_AI_REQUEST_MODEL] = model
+        (inst.ratelimit if field == "remaining" else inst.ratelimit_limit).set(value, labels)
 
 
 _worker.after_drain(_flush_batch)
@@ -129,24 +223,77 @@ def record_attempt(model: str | None, status: int | None, error_type: str | None
     inst = _instruments
     if inst is None or _nowhere(inst):
         return
-    model = model or "unknown"
-    labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),)
+    # An unknown model is left out, never labelled "unknown" (the conventions: "conditionally required if available").
+    labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),) if model else ()
     if status is not None:
         labels += ((semconv.HTTP_RESPONSE_STATUS_CODE, status),)
     if error_type is not None:
         labels += ((semconv.ERROR_TYPE, error_type),)
     _count("attempts", labels)
     if attrs:
-        for kind, key in _RATELIMIT_REMAINING:
+        for field, kind, key in _RATELIMIT_GAUGES:
             value = attrs.get(key)
             if value is not None:
-                _gauges[(model, kind)] = value
+                _gauges[(field, model or None, kind)] = value
 
 
 def _record_retry(model: str | None, cause: str | None) -> None:
     """One retry, labelled with the outcome of the attempt it repeats (`429`, `529`, `timeout`, ...)."""
     if _instruments is not None:
-        _count("retries", ((semconv.GEN_AI_REQUEST_MODEL, model or "unknown"), (semconv.ERROR_TYPE, cause or "unknown")))
+        labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),) if model else ()
+        _count("retries", (*labels, (semconv.ERROR_TYPE, cause or "unknown")))
+
+
+def call_labels(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The GenAI metric attributes of a finished call span: operation, the client's provider, the requested and
+    answering models and the server, each only when the span has it. Pure.
+
+    >>> call_labels({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock", "server.port": 443})
+    {'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'aws.bedrock', 'server.port': 443}
+    """
+    get = attrs.get
+    labels: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: get(semconv.GEN_AI_OPERATION_NAME) or "unknown",
+        semconv.GEN_AI_PROVIDER_NAME: get(semconv.GEN_AI_PROVIDER_NAME) or semconv.PROVIDER_ANTHROPIC,
+    }
+    for key in _CALL_LABELS:
+        value = get(key)
+        if value is not None:
+            labels[key] = value
+    return labels
+
+
+_CALL_LABELS = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL, semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int and value > 0 else 0
+
+
+def billed_tokens(attrs: Mapping[str, Any]) -> dict[str, int]:
+    """A call's tokens by what they are billed as (`tracer.semconv.TOKEN_KINDS`), kinds with none left out. Pure.
+
+    The span's `gen_ai.usage.input_tokens` includes cache reads and writes, and its output tokens include
+    thinking; here each token counts once, so the kinds add up to everything the call billed.
+
+    >>> billed_tokens({"gen_ai.usage.input_tokens": 1100, "gen_ai.usage.cache_read.input_tokens": 1000,
+    ...                "gen_ai.usage.output_tokens": 50, "gen_ai.usage.reasoning.output_tokens": 20})
+    {'input': 100, 'cache_read': 1000, 'output': 30, 'thinking': 20}
+    """
+    get = attrs.get
+    total_in, output = _int(get(semconv.GEN_AI_USAGE_INPUT_TOKENS)), _int(get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+    read, write = _int(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)), _int(get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
+    write_1h = min(_int(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS)), write)
+    thinking = min(_int(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)), output)
+    counts = {
+        "input": max(total_in - read - write, 0),
+        "cache_read": read,
+        "cache_write_5m": write - write_1h,
+        "cache_write_1h": write_1h,
+        "output": output - thinking,
+        "thinking": thinking,
+    }
+    return {kind: n for kind, n in counts.items() if n}
 
 
 def _record_call(
@@ -160,35 +307,55 @@ def _record_call(
         # Recorded off the call's thread: the exemplar filter finds the call span through an explicit context.
         ctx = None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
         get = attrs.get
-        model = get(semconv.GEN_AI_REQUEST_MODEL) or get(semconv.GEN_AI_RESPONSE_MODEL) or "unknown"
-        labels: dict[str, Any] = {
-            semconv.GEN_AI_OPERATION_NAME: get(semconv.GEN_AI_OPERATION_NAME) or "unknown",
-            semconv.GEN_AI_PROVIDER_NAME: "anthropic",
-            semconv.GEN_AI_REQUEST_MODEL: model,
-        }
+        labels = call_labels(attrs)
+        model = labels.get(semconv.GEN_AI_REQUEST_MODEL)
         error_type = get(semconv.ERROR_TYPE)
-        if error_type is not None:
-            labels[semconv.ERROR_TYPE] = error_type
         if duration_s is not None:  # None: a batch result, which has no latency of its own
-            inst.duration.record(duration_s, labels, context=ctx)
-        token_labels = {k: v for k, v in labels.items() if k != semconv.ERROR_TYPE}
+            inst.duration.record(duration_s, labels if error_type is None else {**labels, semconv.ERROR_TYPE: error_type}, context=ctx)
         input_tokens = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
-        if isinstance(input_tokens, int):
-            inst.tokens.record(input_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
         output_tokens = get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-        if isinstance(output_tokens, int):
-            inst.tokens.record(output_tokens, {**token_labels, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
+        if inst.tokens is not None:
+            if isinstance(input_tokens, int):
+                inst.tokens.record(input_tokens, {**labels, semconv.GEN_AI_TOKEN_TYPE: "input"}, context=ctx)
+            if isinstance(output_tokens, int):
+                inst.tokens.record(output_tokens, {**labels, semconv.GEN_AI_TOKEN_TYPE: "output"}, context=ctx)
+        if inst.latest is not None:
+            _record_latest(inst.latest, attrs, labels, ctx)
         ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if ttft is not None:
-            inst.ttft.record(ttft, token_labels, context=ctx)
+            inst.ttft.record(ttft, labels, context=ctx)
+        provider = labels[semconv.GEN_AI_PROVIDER_NAME]
+        base = ((semconv.GEN_AI_REQUEST_MODEL, model),) if model else ()
+        for kind, n in billed_tokens(attrs).items():
+            _count("billed", (*base, (semconv.GEN_AI_PROVIDER_NAME, provider), (semconv.TOKEN_KIND, kind)), n)
         cost = extra.get(semconv.COST_USD)
         if cost is not None:
-            cost_labels = {semconv.GEN_AI_REQUEST_MODEL: model}
-            for key, value in attrs.items():
-                if key.startswith(semconv.TAG_PREFIX):
-                    cost_labels[key] = value
+            cost_labels = dict(base)
+            cost_labels.update(_tag_labels.labels(attrs))
             inst.cost.add(cost, cost_labels, context=ctx)
         elif extra.get(semconv.COST_UNPRICED):
-            _count("unpriced", ((semconv.GEN_AI_REQUEST_MODEL, model),))
+            _count("unpriced", base)
     except Exception:
         log.debug("could not record call metrics", exc_info=True)
+
+
+def _record_latest(instruments: tuple[Any, ...], attrs: Mapping[str, Any], labels: dict[str, Any], ctx: Any) -> None:
+    """The newest conventions' token instruments: one counter per kind (by modality, which the Messages API does not
+    report: `unknown`), and per-operation histograms of input and output (no modality, so percentiles add up)."""
+    in_total, out_total, cache_read, cache_write, reasoning, op_in, op_out = instruments
+    get = attrs.get
+    counted = {**labels, semconv.GEN_AI_TOKEN_MODALITY: semconv.TOKEN_MODALITY_UNKNOWN}
+    for instrument, key in (
+        (in_total, semconv.GEN_AI_USAGE_INPUT_TOKENS),
+        (out_total, semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        (cache_read, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+        (cache_write, semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+        (reasoning, semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+    ):
+        value = get(key)
+        if type(value) is int and value >= 0:
+            instrument.add(value, counted, context=ctx)
+    for instrument, key in ((op_in, semconv.GEN_AI_USAGE_INPUT_TOKENS), (op_out, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)):
+        value = get(key)
+        if type(value) is int:
+            instrument.record(value, labels, context=ctx)

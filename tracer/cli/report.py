@@ -147,6 +147,8 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         all_input = cache[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].to_numpy().sum()
         console.print(f"Prompt caching: {cache['cache_read_tokens'].sum() / all_input * 100:.1f}% of input tokens read from cache, saving {_usd(saved)} at list prices.")
 
+    _print_alerts(console, store, filters.end)
+
     tags = queries.cost_by_tag(store, filters).head(10)
     if not tags.empty:
         by_tag = Table(title="Cost by tag (top 10)", title_justify="left")
@@ -155,3 +157,22 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         for _, row in tags.iterrows():
             by_tag.add_row(str(row["tag"]), str(row["value"]), _num(row["calls"]), _usd(row["cost_usd"]))
         console.print(by_tag)
+
+
+def _print_alerts(console: Any, store: Any, end: Any) -> None:
+    """The alert conditions of `tracer.alerts` (the Prometheus rules' thresholds) over the store, at the window's
+    end: firing ones in red, and a line saying how many hold."""
+    from rich.table import Table
+
+    from tracer import alerts
+
+    findings = alerts.evaluate(store, now=end)
+    if not findings:
+        return
+    firing = [f for f in findings if f.firing]
+    table = Table(title=f"Alerts at the window's end ({len(firing)} firing of {len(findings)} checked)", title_justify="left")
+    for column in ("alert", "subject", "value", "threshold", "state"):
+        table.add_column(column, justify="right" if column in ("value", "threshold") else "left", no_wrap=True)
+    for f in firing or findings[:5]:
+        table.add_row(f.alert, f.subject, _num(f.value, 3), _num(f.threshold, 3), "[red]firing[/red]" if f.firing else "ok")
+    console.print(table)

@@ -1,0 +1,293 @@
+"""The alert conditions, each threshold defined once: Prometheus rules are generated from here, and the same
+conditions are evaluated over the embedded store (`tracer report`, the dashboard's strip).
+
+`deploy/prometheus/rules/claude-tracer.rules.yml` is `python -m tracer.alerts` (a test checks that the file in
+the repository is exactly that): change a threshold here, regenerate, and both sides move together.
+
+>>> from tracer import alerts
+>>> [a.name for a in alerts.ALERTS][:2]
+['ClaudeRateLimitedShareHigh', 'ClaudeOverloadedShareHigh']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from tracer import semconv
+
+# -- thresholds: the one definition of each --------------------------------------------------------------------
+
+RATE_LIMITED_SHARE = 0.05  # 429s among attempts
+OVERLOADED_SHARE = 0.05  # 529s among attempts
+SERVER_ERROR_SHARE = 0.05  # other 5xx among attempts
+P95_LATENCY_S = 30.0  # p95 call duration per model
+DAILY_BUDGET_USD = 100.0  # spend over the last hour, projected to a day
+RATELIMIT_HEADROOM = 0.10  # remaining / limit, any kind (requests, tokens, input, output)
+SHARE_WINDOW = dt.timedelta(minutes=10)  # shares and p95 are over this window
+SPEND_WINDOW = dt.timedelta(hours=1)  # spend rate and unpriced calls are over this window
+BREAKER_OPEN = 2  # the value of tracer.breaker.state for "open" (0 closed, 1 half-open)
+
+
+def _prom(metric: str, suffix: str = "") -> str:
+    """The Prometheus series of a tracer metric: dots to underscores, the unit's word, `_total` on counters (the
+    translation tests/grafana/promnames.py checks against both exporters)."""
+    kind, unit = semconv.METRIC_INSTRUMENTS[metric]
+    name = metric.replace(".", "_")
+    word = {"s": "seconds", "USD": "USD"}.get(unit, "")
+    if word:
+        name += "_" + word
+    if kind == "counter":
+        name += "_total"
+    return name + suffix
+
+
+def _label(attribute: str) -> str:
+    return attribute.replace(".", "_")
+
+
+def _minutes(window: dt.timedelta) -> str:
+    return f"{int(window.total_seconds() // 60)}m"
+
+
+_ATTEMPTS = _prom(semconv.METRIC_ATTEMPTS)
+_STATUS = _label(semconv.HTTP_RESPONSE_STATUS_CODE)
+_MODEL = _label(semconv.GEN_AI_REQUEST_MODEL)
+_BY_MODEL = f"job, {_MODEL}"
+_W = _minutes(SHARE_WINDOW)
+_UNPRICED = _prom(semconv.METRIC_UNPRICED_CALLS)
+
+
+def _share(matcher: str) -> str:
+    per = f"sum by ({_BY_MODEL}) (rate({_ATTEMPTS}[{_W}]))"
+    return f"sum by ({_BY_MODEL}) (rate({_ATTEMPTS}{{{matcher}}}[{_W}])) / {per}"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One condition: a recording rule (`record`, `expr`) and the alert that compares it with `threshold`."""
+
+    name: str
+    record: str
+    expr: str
+    op: str  # ">" or "<" or "=="
+    threshold: float
+    summary: str  # with {{ $labels.x }} and {{ $value }} for Alertmanager
+    for_: str = "5m"
+    severity: str = "warning"
+
+    @property
+    def alert_expr(self) -> str:
+        return f"{self.record} {self.op} {_number(self.threshold)}"
+
+    def fires(self, value: float | None) -> bool:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        if self.op == ">":
+            return value > self.threshold
+        if self.op == "<":
+            return value < self.threshold
+        return value == self.threshold
+
+
+def _number(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(value)
+
+
+ALERTS: tuple[Alert, ...] = (
+    Alert("ClaudeRateLimitedShareHigh", f"claude:attempts_429:share{_W}", _share(f'{_STATUS}="429"'), ">",
+          RATE_LIMITED_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 429"),
+    Alert("ClaudeOverloadedShareHigh", f"claude:attempts_529:share{_W}", _share(f'{_STATUS}="529"'), ">",
+          OVERLOADED_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 529 (overloaded)"),
+    Alert("ClaudeServerErrorShareHigh", f"claude:attempts_5xx:share{_W}", _share(f'{_STATUS}=~"5..",{_STATUS}!="529"'), ">",
+          SERVER_ERROR_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 5xx (other than 529)"),
+    Alert("ClaudeLatencyP95High", f"claude:call_duration_seconds:p95_{_W}",
+          f"histogram_quantile(0.95, sum by ({_BY_MODEL}, le) "
+          f"(rate({_prom(semconv.METRIC_OPERATION_DURATION, '_bucket')}[{_W}])))", ">",
+          P95_LATENCY_S, "{{ $labels.gen_ai_request_model }}: p95 call latency {{ $value | humanizeDuration }}"),
+    Alert("ClaudeSpendOverDailyBudget", "claude:cost_usd:projected_daily",
+          f"sum by (job) (rate({_prom(semconv.METRIC_COST)}[{_minutes(SPEND_WINDOW)}])) * 86400", ">",
+          DAILY_BUDGET_USD, "{{ $labels.job }}: the last hour's spend projects to ${{ $value | printf \"%.2f\" }} a day",
+          for_="15m"),
+    Alert("ClaudeCircuitBreakerOpen", "claude:breaker:state",
+          f"max by (job, {_label(semconv.EVENT_NAME)}) ({_prom(semconv.METRIC_BREAKER_STATE)})", "==",
+          BREAKER_OPEN, "circuit breaker {{ $labels.tracer_event_name }} is open", for_="1m", severity="critical"),
+    Alert("ClaudeUnpricedCalls", f"claude:unpriced_calls:increase{_minutes(SPEND_WINDOW)}",
+          # A counter whose series starts at 1 (a process's first unpriced call) shows no increase() at all, so a
+          # series new within the window counts with its value.
+          f"sum by ({_BY_MODEL}) (({_UNPRICED} unless {_UNPRICED} offset {_minutes(SPEND_WINDOW)}) "
+          f"or increase({_UNPRICED}[{_minutes(SPEND_WINDOW)}]))", ">",
+          0, "{{ $labels.gen_ai_request_model }}: {{ $value | printf \"%.0f\" }} calls without a price (their cost is unknown, not zero)",
+          for_="0m", severity="info"),
+    Alert("ClaudeRateLimitHeadroomLow", "claude:ratelimit:headroom",
+          f"min by ({_BY_MODEL}, {_label(semconv.METRIC_ATTR_RATELIMIT_KIND)}) "
+          f"({_prom(semconv.METRIC_RATELIMIT_REMAINING)} / {_prom(semconv.METRIC_RATELIMIT_LIMIT)})", "<",
+          RATELIMIT_HEADROOM, "{{ $labels.gen_ai_request_model }}: {{ $labels.tracer_ratelimit_kind }} headroom "
+          "{{ $value | humanizePercentage }}"),
+)  # fmt: skip
+
+
+def rules_yaml() -> str:
+    """The Prometheus rule file: one recording rule and one alert per condition."""
+    lines = [
+        "# Generated by `python -m tracer.alerts` from tracer/alerts.py (the one definition of each threshold).",
+        "# Do not edit by hand: change tracer/alerts.py and regenerate; tests/grafana/test_alert_rules.py checks it.",
+        "groups:",
+        "  - name: claude-tracer-recording",
+        "    rules:",
+    ]
+    for a in ALERTS:
+        lines += [f"      - record: {a.record}", f"        expr: {_quote(a.expr)}"]
+    lines += ["  - name: claude-tracer-alerts", "    rules:"]
+    for a in ALERTS:
+        lines += [
+            f"      - alert: {a.name}",
+            f"        expr: {_quote(a.alert_expr)}",
+            f"        for: {a.for_}",
+            "        labels:",
+            f"          severity: {a.severity}",
+            "        annotations:",
+            f"          summary: {_quote(a.summary)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# -- the same conditions over the embedded store ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One condition evaluated over the store: what it is about (`subject`: a model, a breaker, "all"), its value,
+    the threshold, and whether the alert would fire."""
+
+    alert: str
+    subject: str
+    value: float | None
+    threshold: float
+    firing: bool
+    text: str
+
+
+def _by_name() -> dict[str, Alert]:
+    return {a.name: a for a in ALERTS}
+
+
+def evaluate(store: Any, *, now: dt.datetime | None = None) -> list[Finding]:
+    """Every condition of `ALERTS` over the store at `now` (default: the present), using only its public views
+    (`calls`, `attempts`, `events`). Firing findings first. Never raises for a store without data: a condition that
+    cannot be computed is left out.
+
+    The windows are those of the Prometheus rules; what Prometheus would hold for `for:` before firing is not
+    modelled (the store answers "is the condition true now").
+    """
+    end = now or dt.datetime.now(dt.UTC)
+    alerts = _by_name()
+    out: list[Finding] = []
+
+    def add(name: str, subject: str, value: Any, text: str) -> None:
+        a = alerts[name]
+        v = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+        out.append(Finding(name, subject, v, a.threshold, a.fires(v), text))
+
+    share_start = end - SHARE_WINDOW
+    for row in _rows(store, _SHARES_SQL, [share_start, end]):
+        model, attempts, r429, r529, r5xx = row
+        if not attempts:
+            continue
+        model = model or "(no model)"
+        add("ClaudeRateLimitedShareHigh", model, r429 / attempts, f"{model}: {r429 / attempts:.1%} of attempts answered 429")
+        add("ClaudeOverloadedShareHigh", model, r529 / attempts, f"{model}: {r529 / attempts:.1%} of attempts answered 529")
+        add("ClaudeServerErrorShareHigh", model, r5xx / attempts, f"{model}: {r5xx / attempts:.1%} of attempts answered 5xx")
+    for model, p95_ms in _rows(store, _P95_SQL, [share_start, end]):
+        if p95_ms is not None:
+            model = model or "(no model)"
+            add("ClaudeLatencyP95High", model, p95_ms / 1000, f"{model}: p95 call latency {p95_ms / 1000:.1f} s")
+    spend_start = end - SPEND_WINDOW
+    spent = _rows(store, _SPEND_SQL, [spend_start, end])
+    if spent and spent[0][0] is not None:
+        daily = float(spent[0][0]) * (86400 / SPEND_WINDOW.total_seconds())
+        add("ClaudeSpendOverDailyBudget", "all", daily, f"the last hour's spend projects to ${daily:,.2f} a day")
+    for name, state in _rows(store, _BREAKERS_SQL, [end]):
+        value = BREAKER_OPEN if state == "open" else 0
+        add("ClaudeCircuitBreakerOpen", name, value, f"circuit breaker {name} is {state}")
+    for model, calls in _rows(store, _UNPRICED_SQL, [spend_start, end]):
+        add("ClaudeUnpricedCalls", model or "(no model)", calls, f"{model}: {calls} calls without a price")
+    for model, requests, tokens in _rows(store, _HEADROOM_SQL, [share_start, end]):
+        for kind, share in (("requests", requests), ("tokens", tokens)):
+            if share is not None:
+                add("ClaudeRateLimitHeadroomLow", f"{model or '(no model)'} {kind}", share,
+                    f"{model}: {kind} headroom {share:.1%}")  # fmt: skip
+    out.sort(key=lambda f: (not f.firing, f.alert, f.subject))
+    return out
+
+
+def _rows(store: Any, query: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    try:
+        frame = store.sql(query, params)
+    except Exception:  # a view or column this store does not have: the condition is left out
+        return []
+    return [tuple(None if _missing(v) else v for v in row) for row in frame.itertuples(index=False, name=None)]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(value != value) or value is None  # NaN, NaT, pd.NA
+    except Exception:
+        return value is None
+
+
+# Plain SQL over the store's public views (the contract in DESIGN.md), so that this module depends on no query
+# helper's internals; each window is [start, end).
+_SHARES_SQL = """
+SELECT c.model, count(*) AS attempts,
+       count(*) FILTER (WHERE a.http_status = 429) AS r429,
+       count(*) FILTER (WHERE a.http_status = 529) AS r529,
+       count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529) AS r5xx
+FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id
+WHERE a.start_time >= ? AND a.start_time < ?
+GROUP BY c.model ORDER BY c.model
+"""
+_P95_SQL = """
+SELECT model, quantile_cont(duration_ms, 0.95) AS p95_ms FROM calls
+WHERE start_time >= ? AND start_time < ? AND duration_ms IS NOT NULL
+GROUP BY model ORDER BY model
+"""
+_SPEND_SQL = "SELECT sum(cost_usd) FROM calls WHERE start_time >= ? AND start_time < ?"
+_BREAKERS_SQL = f"""
+SELECT name, arg_max(to_state, time) AS state FROM events
+WHERE kind = '{semconv.EVENT_KIND_BREAKER_TRANSITION}' AND time < ?
+GROUP BY name ORDER BY name
+"""
+# Unpriced as the store's roll-ups define it: no cost although tokens were used (never counted as 0).
+_UNPRICED_SQL = """
+SELECT model, count(*) AS calls FROM calls
+WHERE start_time >= ? AND start_time < ? AND cost_usd IS NULL
+      AND coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
+          + coalesce(cache_write_tokens, 0) > 0
+GROUP BY model ORDER BY model
+"""
+# The latest response's headroom per model: the rules' gauge holds the last value too.
+_HEADROOM_SQL = """
+SELECT c.model,
+       arg_max(a.ratelimit_requests_remaining / nullif(a.ratelimit_requests_limit, 0), a.start_time) AS requests,
+       arg_max(a.ratelimit_tokens_remaining / nullif(a.ratelimit_tokens_limit, 0), a.start_time) AS tokens
+FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id
+WHERE a.start_time >= ? AND a.start_time < ? AND a.ratelimit_requests_limit IS NOT NULL
+GROUP BY c.model ORDER BY c.model
+"""
+
+
+def main() -> int:
+    sys.stdout.write(rules_yaml())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
