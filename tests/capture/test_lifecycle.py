@@ -37,8 +37,9 @@ class TestLifecycle:
         found = _compat.parts()
         owners = [(getattr(found, part) if index is None else getattr(found, part)[index], name)
                   for part, index, name, _ in Patcher.TABLE]  # fmt: skip
-        originals = {(owner, name): vars(owner)[name] for owner, name in owners}
-        assert len(originals) == len(Patcher.TABLE)  # this SDK has every part
+        # Every part but `dig`, a speed-up that anthropic has only from 2.6.0 on (see docs/compatibility.md).
+        assert {name for owner, name in owners if owner is None} <= {"dig"}
+        originals = {(owner, name): vars(owner)[name] for owner, name in owners if owner is not None}
         client = sync_client(fake_api)
         tracer.instrument(store=False, capture_content=True)  # content: the `_tracer` row is applied too
         assert all(vars(owner)[name] is not original for (owner, name), original in originals.items())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import inspect
 from typing import Any, ClassVar
 
 import anthropic
@@ -15,6 +16,12 @@ from tracer import semconv
 from .conftest import HELLO, MODEL, async_client, script, sync_client
 
 ASK = {"model": MODEL, "max_tokens": 256, "messages": HELLO}
+# The `speed` parameter is there from anthropic 1.15.0 on; before, the same field goes in the body as an extra.
+SPEED_FAST: dict[str, Any] = (
+    {"speed": "fast"}
+    if "speed" in inspect.signature(anthropic.resources.Messages.create).parameters
+    else {"extra_body": {"speed": "fast"}}
+)
 
 
 class TestStreamsEnd:
@@ -154,7 +161,7 @@ class TestStreamedUsage:
     """A streamed call records the usage fields that the SDK's span leaves out, as a non-streamed one does."""
 
     # Opus 4.6 has a fast-mode price, and web search is priced per request: each field moves the cost.
-    SEARCHING: ClassVar[dict[str, Any]] = {**ASK, "model": "claude-opus-4-6", "inference_geo": "us", "speed": "fast",
+    SEARCHING: ClassVar[dict[str, Any]] = {**ASK, "model": "claude-opus-4-6", "inference_geo": "us", **SPEED_FAST,
                  "tools": [{"type": "web_search_20250305", "name": "web_search"}, {"type": "web_fetch_20250910", "name": "web_fetch"}]}  # fmt: skip
     FIELDS = (semconv.USAGE_WEB_SEARCH_REQUESTS, semconv.USAGE_WEB_FETCH_REQUESTS, semconv.USAGE_INFERENCE_GEO,
               semconv.USAGE_SPEED, semconv.COST_USD_EXACT)  # fmt: skip
