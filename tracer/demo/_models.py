@@ -11,6 +11,8 @@ import re
 import typing
 from dataclasses import dataclass
 
+from tracer._models import deprecated_models
+
 FAMILIES = ("sonnet", "haiku", "opus")
 _ID = re.compile(r"^claude-(?P<family>[a-z]+)-(?P<version>\d+(?:-\d+)?)$")
 
@@ -42,14 +44,6 @@ def sdk_models() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _deprecated() -> set[str]:
-    try:
-        from anthropic._data.deprecated_models import DEPRECATED_MODELS
-    except ImportError:  # an SDK without the table: nothing is deprecated
-        return set()
-    return set(DEPRECATED_MODELS)
-
-
 def _version(model: str) -> tuple[int, ...]:
     match = _ID.match(model)
     return tuple(int(part) for part in match.group("version").split("-")) if match else ()
@@ -71,7 +65,7 @@ def pick_models(names: typing.Iterable[str] | None = None) -> Models:
     ...              "claude-opus-4-8"]).opus
     'claude-opus-4-8'
     """
-    deprecated = _deprecated()
+    deprecated = set(deprecated_models())
     by_family: dict[str, list[str]] = {family: [] for family in FAMILIES}
     for name in sdk_models() if names is None else names:
         match = _ID.match(name)
