@@ -39,6 +39,14 @@ def panels() -> None:
     cols[4].metric("Cache hit ratio", state.pct(hit_ratio), help="Cache-read tokens / all input tokens")
     cols[5].metric("Caching saved", state.usd(saved), help="At list prices: cheaper cache reads minus the cache-write premium")
 
+    by_model = state.run("cost_by_model", filters)
+    for model in retiring(by_model):
+        st.warning(
+            f"**{model.model}** retires {model.when()}: {state.count(model.calls)} calls and "
+            f"{state.usd(model.cost_usd)} in this window still go to it. The installed anthropic SDK lists it as "
+            "deprecated; move these calls to a current model before then.",
+            icon=":material/event_busy:",
+        )
     if int(head["unpriced_calls"]):
         unpriced = state.run("unpriced_calls", filters)
         st.warning(
@@ -49,14 +57,6 @@ def panels() -> None:
         )
         state.table(unpriced, "unpriced_table")
 
-    by_model = state.run("cost_by_model", filters)
-    for model in retiring(by_model):
-        st.warning(
-            f"**{model.model}** retires {model.when()}: {state.count(model.calls)} calls and "
-            f"{state.usd(model.cost_usd)} in this window still go to it. The installed anthropic SDK lists it as "
-            "deprecated; move these calls to a current model before then.",
-            icon=":material/event_busy:",
-        )
     colours = state.colours()
     left, right = st.columns(2)
     left.plotly_chart(charts.cost_by_model(by_model, colours), key="cost_by_model")
@@ -67,7 +67,8 @@ def panels() -> None:
     right.plotly_chart(charts.cost_by_tag(state.run("cost_by_tag", filters)), key="cost_by_tag")
 
     st.subheader("Per model")
-    state.table(by_model, "cost_by_model_table", caption=f"{NO_MODEL}: batch and other management calls, which name none.")
+    no_model = f"{NO_MODEL}: batch and other management calls, which name none." if NO_MODEL in set(by_model["model"]) else None
+    state.table(by_model, "cost_by_model_table", caption=no_model)
 
 
 if state.ready():

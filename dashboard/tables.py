@@ -189,11 +189,11 @@ def show(frame: pd.DataFrame, key: str, *, zone: dt.tzinfo | str, hide: Iterable
     """Draw `frame` as a table with a "Download CSV" button under it (file `{key}.csv`)."""
     shown = visible(frame, hide)
     styled = shown.style.format(formats(shown, zone), na_rep=MISSING)  # type: ignore[arg-type]
-    st.dataframe(styled, hide_index=True, key=key, column_config={c: label(c) for c in shown.columns})
-    left, right = st.columns([4, 1])
+    # The placeholder too: Streamlit draws a missing value as "None" whatever the Styler says.
+    st.dataframe(styled, hide_index=True, key=key, column_config={c: label(c) for c in shown.columns}, placeholder=MISSING)
     if caption:
-        left.caption(caption)
-    right.download_button(
+        st.caption(caption)
+    st.download_button(
         "Download CSV", csv(shown), file_name=f"{key.removesuffix('_table')}.csv", mime="text/csv",
-        key=f"{key}_csv", icon=":material/download:", on_click="ignore", width="stretch",
+        key=f"{key}_csv", icon=":material/download:", on_click="ignore", type="tertiary",
     )  # fmt: skip
