@@ -39,7 +39,8 @@ def model_colours(models: Iterable[object]) -> dict[str, str]:
     >>> colours = model_colours(["claude-opus-4-8", "claude-haiku-4-5", None])
     >>> colours == model_colours(["claude-haiku-4-5", "claude-opus-4-8"]) | {NO_MODEL: NO_MODEL_COLOUR}
     True
-    >>> len(set(model_colours(f"m{i}" for i in range(len(PALETTE))).values())) == len(PALETTE)
+    >>> nine = model_colours(f"m{i}" for i in range(len(PALETTE)))      # as many models as colours: all differ
+    >>> len({nine[f"m{i}"] for i in range(len(PALETTE))}) == len(PALETTE)
     True
     """
     out = {NO_MODEL: NO_MODEL_COLOUR}

@@ -200,6 +200,21 @@ class TestCalls:
         assert {trace["name"] for trace in waterfall} >= {"wait before attempt", "429", "ok"}
 
 
+class TestModelColours:
+    def test_as_many_models_as_colours_all_differ_and_the_order_they_come_in_does_not_matter(self) -> None:
+        from dashboard.charts import PALETTE, model_colours
+
+        names = [f"claude-test-{i}" for i in range(len(PALETTE))]
+        colours = model_colours(names)
+        assert len({colours[name] for name in names}) == len(PALETTE)
+        assert model_colours(reversed(names)) == colours
+
+    def test_the_calls_without_a_model_are_grey(self) -> None:
+        from dashboard.charts import NO_MODEL_COLOUR, PALETTE, model_colours
+
+        assert model_colours([None, "claude-x"])[NO_MODEL] == NO_MODEL_COLOUR not in PALETTE
+
+
 class TestOneVisualLanguage:
     def test_a_model_has_one_colour_on_every_chart_of_every_page(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         """Every trace named after a model, on every page, is drawn in that model's one colour, and no two models
