@@ -8,11 +8,8 @@ import streamlit as st
 from dashboard import charts, state
 
 TABLES = {"recent_calls": "Recent", "slowest_calls": "Slowest", "costliest_calls": "Costliest"}
-COLUMNS = {
-    "cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.5f"),
-    "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%.0f"),
-    "ttft_ms": st.column_config.NumberColumn("TTFT (ms)", format="%.0f"),
-}
+# An attempt's own columns: its call's (call_model, call_tags...) are the call's, shown above it.
+CALL_COLUMNS_OF_ATTEMPTS = ("call_start_time", "call_model", "call_service_name", "call_tags", "trace_id", "call_span_id")
 
 
 def _label(row: pd.Series) -> str:
@@ -27,7 +24,7 @@ def panels() -> None:
     frames = {name: state.run(name, filters) for name in TABLES}
     for tab, (name, frame) in zip(st.tabs(list(TABLES.values())), frames.items(), strict=True):
         with tab:
-            st.dataframe(frame, hide_index=True, key=f"{name}_table", column_config=COLUMNS)
+            state.table(frame, f"{name}_table")
 
     st.subheader("One call")
     choices = pd.concat(frames.values()).drop_duplicates("span_id")
@@ -52,7 +49,7 @@ def panels() -> None:
         cols[3].metric("Cost", state.usd(row["cost_usd"]) if pd.notna(row["cost_usd"]) else "unpriced")
         cols[4].metric("Output tokens", state.count(row["output_tokens"]))
     st.plotly_chart(charts.attempts_waterfall(attempts), key="waterfall")
-    st.dataframe(attempts, hide_index=True, key="attempts_table")
+    state.table(attempts, "attempts_table", hide=CALL_COLUMNS_OF_ATTEMPTS)
 
 
 if state.ready():

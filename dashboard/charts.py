@@ -2,19 +2,64 @@
 
 Each builder takes the frame its query returns and gives back a figure; an empty frame gives a figure that says
 there is nothing to show (a panel never disappears, so the layout does not jump while data arrives).
+
+One visual language: a model has one colour in every figure (`model_colours`, which pages compute once from every
+model in the store and pass to each builder as `colours`), and so has an HTTP outcome (`STATUS_COLOURS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from tracer._models import NO_MODEL
+
 HEIGHT = 340
+# Tableau 10 without its grey, which is kept for the calls that name no model.
+PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
+NO_MODEL_COLOUR = "#bab0ac"
 STATE_COLOURS = {"closed": "#2ca02c", "half_open": "#ff9f1c", "open": "#d62728"}
-OUTCOME_COLOURS = {"ok": "#2ca02c", "429": "#ff9f1c", "529": "#9467bd", "5xx": "#d62728", "timeout": "#8c564b", "other": "#7f7f7f"}
+# An attempt's or a call's outcome, the same on every chart ("error": a call that failed after its retries).
+STATUS_COLOURS = {"ok": "#2ca02c", "429": "#ff9f1c", "529": "#9467bd", "5xx": "#d62728", "timeout": "#8c564b",
+                  "error": "#d62728", "other": "#7f7f7f"}  # fmt: skip
+# Percentiles side by side: light to dark, so they read as one quantity growing and never as models.
+PERCENTILE_COLOURS = {"p50": "#c6dbef", "p95": "#6baed6", "p99": "#08519c"}
+Colours = Mapping[str, str]
+
+
+def model_colours(models: Iterable[object]) -> dict[str, str]:
+    """Each model's colour: the palette slot its name hashes to (crc32: the same in every process and session),
+    or the next free slot when another model took it; grey for `NO_MODEL`. Give it every model in the store, not
+    one chart's, so that a model keeps its colour whatever the filters leave on a chart.
+
+    >>> colours = model_colours(["claude-opus-4-8", "claude-haiku-4-5", None])
+    >>> colours == model_colours(["claude-haiku-4-5", "claude-opus-4-8"]) | {NO_MODEL: NO_MODEL_COLOUR}
+    True
+    >>> nine = model_colours(f"m{i}" for i in range(len(PALETTE)))      # as many models as colours: all differ
+    >>> len({nine[f"m{i}"] for i in range(len(PALETTE))}) == len(PALETTE)
+    True
+    """
+    out = {NO_MODEL: NO_MODEL_COLOUR}
+    free = list(range(len(PALETTE)))
+    for name in sorted({m for m in models if isinstance(m, str) and m != NO_MODEL}):
+        slot = zlib.crc32(name.encode()) % len(PALETTE)
+        if free:  # past nine models colours repeat: there is no tenth distinguishable one
+            while slot not in free:
+                slot = (slot + 1) % len(PALETTE)
+            free.remove(slot)
+        out[name] = PALETTE[slot]
+    return out
+
+
+def _colours(frame: pd.DataFrame, colours: Colours | None) -> dict[str, str]:
+    """`colours` with any model of `frame` it lacks (one that arrived after the page computed it) added."""
+    given = dict(colours or {})
+    missing = [m for m in frame["model"].unique() if m not in given] if "model" in frame else []
+    return given | {m: c for m, c in model_colours(missing).items() if m not in given} if missing else given
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = HEIGHT, legend: bool = True) -> go.Figure:
@@ -43,12 +88,12 @@ def empty(title: str, message: str = "No data in this window") -> go.Figure:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def cost_by_model(frame: pd.DataFrame) -> go.Figure:
+def cost_by_model(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Cost per model (USD)"
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
     if priced.empty:
         return empty(title)
-    fig = px.bar(priced, x="model", y="cost_usd", color="model", hover_data=["calls"])
+    fig = px.bar(priced, x="model", y="cost_usd", color="model", hover_data=["calls"], color_discrete_map=_colours(priced, colours))
     # Enough digits for the cheapest model's bar too: ".2f" labels a $0.003 model "0.00".
     digits = 2 if priced["cost_usd"].abs().min() >= 1 else 4
     fig.update_traces(texttemplate=f"$%{{y:,.{digits}f}}", textposition="auto")
@@ -57,12 +102,13 @@ def cost_by_model(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, legend=False)
 
 
-def cost_over_time(frame: pd.DataFrame) -> go.Figure:
+def cost_over_time(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Cost over time (USD per bucket)"
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
     if priced.empty:
         return empty(title)
-    fig = px.bar(priced, x="bucket", y="cost_usd", color="model", hover_data=["calls", "tokens"])
+    fig = px.bar(priced, x="bucket", y="cost_usd", color="model", hover_data=["calls", "tokens"],
+                 color_discrete_map=_colours(priced, colours))
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_yaxes(title="USD", tickprefix="$")
     fig.update_xaxes(title=None)
@@ -75,6 +121,7 @@ TOKEN_KINDS = {
     "cache_write_tokens": "cache write",
     "output_tokens": "output",
 }
+TOKEN_COLOURS = {"input (uncached)": "#9ecae1", "cache read": "#3182bd", "cache write": "#fdae6b", "output": "#636363"}
 
 
 def tokens_by_kind(frame: pd.DataFrame) -> go.Figure:
@@ -84,7 +131,7 @@ def tokens_by_kind(frame: pd.DataFrame) -> go.Figure:
         return empty(title)
     long = frame.melt(id_vars=["model"], value_vars=list(TOKEN_KINDS), var_name="kind", value_name="tokens")
     long["kind"] = long["kind"].map(TOKEN_KINDS)
-    fig = px.bar(long, y="model", x="tokens", color="kind", orientation="h")
+    fig = px.bar(long, y="model", x="tokens", color="kind", orientation="h", color_discrete_map=TOKEN_COLOURS)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title=None)
     return _layout(fig, title)
@@ -126,30 +173,37 @@ def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _percentile_lines(frame: pd.DataFrame, columns: dict[str, str], title: str, y_title: str) -> go.Figure:
-    present = {col: label for col, label in columns.items() if col in frame and frame[col].notna().any()}
-    if frame.empty or not present:
+LATENCY_PERCENTILES = ("p50", "p95", "p99")
+TTFT_PERCENTILES = ("p50", "p95")
+
+
+def _percentile_line(frame: pd.DataFrame, column: str, title: str, colours: Colours | None) -> go.Figure:
+    """One line per model for one percentile: a person compares models, then switches percentile."""
+    if frame.empty or column not in frame or not frame[column].notna().any():
         return empty(title)
-    long = frame.melt(id_vars=["bucket", "model"], value_vars=list(present), var_name="percentile", value_name="ms")
-    long["percentile"] = long["percentile"].map(present)
-    fig = px.line(long.dropna(subset=["ms"]), x="bucket", y="ms", color="model", line_dash="percentile", markers=len(frame) < 40)
-    fig.update_yaxes(title=y_title, rangemode="tozero")
+    shown = frame.dropna(subset=[column])
+    fig = px.line(shown, x="bucket", y=column, color="model", markers=len(frame) < 40, hover_data=["calls"],
+                  color_discrete_map=_colours(shown, colours))  # fmt: skip
+    fig.update_yaxes(title="ms", rangemode="tozero")
     fig.update_xaxes(title=None)
     return _layout(fig, title, height=380)
 
 
-def latency_over_time(frame: pd.DataFrame) -> go.Figure:
-    return _percentile_lines(frame, {"p50_ms": "p50", "p95_ms": "p95", "p99_ms": "p99"}, "Call latency p50 / p95 / p99", "ms")
+def latency_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None) -> go.Figure:
+    """Call duration over time, one line per model, at `percentile` (one of `LATENCY_PERCENTILES`)."""
+    return _percentile_line(frame, f"{percentile}_ms", f"Call latency {percentile} per model", colours)
 
 
-def ttft_over_time(frame: pd.DataFrame) -> go.Figure:
-    return _percentile_lines(frame, {"ttft_p50_ms": "p50", "ttft_p95_ms": "p95"}, "Time to first token p50 / p95 (streams)", "ms")
+def ttft_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None) -> go.Figure:
+    """Time to first token over time (streamed calls), one line per model, at `percentile` (`TTFT_PERCENTILES`)."""
+    return _percentile_line(frame, f"ttft_{percentile}_ms", f"Time to first token {percentile} per model (streams)", colours)
 
 
-def latency_histogram(frame: pd.DataFrame) -> go.Figure:
+def latency_histogram(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Latency distribution"
     if frame.empty:
         return empty(title)
+    palette = _colours(frame, colours)
     fig = go.Figure()
     for model, rows in frame.groupby("model", sort=True):
         fig.add_bar(
@@ -158,6 +212,7 @@ def latency_histogram(frame: pd.DataFrame) -> go.Figure:
             y=rows["calls"],
             width=rows["bin_end_ms"] - rows["bin_start_ms"],
             opacity=0.65,
+            marker_color=palette.get(str(model)),
             customdata=rows[["bin_start_ms", "bin_end_ms"]],
             hovertemplate="%{customdata[0]:.0f}-%{customdata[1]:.0f} ms: %{y} calls",
         )
@@ -173,7 +228,8 @@ def percentiles_by_model(frame: pd.DataFrame) -> go.Figure:
         return empty(title)
     long = frame.melt(id_vars=["model"], value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
     long["percentile"] = long["percentile"].str.removesuffix("_ms")
-    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group", text_auto=".0f")
+    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group", text_auto=",.0f",
+                 color_discrete_map=PERCENTILE_COLOURS)
     fig.update_xaxes(title=None)
     return _layout(fig, title)
 
@@ -185,13 +241,14 @@ def percentiles_by_model(frame: pd.DataFrame) -> go.Figure:
 RATE_KINDS = {"rate_429": "429 rate limited", "rate_529": "529 overloaded", "rate_5xx": "other 5xx", "rate_timeout": "timeouts"}
 
 
-def error_rates_over_time(frame: pd.DataFrame) -> go.Figure:
+def error_rates_over_time(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Share of HTTP attempts failing, by kind"
     if frame.empty:
         return empty(title)
     long = frame.melt(id_vars=["bucket", "model"], value_vars=list(RATE_KINDS), var_name="kind", value_name="rate")
     long["kind"] = long["kind"].map(RATE_KINDS)
-    fig = px.line(long, x="bucket", y="rate", color="model", facet_row="kind", category_orders={"kind": list(RATE_KINDS.values())})
+    fig = px.line(long, x="bucket", y="rate", color="model", facet_row="kind", category_orders={"kind": list(RATE_KINDS.values())},
+                  color_discrete_map=_colours(long, colours))
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.update_yaxes(title=None, tickformat=".0%", rangemode="tozero", matches=None)
     fig.update_xaxes(title=None)
@@ -204,30 +261,33 @@ def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
         return empty(title)
     # Side by side: stacked bars on a log axis draw the upper segment's height meaninglessly.
     fig = px.bar(frame.assign(attempts=frame["attempts"].astype(str)), x="attempts", y="calls", color="status",
-                 color_discrete_map={"ok": "#2ca02c", "error": "#d62728"}, text_auto=True, barmode="group")
-    fig.update_yaxes(type="log", title="calls (log)")
+                 color_discrete_map=STATUS_COLOURS, text_auto=True, barmode="group")
+    # Ticks at powers of ten only, written out: Plotly's default log ticks read "2, 1000, 5, 2, 100".
+    fig.update_yaxes(type="log", title="calls (log scale)", dtick=1, tickformat=",d", minor={"showgrid": False})
     order = sorted({str(a) for a in frame["attempts"]}, key=int)  # else categories follow first appearance
     fig.update_xaxes(title="attempts", type="category", categoryorder="array", categoryarray=order)
     return _layout(fig, title)
 
 
-def retries_by_model(frame: pd.DataFrame) -> go.Figure:
+def retries_by_model(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Retries per call"
     if frame.empty:
         return empty(title)
-    fig = px.bar(frame, x="model", y="retries_per_call", color="model", text_auto=".3f", hover_data=["calls", "retries", "retried_calls"])
+    fig = px.bar(frame, x="model", y="retries_per_call", color="model", text_auto=".3f", hover_data=["calls", "retries", "retried_calls"],
+                 color_discrete_map=_colours(frame, colours))
     fig.update_xaxes(title=None)
     fig.update_yaxes(title="retries / call")
     return _layout(fig, title, legend=False)
 
 
-def ratelimit_headroom(frame: pd.DataFrame) -> go.Figure:
+def ratelimit_headroom(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Rate-limit headroom (lowest remaining per bucket)"
     if frame.empty:
         return empty(title, "No rate-limit headers recorded in this window")
     long = frame.melt(id_vars=["bucket", "model"], value_vars=["requests_remaining", "tokens_remaining"], var_name="limit", value_name="remaining")
     long["limit"] = long["limit"].map({"requests_remaining": "requests", "tokens_remaining": "tokens"})
-    fig = px.line(long.dropna(subset=["remaining"]), x="bucket", y="remaining", color="model", facet_row="limit")
+    shown = long.dropna(subset=["remaining"])
+    fig = px.line(shown, x="bucket", y="remaining", color="model", facet_row="limit", color_discrete_map=_colours(shown, colours))
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     fig.update_yaxes(title=None, matches=None, rangemode="tozero")
     fig.update_xaxes(title=None)
@@ -287,7 +347,7 @@ def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this ca
         part = rows[mask]
         fig.add_bar(
             y=[label for label, m in zip(labels, mask, strict=True) if m], x=part["duration_ms"], base=part["offset_ms"],
-            orientation="h", name=kind, marker_color=OUTCOME_COLOURS[kind],
+            orientation="h", name=kind, marker_color=STATUS_COLOURS[kind],
             text=[f"{'' if pd.isna(s) else int(s)} {'' if e is None or pd.isna(e) else e}".strip() for s, e in zip(part["http_status"], part["error_type"], strict=True)],
             textposition="inside", hovertemplate="%{base:.0f} ms + %{x:.0f} ms<extra></extra>",
         )

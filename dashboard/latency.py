@@ -19,15 +19,20 @@ def panels() -> None:
     cols[2].metric("p99 latency", state.ms(head["p99_ms"]))
 
     over_time = state.run("latency_over_time", filters)
-    st.plotly_chart(charts.latency_over_time(over_time), key="latency_over_time")
+    colours = state.colours()
+    # One percentile at a time, one line per model: all of them on one chart was a tangle of a dozen lines.
+    shown = st.segmented_control("Call latency percentile", charts.LATENCY_PERCENTILES, default="p95", key="latency_pct")
+    st.plotly_chart(charts.latency_over_time(over_time, shown or "p95", colours), key="latency_over_time")
     left, right = st.columns(2)
-    left.plotly_chart(charts.ttft_over_time(over_time), key="ttft_over_time")
-    right.plotly_chart(charts.latency_histogram(state.run("latency_histogram", filters)), key="latency_histogram")
+    with left:
+        shown = st.segmented_control("Time to first token percentile", charts.TTFT_PERCENTILES, default="p95", key="ttft_pct")
+        st.plotly_chart(charts.ttft_over_time(over_time, shown or "p95", colours), key="ttft_over_time")
+    right.plotly_chart(charts.latency_histogram(state.run("latency_histogram", filters), colours), key="latency_histogram")
     st.plotly_chart(charts.percentiles_by_model(by_model), key="percentiles_by_model")
 
     st.subheader("Per model")
-    st.caption("Whole calls, retries included. Time to first token: streamed calls only. Output speed: output tokens per second after the first token.")
-    st.dataframe(by_model, hide_index=True, key="latency_table")
+    state.table(by_model, "latency_table", caption="Whole calls, retries included. Time to first token: streamed calls "
+                "only. Output speed: output tokens per second after the first token.")  # fmt: skip
 
 
 if state.ready():

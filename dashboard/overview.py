@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import charts, state
+from tracer._models import NO_MODEL, retiring
 
 
 @st.cache_data(ttl=state.TTL_S, show_spinner=False)
@@ -38,6 +39,14 @@ def panels() -> None:
     cols[4].metric("Cache hit ratio", state.pct(hit_ratio), help="Cache-read tokens / all input tokens")
     cols[5].metric("Caching saved", state.usd(saved), help="At list prices: cheaper cache reads minus the cache-write premium")
 
+    by_model = state.run("cost_by_model", filters)
+    for model in retiring(by_model):
+        st.warning(
+            f"**{model.model}** retires {model.when()}: {state.count(model.calls)} calls and "
+            f"{state.usd(model.cost_usd)} in this window still go to it. The installed anthropic SDK lists it as "
+            "deprecated; move these calls to a current model before then.",
+            icon=":material/event_busy:",
+        )
     if int(head["unpriced_calls"]):
         unpriced = state.run("unpriced_calls", filters)
         st.warning(
@@ -46,24 +55,20 @@ def panels() -> None:
             "Add the prices with `tracer prices` or `tracer.instrument(prices=FILE)`.",
             icon=":material/warning:",
         )
-        st.dataframe(unpriced, hide_index=True, key="unpriced_table")
+        state.table(unpriced, "unpriced_table")
 
-    by_model = state.run("cost_by_model", filters)
+    colours = state.colours()
     left, right = st.columns(2)
-    left.plotly_chart(charts.cost_by_model(by_model), key="cost_by_model")
+    left.plotly_chart(charts.cost_by_model(by_model, colours), key="cost_by_model")
     right.plotly_chart(charts.tokens_by_kind(by_model), key="tokens_by_kind")
-    st.plotly_chart(charts.cost_over_time(state.run("cost_over_time", filters)), key="cost_over_time")
+    st.plotly_chart(charts.cost_over_time(state.run("cost_over_time", filters), colours), key="cost_over_time")
     left, right = st.columns(2)
     left.plotly_chart(charts.cache_savings(cache), key="cache_savings")
     right.plotly_chart(charts.cost_by_tag(state.run("cost_by_tag", filters)), key="cost_by_tag")
 
     st.subheader("Per model")
-    st.dataframe(
-        by_model,
-        hide_index=True,
-        key="cost_by_model_table",
-        column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f")},
-    )
+    no_model = f"{NO_MODEL}: batch and other management calls, which name none." if NO_MODEL in set(by_model["model"]) else None
+    state.table(by_model, "cost_by_model_table", caption=no_model)
 
 
 if state.ready():

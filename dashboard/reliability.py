@@ -25,15 +25,16 @@ def panels() -> None:
     cols[3].metric("Timeout rate", state.pct(share("timeouts")))
     cols[4].metric("Retries per call", f"{head['retries'] / head['calls']:.3f}" if head["calls"] else "n/a")
 
-    st.plotly_chart(charts.error_rates_over_time(state.run("error_rates_over_time", filters)), key="error_rates_over_time")
+    colours = state.colours()
+    st.plotly_chart(charts.error_rates_over_time(state.run("error_rates_over_time", filters), colours), key="error_rates_over_time")
     left, right = st.columns(2)
     left.plotly_chart(charts.attempts_distribution(state.run("attempts_distribution", filters)), key="attempts_distribution")
-    right.plotly_chart(charts.retries_by_model(state.run("retries_by_model", filters)), key="retries_by_model")
-    st.plotly_chart(charts.ratelimit_headroom(state.run("ratelimit_headroom", filters)), key="ratelimit_headroom")
+    right.plotly_chart(charts.retries_by_model(state.run("retries_by_model", filters), colours), key="retries_by_model")
+    st.plotly_chart(charts.ratelimit_headroom(state.run("ratelimit_headroom", filters), colours), key="ratelimit_headroom")
     st.plotly_chart(charts.breaker_timeline(state.run("breaker_timeline", filters)), key="breaker_timeline")
 
     st.subheader("Per model")
-    st.dataframe(rates, hide_index=True, key="error_rates_table")
+    state.table(rates, "error_rates_table")
     left, right = st.columns(2)
     with left:
         st.subheader("Budget events")
@@ -41,14 +42,14 @@ def panels() -> None:
         if budget.empty:
             st.caption("No budget warnings or trips in this window.")
         else:
-            st.dataframe(budget, hide_index=True, key="budget_table")
+            state.table(budget, "budget_table")
     with right:
         st.subheader("Resilience events")
         events = state.run("events_summary", filters)
         if events.empty:
             st.caption("No resilience events in this window (tracer.resilience records them).")
         else:
-            st.dataframe(events, hide_index=True, key="events_table")
+            state.table(events, "events_table")
 
 
 if state.ready():

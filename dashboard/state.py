@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from tracer._models import NO_MODEL
 from tracer.store import queries
 from tracer.store.queries import Filters
 
@@ -61,8 +62,44 @@ def store() -> queries.Readable:
 
 
 def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
-    """The named query of `tracer.store.queries` over this dashboard's store, cached for `TTL_S` seconds."""
-    return _run(store_path(), name, filters, tuple(sorted(extra.items())))
+    """The named query of `tracer.store.queries` over this dashboard's store, cached for `TTL_S` seconds, as a
+    person reads it: times in the viewer's time zone, and `NO_MODEL` for the calls that name no model."""
+    return for_people(_run(store_path(), name, filters, tuple(sorted(extra.items()))), zone())
+
+
+def for_people(frame: pd.DataFrame, tz: dt.tzinfo | str) -> pd.DataFrame:
+    """`frame` with its times in `tz` and a label for a missing model (a new frame; the cached one is untouched)."""
+    changes: dict[str, Any] = {}
+    if "model" in frame.columns and frame["model"].isna().any():
+        changes["model"] = frame["model"].astype(object).where(frame["model"].notna(), NO_MODEL)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            changes[column] = frame[column].dt.tz_convert(tz)
+    return frame.assign(**changes) if changes else frame
+
+
+def zone() -> dt.tzinfo | str:
+    """The viewer's time zone (their browser's), else this server's."""
+    try:
+        browser = st.context.timezone
+    except Exception:  # outside a session (scripts, benchmarks)
+        browser = None
+    return browser or dt.datetime.now().astimezone().tzinfo or dt.UTC
+
+
+def colours() -> dict[str, str]:
+    """Every model in the store with its colour: the same on every chart of every page (see `charts.model_colours`)."""
+    from dashboard.charts import model_colours
+
+    models = _choices(store_path())[0]["model"]
+    return model_colours([*models.dropna(), NO_MODEL])
+
+
+def table(frame: pd.DataFrame, key: str, **options: Any) -> None:
+    """`frame` as a person reads it, with a CSV download (see `dashboard.tables.show`)."""
+    from dashboard import tables
+
+    tables.show(frame, key, zone=zone(), **options)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -24,6 +24,8 @@ LOAD_TIMEOUT_MS = 45_000
 # Tall enough for every page to fit: Streamlit scrolls inside its main container, so a full-page screenshot of a
 # shorter window would show only the top of the page.
 VIEWPORT = {"width": 1400, "height": 3200}
+# Far from the machine's UTC, so that a time shown in UTC instead of the viewer's zone cannot pass for local.
+VIEWER_TIMEZONE = "America/Los_Angeles"
 URL_PATHS = {"overview": "", "latency": "latency", "reliability": "reliability", "calls": "calls"}
 
 
@@ -57,8 +59,9 @@ def dashboards(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def open_page(chromium: Any, url: str, charts: int) -> Any:
-    """A new page at `url`, once Streamlit has drawn `charts` Plotly charts and stopped running the script."""
-    page = chromium.new_page(viewport=VIEWPORT)
+    """A new page at `url` (a viewer in `VIEWER_TIMEZONE`), once Streamlit has drawn `charts` Plotly charts and
+    stopped running the script."""
+    page = chromium.new_page(viewport=VIEWPORT, timezone_id=VIEWER_TIMEZONE)
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stMain"]', timeout=LOAD_TIMEOUT_MS)
     page.wait_for_function(
@@ -86,6 +89,23 @@ def test_every_page_draws_all_its_charts_without_an_exception(
         # Every chart has drawn data, not the "No data in this window" placeholder.
         assert page.get_by_text("No data in this window").count() == 0
         assert page.locator('[data-testid="stMetric"]').count() >= (1 if name != "calls" else 5)
+    finally:
+        page.close()
+
+
+def test_times_are_shown_in_the_viewers_time_zone(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    """The Calls page opens the slowest call; its start time reads in the browser's zone, not the server's UTC."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from tracer.store import Store
+
+    (start,) = Store(demo_store).rows("SELECT start_time FROM calls ORDER BY duration_ms DESC, span_id LIMIT 1")[0]
+    local = start.astimezone(ZoneInfo(VIEWER_TIMEZONE))
+    assert local.strftime("%H") != start.astimezone(dt.UTC).strftime("%H")
+    page = open_page(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))
+    try:
+        assert page.get_by_text(local.strftime("%m-%d %H:%M:%S")).count() >= 1
     finally:
         page.close()
 

@@ -5,6 +5,7 @@ missing store (they show how to instrument an app and run `tracer demo` instead)
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
 )
 from streamlit.testing.v1 import AppTest
 
+from tracer._models import NO_MODEL
 from tracer.store import Store
 
 
@@ -196,6 +198,74 @@ class TestCalls:
         assert 429 in set(table["http_status"])
         waterfall = figures(at)["waterfall"]["data"]
         assert {trace["name"] for trace in waterfall} >= {"wait before attempt", "429", "ok"}
+
+
+class TestModelColours:
+    def test_as_many_models_as_colours_all_differ_and_the_order_they_come_in_does_not_matter(self) -> None:
+        from dashboard.charts import PALETTE, model_colours
+
+        names = [f"claude-test-{i}" for i in range(len(PALETTE))]
+        colours = model_colours(names)
+        assert len({colours[name] for name in names}) == len(PALETTE)
+        assert model_colours(reversed(names)) == colours
+
+    def test_the_calls_without_a_model_are_grey(self) -> None:
+        from dashboard.charts import NO_MODEL_COLOUR, PALETTE, model_colours
+
+        assert model_colours([None, "claude-x"])[NO_MODEL] == NO_MODEL_COLOUR not in PALETTE
+
+
+class TestOneVisualLanguage:
+    def test_a_model_has_one_colour_on_every_chart_of_every_page(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        """Every trace named after a model, on every page, is drawn in that model's one colour, and no two models
+        share one (the demo uses fewer models than the palette has colours)."""
+        models = {m for (m,) in store.rows("SELECT DISTINCT model FROM calls WHERE model IS NOT NULL")}
+        seen: dict[str, set[str]] = {}
+        charts: dict[str, set[str]] = {}
+        for page, at in demo_pages.items():
+            for key, figure in figures(at).items():
+                for trace in figure["data"]:
+                    if trace.get("name") in models:
+                        colour = trace.get("marker", {}).get("color") or trace.get("line", {}).get("color")
+                        assert isinstance(colour, str), f"{page}/{key}: {trace['name']} has no single colour"
+                        seen.setdefault(trace["name"], set()).add(colour)
+                        charts.setdefault(trace["name"], set()).add(f"{page}/{key}")
+        assert seen.keys() == models
+        for model, colours in seen.items():
+            assert len(colours) == 1, f"{model} is drawn in {colours} on {sorted(charts[model])}"
+            assert len(charts[model]) >= 8, f"{model} is on only {sorted(charts[model])}"
+        assert len({next(iter(c)) for c in seen.values()}) == len(models), seen
+
+    def test_latency_over_time_shows_one_percentile_at_a_time(self, demo_store: Path) -> None:
+        """One line per model, at the percentile the switch names (p95 unless another is picked)."""
+        at = run_page(demo_store, "latency")
+        assert at.get("button_group")[0].value == "p95"
+        lines = figures(at)["latency_over_time"]["data"]
+        assert "p95" in figures(at)["latency_over_time"]["layout"]["title"]["text"]
+        assert len({trace["name"] for trace in lines}) == len(lines)  # one trace per model, no dash per percentile
+
+    @pytest.mark.parametrize("page", PAGES)
+    def test_tables_have_human_labels_no_none_and_a_csv_download(self, demo_pages: dict[str, AppTest], page: str) -> None:
+        at = demo_pages[page]
+        tables = list(at.dataframe)
+        assert tables
+        for table in tables:
+            labels = [column["label"] for name, column in json.loads(table.proto.columns).items() if name != "_index"]
+            assert labels and all("_" not in label and not label[0].islower() for label in labels), labels
+            assert table.proto.placeholder == "–"  # a missing value reads as a dash, not "None"
+            if "model" in table.value:
+                assert table.value["model"].notna().all()  # the calls that name no model get a label
+        buttons = at.get("download_button")
+        assert len(buttons) == len(tables)
+        assert {button.proto.label for button in buttons} == {"Download CSV"}
+
+    def test_the_calls_without_a_model_have_a_label_in_the_per_model_tables(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+        """Batch management calls name no model: they are counted in every total, so they keep a row, named."""
+        nameless = one(store, "SELECT count(*) FROM calls WHERE model IS NULL")[0]
+        assert nameless > 0, "the demo made no calls without a model (its batch)"
+        table = frame(demo_pages["overview"], "cost_by_model_table").set_index("model")
+        assert table.loc[NO_MODEL, "calls"] == nameless
+        assert table["calls"].sum() == one(store, "SELECT count(*) FROM calls")[0]
 
 
 class TestFilters:

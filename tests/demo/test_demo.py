@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,25 @@ class TestWhatItPrints:
             assert text in done.stdout, text
         for model in pick_models().all():
             assert model in done.stdout
+
+
+class TestOneScreen:
+    def test_a_run_that_repeats_its_incidents_lists_each_scenario_once_then_the_summary(self, tmp_path: Path) -> None:
+        """250 calls run the frequent incidents twice: still one line per scenario, with its runs, before the tables."""
+        done = tracer_cli("demo", "--no-dashboard", "--store", str(tmp_path / "s"), "--calls", "250",
+                          "--latency-scale", "0", timeout=240)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        out = done.stdout
+        ran = Counter(task.name for task in plan(250))
+        assert max(ran.values()) > 1 and ran["rate_limited"] == 2
+        assert out.index("Scenarios (") < out.index("This demo run")
+        table = out[out.index("Scenarios (") : out.index("This demo run")].splitlines()
+        for name, runs in ran.items():
+            rows = [line for line in table if re.match(rf"│ {name}\s+│", line)]
+            assert len(rows) == 1, (name, rows)
+            assert int(rows[0].split("│")[2]) == runs, rows[0]
+        assert out.count("429 burst") == 1
+        assert len(out[: out.index("This demo run")].splitlines()) < 40  # one screen before the summary tables
 
 
 class TestPlan:

@@ -126,9 +126,9 @@ def _run_with_progress(console: Any, store: Path, args: argparse.Namespace) -> A
             progress.update(bar, total=sum(t.calls for t in tasks), description="calling Claude")
 
         def on_done(task: Any, outcome: str, note: str | None) -> None:
+            # Notes are not printed as they come: a long run repeats its incidents, and the same line dozens of
+            # times buried the summary. The scenario table after the run shows each scenario once, with its count.
             progress.advance(bar, task.calls)
-            if note:
-                progress.console.print(f"  [cyan]•[/cyan] {note}")
 
         result = run(store, calls=args.calls, seed=args.seed, latency_scale=args.latency_scale,
                      concurrency=args.concurrency, on_start=on_start, on_done=on_done)  # fmt: skip
@@ -150,6 +150,7 @@ def _summary(console: Any, result: Any) -> None:
         f"\n{result.tasks} scenario runs in {seconds:.1f} s ({result.requests} HTTP requests to the fake API; "
         f"{failed} ended in an error the application would log). Models: {', '.join(result.models.all())}.\n"
     )
+    console.print(scenario_table(result))
     render(console, store, filters, title="This demo run")
     events = queries.events_summary(store, queries.Filters(start=result.started))
     if not events.empty:
@@ -161,3 +162,37 @@ def _summary(console: Any, result: Any) -> None:
         for _, row in events.iterrows():
             table.add_row(str(row["kind"]), str(row["name"]), f"{int(row['events']):,}")
         console.print(table)
+
+
+def scenario_table(result: Any) -> Any:
+    """Each scenario that ran, once: how often, how many runs ended in an API error, and what happened (the lines
+    it reported, most frequent first, with their counts; else what the scenario does)."""
+    from rich.table import Table
+
+    from tracer.demo import _scenarios as scenarios
+
+    kinds = {fn.__name__: ("everyday", fn) for fn, _, _ in scenarios.EVERYDAY}
+    kinds |= {fn.__name__: ("incident", fn) for fn, _ in scenarios.INCIDENTS}
+    table = Table(title=f"Scenarios ({result.tasks} runs: everyday traffic, then the incidents)", title_justify="left")
+    table.add_column("scenario", no_wrap=True, min_width=16)
+    table.add_column("runs", justify="right", no_wrap=True, min_width=4)
+    table.add_column("API errors", justify="right", no_wrap=True, min_width=10)
+    table.add_column("what happened", no_wrap=True, overflow="ellipsis", max_width=100)
+    previous = "everyday"
+    for name in sorted(result.scenarios, key=lambda n: (list(kinds).index(n) if n in kinds else len(kinds), n)):
+        outcomes = result.scenarios[name]
+        kind, fn = kinds.get(name, ("", None))
+        if kind != previous:
+            table.add_section()
+            previous = kind
+        notes = result.scenario_notes.get(name)
+        if notes:
+            # Counts only tell something when a scenario reported different lines (else it is the runs column).
+            lines = [f"{text} (x{n})" if len(notes) > 1 else text for text, n in notes.most_common(2)]
+            more = len(notes) - len(lines)
+            happened = "; ".join(lines) + (f"; {more} more" if more else "")
+        else:
+            happened = ((fn.__doc__ or "") if fn else "").strip().split("\n")[0]
+        errors = sum(n for outcome, n in outcomes.items() if outcome != "ok")
+        table.add_row(name, f"{sum(outcomes.values()):,}", f"{errors:,}" if errors else "", happened)
+    return table

@@ -67,8 +67,10 @@ def _window_title(start: dt.datetime | None, end: dt.datetime | None) -> str:
 
 def _model(value: Any) -> str:
     """A model's name; calls that name none (batches, models list) are grouped as `(no model)`."""
+    from tracer._models import NO_MODEL
+
     if value is None or (isinstance(value, float) and value != value):
-        return "(no model)"
+        return NO_MODEL
     return str(value)
 
 
@@ -126,13 +128,14 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         rate = rates.loc[model] if model in rates.index else None
         per_model.add_row(
             # Calls that name no model (batch management, model lists) are not billed: no cost, not "unpriced".
-            _model(model), _num(row["calls"]), _usd(row["cost_usd"]) if _model(model) != "(no model)" else "-", _num(row["errors"]),
+            _model(model), _num(row["calls"]), _usd(row["cost_usd"]) if isinstance(model, str) else "-", _num(row["errors"]),
             _num(lat["p50_ms"]) if lat is not None else "-", _num(lat["p95_ms"]) if lat is not None else "-",
             _num(lat["p99_ms"]) if lat is not None else "-", _num(lat["ttft_p50_ms"]) if lat is not None else "-",
             _pct(rate["rate_429"]) if rate is not None else "-", _pct(rate["rate_529"]) if rate is not None else "-",
             _num(retries.loc[model, "retries_per_call"], 3) if model in retries.index else "-",
         )  # fmt: skip
     console.print(per_model)
+    _print_retiring(console, cost.reset_index())
 
     unpriced = queries.unpriced_calls(store, filters)
     if not unpriced.empty:
@@ -157,6 +160,23 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         for _, row in tags.iterrows():
             by_tag.add_row(str(row["tag"]), str(row["value"]), _num(row["calls"]), _usd(row["cost_usd"]))
         console.print(by_tag)
+
+
+def _print_retiring(console: Any, per_model: Any) -> None:
+    """The models in use that the installed SDK lists as deprecated: when each retires, and what still goes to it."""
+    from rich.table import Table
+
+    from tracer._models import retiring
+
+    found = retiring(per_model)
+    if not found:
+        return
+    table = Table(title="Models about to retire (deprecated in the installed anthropic SDK)", title_justify="left")
+    for column in ("model", "end of life", "calls", "cost"):
+        table.add_column(column, justify="right" if column in ("calls", "cost") else "left", no_wrap=True)
+    for r in found:
+        table.add_row(f"[yellow]{r.model}[/yellow]", r.when(), _num(r.calls), _usd(r.cost_usd))
+    console.print(table)
 
 
 def _print_alerts(console: Any, store: Any, end: Any) -> None:

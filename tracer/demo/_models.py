@@ -11,7 +11,7 @@ import re
 import typing
 from dataclasses import dataclass
 
-from tracer import _compat
+from tracer._models import deprecated_models
 
 FAMILIES = ("sonnet", "haiku", "opus")
 _ID = re.compile(r"^claude-(?P<family>[a-z]+)-(?P<version>\d+(?:-\d+)?)$")
@@ -44,10 +44,6 @@ def sdk_models() -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _deprecated() -> set[str]:
-    return set(_compat.deprecated_models())  # an SDK without the table: nothing is deprecated
-
-
 def _version(model: str) -> tuple[int, ...]:
     match = _ID.match(model)
     return tuple(int(part) for part in match.group("version").split("-")) if match else ()
@@ -69,7 +65,7 @@ def pick_models(names: typing.Iterable[str] | None = None) -> Models:
     ...              "claude-opus-4-8"]).opus
     'claude-opus-4-8'
     """
-    deprecated = _deprecated()
+    deprecated = set(deprecated_models())
     by_family: dict[str, list[str]] = {family: [] for family in FAMILIES}
     for name in sdk_models() if names is None else names:
         match = _ID.match(name)

@@ -82,6 +82,17 @@ class Result:
     notes: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     requests: int = 0  # HTTP requests the fake API received
+    # Per scenario (by name, in the order they first finished): its runs by outcome, and each line it reported with
+    # how often, so a summary can show every scenario once however many times it ran.
+    scenarios: dict[str, Counter[str]] = field(default_factory=dict)
+    scenario_notes: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def tally(self, task: Task, outcome: str, note: str | None) -> None:
+        self.outcomes[outcome] += 1
+        self.scenarios.setdefault(task.name, Counter())[outcome] += 1
+        if note:
+            self.notes.append(note)
+            self.scenario_notes.setdefault(task.name, Counter())[note] += 1
 
 
 Progress = Callable[[Task, str, "str | None"], None]
@@ -144,9 +155,7 @@ def run(
                 for future in as_completed(futures):
                     outcome, note = future.result()
                     task = futures[future]
-                    result.outcomes[outcome] += 1
-                    if note:
-                        result.notes.append(note)
+                    result.tally(task, outcome, note)
                     if on_done is not None:
                         on_done(task, outcome, note)
             client.close()

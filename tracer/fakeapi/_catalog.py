@@ -12,7 +12,7 @@ import typing
 from dataclasses import dataclass
 from functools import cache
 
-from tracer import _compat
+from tracer import _models
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,4 +72,4 @@ def known_models() -> tuple[str, ...]:
 @cache
 def deprecated_models() -> dict[str, str]:
     """Deprecated model ID -> the end-of-life date the SDK warns with (empty if the SDK has no such table)."""
-    return _compat.deprecated_models()  # an SDK without the table: nothing is deprecated
+    return _models.deprecated_models()
