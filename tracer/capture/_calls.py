@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
-from tracer._spans import add_attributes, attribute_room, raw_attributes
+from tracer._spans import add_attributes, attribute_room, before_end, raw_attributes
 from tracer._tags import fit_tags, tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
@@ -366,22 +366,13 @@ class CallSpanProcessor(SpanProcessor):
             log.debug("could not mark a call span", exc_info=True)
 
     def _wrap_end(self, span: Any, tags: dict[str, str]) -> None:
-        original_end = span.end
         prices = self._prices
 
-        def end(end_time: int | None = None) -> None:
+        def complete(end_time: int | None) -> None:
             if span.is_recording():
                 _complete(span, prices, end_time, tags)
-            original_end(end_time)
-            # span -> end -> span is a reference cycle: break it as soon as the span has ended, so that spans are
-            # freed by reference counting and not left to the cyclic garbage collector (measured: +30 us a call).
-            # `del`, not `span.__dict__.pop`: reading `__dict__` would turn the span's inline attributes into a dict.
-            try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every call
-                del span.end
-            except AttributeError:
-                pass
 
-        span.end = end
+        before_end(span, complete)
 
     def on_end(self, span: ReadableSpan) -> None:
         pass

@@ -25,7 +25,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracer import semconv
-from tracer._compat import add_attributes, raw_attributes
+from tracer._spans import add_attributes, before_end, raw_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -106,10 +106,9 @@ class ContentRedactionProcessor(SpanProcessor):
             log.debug("could not watch a span's content", exc_info=True)
 
     def _wrap_end(self, span: Any) -> None:
-        original_end = span.end
         redactor = self.redactor
 
-        def end(end_time: int | None = None) -> None:
+        def redact(end_time: int | None) -> None:
             try:
                 attrs = raw_attributes(span)
                 found = {key: value for key in CONTENT_ATTRIBUTES if isinstance(value := attrs.get(key), str)}
@@ -117,13 +116,8 @@ class ContentRedactionProcessor(SpanProcessor):
                     add_attributes(span, attrs, {key: redactor(value) for key, value in found.items()})
             except Exception:
                 log.debug("could not redact a span's content", exc_info=True)
-            original_end(end_time)
-            try:  # noqa: SIM105 - the reference cycle span -> end -> span, broken as the call processor does
-                del span.end
-            except AttributeError:
-                pass
 
-        span.end = end
+        before_end(span, redact)
 
     def on_end(self, span: ReadableSpan) -> None:
         pass
