@@ -143,9 +143,11 @@ def test_requirements(tree: Path) -> list[str]:
 
 
 def our_requirements() -> list[str]:
-    """claude-tracer's runtime dependencies, less anthropic (the version under test replaces it)."""
+    """claude-tracer's runtime dependencies, less anthropic (the version under test replaces it), and its
+    `dashboard` extra: `--capture`'s tests read the store, which needs DuckDB."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return [r for r in project["dependencies"] if norm(re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0]) != "anthropic"]
+    wanted = [*project["dependencies"], *project.get("optional-dependencies", {}).get("dashboard", [])]
+    return [r for r in wanted if norm(re.split(r"[<>=!~\[ ;]", r, maxsplit=1)[0]) != "anthropic"]
 
 
 def declared_range() -> str:
