@@ -201,7 +201,8 @@ def _http(found: Parts) -> None:
 def _otel(found: Parts) -> None:
     from opentelemetry.sdk.trace import TracerProvider
 
-    span: Any = TracerProvider().get_tracer("claude-tracer.compat").start_span("probe")
+    # A throwaway provider, not registered, that registers no exit hook either.
+    span: Any = TracerProvider(shutdown_on_exit=False).get_tracer("claude-tracer.compat").start_span("probe")
     bounded = getattr(span, "_attributes", None)
     found.fast_span_attributes = (
         type(getattr(bounded, "_dict", None)) is dict

@@ -143,3 +143,22 @@ class TestBadConfiguration:
             raise AssertionError("instrument() accepted TRACER_PROMETHEUS_PORT=ninety")
         finally:
             tracer.uninstrument()
+
+
+class TestFork:
+    def test_a_process_forked_right_after_instrument_prices_its_calls(self, tmp_path: Path) -> None:
+        """A pre-forking server instruments, then forks: the child must not wait on anything the parent's threads
+        held at the fork (a background price load once deadlocked it on a module import lock)."""
+        script = tmp_path / "fork.py"
+        script.write_text(textwrap.dedent("""
+            import os, tracer
+            tracer.instrument(store=False)
+            pid = os.fork()
+            if pid == 0:
+                from tracer import cost
+                os._exit(0 if cost.default_table().resolve_model("claude-haiku-4-5") else 3)
+            print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        """))
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                             stdin=subprocess.DEVNULL)  # fmt: skip
+        assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr

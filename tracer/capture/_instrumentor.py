@@ -135,7 +135,7 @@ def _setup(
 
     # 1. Prices (the argument, else bundled plus $TRACER_PRICES): raises PriceFileError naming the file, the entry and
     # the problem, before anything else changes.
-    cost.preload_default_table(Path(prices) if prices is not None else None)
+    cost.set_default_table(Path(prices) if prices is not None else None)
 
     # 2. What to export.
     if store is None:

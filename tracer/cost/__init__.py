@@ -38,7 +38,6 @@ __all__ = [
     "cost_of",
     "default_table",
     "load_prices",
-    "preload_default_table",
     "resolve_model",
     "set_default_table",
     "token_counts",
@@ -46,19 +45,18 @@ __all__ = [
 
 ENV_PRICES = "TRACER_PRICES"
 _default: PriceTable | None = None
-_source: str | Path | None = None  # what `default_table()` loads: None = bundled + `$TRACER_PRICES`
 _lock = threading.Lock()
 
 
 def default_table() -> PriceTable:
     """The table the module-level functions use: bundled prices plus `$TRACER_PRICES` if set (loaded once).
-    `instrument(prices=PATH)` replaces it through `set_default_table` or `preload_default_table`."""
+    `instrument(prices=PATH)` replaces it through `set_default_table(load_prices(PATH))`."""
     global _default
     table = _default
     if table is None:
         with _lock:
             if _default is None:
-                _default = load_prices(_source if _source is not None else (os.environ.get(ENV_PRICES) or None))
+                _default = load_prices(os.environ.get(ENV_PRICES) or None)
             table = _default
     return table
 
@@ -76,23 +74,6 @@ def set_default_table(table: PriceTable | str | Path | None) -> PriceTable:
     with _lock:
         _default = new
     return new
-
-
-def preload_default_table(path: str | Path | None) -> None:
-    """`set_default_table(path)`; with no override file (`path`, else `$TRACER_PRICES`), the bundled prices are
-    loaded on a background thread: `instrument()` returns without waiting for genai-prices' data (most of its time,
-    measured: docs/footprint.md), and a call that needs prices before the load is done waits for it
-    (`default_table()` takes the same lock). A malformed override file raises PriceFileError here, as before."""
-    global _default, _source
-    source = path if path is not None else (os.environ.get(ENV_PRICES) or None)
-    if source is not None:
-        # An override file is checked against the bundled prices it changes (an unknown base model, say): the
-        # whole table is built now, so that every mistake in it raises here.
-        set_default_table(source)
-        return
-    with _lock:
-        _default, _source = None, None
-    threading.Thread(target=default_table, name="claude-tracer-prices", daemon=True).start()
 
 
 def cost_of(
