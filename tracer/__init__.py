@@ -4,6 +4,8 @@
 >>> tracer.instrument()                      # spans + metrics for every Claude call, to ./.tracer
 >>> with tracer.tags(feature="search"):      # attribution on every call inside
 ...     ...
+>>> with tracer.conversation("chat-42"):     # the turns of one conversation, for a shared client
+...     ...
 >>> tracer.flush()                           # before a short script exits (also done at exit)
 
 `tracer dashboard` then shows cost, latency, 429 rates and retries per model.
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tracer._tags import current_tags, tags
+from tracer._tags import conversation, current_conversation, current_tags, tags
 
 if TYPE_CHECKING:
     from os import PathLike
 
-__all__ = ["current_tags", "flush", "instrument", "tags", "uninstrument"]
+__all__ = ["conversation", "current_conversation", "current_tags", "flush", "instrument", "tags", "uninstrument"]
 __version__ = "0.1.0"
 
 

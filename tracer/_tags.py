@@ -201,6 +201,47 @@ class tags:  # lower-case: used like a function: `with tracer.tags(...)` / `@tra
         return wrapper  # type: ignore[return-value]
 
 
+class conversation(tags):  # lower-case, like `tags`
+    """The conversation every API call inside belongs to: `gen_ai.conversation.id` on its call span (and on the SDK's
+    tool-runner and tool spans started inside), for an application that shares one client between conversations.
+
+    >>> import tracer
+    >>> with tracer.conversation("support-4711"):
+    ...     pass  # client.messages.create(...) here is turn n of conversation support-4711
+
+    A client's own `open_telemetry={"conversation_id": ...}` option wins over it. A context manager or a decorator,
+    like `tags`; the innermost block wins. The id is turned into a string and cut to `MAX_VALUE_CHARS`.
+    """
+
+    def __init__(self, conversation_id: object) -> None:  # noqa: D107
+        try:
+            text = conversation_id if type(conversation_id) is str else str(conversation_id)
+        except Exception:
+            text = ""
+            _warn_once("str")
+        self._id = text[:MAX_VALUE_CHARS] or None
+
+    def __enter__(self) -> Mapping[str, str]:  # type: ignore[override]
+        _conversation_saved.set((*_conversation_saved.get(), _conversation.get()))
+        _conversation.set(self._id)
+        return _current.get()
+
+    def __exit__(self, *exc: object) -> None:
+        saved = _conversation_saved.get()
+        if saved:
+            _conversation_saved.set(saved[:-1])
+            _conversation.set(saved[-1])
+
+
+_conversation: contextvars.ContextVar[str | None] = contextvars.ContextVar("tracer_conversation", default=None)
+_conversation_saved: contextvars.ContextVar[tuple[str | None, ...]] = contextvars.ContextVar("tracer_conversation_saved", default=())
+
+
+def current_conversation() -> str | None:
+    """The conversation id `tracer.conversation` set for the code running here, if any. Never raises."""
+    return _conversation.get()
+
+
 # What each `tags` block entered in this context replaced, innermost last.
 _saved: contextvars.ContextVar[tuple[_TagSet, ...]] = contextvars.ContextVar("tracer_tags_saved", default=())
 

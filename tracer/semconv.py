@@ -77,6 +77,22 @@ GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tok
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"  # only with capture_content
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"  # only with capture_content
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"  # only with capture_content
+# Agent runs (issue 15). The SDK puts the conversation id of a client's `open_telemetry={"conversation_id": ...}`
+# option on its call, tool-runner and tool spans; `tracer.conversation(id)` puts it there for a shared client.
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"  # on the SDK's tool-execution spans
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"  # gen_ai.operation.name of a tool execution span
+OPERATION_INVOKE_AGENT: Final = "invoke_agent"  # gen_ai.operation.name of the SDK's tool-runner span
+# Attributes whose values are message content, on the SDK's call, tool and agent spans (only with content capture).
+CONTENT_ATTRIBUTES: Final = (
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "anthropic.tool_result.content",
+)
 GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"  # metric attribute: "input" | "output"
 GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"  # latest conventions' counters; "unknown": no breakdown
 TOKEN_MODALITY_UNKNOWN: Final = "unknown"  # the Messages API's usage is not broken down by modality
@@ -105,6 +121,9 @@ ANTHROPIC_COUNT_TOKENS_INPUT_TOKENS: Final = "anthropic.message.count_tokens.inp
 
 USAGE_UNCACHED_INPUT_TOKENS: Final = "tracer.usage.uncached_input_tokens"  # the API's usage.input_tokens
 USAGE_WEB_SEARCH_REQUESTS: Final = "tracer.usage.web_search_requests"
+# The tools a response asked for: its `tool_use`, `server_tool_use` and `mcp_tool_use` blocks (no convention yet).
+TOOL_USE_NAMES: Final = "tracer.tool_use.names"  # the distinct names, in the order the blocks came
+TOOL_USE_COUNT: Final = "tracer.tool_use.count"  # how many blocks
 USAGE_WEB_FETCH_REQUESTS: Final = "tracer.usage.web_fetch_requests"
 USAGE_INFERENCE_GEO: Final = "tracer.usage.inference_geo"
 USAGE_SPEED: Final = "tracer.usage.speed"  # "fast" for fast mode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,15 @@ class TestRedactedEverywhere:
         assert SECRET not in str(call.attributes)
         assert stored and SECRET.encode() not in stored and b"ada@example.com" not in stored
         assert message.content  # the application's answer is untouched
+        # The store keeps the content (redacted) with its call, for the trace view.
+        from tracer.store import Store
+
+        with Store(tmp_path / "store") as store:
+            ((content,),) = store.rows("SELECT content FROM calls")
+        kept = json.loads(content)
+        assert "<email>" in kept[semconv.GEN_AI_INPUT_MESSAGES] and REDACTED in kept[semconv.GEN_AI_INPUT_MESSAGES]
+        assert "summarise the attached report" in kept[semconv.GEN_AI_INPUT_MESSAGES]
+        assert kept[semconv.GEN_AI_OUTPUT_MESSAGES] == call.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]
 
     def test_a_raising_hook_drops_only_the_content(self, fake_api: Any, tmp_path: Path) -> None:
         def broken(text: str) -> str:
@@ -90,3 +100,8 @@ class TestRedactedEverywhere:
         assert call.attributes[semconv.GEN_AI_OUTPUT_MESSAGES] == DROPPED
         assert call.attributes[semconv.COST_USD] > 0  # the span, its tokens and cost are all there
         assert message.content and SECRET.encode() not in stored
+        from tracer.store import Store
+
+        with Store(tmp_path / "store") as store:
+            ((content, cost),) = store.rows("SELECT content, cost_usd FROM calls")
+        assert json.loads(content)[semconv.GEN_AI_INPUT_MESSAGES] == DROPPED and cost > 0

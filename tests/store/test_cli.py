@@ -34,7 +34,7 @@ class TestInfo:
         report = json.loads(capsys.readouterr().out)
         assert report["store"] == str(tmp_path)
         tables = report["tables"]
-        assert set(tables) == {"calls", "attempts", "events"}
+        assert set(tables) == {"calls", "attempts", "events", "spans"}
         for table, rows in written.items():
             assert tables[table]["rows"] == rows
             assert tables[table]["segments"] >= 3

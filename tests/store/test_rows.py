@@ -26,7 +26,9 @@ class TestClassify:
 
     def test_an_unclassified_span_is_a_call_only_when_it_is_the_sdks_call_span(self):
         assert classify({}, semconv.SPAN_MESSAGES_CREATE) == "calls"
-        assert classify({}, "whatever", semconv.ANTHROPIC_SCOPE) == "calls"
+        assert classify({semconv.HTTP_REQUEST_METHOD: "POST"}, "anthropic.models.list", semconv.ANTHROPIC_SCOPE) == "calls"
+        # The SDK's tool-runner and tool spans are not calls: they go to the `spans` table with their trace.
+        assert classify({"gen_ai.operation.name": "invoke_agent"}, "anthropic.messages.tool_runner", semconv.ANTHROPIC_SCOPE) is None
         assert classify({}, "GET /health") is None
         assert classify({semconv.SPAN_TYPE: "something-new"}, semconv.SPAN_MESSAGES_CREATE) is None
 

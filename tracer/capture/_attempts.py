@@ -25,7 +25,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
-from tracer.capture._calls import Unsampled, billing_attributes, hop_attempt_attributes, hop_attributes
+from tracer.capture._calls import Unsampled, billing_attributes, hop_attempt_attributes, hop_attributes, tool_use_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -92,11 +92,29 @@ def header_attributes(raw_headers: Iterable[tuple[bytes, bytes]]) -> dict[str, A
     return out
 
 
+# A tool-use block as the API writes it (type, id, name, in that order): its name read without decoding the body on
+# the caller's thread. A block written otherwise is found by the first pattern alone, and the body is decoded.
+_TOOL_USE_BLOCK = re.compile(rb'"type"\s*:\s*"(?:server_|mcp_)?tool_use"')
+_TOOL_USE_NAME = re.compile(rb'"type"\s*:\s*"(?:server_|mcp_)?tool_use"\s*,\s*"id"\s*:\s*"[^"\\]*"\s*,\s*"name"\s*:\s*"([^"\\]{1,128})"')
+
+
+def _tool_use_from_body(body: bytes) -> dict[str, Any] | None:
+    """`tool_use_attributes` of a body, by pattern; None when only decoding the body can tell."""
+    blocks = len(_TOOL_USE_BLOCK.findall(body))
+    if not blocks:
+        return {}
+    names = _TOOL_USE_NAME.findall(body)
+    if len(names) != blocks:
+        return None
+    distinct = tuple(dict.fromkeys(n.decode("utf-8", "replace") for n in names))[:32]
+    return {semconv.TOOL_USE_NAMES: distinct, semconv.TOOL_USE_COUNT: blocks}
+
+
 def body_usage_attributes(body: bytes, call_span: Any = None) -> dict[str, Any]:
     """Call attributes from a Messages response body that the SDK's span lacks: web search and fetch requests,
     inference geography, speed; and, for the rare body that has them, what it was billed beyond its top-level usage
     (iterations, a refusal, a client-side fallback's declined hop added to those `call_span` has seen, the fallback
-    credit: `_calls.billing_attributes`). Pure but for reading `call_span`'s attributes; a `find` (memchr speed) per
+    credit: `_calls.billing_attributes`), and the tools it asked for (`_calls.tool_use_attributes`). Pure but for reading `call_span`'s attributes; a `find` (memchr speed) per
     field, a regex or a decode only at a hit.
 
     >>> body_usage_attributes(b'{"usage": {"server_tool_use": {"web_search_requests": 2}, "inference_geo": "us"}}')
@@ -107,13 +125,19 @@ def body_usage_attributes(body: bytes, call_span: Any = None) -> dict[str, Any]:
         at = body.find(needle)
         if at > 0 and (m := pattern.match(body, at - 1)):
             out[attribute] = convert(m.group(1))
-    if b'"iterations"' in body or b'"refusal"' in body or b'"fallback_credit"' in body:
-        # Fallback, advisor, compaction, refusals: decoded once more here, never for an ordinary answer.
+    tools = _tool_use_from_body(body) if b'tool_use"' in body else {}
+    if tools:
+        out.update(tools)
+    billed = b'"iterations"' in body or b'"refusal"' in body or b'"fallback_credit"' in body
+    if billed or tools is None:
+        # Fallback, advisor, compaction, refusals, odd tool-use blocks: decoded once more, never for a plain answer.
         try:
             message = json.loads(body)
         except ValueError:
             return out
-        if isinstance(message, dict):
+        if tools is None and isinstance(message, dict):
+            out.update(tool_use_attributes(message))
+        if billed and isinstance(message, dict):
             out.update(billing_attributes(message))
             if message.get("stop_reason") == "refusal":
                 hops = call_span.attributes.get(semconv.USAGE_FALLBACK_HOPS) if call_span is not None else None

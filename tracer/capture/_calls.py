@@ -25,7 +25,7 @@ from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
 from tracer._spans import add_attributes, attribute_room, before_end, raw_attributes
-from tracer._tags import fit_tags, tag_attributes
+from tracer._tags import current_conversation, fit_tags, tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
 from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
@@ -252,6 +252,35 @@ def billing_attributes(message: Any) -> dict[str, Any]:
     return out
 
 
+_TOOL_USE_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+_MAX_TOOL_NAMES = 32  # distinct names kept on a span; the count still counts every block
+
+
+def tool_use_attributes(message: Any) -> dict[str, Any]:
+    """The tools a Message (a decoded body, or the SDK's model) asked for: its `tool_use`, `server_tool_use` and
+    `mcp_tool_use` blocks' distinct names in order, and how many blocks. Empty when it asked for none. Pure; raises
+    nothing for odd input.
+
+    >>> tool_use_attributes({"content": [{"type": "text", "text": "..."}, {"type": "tool_use", "name": "search"},
+    ...     {"type": "server_tool_use", "name": "web_search"}, {"type": "tool_use", "name": "search"}]})
+    {'tracer.tool_use.names': ('search', 'web_search'), 'tracer.tool_use.count': 3}
+    """
+    try:
+        names: dict[str, None] = {}
+        count = 0
+        for block in _get(message, "content") or ():
+            if _get(block, "type") in _TOOL_USE_BLOCKS:
+                count += 1
+                name = _get(block, "name")
+                if isinstance(name, str) and len(names) < _MAX_TOOL_NAMES:
+                    names[name[:128]] = None
+        if count:
+            return {semconv.TOOL_USE_NAMES: tuple(names), semconv.TOOL_USE_COUNT: count}
+    except Exception:
+        log.debug("could not read a message's tool use", exc_info=True)
+    return {}
+
+
 _MAX_HOPS = 8  # a fallback chain is at most a few models long; a runaway loop must not grow the span without end
 
 
@@ -324,10 +353,16 @@ def record_streamed_usage(recorder: Any) -> None:
         extra = streamed_usage_attributes(getattr(message, "usage", None), final=final)
         if final:
             extra.update(billing_attributes(message))
+        extra.update(tool_use_attributes(message))  # the blocks that came, also of a stream closed early
         if extra:
             span.set_attributes(extra)
     except Exception:
         log.debug("could not record a stream's usage", exc_info=True)
+
+
+def _ours_or_sdks(span: Any) -> bool:
+    scope = span.instrumentation_scope
+    return scope is not None and (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE))
 
 
 def is_call_span(span: Any) -> bool:
@@ -358,6 +393,12 @@ class CallSpanProcessor(SpanProcessor):
         if not self.active:
             return
         try:
+            conversation = current_conversation()
+            if conversation is not None and _ours_or_sdks(span):
+                # `tracer.conversation(...)` for the SDK's call, tool-runner and tool spans; a client's own option,
+                # already on the span, wins.
+                if semconv.GEN_AI_CONVERSATION_ID not in raw_attributes(span):
+                    span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation)
             if is_call_span(span):
                 # Only what must be read now: the tags in force where the call starts (a stream may end outside the
                 # `with tracer.tags(...)` block). Everything is set once, as the span ends.
@@ -489,7 +530,7 @@ def _streamed_message(events: list[Any]) -> dict[str, Any] | None:
             message["content"] = []
         elif message is not None and kind == "content_block_start":
             block = payload.get("content_block") or {}
-            if block.get("type") == "fallback":
+            if block.get("type") == "fallback" or block.get("type") in _TOOL_USE_BLOCKS:
                 message["content"].append(block)
         elif message is not None and kind == "message_delta":
             delta = payload.get("delta") or {}
@@ -538,6 +579,7 @@ def message_span_attributes(message: dict[str, Any], requested: str | None, stre
     if isinstance(tools, dict) and type(tools.get("web_search_requests")) is int:
         attrs[semconv.USAGE_WEB_SEARCH_REQUESTS] = tools["web_search_requests"]
     attrs.update(billing_attributes(message))
+    attrs.update(tool_use_attributes(message))
     return attrs
 
 

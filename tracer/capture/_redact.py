@@ -32,15 +32,7 @@ log = logging.getLogger("tracer.capture")
 REDACTED = "[REDACTED]"
 DROPPED = "[content dropped: the redaction hook failed]"
 
-# Attributes whose values are message content, on the SDK's call, tool and agent spans.
-CONTENT_ATTRIBUTES = (
-    semconv.GEN_AI_INPUT_MESSAGES,
-    semconv.GEN_AI_OUTPUT_MESSAGES,
-    semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
-    "gen_ai.tool.call.arguments",
-    "gen_ai.tool.call.result",
-    "anthropic.tool_result.content",
-)
+CONTENT_ATTRIBUTES = semconv.CONTENT_ATTRIBUTES  # on the SDK's call, tool and agent spans
 
 # What looks like a credential. Each keeps its prefix word where it has one (`Bearer`), so the text still reads.
 SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (

@@ -1,5 +1,9 @@
 """`StoreExporter`: an OpenTelemetry SpanExporter writing finished spans to the store's row segments.
 
+It keeps calls, attempts and resilience events, and the other spans of every trace with a Claude call (the
+application's spans around it, the SDK's tool-runner and tool spans: `_rows.TraceKeeper` decides, in the
+exporter's thread, so the application's thread pays nothing for it); spans of traces without a call are let go.
+
 It runs in the application's process, so it needs nothing heavy: rows are tuples, written as JSON lines by the
 standard library (`_segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/install/test_core.py).
 
@@ -33,7 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracer import semconv
-from tracer.store._rows import COLUMNS, day_of, row_tuples_from_spans
+from tracer.store._rows import COLUMNS, TraceKeeper, day_of, row_tuples_from_spans
 from tracer.store._schema import TABLE_NAMES, TIME_COLUMN
 from tracer.store._segments import default_root, write_rows
 
@@ -95,6 +99,9 @@ class StoreExporter(SpanExporter):
         self.dropped = 0
         self.written = 0
         self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLE_NAMES}
+        # The other spans of traces with a Claude call (the application's, the SDK's tool and agent spans).
+        self.keeper = TraceKeeper()
+        self._keeper_lock = threading.Lock()
         self._buffered = 0
         self._lock = threading.Lock()  # guards the buffer
         self._write_lock = threading.Lock()  # one writer at a time (segment order within a process)
@@ -115,7 +122,8 @@ class StoreExporter(SpanExporter):
         if self._closed:
             return SpanExportResult.FAILURE
         try:
-            rows = row_tuples_from_spans(spans)
+            with self._keeper_lock:
+                rows = row_tuples_from_spans(spans, self.keeper)
             count = sum(len(r) for r in rows.values())
             with self._lock:
                 self._ensure_thread()

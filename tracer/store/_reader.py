@@ -44,7 +44,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 5  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 6  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -143,6 +143,8 @@ class Store:
             con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
         for rollup, (view, _, _) in _rollup.TABLES.items():
             con.execute(f"CREATE VIEW memory.main.{view} AS SELECT * FROM _store.main.{rollup}")
+        for view, body in _TRACE_VIEWS.items():
+            con.execute(f"CREATE VIEW memory.main.{view} AS {body}")
 
     # -- public -------------------------------------------------------------------------------------------------
 
@@ -364,7 +366,7 @@ class Store:
         try:
             # The minutes whose rows change, before and after: their per-minute totals are recomputed at the end.
             touched: set[int | None] = set()
-            if table != "events":
+            if table in ("calls", "attempts"):
                 touched |= _minutes(con, table, "_seg", delete)
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", deleted_calls)
@@ -390,7 +392,7 @@ class Store:
                 con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                 con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
                 con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True)}")
-            if table != "events":
+            if table in ("calls", "attempts"):
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", new_calls)
@@ -410,6 +412,74 @@ class Store:
                 con.execute("ROLLBACK")
             raise
 
+
+# Agent runs (issue 15), over the four tables. `trace_spans`: every stored span of a trace as one tree (calls,
+# their attempts, and the other spans: the application's, the SDK's tool-runner and tool spans), with one set of
+# columns; `type` says which table a row came from (and `tool`/`agent` for the SDK's tool and tool-runner spans).
+# `traces`: one row per trace with a call. `conversations`: one row per call with a conversation id, its turn number
+# and whether it wrote a cache prefix again that the turn before had already written or read (a cache miss).
+_TRACE_VIEWS = {
+    "trace_spans": """
+        SELECT trace_id, span_id, parent_span_id, 'call' AS type, name, start_time, duration_ms, status, error_type,
+               operation, model, http_status, attempts, input_tokens, cache_read_tokens, cache_write_tokens,
+               output_tokens, thinking_tokens, cost_usd, tool_names, tool_use_count, NULL AS tool_name,
+               conversation_id, service_name, content
+          FROM calls
+        UNION ALL BY NAME
+        SELECT trace_id, span_id, call_span_id AS parent_span_id, 'attempt' AS type,
+               'attempt ' || attempt AS name, start_time, duration_ms,
+               CASE WHEN error_type IS NULL AND coalesce(http_status, 200) < 400 THEN 'ok' ELSE 'error' END AS status,
+               error_type, NULL AS operation, model, http_status, service_name
+          FROM attempts
+        UNION ALL BY NAME
+        SELECT trace_id, span_id, parent_span_id,
+               CASE operation WHEN 'execute_tool' THEN 'tool' WHEN 'invoke_agent' THEN 'agent' ELSE 'span' END AS type,
+               name, start_time, duration_ms, status, error_type, operation, tool_name, conversation_id,
+               service_name, content
+          FROM spans""",
+    "traces": """
+        WITH c AS (
+            SELECT trace_id, count(*) AS calls, sum(attempts) AS attempts,
+                   count(*) FILTER (WHERE status = 'error') AS call_errors,
+                   sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+                   sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
+                   sum(thinking_tokens) AS thinking_tokens, sum(cost_usd) AS cost_usd,
+                   count(*) FILTER (WHERE cost_usd IS NULL AND status = 'ok') AS unpriced_calls,
+                   min(start_time) AS calls_start,
+                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
+                   arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
+                   any_value(service_name) AS service_name, string_agg(DISTINCT model, ',') AS models
+              FROM calls WHERE trace_id IS NOT NULL GROUP BY trace_id),
+        s AS (
+            SELECT trace_id, count(*) FILTER (WHERE operation = 'execute_tool') AS tool_executions,
+                   count(*) FILTER (WHERE status = 'error') AS span_errors,
+                   coalesce(arg_min(name, start_time) FILTER (WHERE parent_span_id IS NULL),
+                            arg_min(name, start_time)) AS root_name,
+                   min(start_time) AS spans_start,
+                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS spans_end
+              FROM spans GROUP BY trace_id)
+        SELECT c.trace_id, coalesce(s.root_name, c.first_call) AS root_name,
+               least(c.calls_start, coalesce(s.spans_start, c.calls_start)) AS start_time,
+               epoch_ms(greatest(c.calls_end, coalesce(s.spans_end, c.calls_end)))
+                 - epoch_ms(least(c.calls_start, coalesce(s.spans_start, c.calls_start))) AS duration_ms,
+               c.calls, c.attempts, coalesce(s.tool_executions, 0) AS tool_executions,
+               c.call_errors + coalesce(s.span_errors, 0) AS errors, c.input_tokens, c.cache_read_tokens,
+               c.cache_write_tokens, c.output_tokens, c.thinking_tokens, c.cost_usd, c.unpriced_calls,
+               c.conversation_id, c.service_name, c.models
+          FROM c LEFT JOIN s USING (trace_id)""",
+    "conversations": """
+        SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
+               status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
+               tool_names,
+               -- a cache miss: this turn wrote a prefix while reading less than the turn before had cached
+               row_number() OVER w > 1 AND coalesce(cache_write_tokens, 0) > 0
+                 AND coalesce(cache_read_tokens, 0)
+                     < coalesce(lag(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) OVER w, 0)
+                 AS cache_rewrite
+          FROM calls
+         WHERE conversation_id IS NOT NULL AND operation = 'chat'
+        WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)""",
+}
 
 # What DuckDB says when the cache file, not the query, is the trouble: damaged blocks, a full disk, a database it
 # invalidated after an I/O error.

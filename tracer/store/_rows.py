@@ -7,6 +7,7 @@ semconv attributes to store columns is tested on its own (tests/store/test_rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,8 +48,8 @@ def classify(attrs: Mapping[str, Any], name: str = "", scope: str | None = None)
         return "attempts"
     if kind == semconv.SPAN_TYPE_EVENT:
         return "events"
-    if kind is None and (scope == semconv.ANTHROPIC_SCOPE or name in _CALL_SPAN_NAMES):
-        return "calls"
+    if kind is None and (name in _CALL_SPAN_NAMES or (scope == semconv.ANTHROPIC_SCOPE and semconv.HTTP_REQUEST_METHOD in attrs)):
+        return "calls"  # the SDK's call spans start with the request's method; its tool and agent spans do not
     return None
 
 
@@ -95,6 +96,98 @@ def _cost(attrs: Mapping[str, Any]) -> Decimal | None:
 
 
 _prefixed_keys: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _names(value: Any) -> str | None:
+    """A sequence of names as one comma-separated string (tool names have no commas), or None."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return ",".join(str(v) for v in value) or None
+    except TypeError:
+        return None
+
+
+def _content(attrs: Mapping[str, Any]) -> str | None:
+    """The span's content attributes (only there when content capture is on, and already redacted) as one JSON
+    object, or None: the common case, one dict lookup per attribute."""
+    found = None
+    for key in semconv.CONTENT_ATTRIBUTES:
+        value = attrs.get(key)
+        if value is not None:
+            if found is None:
+                found = {}
+            found[key] = value if type(value) is str else str(value)
+    return None if found is None else json.dumps(found, ensure_ascii=False)
+
+
+MAX_SPAN_ATTRIBUTES = 32  # attributes kept per span of the `spans` table, beyond its columns
+MAX_ATTRIBUTE_CHARS = 256  # each value cut to this length
+_SPAN_COLUMNS_FROM = frozenset({
+    semconv.GEN_AI_OPERATION_NAME, semconv.GEN_AI_TOOL_NAME, semconv.GEN_AI_TOOL_CALL_ID,
+    semconv.GEN_AI_CONVERSATION_ID, semconv.ERROR_TYPE, *semconv.CONTENT_ATTRIBUTES,
+})  # fmt: skip
+_KINDS = ("internal", "server", "client", "producer", "consumer")
+
+
+def _bounded_attributes(attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    out = []
+    for key, value in attrs.items():
+        if key in _SPAN_COLUMNS_FROM:
+            continue
+        text = value if type(value) is str else (",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value))
+        out.append((key, text[:MAX_ATTRIBUTE_CHARS]))
+        if len(out) >= MAX_SPAN_ATTRIBUTES:
+            break
+    return tuple(out) or None
+
+
+def span_row(
+    attrs: Mapping[str, Any],
+    *,
+    name: str,
+    kind: int,
+    trace_id: int,
+    span_id: int,
+    parent_span_id: int | None,
+    start_ns: int,
+    end_ns: int | None,
+    status_code: int,
+    service_name: str | None,
+    scope: str | None,
+) -> tuple[Any, ...]:
+    """The `spans` row of one of the application's or the SDK's other spans (`COLUMNS["spans"]` order). Pure.
+
+    `kind` is the SpanKind's value (0 internal .. 4 consumer), `status_code` the StatusCode's (0 unset, 1 ok,
+    2 error).
+
+    >>> span_row({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}, name="tool search",
+    ...     kind=0, trace_id=1, span_id=2, parent_span_id=None, start_ns=0, end_ns=2_000_000, status_code=1,
+    ...     service_name="api", scope="com.anthropic.sdk.python")[4:11]
+    (2.0, 'tool search', 'internal', 'ok', None, 'execute_tool', 'search')
+    """
+    get = attrs.get
+    error_type = _str(get(semconv.ERROR_TYPE))
+    status = "error" if status_code == 2 or error_type is not None else ("ok" if status_code == 1 else "unset")
+    return (
+        format(trace_id, "032x") if trace_id else None,  # trace_id
+        format(span_id, "016x") if span_id else None,  # span_id
+        format(parent_span_id, "016x") if parent_span_id else None,  # parent_span_id
+        start_ns // 1000,  # start_time
+        None if end_ns is None else (end_ns - start_ns) / 1e6,  # duration_ms
+        name,  # name
+        _KINDS[kind] if 0 <= kind < len(_KINDS) else None,  # kind
+        status,  # status
+        error_type,  # error_type
+        _str(get(semconv.GEN_AI_OPERATION_NAME)),  # operation
+        _str(get(semconv.GEN_AI_TOOL_NAME)),  # tool_name
+        _str(get(semconv.GEN_AI_TOOL_CALL_ID)),  # tool_call_id
+        _str(get(semconv.GEN_AI_CONVERSATION_ID)),  # conversation_id
+        scope,  # scope
+        service_name,  # service_name
+        _bounded_attributes(attrs),  # attributes
+        _content(attrs),  # content
+    )
 
 
 def _prefixed(attrs: Mapping[str, Any], prefix: str) -> tuple[tuple[str, str], ...] | None:
@@ -217,6 +310,10 @@ def row_tuple_from_span_data(
             (v if type(v := get(semconv.REFUSAL_CATEGORY)) is str else _str(v)),  # refusal_category
             None if (v := get(semconv.REFUSAL_BILLED)) is None else bool(v),  # refusal_billed
             (v if type(v := get(semconv.COST_ITERATIONS)) is str else _str(v)),  # cost_iterations
+            (v if type(v := get(semconv.GEN_AI_CONVERSATION_ID)) is str else _str(v)),  # conversation_id
+            _int(get(semconv.TOOL_USE_COUNT)),  # tool_use_count
+            _names(get(semconv.TOOL_USE_NAMES)),  # tool_names
+            _content(attrs),  # content
         )
     if table == "attempts":
         should_retry = get(semconv.ATTEMPT_SHOULD_RETRY)
@@ -263,10 +360,13 @@ def rows_from_spans(spans: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
     return {table: [dict(zip(COLUMNS[table], row, strict=True)) for row in rows] for table, rows in row_tuples_from_spans(spans).items()}
 
 
-def row_tuples_from_spans(spans: Iterable[Any]) -> dict[str, list[tuple[Any, ...]]]:
+def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = None) -> dict[str, list[tuple[Any, ...]]]:
     """`rows_from_spans` with each row a tuple in the order of `COLUMNS[table]`: what the store's exporter
-    buffers (a tuple is built faster than a dict, and the columns come out of the rows with one `zip`)."""
-    out: dict[str, list[tuple[Any, ...]]] = {"calls": [], "attempts": [], "events": []}
+    buffers (a tuple is built faster than a dict, and the columns come out of the rows with one `zip`).
+
+    With a `keeper`, the other spans (the application's, the SDK's tool and agent spans) become `spans` rows when
+    their trace has a Claude call (`TraceKeeper`); without one they are left out."""
+    out: dict[str, list[tuple[Any, ...]]] = {"calls": [], "attempts": [], "events": [], "spans": []}
     resource_cache: dict[int, str | None] = {}
     for span in spans:
         try:
@@ -282,10 +382,12 @@ def row_tuples_from_spans(spans: Iterable[Any]) -> dict[str, list[tuple[Any, ...
             key = id(resource)
             if key not in resource_cache:
                 resource_cache[key] = None if resource is None else _str(resource.attributes.get(semconv.SERVICE_NAME))
+            attrs = raw_attributes(span)
+            trace_id = context.trace_id
             result = row_tuple_from_span_data(
-                raw_attributes(span),
+                attrs,
                 name=name,
-                trace_id=context.trace_id,
+                trace_id=trace_id,
                 span_id=context.span_id,
                 parent_span_id=None if parent is None else parent.span_id,
                 start_ns=start or 0,
@@ -294,11 +396,107 @@ def row_tuples_from_spans(spans: Iterable[Any]) -> dict[str, list[tuple[Any, ...
                 service_name=resource_cache[key],
                 scope=None if scope is None else scope.name,
             )
+            if result is not None:
+                out[result[0]].append(result[1])
+                if keeper is not None and result[0] != "events":
+                    keeper.call(trace_id)
+            elif keeper is not None and trace_id:
+                local_root = parent is None or parent.is_remote
+                if keeper.wants(trace_id, local_root):
+                    out["spans"].append(
+                        span_row(
+                            attrs,
+                            name=name,
+                            kind=_kind_value(span),
+                            trace_id=trace_id,
+                            span_id=context.span_id,
+                            parent_span_id=None if parent is None else parent.span_id,
+                            start_ns=start or 0,
+                            end_ns=end,
+                            status_code=0 if status is None else status.status_code.value,
+                            service_name=resource_cache[key],
+                            scope=None if scope is None else scope.name,
+                        )
+                    )
+                elif not local_root:
+                    keeper.hold(trace_id, span)
         except Exception:
             continue
-        if result is not None:
-            out[result[0]].append(result[1])
+    if keeper is not None and keeper.released:
+        out["spans"].extend(row_tuples_from_spans(keeper.take_released(), keeper)["spans"])
     return out
+
+
+class TraceKeeper:
+    """Which of the other spans the store keeps: those of traces with a Claude call, and nothing of the rest.
+
+    Spans arrive in the order they end, so a span can end before its trace's first call (a retrieval step before
+    the model is asked; the first call's own attempts are enough to decide). Such spans are held, by trace, until
+    the trace shows a call (then they are kept) or its local root ends without one (then they are let go). Memory
+    stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
+    first) and at most `max_traces` trace ids remembered. A span whose trace had a call more than `max_traces`
+    traces ago is let go like any other. Used by one thread at a time (the store exporter's lock).
+
+    Each process decides for its own part of a trace: a process whose part has no call keeps nothing of it.
+    """
+
+    def __init__(self, max_held: int = 10_000, max_traces: int = 100_000) -> None:
+        self.max_held = max_held
+        self.max_traces = max_traces
+        self.let_go = 0  # spans not kept: their trace had no call here, or they were held too long
+        self.released: list[Any] = []  # held spans whose trace showed a call, still to be turned into rows
+        self._kept: dict[int, None] = {}  # trace ids with a call, oldest first
+        self._held: dict[int, list[Any]] = {}  # trace id -> spans that ended before it showed a call
+        self._held_count = 0
+
+    def call(self, trace_id: int) -> None:
+        """A call or attempt of `trace_id` ended: keep the trace; its held spans go to `released`."""
+        kept = self._kept
+        if trace_id not in kept:
+            kept[trace_id] = None
+            if len(kept) > self.max_traces:
+                del kept[next(iter(kept))]
+            held = self._held.pop(trace_id, None)
+            if held:
+                self._held_count -= len(held)
+                self.released.extend(held)
+
+    def wants(self, trace_id: int, local_root: bool) -> bool:
+        """Whether a span of `trace_id` that just ended is kept now. A local root of a trace without a call lets the
+        trace's held spans go (the trace is over here)."""
+        if trace_id in self._kept:
+            return True
+        if local_root:
+            held = self._held.pop(trace_id, None)
+            self.let_go += 1 + (len(held) if held else 0)
+            if held:
+                self._held_count -= len(held)
+        return False
+
+    def hold(self, trace_id: int, span: Any) -> None:
+        held = self._held.get(trace_id)
+        if held is None:
+            self._held[trace_id] = [span]
+        else:
+            held.append(span)
+        self._held_count += 1
+        while self._held_count > self.max_held and self._held:
+            oldest = self._held.pop(next(iter(self._held)))
+            self._held_count -= len(oldest)
+            self.let_go += len(oldest)
+
+    def take_released(self) -> list[Any]:
+        taken, self.released = self.released, []
+        return taken
+
+    @property
+    def held(self) -> int:
+        return self._held_count
+
+
+def _kind_value(span: Any) -> int:
+    kind = getattr(span, "_kind", None) or getattr(span, "kind", None)
+    return 0 if kind is None else kind.value
 
 
 def _public_fields(span: Any) -> tuple[Any, ...]:

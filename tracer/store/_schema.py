@@ -1,4 +1,4 @@
-"""The columns of the store's three tables and the schema version segments are stamped with.
+"""The columns of the store's four tables and the schema version segments are stamped with.
 
 The columns are plain data (name, DuckDB type), so that the writer, which runs in the application's process,
 needs neither pyarrow nor DuckDB; the Arrow schemas the reading side uses (`TABLES`) are built from them when
@@ -14,6 +14,8 @@ newer one). Adding a column is therefore a version bump with no migration; renam
 History:
   1  calls / attempts / events as in DESIGN.md, plus the extra columns below.
   2  calls: refusal_category, refusal_billed, cost_iterations (issue 18).
+  3  calls: conversation_id, tool_use_count, tool_names, content; a fourth table, spans: the other spans of every
+     trace that has a Claude call (the application's, the SDK's tool-runner and tool spans), issue 15.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 META_VERSION: Final = b"tracer.store.schema_version"
 META_TABLE: Final = b"tracer.store.table"
 META_REPLACES: Final = b"tracer.store.replaces"  # a compacted segment: JSON list of the segment names it holds
@@ -73,6 +75,13 @@ CALLS: Final = (
     ("refusal_category", "VARCHAR"),
     ("refusal_billed", "BOOLEAN"),
     ("cost_iterations", "VARCHAR"),
+    # issue 15 (agent runs): the conversation (gen_ai.conversation.id), the tools the answer asked for (distinct
+    # names, comma-separated, and the count of tool-use blocks), and the content when it was captured (a JSON
+    # object of the span's content attributes, redacted in the application's process)
+    ("conversation_id", "VARCHAR"),
+    ("tool_use_count", "INTEGER"),
+    ("tool_names", "VARCHAR"),
+    ("content", "VARCHAR"),
 )
 
 ATTEMPTS: Final = (
@@ -114,8 +123,33 @@ EVENTS: Final = (
     ("tags", TAGS),
 )
 
+# The other spans of a trace with a Claude call: the application's (a request handler, `agent.run`), the SDK's
+# tool-runner (`invoke_agent`) and tool-execution (`execute_tool`) spans, sessions. Calls and attempts stay in their
+# own tables; the reader's `trace_spans` view puts the three together as one tree.
+SPANS: Final = (
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("start_time", TS),
+    ("duration_ms", "DOUBLE"),
+    ("name", "VARCHAR"),
+    ("kind", "VARCHAR"),  # internal, server, client, producer, consumer
+    ("status", "VARCHAR"),  # ok, error, unset
+    ("error_type", "VARCHAR"),
+    ("operation", "VARCHAR"),  # gen_ai.operation.name: invoke_agent, execute_tool, ...
+    ("tool_name", "VARCHAR"),
+    ("tool_call_id", "VARCHAR"),
+    ("conversation_id", "VARCHAR"),
+    ("scope", "VARCHAR"),
+    ("service_name", "VARCHAR"),
+    ("attributes", TAGS),  # a bounded set: at most MAX_SPAN_ATTRIBUTES, each value cut to MAX_ATTRIBUTE_CHARS
+    ("content", "VARCHAR"),
+)
+
 # (name, DuckDB type) per table, in column order: the order of the values in a row tuple and a row segment's line.
-COLUMN_TYPES: Final[dict[str, tuple[tuple[str, str], ...]]] = {"calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS}
+COLUMN_TYPES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS, "spans": SPANS,
+}  # fmt: skip
 TABLE_NAMES: Final = tuple(COLUMN_TYPES)
 
 # Columns with few distinct values, dictionary-encoded in Parquet segments; ids and request ids are not (a
@@ -124,11 +158,11 @@ LOW_CARDINALITY: Final = frozenset(
     {
         "operation", "model", "response_model", "status", "error_type", "http_status", "service_name", "name",
         "stop_reason", "stream_end", "service_tier", "cost_source", "source", "refusal_category", "kind", "from_state", "to_state",
-        "reason", "attempt", "attempts", "tags", "attributes",
+        "reason", "attempt", "attempts", "tags", "attributes", "scope", "tool_name", "tool_names",
     }
 )
 
-TIME_COLUMN: Final = {"calls": "start_time", "attempts": "start_time", "events": "time"}
+TIME_COLUMN: Final = {"calls": "start_time", "attempts": "start_time", "events": "time", "spans": "start_time"}
 
 _arrow: dict[str, Any] = {}
 

@@ -1,0 +1,161 @@
+"""Agent runs and conversations: the named queries over the reader's `trace_spans`, `traces` and `conversations`
+views (see `tracer.store._reader`), for the dashboard, `tracer report` and anyone with a `Store`.
+
+>>> from tracer.store import Store
+>>> from tracer.store.runs import trace_tree, conversation_turns
+>>> with Store(".tracer") as store:                                         # doctest: +SKIP
+...     tree = trace_tree(store, "4bf92f3577b34da6a3ce929d0e0e4736")       # one run, parents before children
+...     turns = conversation_turns(store, "support-4711")                  # cost and cache per turn
+
+A trace is kept when it has at least one Claude call (`tracer.store._rows.TraceKeeper`). Costs are exact
+decimals; a trace's or conversation's cost is NULL when none of its calls was priced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from tracer.store.queries import Filters, Readable, where
+
+# How `traces` orders: the newest runs, the longest, the dearest.
+ORDERS = {"recent": "start_time DESC", "slowest": "duration_ms DESC NULLS LAST", "costliest": "cost_usd DESC NULLS LAST"}
+
+
+def traces(
+    store: Readable,
+    filters: Filters,
+    order: str = "recent",
+    limit: int = 50,
+    *,
+    root: str | None = None,
+    errors_only: bool = False,
+) -> pd.DataFrame:
+    """Runs (traces with a Claude call) whose calls match `filters`, one row each with the `traces` view's roll-up:
+    root span, start, duration, calls, attempts, tool executions, errors, tokens by kind, exact cost. `order` is
+    one of `ORDERS`; `root` keeps the runs whose root span has that name; `errors_only` the runs with an error.
+
+    The runs are picked by their calls first (a filter on the calls' time, model, service and tags, over one
+    table), then rolled up: only the traces picked are aggregated, not every trace in the store."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    clause, params = where(filters)
+    outer: list[str] = []
+    outer_params: list[Any] = []
+    if root is not None:
+        outer.append("t.root_name = ?")
+        outer_params.append(root)
+    if errors_only:
+        outer.append("t.errors > 0")
+    outer_where = ("WHERE " + " AND ".join(outer)) if outer else ""
+    # Recent runs: the traces of the newest calls, read from a few blocks. Longest or dearest: every trace in the
+    # window, aggregated (bounded by the window the filters give).
+    pick = "ORDER BY max(c.start_time) DESC LIMIT ?" if order == "recent" and not outer else ""
+    pick_params = [max(int(limit), 1) * 4] if pick else []
+    return store.sql(
+        f"""
+        WITH picked AS (SELECT c.trace_id FROM calls c {clause} {"AND" if clause else "WHERE"} c.trace_id IS NOT NULL
+                        GROUP BY c.trace_id {pick})
+        SELECT t.trace_id, t.root_name, t.start_time, t.duration_ms, t.calls, t.attempts, t.tool_executions,
+               t.errors, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens, t.output_tokens,
+               t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
+               t.service_name, t.models
+          FROM traces t SEMI JOIN picked p ON t.trace_id = p.trace_id
+          {outer_where}
+         ORDER BY t.{ORDERS[order]}, t.trace_id
+         LIMIT ?""",
+        [*params, *pick_params, *outer_params, int(limit)],
+    )
+
+
+def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
+    """One run's roll-up (the `traces` view's row), with its cost as an exact decimal. Empty when the store has
+    no call in that trace."""
+    return store.sql("SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+
+
+def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
+    """Every stored span of one run as a tree: rows in depth-first order (each parent before its children,
+    siblings by start time), with `depth` (0 for a root) and `offset_ms` (from the run's first start). A span whose
+    parent is not stored (a remote caller's, or one let go) is a root."""
+    rows = store.sql(
+        """SELECT *, cost_usd::DOUBLE AS cost_usd_double FROM trace_spans WHERE trace_id = ?
+           ORDER BY start_time, span_id""",
+        [trace_id],
+    )
+    if rows.empty:
+        return rows.assign(depth=pd.Series(dtype="int64"), offset_ms=pd.Series(dtype="float64"))
+    ids = set(rows["span_id"])
+    children: dict[Any, list[int]] = {}
+    roots: list[int] = []
+    for i, (span_id, parent) in enumerate(zip(rows["span_id"], rows["parent_span_id"], strict=True)):
+        if parent is None or pd.isna(parent) or parent not in ids or parent == span_id:
+            roots.append(i)
+        else:
+            children.setdefault(parent, []).append(i)
+    order: list[int] = []
+    depth: list[int] = []
+    seen: set[int] = set()
+    stack = [(i, 0) for i in reversed(roots)]
+    while stack:
+        i, d = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        order.append(i)
+        depth.append(d)
+        stack.extend((j, d + 1) for j in reversed(children.get(rows["span_id"].iloc[i], [])))
+    out = rows.iloc[order].reset_index(drop=True)
+    out["depth"] = depth
+    first = out["start_time"].min()
+    out["offset_ms"] = (out["start_time"] - first).dt.total_seconds() * 1000.0
+    return out
+
+
+def conversation_turns(store: Readable, conversation_id: str) -> pd.DataFrame:
+    """The turns of one conversation in order (the `conversations` view): each call's cost, tokens, cache read and
+    write, and `cache_rewrite` for a turn that wrote a cache prefix again instead of reading it."""
+    return store.sql(
+        "SELECT * FROM conversations WHERE conversation_id = ? ORDER BY turn", [conversation_id]
+    )
+
+
+def conversations(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
+    """Conversations with a call in `filters`, newest first: turns, first and last time, cost, cache read and
+    write tokens, and how many turns wrote their cache prefix again."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        WITH picked AS (SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"}
+                          c.conversation_id IS NOT NULL GROUP BY c.conversation_id
+                        ORDER BY max(c.start_time) DESC LIMIT ?)
+        SELECT v.conversation_id, count(*) AS turns, min(v.start_time) AS first_time, max(v.start_time) AS last_time,
+               sum(v.cost_usd)::DOUBLE AS cost_usd, sum(v.input_tokens) AS input_tokens,
+               sum(v.cache_read_tokens) AS cache_read_tokens, sum(v.cache_write_tokens) AS cache_write_tokens,
+               sum(v.output_tokens) AS output_tokens, count(*) FILTER (WHERE v.cache_rewrite) AS cache_rewrites,
+               count(*) FILTER (WHERE v.status = 'error') AS errors
+          FROM conversations v SEMI JOIN picked p ON v.conversation_id = p.conversation_id
+         GROUP BY v.conversation_id
+         ORDER BY last_time DESC, v.conversation_id""",
+        [*params, int(limit)],
+    )
+
+
+def tool_executions(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Tool executions (the SDK's `execute_tool` spans) by tool name: count, error share, median and p95 duration
+    (ms), within the filters' time window (a tool span has no model or tags of its own: those filters do not
+    apply)."""
+    clause, params = where(Filters(start=filters.start, end=filters.end, services=filters.services), "s")
+    return store.sql(
+        f"""
+        SELECT coalesce(s.tool_name, s.name) AS tool_name, count(*) AS executions,
+               avg(CASE WHEN s.status = 'error' THEN 1.0 ELSE 0.0 END) AS error_share,
+               quantile_cont(s.duration_ms, 0.5) AS p50_ms, quantile_cont(s.duration_ms, 0.95) AS p95_ms
+          FROM spans s {clause} {"AND" if clause else "WHERE"} s.operation = 'execute_tool'
+         GROUP BY 1 ORDER BY executions DESC, tool_name""",
+        params,
+    )
+
+
+NAMED = {"traces": traces, "conversations": conversations, "tool_executions": tool_executions}
