@@ -213,7 +213,7 @@ class conversation(tags):  # lower-case, like `tags`
     like `tags`; the innermost block wins. The id is turned into a string and cut to `MAX_VALUE_CHARS`.
     """
 
-    def __init__(self, conversation_id: object) -> None:  # noqa: D107
+    def __init__(self, conversation_id: object) -> None:
         try:
             text = conversation_id if type(conversation_id) is str else str(conversation_id)
         except Exception:
@@ -221,7 +221,7 @@ class conversation(tags):  # lower-case, like `tags`
             _warn_once("str")
         self._id = text[:MAX_VALUE_CHARS] or None
 
-    def __enter__(self) -> Mapping[str, str]:  # type: ignore[override]
+    def __enter__(self) -> Mapping[str, str]:
         _conversation_saved.set((*_conversation_saved.get(), _conversation.get()))
         _conversation.set(self._id)
         return _current.get()

@@ -74,9 +74,8 @@ def _run_agent(api: Any) -> str:
 
 def _unrelated_trace() -> str:
     """A request of the application's with no Claude call in it, as a web app makes thousands of."""
-    with app.start_as_current_span("GET /health") as root:
-        with app.start_as_current_span("db.query"):
-            pass
+    with app.start_as_current_span("GET /health") as root, app.start_as_current_span("db.query"):
+        pass
     return format(root.get_span_context().trace_id, "032x")
 
 

@@ -25,7 +25,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
-from tracer.capture._calls import Unsampled, billing_attributes, hop_attempt_attributes, hop_attributes, tool_use_attributes
+from tracer.capture._calls import (
+    Unsampled,
+    billing_attributes,
+    hop_attempt_attributes,
+    hop_attributes,
+    tool_use_attributes,
+)
 
 log = logging.getLogger("tracer.capture")
 

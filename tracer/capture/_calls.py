@@ -394,11 +394,11 @@ class CallSpanProcessor(SpanProcessor):
             return
         try:
             conversation = current_conversation()
-            if conversation is not None and _ours_or_sdks(span):
-                # `tracer.conversation(...)` for the SDK's call, tool-runner and tool spans; a client's own option,
-                # already on the span, wins.
-                if semconv.GEN_AI_CONVERSATION_ID not in raw_attributes(span):
-                    span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation)
+            # `tracer.conversation(...)` for the SDK's call, tool-runner and tool spans; a client's own option,
+            # already on the span, wins.
+            if (conversation is not None and _ours_or_sdks(span)
+                    and semconv.GEN_AI_CONVERSATION_ID not in raw_attributes(span)):  # fmt: skip
+                span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation)
             if is_call_span(span):
                 # Only what must be read now: the tags in force where the call starts (a stream may end outside the
                 # `with tracer.tags(...)` block). Everything is set once, as the span ends.
