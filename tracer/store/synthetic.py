@@ -4,13 +4,13 @@ For the dashboard's tests and benchmarks/store.py (10,000,000 calls in well unde
 
 >>> from tracer.store.synthetic import write_synthetic
 >>> write_synthetic("/tmp/store", 100_000, seed=1)          # doctest: +SKIP
-{'calls': 100000, 'attempts': 108..., 'events': ...}
+{'calls': 100000, 'attempts': 108..., 'events': ..., 'spans': ...}
 
 The data is shaped like real traffic: a mix of models with their own latency and token sizes, one unpriced
 model (cost NULL, never 0), streaming calls with a time to first token, retries after 429/529/5xx with the
 attempts of a call consistent with it (same trace, `call_span_id` = the call's span id, attempt 0..n-1, the
-call's duration covering its attempts), prompt caching, tags, two services, rate-limit headroom, and breaker and
-budget events. The same arguments always give the same data.
+call's duration covering its attempts), prompt caching, tags, two services, rate-limit headroom, breaker and
+budget events, and agent runs with their tool executions and conversations (`_agent_runs`). The same arguments always give the same data.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -83,7 +84,7 @@ def _tags(rng: np.random.Generator, n: int) -> pa.Array:
 
 
 def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, days: float = 7.0) -> dict[str, pa.Table]:
-    """The three tables for `n_calls` calls spread over `days` before `end` (default: now), sorted by time."""
+    """The four tables for `n_calls` calls spread over `days` before `end` (default: now), sorted by time."""
     rng = np.random.default_rng(seed)
     n = int(n_calls)
     end = end or dt.datetime.now(dt.UTC)
@@ -160,6 +161,12 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
             "stop_reason": pa.array(np.where(ok, "end_turn", ""), mask=~ok),
         }
     )
+    runs = _agent_runs(rng, start, duration, trace_ids, span_ids, service, error)
+    calls = calls.append_column("parent_span_id", runs.pop("call_parent"))
+    for name in ("conversation_id", "tool_use_count", "tool_names"):
+        calls = calls.append_column(name, runs.pop(name))
+    trace_ids = runs.pop("call_trace_ids")
+    calls = calls.set_column(calls.schema.get_field_index("trace_id"), "trace_id", trace_ids)
     calls = _conform(calls, "calls")
 
     # One row per attempt: attempt k of call i starts at its call's start plus k * (attempt + backoff).
@@ -230,7 +237,88 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
         }
     )
     events = _conform(events, "events").sort_by("time")
-    return {"calls": calls, "attempts": attempts, "events": events}
+    return {"calls": calls, "attempts": attempts, "events": events, "spans": runs["spans"]}
+
+
+RUN_CALLS = 3  # calls per agent run
+TOOLS = ("search_docs", "get_weather", "lookup_order", "run_sql")
+
+
+def _agent_runs(
+    rng: np.random.Generator, start: np.ndarray, duration: np.ndarray, trace_ids: pa.Array, span_ids: pa.Array,
+    service: np.ndarray, error: np.ndarray,
+) -> dict[str, Any]:
+    """Half the calls in agent runs of `RUN_CALLS` consecutive calls: one trace each, an `agent.run` root, the SDK's
+    tool-runner span under it, the calls under that, and a tool execution after each call but the last (asked for
+    by that call). One run in four is a conversation (`conv-<n>`), its calls its turns. The other calls stay traces
+    of their own. Returns the calls' new columns and the `spans` table."""
+    n = len(start)
+    idx = np.arange(n)
+    group = idx // RUN_CALLS
+    in_run = (group % 2 == 0) & (group * RUN_CALLS + RUN_CALLS - 1 < n)
+    first = np.where(in_run, group * RUN_CALLS, idx)
+    call_trace_ids = trace_ids.take(pa.array(first))
+    runs = np.flatnonzero((np.arange(n // RUN_CALLS) % 2 == 0)) * RUN_CALLS  # index of each run's first call
+    r = len(runs)
+    last = runs + RUN_CALLS - 1
+    end_us = start + (duration * 1000).astype(np.int64)
+    root_start = start[runs] - 5_000
+    root_end = end_us[runs[:, None] + np.arange(RUN_CALLS)].max(axis=1) + 5_000 if r else np.zeros(0, np.int64)
+    root_ids = _hex_ids(rng, r, 8)
+    runner_ids = _hex_ids(rng, r, 8)
+    run_of_call = np.where(in_run, group // 2, 0)
+    call_parent = runner_ids.take(pa.array(run_of_call, mask=~in_run)) if r else pa.nulls(n, pa.string())
+    conv = in_run & (run_of_call % 4 == 0)
+    conversation_id = pa.array(np.char.add("conv-", run_of_call.astype(str)), mask=~conv)
+    # Tool executions: after each call of a run but the last, the tool that call asked for.
+    asked = in_run & (idx != (group * RUN_CALLS + RUN_CALLS - 1))
+    tool_of_call = rng.integers(0, len(TOOLS), n)
+    tool_use_count = pa.array(np.where(asked, 1, 0).astype(np.int32), mask=~asked)
+    tool_names = pa.array(np.asarray(TOOLS, dtype=object)[tool_of_call], type=pa.string(), mask=~asked)
+    t_calls = np.flatnonzero(asked)
+    m = len(t_calls)
+    t_start = end_us[t_calls] + 1_000
+    t_duration = rng.lognormal(np.log(120), 0.8, m)
+    t_error = rng.random(m) < 0.03
+    t_run = run_of_call[t_calls]
+    k = 2 * r + m
+    ids = pa.concat_arrays([root_ids, runner_ids, _hex_ids(rng, m, 8)]) if k else pa.array([], pa.string())
+    parents = pa.concat_arrays([pa.nulls(r, pa.string()), root_ids, runner_ids.take(pa.array(t_run))]) if k else pa.array([], pa.string())
+    names = np.concatenate([np.full(r, "agent.run", dtype=object), np.full(r, "anthropic.messages.tool_runner", dtype=object),
+                            np.char.add("anthropic.custom_tool_use ", np.asarray(TOOLS)[tool_of_call[t_calls]]).astype(object)])  # fmt: skip
+    starts = np.concatenate([root_start, root_start + 1_000, t_start])
+    durations = np.concatenate([(root_end - root_start) / 1000.0, (root_end - root_start - 2_000) / 1000.0, t_duration])
+    run_error = error[runs[:, None] + np.arange(RUN_CALLS)].any(axis=1) if r else np.zeros(0, bool)
+    status = np.concatenate([np.where(run_error, 1, 0), np.where(run_error, 1, 2), np.where(t_error, 1, 2)]).astype(np.int32)
+    operation = np.concatenate([np.full(r, 0), np.full(r, 1), np.full(m, 2)]).astype(np.int32)
+    order = np.argsort(starts, kind="stable")
+    take = pa.array(order)
+    spans = pa.Table.from_pydict(
+        {
+            "trace_id": pa.concat_arrays([trace_ids.take(pa.array(runs))] * 2 + [trace_ids.take(pa.array(first[t_calls]))]).take(take),
+            "span_id": ids.take(take),
+            "parent_span_id": parents.take(take),
+            "start_time": pa.array(starts[order], type=TABLES["spans"].field("start_time").type),
+            "duration_ms": durations[order],
+            "name": pa.array(names[order], pa.string()),
+            "kind": _dict_strings(np.zeros(k, np.int32), ["internal"]),
+            "status": _dict_strings(status[order], ["unset", "error", "ok"]),
+            "operation": pa.array(np.asarray([None, "invoke_agent", "execute_tool"], dtype=object)[operation[order]], pa.string()),
+            "tool_name": pa.array(np.concatenate([np.full(2 * r, None, dtype=object), np.asarray(TOOLS, dtype=object)[tool_of_call[t_calls]]])[order], pa.string()),
+            "conversation_id": pa.array(np.concatenate([np.char.add("conv-", np.arange(r).astype(str)).astype(object)] * 2 + [np.char.add("conv-", t_run.astype(str)).astype(object)])[order], pa.string(),
+                                        mask=~np.concatenate([np.arange(r) % 4 == 0] * 2 + [t_run % 4 == 0])[order]),  # fmt: skip
+            "scope": pa.array(np.where(operation[order] == 0, "app", "com.anthropic.sdk.python").astype(object), pa.string()),
+            "service_name": _dict_strings(np.concatenate([service[runs]] * 2 + [service[t_calls]])[order], list(SERVICES)),
+        }
+    )
+    return {
+        "call_trace_ids": call_trace_ids,
+        "call_parent": call_parent,
+        "conversation_id": conversation_id,
+        "tool_use_count": tool_use_count,
+        "tool_names": tool_names,
+        "spans": _conform(spans, "spans"),
+    }
 
 
 def _scale_cost(scaled: np.ndarray, null: np.ndarray) -> pa.Array:
