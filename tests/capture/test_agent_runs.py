@@ -62,7 +62,9 @@ def _first_request_scripted(outcomes: str) -> Any:
 def _run_agent(api: Any) -> str:
     """`agent.run` around the SDK's tool runner: two calls (the first answered 429, then retried) with one tool
     execution between them. The trace id, in hex."""
-    client = anthropic.Anthropic(api_key=API_KEY, base_url=api.base_url, http_client=_first_request_scripted("429:0,ok"))
+    client = anthropic.Anthropic(
+        api_key=API_KEY, base_url=api.base_url, http_client=_first_request_scripted("429:0,ok")
+    )
     with app.start_as_current_span("agent.run") as root:
         runner = client.beta.messages.tool_runner(
             model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Weather in Paris?"}],
@@ -85,11 +87,18 @@ def _read(telemetry: Telemetry) -> Store:
 
 
 def _ids_in_store(store: Store) -> set[str]:
-    return {row[0] for row in store.rows("SELECT DISTINCT trace_id FROM trace_spans UNION SELECT DISTINCT trace_id FROM events WHERE trace_id IS NOT NULL")}
+    return {
+        row[0]
+        for row in store.rows(
+            "SELECT DISTINCT trace_id FROM trace_spans UNION SELECT DISTINCT trace_id FROM events WHERE trace_id IS NOT NULL"
+        )
+    }
 
 
 class TestWholeTraces:
-    def test_an_agent_run_is_one_tree_and_a_trace_without_a_call_is_not_kept(self, fake_api: Any, telemetry: Telemetry) -> None:
+    def test_an_agent_run_is_one_tree_and_a_trace_without_a_call_is_not_kept(
+        self, fake_api: Any, telemetry: Telemetry
+    ) -> None:
         before = _unrelated_trace()
         trace_id = _run_agent(fake_api)
         after = _unrelated_trace()
@@ -111,7 +120,9 @@ class TestWholeTraces:
             by_name = dict(zip(tree["name"], tree["span_id"], strict=False))
             parents = dict(zip(tree["span_id"], tree["parent_span_id"], strict=True))
             assert parents[by_name["anthropic.messages.tool_runner"]] == by_name["agent.run"]
-            assert parents[by_name["anthropic.custom_tool_use get_weather"]] == by_name["anthropic.messages.tool_runner"]
+            assert (
+                parents[by_name["anthropic.custom_tool_use get_weather"]] == by_name["anthropic.messages.tool_runner"]
+            )
             assert list(tree["http_status"].iloc[[3, 4]]) == [429, 200]
             first_call = tree.iloc[2]
             assert first_call["tool_names"] == "get_weather" and first_call["tool_use_count"] == 1
@@ -121,11 +132,18 @@ class TestWholeTraces:
             summary = trace_summary(store, trace_id).iloc[0]
             calls = store.rows("SELECT cost_usd, input_tokens, output_tokens FROM calls WHERE trace_id = ?", [trace_id])
             assert summary["root_name"] == "agent.run"
-            assert (summary["calls"], summary["attempts"], summary["tool_executions"], summary["errors"]) == (2, 3, 1, 0)
+            assert (summary["calls"], summary["attempts"], summary["tool_executions"], summary["errors"]) == (
+                2,
+                3,
+                1,
+                0,
+            )
             ((exact,),) = store.rows("SELECT cost_usd FROM traces WHERE trace_id = ?", [trace_id])
             assert exact == sum(c[0] for c in calls) and isinstance(exact, Decimal) and exact > 0
             assert summary["cost_usd"] == pytest.approx(float(exact))
-            assert summary["input_tokens"] == sum(c[1] for c in calls) and summary["output_tokens"] == sum(c[2] for c in calls)
+            assert summary["input_tokens"] == sum(c[1] for c in calls) and summary["output_tokens"] == sum(
+                c[2] for c in calls
+            )
             listed = traces(store, Filters(), "costliest")
             assert list(listed["trace_id"]) == [trace_id]
             assert traces(store, Filters(), root="agent.run")["trace_id"].tolist() == [trace_id]
@@ -135,13 +153,35 @@ class TestWholeTraces:
 
     def test_the_call_span_lists_the_tools_the_model_asked_for(self, fake_api: Any, telemetry: Telemetry) -> None:
         client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
-        tools = [{"name": "get_weather", "description": "d", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
-        client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "?"}], tools=tools, tool_choice={"type": "any"})
-        with client.messages.stream(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "?"}], tools=tools, tool_choice={"type": "any"}) as stream:
+        tools = [
+            {
+                "name": "get_weather",
+                "description": "d",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+            }
+        ]
+        client.messages.create(
+            model=MODEL,
+            max_tokens=64,
+            messages=[{"role": "user", "content": "?"}],
+            tools=tools,
+            tool_choice={"type": "any"},
+        )
+        with client.messages.stream(
+            model=MODEL,
+            max_tokens=64,
+            messages=[{"role": "user", "content": "?"}],
+            tools=tools,
+            tool_choice={"type": "any"},
+        ) as stream:
             stream.until_done()
         client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "?"}])
         spans = telemetry.calls()
-        assert [(s.attributes or {}).get(semconv.TOOL_USE_NAMES) for s in spans] == [("get_weather",), ("get_weather",), None]
+        assert [(s.attributes or {}).get(semconv.TOOL_USE_NAMES) for s in spans] == [
+            ("get_weather",),
+            ("get_weather",),
+            None,
+        ]
         assert [(s.attributes or {}).get(semconv.TOOL_USE_COUNT) for s in spans] == [1, 1, None]
 
     def test_steps_in_threads_make_one_tree(self, fake_api: Any, telemetry: Telemetry) -> None:
@@ -151,7 +191,9 @@ class TestWholeTraces:
             token = otel_context.attach(parent)
             try:
                 with app.start_as_current_span(f"step {i}"):
-                    client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": f"step {i}"}])
+                    client.messages.create(
+                        model=MODEL, max_tokens=16, messages=[{"role": "user", "content": f"step {i}"}]
+                    )
             finally:
                 otel_context.detach(token)
 
@@ -173,7 +215,9 @@ class TestWholeTraces:
 
             async def step(i: int) -> None:
                 with app.start_as_current_span(f"step {i}"):
-                    await client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": f"step {i}"}])
+                    await client.messages.create(
+                        model=MODEL, max_tokens=16, messages=[{"role": "user", "content": f"step {i}"}]
+                    )
 
             with app.start_as_current_span("agent.run") as root:
                 await asyncio.gather(*(asyncio.create_task(step(i)) for i in range(3)))
@@ -210,7 +254,9 @@ class TestWholeTraces:
             assert tree["depth"].tolist()[0] == 0 and tree["name"].iloc[0] == "agent.run"
             assert (tree["depth"] == 0).sum() == 1  # one root: every step hangs under it
             rows = list(zip(tree["depth"], tree["type"], tree["name"], strict=True))
-            assert sorted(r for r in rows if r[0] == 1) == sorted([(1, "span", f"step {i}") for i in range(steps)] + [(1, "span", "summarise")])
+            assert sorted(r for r in rows if r[0] == 1) == sorted(
+                [(1, "span", f"step {i}") for i in range(steps)] + [(1, "span", "summarise")]
+            )
             assert sum(1 for r in rows if r[1] == "call" and r[0] == 2) == steps  # each call under its step
             assert sum(1 for r in rows if r[1] == "attempt" and r[0] == 3) == steps
             summary = trace_summary(store, trace_id).iloc[0]
@@ -243,7 +289,11 @@ class TestBoundedMemory:
 
         state = _instrumentor._state
         assert state is not None
-        exporter = next(p.inner.span_exporter for p in state.processors if hasattr(p.inner, "span_exporter") and hasattr(p.inner.span_exporter, "keeper"))
+        exporter = next(
+            p.inner.span_exporter
+            for p in state.processors
+            if hasattr(p.inner, "span_exporter") and hasattr(p.inner.span_exporter, "keeper")
+        )
         keeper = exporter.keeper
         keeper_bound = keeper.max_held
         for i in range(keeper_bound // 2 + 200):
@@ -267,7 +317,9 @@ class TestConversations:
         )  # fmt: skip
         history.append({"role": "assistant", "content": message.content})
 
-    def test_three_turns_with_their_costs_cache_reads_and_a_prefix_written_again(self, fake_api: Any, telemetry: Telemetry) -> None:
+    def test_three_turns_with_their_costs_cache_reads_and_a_prefix_written_again(
+        self, fake_api: Any, telemetry: Telemetry
+    ) -> None:
         client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
         history: list[dict[str, Any]] = []
         with tracer.conversation("support-4711"):
@@ -276,25 +328,35 @@ class TestConversations:
             self._turn(client, history, SYSTEM + " Answer in French.", "Merci?")  # a changed prefix: written again
         client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "no conversation"}])
         spans = telemetry.calls()
-        assert [(s.attributes or {}).get(semconv.GEN_AI_CONVERSATION_ID) for s in spans] == ["support-4711"] * 3 + [None]
+        assert [(s.attributes or {}).get(semconv.GEN_AI_CONVERSATION_ID) for s in spans] == ["support-4711"] * 3 + [
+            None
+        ]
         with _read(telemetry) as store:
             turns = conversation_turns(store, "support-4711")
             assert turns["turn"].tolist() == [1, 2, 3]
             expected_costs = [Decimal((s.attributes or {})[semconv.COST_USD_EXACT]) for s in spans[:3]]
-            exact = store.rows("SELECT cost_usd FROM conversations WHERE conversation_id = ? ORDER BY turn", ["support-4711"])
+            exact = store.rows(
+                "SELECT cost_usd FROM conversations WHERE conversation_id = ? ORDER BY turn", ["support-4711"]
+            )
             assert [c for (c,) in exact] == expected_costs
             reads = [(s.attributes or {}).get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) for s in spans[:3]]
             writes = [(s.attributes or {}).get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS) for s in spans[:3]]
             assert turns["cache_read_tokens"].tolist() == reads and turns["cache_write_tokens"].tolist() == writes
-            assert reads[0] == 0 and writes[0] > 0 and reads[1] > 0 and writes[2] > 0  # the fake API cached as the API does
+            assert (
+                reads[0] == 0 and writes[0] > 0 and reads[1] > 0 and writes[2] > 0
+            )  # the fake API cached as the API does
             assert turns["cache_rewrite"].tolist() == [False, False, True]
             listed = conversations(store, Filters())
             assert listed[["conversation_id", "turns", "cache_rewrites"]].values.tolist() == [["support-4711", 3, 1]]
             assert listed["cost_usd"].iloc[0] == pytest.approx(float(sum(expected_costs)))
 
-    def test_the_clients_own_conversation_id_wins_and_reaches_the_tool_spans(self, fake_api: Any, telemetry: Telemetry) -> None:
+    def test_the_clients_own_conversation_id_wins_and_reaches_the_tool_spans(
+        self, fake_api: Any, telemetry: Telemetry
+    ) -> None:
         try:
-            client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url, open_telemetry={"conversation_id": "client-1"})  # type: ignore[call-arg]
+            client = anthropic.Anthropic(
+                api_key=API_KEY, base_url=fake_api.base_url, open_telemetry={"conversation_id": "client-1"}
+            )  # type: ignore[call-arg]
         except TypeError:
             pytest.skip(f"anthropic {anthropic.__version__} has no open_telemetry client option")
         with tracer.conversation("shared-9"):

@@ -43,7 +43,11 @@ class TestTraceKeeper:
         assert keeper.held == 100 and keeper.let_go == 900
         for trace in range(1_000, 1_050):
             keeper.call(trace)
-        assert len(keeper._kept) == 10 and keeper.wants(1_049, local_root=False) and not keeper.wants(1_000, local_root=False)
+        assert (
+            len(keeper._kept) == 10
+            and keeper.wants(1_049, local_root=False)
+            and not keeper.wants(1_000, local_root=False)
+        )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +81,9 @@ class TestQueries:
                 assert row["root_name"] == "agent.run" and row["calls"] == len(calls) == 3
                 assert row["attempts"] == sum(c["attempts"] for c in calls) == len(attempts)
                 assert row["tool_executions"] == sum(1 for s in spans if s["operation"] == "execute_tool")
-                assert row["errors"] == sum(c["status"] == "error" for c in calls) + sum(s["status"] == "error" for s in spans)
+                assert row["errors"] == sum(c["status"] == "error" for c in calls) + sum(
+                    s["status"] == "error" for s in spans
+                )
                 assert row["output_tokens"] == sum(c["output_tokens"] or 0 for c in calls)
                 tree = trace_tree(store, trace_id)
                 assert len(tree) == len(calls) + len(spans) + len(attempts)
@@ -118,7 +124,12 @@ class TestQueries:
                 turns = conversation_turns(store, conversation_id)
                 assert turns["turn"].tolist() == list(range(1, len(calls) + 1))
                 assert turns["span_id"].tolist() == [c["span_id"] for c in calls]
-                exact = [c for (c,) in store.rows("SELECT cost_usd FROM conversations WHERE conversation_id = ? ORDER BY turn", [conversation_id])]
+                exact = [
+                    c
+                    for (c,) in store.rows(
+                        "SELECT cost_usd FROM conversations WHERE conversation_id = ? ORDER BY turn", [conversation_id]
+                    )
+                ]
                 assert exact == [c["cost_usd"] for c in calls]
                 rewrites = [i > 0 and (c["cache_write_tokens"] or 0) > 0
                             and (c["cache_read_tokens"] or 0) < (calls[i - 1]["cache_read_tokens"] or 0) + (calls[i - 1]["cache_write_tokens"] or 0)
@@ -126,7 +137,9 @@ class TestQueries:
                 assert turns["cache_rewrite"].tolist() == rewrites
             listed = conversations(store, Filters(), limit=1_000)
             assert set(listed["conversation_id"]) == set(by_conversation)
-            assert dict(zip(listed["conversation_id"], listed["turns"], strict=True)) == {k: len(v) for k, v in by_conversation.items()}
+            assert dict(zip(listed["conversation_id"], listed["turns"], strict=True)) == {
+                k: len(v) for k, v in by_conversation.items()
+            }
 
             tools = tool_executions(store, Filters())
             runs = [s for s in tables["spans"] if s["operation"] == "execute_tool"]

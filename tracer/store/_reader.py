@@ -437,36 +437,7 @@ _TRACE_VIEWS = {
                name, start_time, duration_ms, status, error_type, operation, tool_name, conversation_id,
                service_name, content
           FROM spans""",
-    "traces": """
-        WITH c AS (
-            SELECT trace_id, count(*) AS calls, sum(attempts) AS attempts,
-                   count(*) FILTER (WHERE status = 'error') AS call_errors,
-                   sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
-                   sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
-                   sum(thinking_tokens) AS thinking_tokens, sum(cost_usd) AS cost_usd,
-                   count(*) FILTER (WHERE cost_usd IS NULL AND status = 'ok') AS unpriced_calls,
-                   min(start_time) AS calls_start,
-                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
-                   arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
-                   any_value(service_name) AS service_name, string_agg(DISTINCT model, ',') AS models
-              FROM calls WHERE trace_id IS NOT NULL GROUP BY trace_id),
-        s AS (
-            SELECT trace_id, count(*) FILTER (WHERE operation = 'execute_tool') AS tool_executions,
-                   count(*) FILTER (WHERE status = 'error') AS span_errors,
-                   coalesce(arg_min(name, start_time) FILTER (WHERE parent_span_id IS NULL),
-                            arg_min(name, start_time)) AS root_name,
-                   min(start_time) AS spans_start,
-                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS spans_end
-              FROM spans GROUP BY trace_id)
-        SELECT c.trace_id, coalesce(s.root_name, c.first_call) AS root_name,
-               least(c.calls_start, coalesce(s.spans_start, c.calls_start)) AS start_time,
-               epoch_ms(greatest(c.calls_end, coalesce(s.spans_end, c.calls_end)))
-                 - epoch_ms(least(c.calls_start, coalesce(s.spans_start, c.calls_start))) AS duration_ms,
-               c.calls, c.attempts, coalesce(s.tool_executions, 0) AS tool_executions,
-               c.call_errors + coalesce(s.span_errors, 0) AS errors, c.input_tokens, c.cache_read_tokens,
-               c.cache_write_tokens, c.output_tokens, c.thinking_tokens, c.cost_usd, c.unpriced_calls,
-               c.conversation_id, c.service_name, c.models
-          FROM c LEFT JOIN s USING (trace_id)""",
+    "traces": "",  # traces_sql(), below
     "conversations": """
         SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
                status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
@@ -480,6 +451,47 @@ _TRACE_VIEWS = {
          WHERE conversation_id IS NOT NULL AND operation = 'chat'
         WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)""",
 }
+
+
+
+def traces_sql(picked: str = "") -> str:
+    """The `traces` view's query: per trace with a call, its root span's name, start, duration, calls, attempts,
+    tool executions, errors, tokens by kind, exact cost. `picked`, a condition on `trace_id` (such as
+    `trace_id IN (SELECT unnest(?))`), limits the roll-up to those traces before anything is aggregated."""
+    only = f"AND {picked}" if picked else ""
+    return f"""
+        WITH c AS (
+            SELECT trace_id, count(*) AS calls, sum(attempts) AS attempts,
+                   count(*) FILTER (WHERE status = 'error') AS call_errors,
+                   sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
+                   sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
+                   sum(thinking_tokens) AS thinking_tokens, sum(cost_usd) AS cost_usd,
+                   count(*) FILTER (WHERE cost_usd IS NULL AND status = 'ok') AS unpriced_calls,
+                   min(start_time) AS calls_start,
+                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
+                   arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
+                   any_value(service_name) AS service_name, string_agg(DISTINCT model, ',') AS models
+              FROM calls WHERE trace_id IS NOT NULL {only} GROUP BY trace_id),
+        s AS (
+            SELECT trace_id, count(*) FILTER (WHERE operation = 'execute_tool') AS tool_executions,
+                   count(*) FILTER (WHERE status = 'error') AS span_errors,
+                   coalesce(arg_min(name, start_time) FILTER (WHERE parent_span_id IS NULL),
+                            arg_min(name, start_time)) AS root_name,
+                   min(start_time) AS spans_start,
+                   max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS spans_end
+              FROM spans WHERE trace_id IS NOT NULL {only} GROUP BY trace_id)
+        SELECT c.trace_id, coalesce(s.root_name, c.first_call) AS root_name,
+               least(c.calls_start, coalesce(s.spans_start, c.calls_start)) AS start_time,
+               (epoch_us(greatest(c.calls_end, coalesce(s.spans_end, c.calls_end)))
+                 - epoch_us(least(c.calls_start, coalesce(s.spans_start, c.calls_start)))) / 1000.0 AS duration_ms,
+               c.calls, c.attempts, coalesce(s.tool_executions, 0) AS tool_executions,
+               c.call_errors + coalesce(s.span_errors, 0) AS errors, c.input_tokens, c.cache_read_tokens,
+               c.cache_write_tokens, c.output_tokens, c.thinking_tokens, c.cost_usd, c.unpriced_calls,
+               c.conversation_id, c.service_name, c.models
+          FROM c LEFT JOIN s USING (trace_id)"""
+
+
+_TRACE_VIEWS["traces"] = traces_sql()
 
 # What DuckDB says when the cache file, not the query, is the trouble: damaged blocks, a full disk, a database it
 # invalidated after an I/O error.

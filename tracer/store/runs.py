@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from tracer.store._reader import traces_sql
 from tracer.store.queries import Filters, Readable, where
 
 # How `traces` orders: the newest runs, the longest, the dearest.
@@ -32,47 +33,69 @@ def traces(
     root: str | None = None,
     errors_only: bool = False,
 ) -> pd.DataFrame:
-    """Runs (traces with a Claude call) whose calls match `filters`, one row each with the `traces` view's roll-up:
+    """Runs (traces with a Claude call) with a call in `filters`, one row each with the `traces` view's roll-up:
     root span, start, duration, calls, attempts, tool executions, errors, tokens by kind, exact cost. `order` is
     one of `ORDERS`; `root` keeps the runs whose root span has that name; `errors_only` the runs with an error.
 
-    The runs are picked by their calls first (a filter on the calls' time, model, service and tags, over one
-    table), then rolled up: only the traces picked are aggregated, not every trace in the store."""
+    Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
+    of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
+    dearest traces by the sum of their calls' cost (exact: one aggregate of one column). With `root` or
+    `errors_only`, every run in the window is rolled up."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    n = max(int(limit), 1)
     clause, params = where(filters)
-    outer: list[str] = []
+    calls_where = f"{clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
+    if root is not None or errors_only:
+        ids = store.rows(f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
+    elif order == "recent":
+        ids = store.rows(f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n])
+    elif order == "costliest":
+        ids = store.rows(
+            f"SELECT c.trace_id FROM calls c {calls_where} GROUP BY c.trace_id ORDER BY sum(c.cost_usd) DESC NULLS LAST LIMIT ?",
+            [*params, n],
+        )
+    else:
+        spans_clause, spans_params = where(Filters(start=filters.start, end=filters.end), "s")
+        if filters.models or filters.services or filters.tags:  # a root span counts when its trace has such a call
+            spans_clause += f" {'AND' if spans_clause else 'WHERE'} s.trace_id IN (SELECT c.trace_id FROM calls c {calls_where})"
+            spans_params += params
+        ids = store.rows(
+            f"""(SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.duration_ms DESC NULLS LAST LIMIT ?)
+                UNION
+                (SELECT s.trace_id FROM spans s {spans_clause} {'AND' if spans_clause else 'WHERE'} s.parent_span_id IS NULL
+                 ORDER BY s.duration_ms DESC NULLS LAST LIMIT ?)""",
+            [*params, n, *spans_params, n],
+        )
+    picked = list(dict.fromkeys(i for (i,) in ids))
+    outer = []
     outer_params: list[Any] = []
     if root is not None:
         outer.append("t.root_name = ?")
         outer_params.append(root)
     if errors_only:
         outer.append("t.errors > 0")
-    outer_where = ("WHERE " + " AND ".join(outer)) if outer else ""
-    # Recent runs: the traces of the newest calls, read from a few blocks. Longest or dearest: every trace in the
-    # window, aggregated (bounded by the window the filters give).
-    pick = "ORDER BY max(c.start_time) DESC LIMIT ?" if order == "recent" and not outer else ""
-    pick_params = [max(int(limit), 1) * 4] if pick else []
     return store.sql(
         f"""
-        WITH picked AS (SELECT c.trace_id FROM calls c {clause} {"AND" if clause else "WHERE"} c.trace_id IS NOT NULL
-                        GROUP BY c.trace_id {pick})
         SELECT t.trace_id, t.root_name, t.start_time, t.duration_ms, t.calls, t.attempts, t.tool_executions,
                t.errors, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens, t.output_tokens,
                t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
                t.service_name, t.models
-          FROM traces t SEMI JOIN picked p ON t.trace_id = p.trace_id
-          {outer_where}
+          FROM ({traces_sql(_PICKED)}) t
+          {("WHERE " + " AND ".join(outer)) if outer else ""}
          ORDER BY t.{ORDERS[order]}, t.trace_id
          LIMIT ?""",
-        [*params, *pick_params, *outer_params, int(limit)],
+        [picked, picked, *outer_params, n],
     )
+
+
+_PICKED = "trace_id IN (SELECT unnest(?::VARCHAR[]))"
 
 
 def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
     """One run's roll-up (the `traces` view's row), with its cost as an exact decimal. Empty when the store has
     no call in that trace."""
-    return store.sql("SELECT * FROM traces WHERE trace_id = ?", [trace_id])
+    return store.sql(traces_sql("trace_id = ?"), [trace_id, trace_id])
 
 
 def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:

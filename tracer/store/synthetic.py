@@ -120,7 +120,12 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
 
     in_price = np.array([np.nan if m[3] is None else m[3] for m in MODELS])[model] / 1e6
     out_price = np.array([np.nan if m[4] is None else m[4] for m in MODELS])[model] / 1e6
-    cost = input_tokens * in_price + output_tokens * out_price + cache_read * in_price * 0.1 + cache_write * in_price * 1.25
+    cost = (
+        input_tokens * in_price
+        + output_tokens * out_price
+        + cache_read * in_price * 0.1
+        + cache_write * in_price * 1.25
+    )
     cost = np.where(error & (final_status != 200), 0.0, cost)
     unpriced = np.isnan(cost)
     cost_scaled = np.round(np.nan_to_num(cost) * 1e12).astype(np.int64)
@@ -183,7 +188,9 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
     a_duration = np.where(last, attempt_ms[call_idx], rng.uniform(5, 80, m))
     rl_limit = np.array([4000, 4000, 2000, 4000, 2000, 1000])[model[call_idx]]
     phase = ((a_start // 60_000_000) % 60) / 60.0
-    rl_remaining = (rl_limit * np.clip(0.9 - 0.8 * np.abs(np.sin(phase * np.pi)) + rng.normal(0, 0.05, m), 0, 1)).astype(np.int64)
+    rl_remaining = (
+        rl_limit * np.clip(0.9 - 0.8 * np.abs(np.sin(phase * np.pi)) + rng.normal(0, 0.05, m), 0, 1)
+    ).astype(np.int64)
     tok_remaining = rl_remaining * 400
     retry_after = np.where((status == 429) & ~last, rng.uniform(0.5, 8.0, m), np.nan)
     attempts = pa.Table.from_pydict(
@@ -225,7 +232,9 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
     ev_from += [None] * n_budget
     ev_to += [None] * n_budget
     attrs_type = TABLES["events"].field("attributes").type
-    ev_attrs = [[("reason", "5 consecutive failures")]] * (3 * n_cycles) + [[("spent_usd", "412.50"), ("limit_usd", "500")]] * n_budget
+    ev_attrs = [[("reason", "5 consecutive failures")]] * (3 * n_cycles) + [
+        [("spent_usd", "412.50"), ("limit_usd", "500")]
+    ] * n_budget
     events = pa.Table.from_pydict(
         {
             "time": pa.array(ev_time, type=TABLES["events"].field("time").type),
@@ -245,8 +254,13 @@ TOOLS = ("search_docs", "get_weather", "lookup_order", "run_sql")
 
 
 def _agent_runs(
-    rng: np.random.Generator, start: np.ndarray, duration: np.ndarray, trace_ids: pa.Array, span_ids: pa.Array,
-    service: np.ndarray, error: np.ndarray,
+    rng: np.random.Generator,
+    start: np.ndarray,
+    duration: np.ndarray,
+    trace_ids: pa.Array,
+    span_ids: pa.Array,
+    service: np.ndarray,
+    error: np.ndarray,
 ) -> dict[str, Any]:
     """Half the calls in agent runs of `RUN_CALLS` consecutive calls: one trace each, an `agent.run` root, the SDK's
     tool-runner span under it, the calls under that, and a tool execution after each call but the last (asked for
@@ -258,64 +272,67 @@ def _agent_runs(
     in_run = (group % 2 == 0) & (group * RUN_CALLS + RUN_CALLS - 1 < n)
     first = np.where(in_run, group * RUN_CALLS, idx)
     call_trace_ids = trace_ids.take(pa.array(first))
-    runs = np.flatnonzero((np.arange(n // RUN_CALLS) % 2 == 0)) * RUN_CALLS  # index of each run's first call
+    runs = np.flatnonzero(np.arange(n // RUN_CALLS) % 2 == 0) * RUN_CALLS  # index of each run's first call
     r = len(runs)
-    last = runs + RUN_CALLS - 1
+    run_of_call = np.where(in_run, group // 2, 0)
     end_us = start + (duration * 1000).astype(np.int64)
     root_start = start[runs] - 5_000
-    root_end = end_us[runs[:, None] + np.arange(RUN_CALLS)].max(axis=1) + 5_000 if r else np.zeros(0, np.int64)
-    root_ids = _hex_ids(rng, r, 8)
-    runner_ids = _hex_ids(rng, r, 8)
-    run_of_call = np.where(in_run, group // 2, 0)
-    call_parent = runner_ids.take(pa.array(run_of_call, mask=~in_run)) if r else pa.nulls(n, pa.string())
-    conv = in_run & (run_of_call % 4 == 0)
-    conversation_id = pa.array(np.char.add("conv-", run_of_call.astype(str)), mask=~conv)
+    root_end = end_us[runs[:, None] + np.arange(RUN_CALLS)].max(axis=1) + 5_000
+    root_ids, runner_ids = _hex_ids(rng, r, 8), _hex_ids(rng, r, 8)
+    call_parent = runner_ids.take(pa.array(run_of_call, mask=~in_run))
+    conversation_of = np.char.add("conv-", np.arange(r).astype(str)).astype(object)
+    in_conversation = np.arange(r) % 4 == 0
+    conv = in_run & in_conversation[run_of_call]
+    conversation_id = pa.array(conversation_of[run_of_call], pa.string(), mask=~conv)
+    run_error = error[runs[:, None] + np.arange(RUN_CALLS)].any(axis=1)
+
     # Tool executions: after each call of a run but the last, the tool that call asked for.
-    asked = in_run & (idx != (group * RUN_CALLS + RUN_CALLS - 1))
+    asked = in_run & (idx % RUN_CALLS != RUN_CALLS - 1)
     tool_of_call = rng.integers(0, len(TOOLS), n)
-    tool_use_count = pa.array(np.where(asked, 1, 0).astype(np.int32), mask=~asked)
-    tool_names = pa.array(np.asarray(TOOLS, dtype=object)[tool_of_call], type=pa.string(), mask=~asked)
+    tool_names = pa.array(np.asarray(TOOLS, dtype=object)[tool_of_call], pa.string(), mask=~asked)
     t_calls = np.flatnonzero(asked)
     m = len(t_calls)
-    t_start = end_us[t_calls] + 1_000
-    t_duration = rng.lognormal(np.log(120), 0.8, m)
-    t_error = rng.random(m) < 0.03
     t_run = run_of_call[t_calls]
-    k = 2 * r + m
-    ids = pa.concat_arrays([root_ids, runner_ids, _hex_ids(rng, m, 8)]) if k else pa.array([], pa.string())
-    parents = pa.concat_arrays([pa.nulls(r, pa.string()), root_ids, runner_ids.take(pa.array(t_run))]) if k else pa.array([], pa.string())
+    t_tool = np.asarray(TOOLS, dtype=object)[tool_of_call[t_calls]]
+    t_error = rng.random(m) < 0.03
+
+    # Roots, tool runners, tools; then sorted by start time, as segments are.
+    kind = np.concatenate([np.zeros(r, np.int32), np.ones(r, np.int32), np.full(m, 2, np.int32)])
+    run = np.concatenate([np.arange(r), np.arange(r), t_run])
+    order = np.argsort(np.concatenate([root_start, root_start + 1_000, end_us[t_calls] + 1_000]), kind="stable")
+    kind, run = kind[order], run[order]
+    starts = np.concatenate([root_start, root_start + 1_000, end_us[t_calls] + 1_000])[order]
+    root_ms = (root_end - root_start) / 1000.0
+    durations = np.concatenate([root_ms, root_ms - 2.0, rng.lognormal(np.log(120), 0.8, m)])[order]
+    failed = np.concatenate([run_error, run_error, t_error])[order]
     names = np.concatenate([np.full(r, "agent.run", dtype=object), np.full(r, "anthropic.messages.tool_runner", dtype=object),
-                            np.char.add("anthropic.custom_tool_use ", np.asarray(TOOLS)[tool_of_call[t_calls]]).astype(object)])  # fmt: skip
-    starts = np.concatenate([root_start, root_start + 1_000, t_start])
-    durations = np.concatenate([(root_end - root_start) / 1000.0, (root_end - root_start - 2_000) / 1000.0, t_duration])
-    run_error = error[runs[:, None] + np.arange(RUN_CALLS)].any(axis=1) if r else np.zeros(0, bool)
-    status = np.concatenate([np.where(run_error, 1, 0), np.where(run_error, 1, 2), np.where(t_error, 1, 2)]).astype(np.int32)
-    operation = np.concatenate([np.full(r, 0), np.full(r, 1), np.full(m, 2)]).astype(np.int32)
-    order = np.argsort(starts, kind="stable")
+                            np.char.add("anthropic.custom_tool_use ", t_tool.astype(str)).astype(object)])[order]  # fmt: skip
     take = pa.array(order)
     spans = pa.Table.from_pydict(
         {
-            "trace_id": pa.concat_arrays([trace_ids.take(pa.array(runs))] * 2 + [trace_ids.take(pa.array(first[t_calls]))]).take(take),
-            "span_id": ids.take(take),
-            "parent_span_id": parents.take(take),
-            "start_time": pa.array(starts[order], type=TABLES["spans"].field("start_time").type),
-            "duration_ms": durations[order],
-            "name": pa.array(names[order], pa.string()),
-            "kind": _dict_strings(np.zeros(k, np.int32), ["internal"]),
-            "status": _dict_strings(status[order], ["unset", "error", "ok"]),
-            "operation": pa.array(np.asarray([None, "invoke_agent", "execute_tool"], dtype=object)[operation[order]], pa.string()),
-            "tool_name": pa.array(np.concatenate([np.full(2 * r, None, dtype=object), np.asarray(TOOLS, dtype=object)[tool_of_call[t_calls]]])[order], pa.string()),
-            "conversation_id": pa.array(np.concatenate([np.char.add("conv-", np.arange(r).astype(str)).astype(object)] * 2 + [np.char.add("conv-", t_run.astype(str)).astype(object)])[order], pa.string(),
-                                        mask=~np.concatenate([np.arange(r) % 4 == 0] * 2 + [t_run % 4 == 0])[order]),  # fmt: skip
-            "scope": pa.array(np.where(operation[order] == 0, "app", "com.anthropic.sdk.python").astype(object), pa.string()),
-            "service_name": _dict_strings(np.concatenate([service[runs]] * 2 + [service[t_calls]])[order], list(SERVICES)),
+            "trace_id": trace_ids.take(pa.array(runs[run])),
+            "span_id": pa.concat_arrays([root_ids, runner_ids, _hex_ids(rng, m, 8)]).take(take),
+            "parent_span_id": pa.concat_arrays(
+                [pa.nulls(r, pa.string()), root_ids, runner_ids.take(pa.array(t_run))]
+            ).take(take),
+            "start_time": pa.array(starts, type=TABLES["spans"].field("start_time").type),
+            "duration_ms": durations,
+            "name": pa.array(names, pa.string()),
+            "kind": _dict_strings(np.zeros(len(kind), np.int32), ["internal"]),
+            # The application leaves its root's status unset; the SDK sets its spans' status.
+            "status": _dict_strings(np.where(failed, 1, np.where(kind == 0, 0, 2)), ["unset", "error", "ok"]),
+            "operation": pa.array(np.asarray([None, "invoke_agent", "execute_tool"], dtype=object)[kind], pa.string()),
+            "tool_name": pa.array(np.concatenate([np.full(2 * r, None, dtype=object), t_tool])[order], pa.string()),
+            "conversation_id": pa.array(conversation_of[run], pa.string(), mask=~in_conversation[run]),
+            "scope": _dict_strings(np.minimum(kind, 1), ["app", "com.anthropic.sdk.python"]),
+            "service_name": _dict_strings(service[runs[run]], list(SERVICES)),
         }
     )
     return {
         "call_trace_ids": call_trace_ids,
         "call_parent": call_parent,
         "conversation_id": conversation_id,
-        "tool_use_count": tool_use_count,
+        "tool_use_count": pa.array(np.ones(n, np.int32), mask=~asked),
         "tool_names": tool_names,
         "spans": _conform(spans, "spans"),
     }
@@ -328,7 +345,9 @@ def _scale_cost(scaled: np.ndarray, null: np.ndarray) -> pa.Array:
     words[:, 0] = scaled
     words[:, 1] = np.where(scaled < 0, -1, 0)
     validity = pa.array(~null).buffers()[1]
-    return pa.Array.from_buffers(TABLES["calls"].field("cost_usd").type, n, [validity, pa.py_buffer(words.tobytes())], null_count=int(null.sum()))
+    return pa.Array.from_buffers(
+        TABLES["calls"].field("cost_usd").type, n, [validity, pa.py_buffer(words.tobytes())], null_count=int(null.sum())
+    )
 
 
 def _conform(data: pa.Table, table: str) -> pa.Table:
