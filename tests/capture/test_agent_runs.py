@@ -387,3 +387,34 @@ class TestConversations:
         assert contextvars.copy_context().run(tracer.current_conversation) is None
         with tracer.conversation(12345):
             assert tracer.current_conversation() == "12345"
+
+
+class TestOverOtlp:
+    def test_the_collector_gets_the_same_tree_and_every_other_trace_as_before(self, fake_api: Any, tmp_path: Path) -> None:
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        from tests.export.receivers import HttpReceiver
+
+        from .conftest import _provider
+
+        _provider()
+        with HttpReceiver() as receiver:
+            tracer.instrument(store=tmp_path / "store", otlp_endpoint=receiver.endpoint, otlp_protocol="http/protobuf",
+                              meter_provider=MeterProvider())  # fmt: skip
+            try:
+                trace_id = _run_agent(fake_api)
+                unrelated = _unrelated_trace()
+                assert tracer.flush(timeout_s=10)
+                receiver.wait_for(lambda: {"agent.run", "GET /health"} <= {s.name for s in receiver.spans()})
+            finally:
+                tracer.uninstrument()
+            received = [s for s in receiver.spans() if s.trace_id in (trace_id, unrelated)]
+        with Store(tmp_path / "store") as store:
+            stored = trace_tree(store, trace_id)
+        mine = [s for s in received if s.trace_id == trace_id]
+        assert sorted((s.span_id, s.parent_span_id or None) for s in mine) == sorted(
+            (i, p if isinstance(p, str) else None) for i, p in zip(stored["span_id"], stored["parent_span_id"], strict=True)
+        )
+        assert {s.name for s in received if s.trace_id == unrelated} == {"GET /health", "db.query"}  # OTLP keeps all
+        (first_call,) = [s for s in mine if s.attributes.get(semconv.TOOL_USE_NAMES)]
+        assert list(first_call.attributes[semconv.TOOL_USE_NAMES]) == ["get_weather"]
