@@ -176,8 +176,6 @@ def build_agent_spans(n_calls: int) -> tuple[list[Any], int]:
                         pass
                     with app.start_as_current_span("parse"):
                         pass
-        for _ in group:
-            pass
     for _ in range(n_calls):
         with app.start_as_current_span("GET /health"), app.start_as_current_span("db.query"), app.start_as_current_span("cache.get"):
             pass
@@ -271,9 +269,8 @@ def bench_runs(store: Any, runs: int) -> None:
 
 
 def ensure_store(n_calls: int, cache: Path | None) -> Path:
-    from tracer.store.synthetic import write_synthetic
-
     from tracer.store import SCHEMA_VERSION
+    from tracer.store.synthetic import write_synthetic
 
     root = cache or Path.home() / ".cache" / "claude-tracer" / f"bench-store-{n_calls}-v{SCHEMA_VERSION}"
     marker = root / ".complete"
