@@ -23,8 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 import anthropic
-from anthropic.types import ToolResultBlockParam, ToolUnionParam
+from anthropic.types import MessageParam, TextBlockParam, ToolResultBlockParam, ToolUnionParam
 from anthropic.types.messages.batch_create_params import Request
+from opentelemetry import trace as otel_trace
 
 import tracer
 from tracer.demo import _content as content
@@ -221,6 +222,55 @@ def triage(app: App, rng: random.Random) -> str | None:
     return None
 
 
+@anthropic.beta_tool
+def lookup_order(order_id: str) -> str:
+    """Look an order up by its number: status and shipping.
+
+    Args:
+        order_id: the order's number
+    """
+    return f"Order {order_id}: shipped, arriving in two days."
+
+
+_APP_TRACER = otel_trace.get_tracer("demo-app")
+
+
+def agent_run(app: App, rng: random.Random) -> str | None:
+    """The support agent of the new product: the SDK's tool runner inside the application's own `agent.run` span
+    (one tool call forced, then the answer), so a run is a tree: the app's span, the runner, calls, a tool."""
+    with tracer.tags(feature="agent", customer=_customer(rng)), _APP_TRACER.start_as_current_span("agent.run"):
+        runner = app.client.beta.messages.tool_runner(
+            model=app.models.sonnet, max_tokens=512, messages=content.user(content.ticket(rng)),
+            tools=[lookup_order], tool_choice={"type": "any"}, max_iterations=2,
+        )  # fmt: skip
+        for _message in runner:
+            pass
+    return None
+
+
+CONVERSATION_TURNS = 3
+
+
+def support_conversation(app: App, rng: random.Random) -> str | None:
+    """A support chat of a few turns, one conversation id (`tracer.conversation`), over the cached handbook. One in
+    three has its system prompt edited between turns (a date added to it): the cache prefix is written again, the
+    cache miss the Conversations page flags."""
+    conversation_id = f"support-{rng.randint(1000, 9999)}"
+    system = content.cached_system()
+    edited: list[TextBlockParam] = [{**system[0], "text": f"Today is day {rng.randint(1, 28)}.\n\n" + system[0]["text"]}]
+    changes_at = rng.randint(1, CONVERSATION_TURNS - 1) if rng.random() < 1 / 3 else None
+    messages: list[MessageParam] = []
+    with tracer.tags(feature="chat", customer=_customer(rng)), tracer.conversation(conversation_id):
+        for turn in range(CONVERSATION_TURNS):
+            messages.append({"role": "user", "content": content.ticket(rng) if turn == 0 else content.question(rng)})
+            reply = app.client.messages.create(
+                model=app.models.haiku, max_tokens=300, messages=messages,
+                system=edited if changes_at is not None and turn >= changes_at else system,
+            )  # fmt: skip
+            messages.append({"role": "assistant", "content": reply.content})
+    return None
+
+
 TRIAGE_FANOUT = 4
 
 # (scenario, weight, API calls it makes, about)
@@ -234,6 +284,8 @@ EVERYDAY: tuple[tuple[Scenario, float, int], ...] = (
     (agent, 6, 2),
     (think, 5, 1),
     (triage, 4, TRIAGE_FANOUT),
+    (agent_run, 5, 2),
+    (support_conversation, 3, CONVERSATION_TURNS),
 )
 
 
