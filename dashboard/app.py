@@ -19,6 +19,8 @@ PAGES = [
     st.Page(HERE / "latency.py", title="Latency", icon=":material/timer:", url_path="latency"),
     st.Page(HERE / "reliability.py", title="Reliability", icon=":material/health_and_safety:", url_path="reliability"),
     st.Page(HERE / "calls.py", title="Calls", icon=":material/list_alt:", url_path="calls"),
+    st.Page(HERE / "traces.py", title="Traces", icon=":material/account_tree:", url_path="traces"),
+    st.Page(HERE / "conversations.py", title="Conversations", icon=":material/forum:", url_path="conversations"),
 ]
 
 page = st.navigation(PAGES)

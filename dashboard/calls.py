@@ -24,7 +24,8 @@ def panels() -> None:
     frames = {name: state.run(name, filters) for name in TABLES}
     for tab, (name, frame) in zip(st.tabs(list(TABLES.values())), frames.items(), strict=True):
         with tab:
-            state.table(frame, f"{name}_table")
+            with_run = frame.assign(run=state.links("traces", "trace", frame["trace_id"]))  # the run the call was part of
+            state.table(with_run, f"{name}_table", links={"run": r"trace=([0-9a-f]{8})"})
 
     st.subheader("One call")
     choices = pd.concat(frames.values()).drop_duplicates("span_id")

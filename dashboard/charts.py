@@ -355,3 +355,163 @@ def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this ca
     fig.update_yaxes(autorange="reversed", title=None)
     fig.update_xaxes(title="ms since the call started")
     return _layout(fig, title, height=max(200, 110 + 40 * len(rows)))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Agent runs and conversations
+# --------------------------------------------------------------------------------------------------------------
+
+# The spans around calls: greys, darker the closer to the model, so that colour stays for models and outcomes.
+SPAN_KINDS = {"span": "application span", "agent": "tool runner", "tool": "tool execution"}
+SPAN_COLOURS = {"application span": "#c5cbd3", "tool runner": "#7b8594", "tool execution": "#3f4752"}
+WAIT_COLOUR = "#e3e3e3"
+MISS_COLOUR = "#d62728"
+
+
+def span_label(row: Mapping[str, object]) -> str:
+    """What a person calls one row of a run's tree ("call claude-sonnet-5", "tool lookup_order", "attempt 1 · 429")."""
+    kind = row.get("type")
+    if kind == "call":
+        model = row.get("model")
+        return f"call {model if isinstance(model, str) else row.get('operation') or row.get('name')}"
+    if kind == "attempt":
+        status, error = row.get("http_status"), row.get("error_type")
+        what = error if isinstance(error, str) else "" if status is None or pd.isna(status) else str(int(status))  # type: ignore[arg-type, call-overload]
+        return f"{row.get('name')} · {what}" if what else str(row.get("name"))
+    if kind == "agent":
+        return "tool runner"
+    if kind == "tool":
+        tool = row.get("tool_name")
+        return f"tool {tool}" if isinstance(tool, str) else str(row.get("name"))
+    return str(row.get("name"))
+
+
+def _tokens(row: Mapping[str, object]) -> float | None:
+    parts = [row.get(c) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens")]
+    present = [float(p) for p in parts if p is not None and not pd.isna(p)]  # type: ignore[arg-type]
+    return sum(present) if present else None
+
+
+def _bar_text(duration: float, tokens: float | None, cost: float | None) -> str:
+    text = f"{duration:,.0f} ms" if duration >= 1 or duration == 0 else f"{duration:.2f} ms"
+    if tokens:
+        text += f" · {tokens:,.0f} tok"
+    if cost is not None and not pd.isna(cost):
+        text += f" · ${cost:,.{2 if cost >= 1 else 4 if cost >= 0.01 else 6}f}"
+    return text
+
+
+def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: str = "This run, span by span") -> go.Figure:
+    """One run (the frame of `trace_tree`) as a waterfall: a row per span in tree order, its name indented by depth
+    on the left, a bar from its offset for its duration on the right: application spans and tool spans in greys,
+    calls in their model's colour, attempts in their outcome's, and the wait before a retried attempt in light grey.
+    Each bar says its duration, tokens and cost."""
+    if tree.empty:
+        return empty(title, "No spans stored for this run")
+    from plotly.subplots import make_subplots
+
+    rows = tree.reset_index(drop=True)
+    records = rows.to_dict("records")
+    y = list(range(len(rows)))
+    cost_column = "cost_usd_double" if "cost_usd_double" in rows else "cost_usd"
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, column_widths=[0.3, 0.7], horizontal_spacing=0.005)
+    depth = [int(d) for d in rows["depth"]]
+    labels = [span_label(r) for r in records]
+    fig.add_scatter(
+        x=depth, y=y, text=[("└ " if d else "") + label for d, label in zip(depth, labels, strict=True)],
+        mode="text", textposition="middle right", showlegend=False, hoverinfo="skip", name="span names", row=1, col=1,
+    )  # fmt: skip
+
+    # The wait before each retried attempt: from the end of the attempt before it (same call) to its start.
+    waits_y, waits_base, waits_x = [], [], []
+    previous_end: dict[object, float] = {}
+    for i, r in enumerate(records):
+        if r["type"] != "attempt":
+            continue
+        start, end = float(r["offset_ms"]), float(r["offset_ms"]) + float(r["duration_ms"] or 0)
+        before = previous_end.get(r["parent_span_id"])
+        if before is not None and start > before:
+            waits_y.append(i)
+            waits_base.append(before)
+            waits_x.append(start - before)
+        previous_end[r["parent_span_id"]] = end
+    if waits_y:
+        fig.add_bar(
+            y=waits_y, x=waits_x, base=waits_base, orientation="h", name="wait before attempt", marker_color=WAIT_COLOUR,
+            text=[f"waited {w:,.0f} ms" for w in waits_x], textposition="inside", insidetextanchor="middle",
+            hovertemplate="waited %{x:,.0f} ms<extra></extra>", row=1, col=2,
+        )  # fmt: skip
+
+    palette = _colours(rows[rows["type"] == "call"], colours) if "model" in rows else dict(colours or {})
+    groups: dict[str, tuple[str, list[int]]] = {}
+    for i, r in enumerate(records):
+        if r["type"] == "call":
+            model = r.get("model") if isinstance(r.get("model"), str) else NO_MODEL
+            name, colour = str(model), palette.get(str(model), NO_MODEL_COLOUR)
+        elif r["type"] == "attempt":
+            name = outcome(r.get("http_status"), r.get("error_type"))
+            colour = STATUS_COLOURS[name]
+        else:
+            name = SPAN_KINDS.get(str(r["type"]), "application span")
+            colour = SPAN_COLOURS[name]
+        groups.setdefault(name, (colour, []))[1].append(i)
+    for name, (colour, members) in groups.items():
+        part = [records[i] for i in members]
+        durations = [float(r["duration_ms"] or 0) for r in part]
+        tokens = [_tokens(r) for r in part]
+        costs = [None if r.get(cost_column) is None or pd.isna(r.get(cost_column)) else float(r[cost_column]) for r in part]  # type: ignore[arg-type]
+        failed = [r.get("status") == "error" for r in part]
+        fig.add_bar(
+            y=members, x=durations, base=[float(r["offset_ms"]) for r in part], orientation="h", name=name,
+            marker={"color": colour, "line": {"color": [MISS_COLOUR if f else colour for f in failed], "width": 2}},
+            text=[_bar_text(d, t, c) for d, t, c in zip(durations, tokens, costs, strict=True)],
+            textposition="outside", cliponaxis=False,
+            customdata=[[labels[i], r.get("status") or "", r.get("error_type") or ""] for i, r in zip(members, part, strict=True)],
+            hovertemplate="%{customdata[0]}<br>starts at %{base:,.1f} ms, lasts %{x:,.1f} ms<br>%{text}"
+                          "<br>status %{customdata[1]} %{customdata[2]}<extra></extra>",
+            row=1, col=2,
+        )  # fmt: skip
+    end = max(float(o) + float(d or 0) for o, d in zip(rows["offset_ms"], rows["duration_ms"], strict=True))
+    fig.update_layout(barmode="overlay", bargap=0.25)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(visible=False, range=[-0.2, max(depth) + 6], row=1, col=1)
+    # Room on the right for the last bar's label.
+    fig.update_xaxes(title="ms since the run started", range=[0, max(end, 1.0) * 1.3], rangemode="tozero", row=1, col=2)
+    return _layout(fig, title, height=max(220, 130 + 30 * len(rows)))
+
+
+def conversation_turns(turns: pd.DataFrame, colours: Colours | None = None, *, title: str = "Per turn") -> go.Figure:
+    """One conversation (the frame of `conversation_turns`), turn by turn: cost, latency, and cache read and write
+    tokens, with each cache miss (a turn that wrote its prefix again: `cache_rewrite`) marked in red."""
+    if turns.empty:
+        return empty(title, "No turns stored for this conversation")
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.09,
+        subplot_titles=("Cost (USD)", "Latency (ms)", "Cache tokens (misses in red)"),
+    )  # fmt: skip
+    palette = _colours(turns, colours)
+    for model, rows in turns.groupby("model", sort=True):
+        colour = palette.get(str(model), NO_MODEL_COLOUR)
+        fig.add_bar(x=rows["turn"], y=rows["cost_usd"], name=str(model), marker_color=colour, legendgroup=str(model),
+                    hovertemplate="turn %{x}: $%{y:,.6f}<extra></extra>", row=1, col=1)  # fmt: skip
+        fig.add_bar(x=rows["turn"], y=rows["duration_ms"], name=str(model), marker_color=colour, legendgroup=str(model),
+                    showlegend=False, hovertemplate="turn %{x}: %{y:,.0f} ms<extra></extra>", row=2, col=1)  # fmt: skip
+    for column, kind in (("cache_read_tokens", "cache read"), ("cache_write_tokens", "cache write")):
+        fig.add_bar(x=turns["turn"], y=turns[column].fillna(0), name=kind, marker_color=TOKEN_COLOURS[kind],
+                    hovertemplate=f"turn %{{x}}: %{{y:,.0f}} {kind} tokens<extra></extra>", row=3, col=1)  # fmt: skip
+    misses = turns[turns["cache_rewrite"].fillna(False).astype(bool)]
+    if not misses.empty:
+        top = turns[["cache_read_tokens", "cache_write_tokens"]].fillna(0).to_numpy().max()
+        fig.add_scatter(
+            x=misses["turn"], y=[top * 1.12] * len(misses), mode="markers+text", name="cache miss (prefix written again)",
+            marker={"symbol": "triangle-down", "size": 13, "color": MISS_COLOUR}, text=["cache miss"] * len(misses),
+            textposition="top center", textfont={"color": MISS_COLOUR}, row=3, col=1,
+            hovertemplate="turn %{x}: the cached prefix was written again<extra></extra>",
+        )  # fmt: skip
+        fig.update_yaxes(range=[0, top * 1.35], row=3, col=1)
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="turn", dtick=1, row=3, col=1)
+    fig.update_yaxes(tickprefix="$", row=1, col=1)
+    return _layout(fig, title, height=640)

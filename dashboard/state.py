@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
@@ -56,6 +58,17 @@ def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], .
     return getattr(queries, name)(_open(path), filters, **dict(extra))  # type: ignore[no-any-return]
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
+def _run_of(path: str, module: str, name: str, args: tuple[Any, ...], extra: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
+    return getattr(importlib.import_module(module), name)(_open(path), *args, **dict(extra))  # type: ignore[no-any-return]
+
+
+def run_of(query: Callable[..., pd.DataFrame], *args: Any, name_models: bool = True, **extra: Any) -> pd.DataFrame:
+    """`query(store, *args, **extra)`, a named query of any module (`tracer.store.runs`...), cached like `run`."""
+    frame = _run_of(store_path(), query.__module__, query.__name__, args, tuple(sorted(extra.items())))
+    return for_people(frame, zone(), name_models=name_models)
+
+
 def store() -> queries.Readable:
     """This dashboard's store, opened once per process."""
     return _open(store_path())
@@ -67,10 +80,10 @@ def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
     return for_people(_run(store_path(), name, filters, tuple(sorted(extra.items()))), zone())
 
 
-def for_people(frame: pd.DataFrame, tz: dt.tzinfo | str) -> pd.DataFrame:
+def for_people(frame: pd.DataFrame, tz: dt.tzinfo | str, *, name_models: bool = True) -> pd.DataFrame:
     """`frame` with its times in `tz` and a label for a missing model (a new frame; the cached one is untouched)."""
     changes: dict[str, Any] = {}
-    if "model" in frame.columns and frame["model"].isna().any():
+    if name_models and "model" in frame.columns and frame["model"].isna().any():
         changes["model"] = frame["model"].astype(object).where(frame["model"].notna(), NO_MODEL)
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
@@ -172,6 +185,19 @@ def sidebar_filters() -> None:
         st.toggle(f"Live refresh (every {LIVE_EVERY_S} s)", key="f_live")
         st.caption(f"Store: `{store_path()}`")
     _sync_url()
+
+
+def link(page: str, **params: str) -> str:
+    """A relative URL opening `page` (its url_path) with `params`, keeping the filters in force: a row's link."""
+    kept = [(key, value) for key in _KEYS for value in st.query_params.get_all(key)]
+    return f"{page}?{urlencode([*kept, *params.items()])}"
+
+
+def links(page: str, param: str, values: pd.Series) -> pd.Series:
+    """`link(page, param=value)` for each value (a table's link column)."""
+    base = link(page)
+    joiner = "" if base.endswith("?") else "&"
+    return values.map(lambda v: None if v is None or pd.isna(v) else f"{base}{joiner}{urlencode({param: v})}")
 
 
 def now() -> dt.datetime:

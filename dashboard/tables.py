@@ -8,7 +8,7 @@ displayed changes, through a pandas Styler that Streamlit draws cell by cell.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -125,6 +125,23 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "tags": ("Tags", _tags),
     "tag": ("Tag", _text),
     "value": ("Value", _text),
+    # Agent runs and conversations
+    "root_name": ("Root span", _text),
+    "tool_executions": ("Tool executions", _count),
+    "conversation_id": ("Conversation", _text),
+    "models": ("Models", _text),
+    "turn": ("Turn", _count),
+    "turns": ("Turns", _count),
+    "first_time": ("First turn", _text),
+    "last_time": ("Last turn", _text),
+    "cache_rewrite": ("Cache miss", _yes_no),
+    "cache_rewrites": ("Cache misses", _count),
+    "tool_name": ("Tool", _text),
+    "tool_names": ("Tools asked for", _text),
+    "executions": ("Executions", _count),
+    "error_share": ("Error share", _pct),
+    "depth": ("Depth", _count),
+    "type": ("Kind", _text),
 }
 
 
@@ -185,12 +202,19 @@ def csv(frame: pd.DataFrame) -> str:
     return frame.rename(columns=label).to_csv(index=False)
 
 
-def show(frame: pd.DataFrame, key: str, *, zone: dt.tzinfo | str, hide: Iterable[str] = (), caption: str | None = None) -> None:
-    """Draw `frame` as a table with a "Download CSV" button under it (file `{key}.csv`)."""
+def show(
+    frame: pd.DataFrame, key: str, *, zone: dt.tzinfo | str, hide: Iterable[str] = (), caption: str | None = None,
+    links: Mapping[str, str] | None = None,
+) -> None:
+    """Draw `frame` as a table with a "Download CSV" button under it (file `{key}.csv`). `links` names the columns
+    holding URLs, each with the text its cells show (a regex with one group takes that part of the URL)."""
     shown = visible(frame, hide)
     styled = shown.style.format(formats(shown, zone), na_rep=MISSING)  # type: ignore[arg-type]
+    config: dict[str, Any] = {c: label(c) for c in shown.columns}
+    for column, text in (links or {}).items():
+        config[column] = st.column_config.LinkColumn(label(column), display_text=text)
     # The placeholder too: Streamlit draws a missing value as "None" whatever the Styler says.
-    st.dataframe(styled, hide_index=True, key=key, column_config={c: label(c) for c in shown.columns}, placeholder=MISSING)
+    st.dataframe(styled, hide_index=True, key=key, column_config=config, placeholder=MISSING)
     if caption:
         st.caption(caption)
     st.download_button(

@@ -28,7 +28,7 @@ if getattr(sys.modules.get("dashboard"), "__file__", "") is None:
     del sys.modules["dashboard"]
 
 APP = ROOT / "dashboard" / "app.py"
-PAGES = ("overview", "latency", "reliability", "calls")
+PAGES = ("overview", "latency", "reliability", "calls", "traces", "conversations")
 # Plotly charts each page draws, by key (every one of them must have data over the demo store).
 CHARTS: dict[str, tuple[str, ...]] = {
     "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag"),
@@ -36,6 +36,8 @@ CHARTS: dict[str, tuple[str, ...]] = {
     "reliability": ("error_rates_over_time", "attempts_distribution", "retries_by_model", "ratelimit_headroom",
                     "breaker_timeline"),
     "calls": ("waterfall",),
+    "traces": ("run_waterfall",),
+    "conversations": ("conversation_turns",),
 }  # fmt: skip
 TIMEOUT_S = 60  # AppTest's default of 3 s is too short for a page's first queries on a loaded CI machine
 
@@ -123,6 +125,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "latency": ("latency_table",),
     "reliability": ("error_rates_table", "budget_table", "events_table"),
     "calls": ("recent_calls_table", "slowest_calls_table", "costliest_calls_table", "attempts_table"),
+    "traces": ("runs_table", "spans_table", "tools_table"),
+    "conversations": ("conversations_table", "turns_table"),
 }
 
 

@@ -240,7 +240,7 @@ def agent_run(app: App, rng: random.Random) -> str | None:
     (one tool call forced, then the answer), so a run is a tree: the app's span, the runner, calls, a tool."""
     with tracer.tags(feature="agent", customer=_customer(rng)), _APP_TRACER.start_as_current_span("agent.run"):
         runner = app.client.beta.messages.tool_runner(
-            model=app.models.sonnet, max_tokens=512, messages=content.user(content.ticket(rng)),
+            model=app.models.sonnet, max_tokens=512, messages=[{"role": "user", "content": content.ticket(rng)}],
             tools=[lookup_order], tool_choice={"type": "any"}, max_iterations=2,
         )  # fmt: skip
         for _message in runner:
