@@ -50,7 +50,9 @@ def one_run(found: pd.DataFrame) -> None:
     if not options:
         st.info("No runs match these filters.")
         return
-    trace_id = st.selectbox("Run", options, index=options.index(wanted) if wanted in options else 0,
+    # Without a link, the first run of the list that used tools (the most to look at), else the first.
+    richest = next((t for t, n in zip(found["trace_id"], found["tool_executions"], strict=True) if n), options[0])
+    trace_id = st.selectbox("Run", options, index=options.index(wanted if wanted in options else richest),
                             format_func=lambda t: labels.get(t, t), key="trace_choice")  # fmt: skip
     if st.query_params.get("trace") != trace_id:
         st.query_params["trace"] = trace_id
