@@ -365,6 +365,7 @@ def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this ca
 SPAN_KINDS = {"span": "application span", "agent": "tool runner", "tool": "tool execution"}
 SPAN_COLOURS = {"application span": "#c5cbd3", "tool runner": "#7b8594", "tool execution": "#3f4752"}
 WAIT_COLOUR = "#e3e3e3"
+BAR_WIDTH = 0.7  # in rows: set, since Plotly would size each trace's bars by the gaps between its own rows
 MISS_COLOUR = "#d62728"
 
 
@@ -419,7 +420,8 @@ def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: 
     labels = [span_label(r) for r in records]
     fig.add_scatter(
         x=depth, y=y, text=[("└ " if d else "") + label for d, label in zip(depth, labels, strict=True)],
-        mode="text", textposition="middle right", showlegend=False, hoverinfo="skip", name="span names", row=1, col=1,
+        mode="text", textposition="middle right", textfont={"size": 13, "color": "#31333f"}, showlegend=False,
+        hoverinfo="skip", name="span names", row=1, col=1,
     )  # fmt: skip
 
     # The wait before each retried attempt: from the end of the attempt before it (same call) to its start.
@@ -437,7 +439,7 @@ def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: 
         previous_end[r["parent_span_id"]] = end
     if waits_y:
         fig.add_bar(
-            y=waits_y, x=waits_x, base=waits_base, orientation="h", name="wait before attempt", marker_color=WAIT_COLOUR,
+            y=waits_y, x=waits_x, base=waits_base, width=BAR_WIDTH, orientation="h", name="wait before attempt", marker_color=WAIT_COLOUR,
             text=[f"waited {w:,.0f} ms" for w in waits_x], textposition="inside", insidetextanchor="middle",
             hovertemplate="waited %{x:,.0f} ms<extra></extra>", row=1, col=2,
         )  # fmt: skip
@@ -462,7 +464,7 @@ def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: 
         costs = [None if r.get(cost_column) is None or pd.isna(r.get(cost_column)) else float(r[cost_column]) for r in part]  # type: ignore[arg-type]
         failed = [r.get("status") == "error" for r in part]
         fig.add_bar(
-            y=members, x=durations, base=[float(r["offset_ms"]) for r in part], orientation="h", name=name,
+            y=members, x=durations, base=[float(r["offset_ms"]) for r in part], width=BAR_WIDTH, orientation="h", name=name,
             marker={"color": colour, "line": {"color": [MISS_COLOUR if f else colour for f in failed], "width": 2}},
             text=[_bar_text(d, t, c) for d, t, c in zip(durations, tokens, costs, strict=True)],
             textposition="outside", cliponaxis=False,
@@ -513,5 +515,5 @@ def conversation_turns(turns: pd.DataFrame, colours: Colours | None = None, *, t
         fig.update_yaxes(range=[0, top * 1.35], row=3, col=1)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title="turn", dtick=1, row=3, col=1)
-    fig.update_yaxes(tickprefix="$", row=1, col=1)
+    fig.update_yaxes(tickprefix="$", tickformat=",.6~f", row=1, col=1)  # not "$100µ"
     return _layout(fig, title, height=640)

@@ -9,12 +9,13 @@ import streamlit as st
 from dashboard import charts, state
 from tracer.store import runs
 
-TURN_COLUMNS = ("turn", "start_time", "model", "status", "duration_ms", "ttft_ms", "input_tokens", "cache_read_tokens",
-                "cache_write_tokens", "output_tokens", "cost_usd", "cache_rewrite", "tool_names", "run")  # fmt: skip
+TURN_COLUMNS = ("turn", "cache_rewrite", "start_time", "model", "status", "duration_ms", "ttft_ms", "input_tokens",
+                "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd", "tool_names", "run")  # fmt: skip
 
 
 def _label(row: pd.Series) -> str:
-    misses = f" · {state.count(row['cache_rewrites'])} cache misses" if row["cache_rewrites"] else ""
+    n = int(row["cache_rewrites"])
+    misses = f" · {n} cache miss{'es' if n > 1 else ''}" if n else ""
     return f"{row['conversation_id']} · {state.count(row['turns'])} turns · {state.usd(row['cost_usd'])}{misses}"
 
 

@@ -19,7 +19,11 @@ TREE_COLUMNS = ("span", "type", "offset_ms", "duration_ms", "status", "error_typ
                 "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd", "tool_names")  # fmt: skip
 
 
-def _label(row: pd.Series) -> str:
+def _float(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def _label(row: pd.Series | dict[str, object]) -> str:
     cost = state.usd(row["cost_usd"]) if pd.notna(row["cost_usd"]) else "unpriced"
     return (f"{row['start_time']:%m-%d %H:%M:%S} · {row['root_name']} · {state.ms(row['duration_ms'])} · "
             f"{state.count(row['calls'])} calls · {cost} · {row['trace_id'][:8]}")  # fmt: skip
@@ -47,6 +51,9 @@ def one_run(found: pd.DataFrame) -> None:
     options = list(labels)
     if wanted and wanted not in labels:
         options.insert(0, wanted)  # a shared link to a run outside this list still opens it
+        linked = state.run_of(runs.trace_summary, wanted)
+        if not linked.empty:
+            labels[wanted] = _label(linked.iloc[0].to_dict() | {"cost_usd": _float(linked["cost_usd"].iloc[0])})
     if not options:
         st.info("No runs match these filters.")
         return
@@ -63,9 +70,9 @@ def one_run(found: pd.DataFrame) -> None:
         st.warning(f"No run with trace id `{trace_id}` in this store.")
         return
     head = summary.iloc[0]
-    cost = None if pd.isna(head["cost_usd"]) else float(head["cost_usd"])
+    cost = _float(head["cost_usd"])
     tokens = sum(int(head[c]) for c in ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens") if pd.notna(head[c]))
-    cols = st.columns(6)
+    cols = st.columns([1, 1, 1, 1, 1, 1.5])  # room for a cost of six decimals
     cols[0].metric("Duration", state.ms(head["duration_ms"]))
     cols[1].metric("Calls", state.count(head["calls"]))
     cols[2].metric("Tool executions", state.count(head["tool_executions"]))

@@ -26,7 +26,8 @@ LOAD_TIMEOUT_MS = 45_000
 VIEWPORT = {"width": 1400, "height": 3200}
 # Far from the machine's UTC, so that a time shown in UTC instead of the viewer's zone cannot pass for local.
 VIEWER_TIMEZONE = "America/Los_Angeles"
-URL_PATHS = {"overview": "", "latency": "latency", "reliability": "reliability", "calls": "calls"}
+URL_PATHS = {"overview": "", "latency": "latency", "reliability": "reliability", "calls": "calls", "traces": "traces",
+             "conversations": "conversations"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -121,5 +122,43 @@ def test_an_empty_store_shows_how_to_instrument_an_app(
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.get_by_text("holds no calls yet").count() == 1
         assert page.get_by_text("tracer demo --calls").count() >= 1
+    finally:
+        page.close()
+
+
+def chosen(page: Any) -> str:
+    """What the page's last select box shows (Streamlit draws the choice in its input's value or a title)."""
+    return str(page.locator('[data-testid="stSelectbox"]').last.evaluate(
+        "e => [e.innerText, ...[...e.querySelectorAll('input, [title], [value]')].map("
+        "x => x.value || x.getAttribute('title') || '')].join(' | ')"
+    ))  # fmt: skip
+
+
+def test_a_run_and_a_conversation_open_from_their_urls(
+    chromium: Any, dashboards: dict[str, str], demo_store: Path, artifacts_dir: Path
+) -> None:
+    """/traces?trace=ID draws that agent run's tree; /conversations?conversation=ID that conversation's turns, its
+    cache miss flagged. Screenshots: traces-run.png and conversation.png."""
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    (trace_id,) = store.rows("SELECT trace_id FROM spans WHERE name = 'agent.run' ORDER BY start_time LIMIT 1")[0]
+    (conversation,) = store.rows(
+        "SELECT conversation_id FROM conversations GROUP BY 1 ORDER BY bool_or(cache_rewrite) DESC, 1 LIMIT 1"
+    )[0]
+    page = open_page(chromium, f"{dashboards['demo']}/traces?trace={trace_id}", len(CHARTS["traces"]))
+    try:
+        page.screenshot(path=str(artifacts_dir / "traces-run.png"))
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert trace_id[:8] in chosen(page)
+        assert page.locator(".js-plotly-plot").get_by_text("tool runner").count() >= 1
+    finally:
+        page.close()
+    page = open_page(chromium, f"{dashboards['demo']}/conversations?conversation={conversation}", len(CHARTS["conversations"]))
+    try:
+        page.screenshot(path=str(artifacts_dir / "conversation.png"))
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert conversation in chosen(page)
+        assert page.get_by_text("Cache miss on turn").count() == 1
     finally:
         page.close()

@@ -106,6 +106,27 @@ class TestTraces:
         (names,) = [trace for trace in figure["data"] if trace["type"] == "scatter"]
         assert trace_values(names, "x")[:2] == [0, 1]
 
+    def test_a_retried_call_in_a_run_shows_its_429_and_the_wait_before_the_retry(self, demo_store: Path, store: Store) -> None:
+        """The demo's busy agent run: each call answered 429 first; the waterfall draws the 429 attempt in its status
+        colour and the wait until the next attempt, from the first attempt's end to the second's start."""
+        rows = store.rows(
+            "SELECT a.trace_id FROM attempts a JOIN spans s ON s.trace_id = a.trace_id AND s.name = 'agent.run' "
+            "WHERE a.http_status = 429 LIMIT 1"
+        )
+        assert rows, "the demo made no agent run with a 429"
+        trace_id = rows[0][0]
+        waits = store.rows(
+            """SELECT epoch_us(b.start_time) / 1000.0 - (epoch_us(a.start_time) / 1000.0 + a.duration_ms)
+                 FROM attempts a JOIN attempts b ON a.call_span_id = b.call_span_id AND b.attempt = a.attempt + 1
+                WHERE a.trace_id = ? ORDER BY a.start_time""",
+            [trace_id],
+        )
+        at = run_page(demo_store, "traces", {"trace": trace_id})
+        figure = figures(at)["run_waterfall"]
+        by_name = {trace["name"]: trace for trace in figure["data"] if trace["type"] == "bar"}
+        assert "429" in by_name
+        assert trace_values(by_name["wait before attempt"], "x") == pytest.approx([w for (w,) in waits], abs=0.01)
+
     def test_tool_executions_by_name_match_the_stored_tool_spans(self, opened_run: AppTest, store: Store) -> None:
         table = frame(opened_run, "tools_table").set_index("tool_name")
         for name, executions, errors, p95 in store.rows(

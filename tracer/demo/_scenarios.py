@@ -237,11 +237,13 @@ _APP_TRACER = otel_trace.get_tracer("demo-app")
 
 def agent_run(app: App, rng: random.Random) -> str | None:
     """The support agent of the new product: the SDK's tool runner inside the application's own `agent.run` span
-    (one tool call forced, then the answer), so a run is a tree: the app's span, the runner, calls, a tool."""
+    (one tool call forced, then the answer), so a run is a tree: the app's span, the runner, calls, a tool. One run
+    in three meets a busy moment: each of its calls is answered 429 first and retried after the API's retry-after."""
+    busy = script(f"429:{app.ms(400)}", "ok") if rng.random() < 1 / 3 else None
     with tracer.tags(feature="agent", customer=_customer(rng)), _APP_TRACER.start_as_current_span("agent.run"):
         runner = app.client.beta.messages.tool_runner(
             model=app.models.sonnet, max_tokens=512, messages=[{"role": "user", "content": content.ticket(rng)}],
-            tools=[lookup_order], tool_choice={"type": "any"}, max_iterations=2,
+            tools=[lookup_order], tool_choice={"type": "any"}, max_iterations=2, extra_headers=busy,
         )  # fmt: skip
         for _message in runner:
             pass
