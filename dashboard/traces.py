@@ -39,9 +39,11 @@ def run_list(filters: state.Filters) -> pd.DataFrame:
     errors_only = right.toggle("Errors only", key="run_errors")
     found = state.run_of(runs.traces, filters, order or "recent", root=None if root == ALL_ROOTS else root,
                          errors_only=errors_only)  # fmt: skip
-    shown = found.assign(run=state.links("traces", "trace", found["trace_id"]))
-    shown = shown[["run", *[c for c in shown.columns if c != "run"]]]
-    state.table(shown, "runs_table", hide=HIDDEN_RUN_COLUMNS, links={"run": r"trace=([0-9a-f]{8})"})
+    shown = found.assign(run=state.links("traces", "trace", found["trace_id"]),
+                         conversation=state.links("conversations", "conversation", found["conversation_id"]))  # fmt: skip
+    shown = shown[["run", *[c for c in shown.columns if c not in ("run", "conversation_id")]]]
+    state.table(shown, "runs_table", hide=HIDDEN_RUN_COLUMNS,
+                links={"run": r"trace=([0-9a-f]{8})", "conversation": r"conversation=([^&]+)"})  # fmt: skip
     return found
 
 
