@@ -248,3 +248,27 @@ class TestLinks:
         at = run_page(demo_store, "conversations", {"model": model})
         url = frame(at, "conversations_table")["conversation"].iloc[0]
         assert parse_qs(urlsplit(url).query)["model"] == [model]
+
+
+class TestContent:
+    def test_the_content_of_a_run_is_shown_when_it_was_captured(
+        self, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A demo store recorded with content capture on (the GenAI convention's environment variable): the run's
+        page shows each span's content as JSON under the waterfall."""
+        from tracer.demo import fill_store
+
+        path = tmp_path_factory.mktemp("content") / "store"
+        monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+        fill_store(path, calls=40, seed=3, latency_scale=0)
+        monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")
+        store = Store(path)
+        (trace_id,) = store.rows("SELECT trace_id FROM spans WHERE name = 'agent.run' LIMIT 1")[0]
+        captured = store.rows(
+            "SELECT count(*) FROM trace_spans WHERE trace_id = ? AND content IS NOT NULL", [trace_id]
+        )[0][0]
+        assert captured > 0, "the demo's agent run has no content although capture was on"
+        at = run_page(path, "traces", {"trace": trace_id})
+        assert not at.exception
+        assert len([e for e in at.expander if e.label.startswith("Content of")]) == captured
+        assert len(at.json) == captured
