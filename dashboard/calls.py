@@ -24,8 +24,10 @@ def panels() -> None:
     frames = {name: state.run(name, filters) for name in TABLES}
     for tab, (name, frame) in zip(st.tabs(list(TABLES.values())), frames.items(), strict=True):
         with tab:
-            with_run = frame.assign(run=state.links("traces", "trace", frame["trace_id"]))  # the run the call was part of
-            state.table(with_run, f"{name}_table", links={"run": r"trace=([0-9a-f]{8})"})
+            # Each call's own URL, and its run's (the trace it was part of).
+            linked = frame.assign(call=state.links("calls", "call", frame["span_id"]), run=state.links("traces", "trace", frame["trace_id"]))
+            linked = linked[["call", "run", *frame.columns]]
+            state.table(linked, f"{name}_table", links={"call": r"call=([0-9a-f]{8})", "run": r"trace=([0-9a-f]{8})"})
 
     st.subheader("One call")
     choices = pd.concat(frames.values()).drop_duplicates("span_id")

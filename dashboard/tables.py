@@ -23,7 +23,7 @@ def _count(v: Any) -> str:
 
 
 def _ms(v: Any) -> str:
-    return f"{v:,.0f}"
+    return f"{v:.2f}" if 0 < abs(v) < 1 else f"{v:,.0f}"  # a tool that took 0.07 ms did not take "0"
 
 
 def _pct(v: Any) -> str:

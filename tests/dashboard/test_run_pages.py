@@ -55,6 +55,11 @@ class TestTraces:
         assert opened_run.selectbox(key="trace_choice").value == agent_run
         assert opened_run.query_params["trace"] == [agent_run] or opened_run.query_params["trace"] == agent_run
 
+    def test_a_url_naming_no_stored_run_says_so(self, demo_store: Path) -> None:
+        at = run_page(demo_store, "traces", {"trace": "0" * 32})
+        assert not at.exception
+        assert any("No run with trace id" in warning.value for warning in at.warning)
+
     def test_the_runs_tree_is_every_stored_span_of_it(self, opened_run: AppTest, store: Store, agent_run: str) -> None:
         """One row per stored call, attempt and other span of the trace, with their durations; parents first."""
         stored = store.rows(
@@ -241,6 +246,7 @@ class TestLinks:
     def test_every_call_links_to_its_run(self, demo_pages: dict[str, AppTest]) -> None:
         table = frame(demo_pages["calls"], "recent_calls_table")
         assert [linked(url, "trace") for url in table["run"]] == list(table["trace_id"])
+        assert [linked(url, "call") for url in table["call"]] == list(table["span_id"])
         assert all(urlsplit(url).path == "traces" for url in table["run"])
 
     def test_links_keep_the_filters_in_force(self, demo_store: Path, store: Store) -> None:
