@@ -377,7 +377,7 @@ def span_label(row: Mapping[str, object]) -> str:
         return f"call {model if isinstance(model, str) else row.get('operation') or row.get('name')}"
     if kind == "attempt":
         status, error = row.get("http_status"), row.get("error_type")
-        what = error if isinstance(error, str) else "" if status is None or pd.isna(status) else str(int(status))  # type: ignore[arg-type, call-overload]
+        what = error if isinstance(error, str) else "" if status is None or pd.isna(status) else str(int(status))  # type: ignore[call-overload]
         return f"{row.get('name')} · {what}" if what else str(row.get("name"))
     if kind == "agent":
         return "tool runner"
@@ -461,7 +461,7 @@ def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: 
         part = [records[i] for i in members]
         durations = [float(r["duration_ms"] or 0) for r in part]
         tokens = [_tokens(r) for r in part]
-        costs = [None if r.get(cost_column) is None or pd.isna(r.get(cost_column)) else float(r[cost_column]) for r in part]  # type: ignore[arg-type]
+        costs = [None if r.get(cost_column) is None or pd.isna(r.get(cost_column)) else float(r[cost_column]) for r in part]
         failed = [r.get("status") == "error" for r in part]
         fig.add_bar(
             y=members, x=durations, base=[float(r["offset_ms"]) for r in part], width=BAR_WIDTH, orientation="h", name=name,

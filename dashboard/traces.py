@@ -4,6 +4,8 @@ waterfall (`?trace=<id>` opens it); tool executions by name."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +25,7 @@ def _float(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
-def _label(row: pd.Series | dict[str, object]) -> str:
+def _label(row: Mapping[str, Any]) -> str:
     cost = state.usd(row["cost_usd"]) if pd.notna(row["cost_usd"]) else "unpriced"
     return (f"{row['start_time']:%m-%d %H:%M:%S} · {row['root_name']} · {state.ms(row['duration_ms'])} · "
             f"{state.count(row['calls'])} calls · {cost} · {row['trace_id'][:8]}")  # fmt: skip
