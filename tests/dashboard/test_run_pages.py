@@ -182,6 +182,21 @@ class TestTraces:
         assert set(table["root_name"]) == {"agent.run"}
 
 
+    def test_the_sidebar_filters_narrow_the_runs(self, demo_store: Path, store: Store) -> None:
+        """?model=M&tag=feature=agent: only runs with a call on that model and that tag, every one of them."""
+        model = store.rows(
+            "SELECT c.model FROM calls c JOIN spans s ON s.trace_id = c.trace_id AND s.name = 'agent.run' LIMIT 1"
+        )[0][0]
+        at = run_page(demo_store, "traces", {"model": model, "tag": "feature=agent"})
+        expected = {t for (t,) in store.rows(
+            "SELECT DISTINCT trace_id FROM calls WHERE model = ? AND tags['feature'] = 'agent'", [model]
+        )}  # fmt: skip
+        table = frame(at, "runs_table")
+        assert 0 < len(expected) < 50  # all of them fit in the list
+        assert {linked(url, "trace") for url in table["run"]} == expected
+        assert all(model in models.split(",") for models in table["models"])
+
+
 class TestConversations:
     def test_the_list_matches_the_calls_by_conversation(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         table = frame(demo_pages["conversations"], "conversations_table")
