@@ -9,8 +9,22 @@ import streamlit as st
 from dashboard import charts, state
 from tracer.store import runs
 
-TURN_COLUMNS = ("turn", "cache_rewrite", "start_time", "model", "status", "duration_ms", "ttft_ms", "input_tokens",
+TURN_COLUMNS = ("turn", "cache", "start_time", "model", "status", "duration_ms", "ttft_ms", "input_tokens",
                 "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd", "tool_names", "run")  # fmt: skip
+
+
+MISS = "⚠ miss: written again"
+
+
+def _cache(turn: dict[str, object]) -> str:
+    """What the cache did on one turn, in words (a miss stands out in the table)."""
+    if turn.get("cache_rewrite"):
+        return MISS
+    if (turn.get("cache_read_tokens") or 0) > 0:  # type: ignore[operator]
+        return "hit"
+    if (turn.get("cache_write_tokens") or 0) > 0:  # type: ignore[operator]
+        return "written"
+    return "–"
 
 
 def _label(row: pd.Series) -> str:
@@ -54,7 +68,7 @@ def one_conversation(found: pd.DataFrame) -> None:
             icon=":material/cached:",
         )
     st.plotly_chart(charts.conversation_turns(turns, state.colours()), key="conversation_turns")
-    shown = turns.assign(run=state.links("traces", "trace", turns["trace_id"]))
+    shown = turns.assign(run=state.links("traces", "trace", turns["trace_id"]), cache=[_cache(r) for r in turns.to_dict("records")])
     state.table(shown[list(TURN_COLUMNS)], "turns_table", links={"run": r"trace=([0-9a-f]{8})"})
 
 
@@ -64,7 +78,8 @@ def panels() -> None:
         return
     found = state.run_of(runs.conversations, filters)
     shown = found.assign(conversation=state.links("conversations", "conversation", found["conversation_id"]))
-    shown = shown[["conversation", *[c for c in shown.columns if c not in ("conversation", "conversation_id")]]]
+    first = ["conversation", "turns", "cost_usd", "cache_rewrites"]
+    shown = shown[[*first, *[c for c in shown.columns if c not in (*first, "conversation_id")]]]
     state.table(shown, "conversations_table", links={"conversation": r"conversation=([^&]+)"})
     st.subheader("One conversation")
     one_conversation(found)

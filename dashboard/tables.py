@@ -136,6 +136,7 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "last_time": ("Last turn", _text),
     "cache_rewrite": ("Cache miss", _yes_no),
     "cache_rewrites": ("Cache misses", _count),
+    "cache": ("Cache", _text),
     "tool_name": ("Tool", _text),
     "tool_names": ("Tools asked for", _text),
     "executions": ("Executions", _count),
