@@ -101,6 +101,13 @@ def traces_parts(store: Path) -> list[tuple[str, float]]:
         seconds, frame = _timed(lambda order=order: runs.traces(db, filters, order))
         timings.append((f"query traces ({order})", seconds))
         found = frame if found is None else found
+    roots = _runs_extra.root_names(db, filters)["root_name"].dropna()
+    narrowings: list[tuple[str, dict[str, Any]]] = [("errors only", {"errors_only": True})]
+    if not roots.empty:
+        narrowings.insert(0, (f"root {roots.iloc[0]}", {"root": roots.iloc[0]}))
+    for label, narrowing in narrowings:  # the page's own query: runs.traces would roll up every run in the window
+        seconds, _ = _timed(lambda narrowing=narrowing: _runs_extra.traces(db, filters, "recent", **narrowing))
+        timings.append((f"query traces ({label})", seconds))
     assert found is not None and not found.empty, "no runs in the store"
     with_tools = found[found["tool_executions"] > 0]
     trace_id = (with_tools if not with_tools.empty else found)["trace_id"].iloc[0]

@@ -39,7 +39,7 @@ def run_list(filters: state.Filters) -> pd.DataFrame:
     roots = state.run_of(_runs_extra.root_names, filters)["root_name"].tolist()
     root = middle.selectbox("Root span", [ALL_ROOTS, *roots], key="run_root")
     errors_only = right.toggle("Errors only", key="run_errors")
-    found = state.run_of(runs.traces, filters, order or "recent", root=None if root == ALL_ROOTS else root,
+    found = state.run_of(_runs_extra.traces, filters, order or "recent", root=None if root == ALL_ROOTS else root,
                          errors_only=errors_only)  # fmt: skip
     shown = found.assign(run=state.links("traces", "trace", found["trace_id"]),
                          conversation=state.links("conversations", "conversation", found["conversation_id"]))  # fmt: skip

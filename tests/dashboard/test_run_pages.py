@@ -293,3 +293,24 @@ class TestContent:
         assert not at.exception
         assert len([e for e in at.expander if e.label.startswith("Content of")]) == captured
         assert len(at.json) == captured
+
+
+class TestRunListQuery:
+    @pytest.mark.parametrize("order", ["recent", "slowest", "costliest"])
+    @pytest.mark.parametrize(
+        "narrowing",
+        [{"root": "agent.run"}, {"root": "anthropic.messages.create"}, {"errors_only": True},
+         {"root": "anthropic.messages.create", "errors_only": True}, {}],
+    )  # fmt: skip
+    def test_the_pages_run_list_is_the_stores_own(self, store: Store, order: str, narrowing: dict[str, object]) -> None:
+        """`dashboard._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
+        store's `runs.traces` rolls up every run in the window first): the same runs, in the same order."""
+        from dashboard import _runs_extra
+        from tracer.store.queries import Filters
+        from tracer.store.runs import traces
+
+        expected = traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
+        shown = _runs_extra.traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
+        assert len(expected) > 0
+        assert list(shown["trace_id"]) == list(expected["trace_id"])
+        assert shown.drop(columns="trace_id").equals(expected.drop(columns="trace_id"))
