@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from tracer.store._reader import traces_sql
+from tracer.store._reader import conversations_sql, traces_sql
 from tracer.store.queries import Filters, Readable, where
 
 # How `traces` orders: the newest runs, the longest, the dearest.
@@ -51,9 +51,17 @@ def traces(
     elif order == "recent":
         ids = store.rows(f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n])
     elif order == "costliest":
+        # Grouped by the trace ids' hashes and summed as doubles (an integer key and a double sum, several times
+        # faster than 32-character strings and exact decimals over 10M calls); twice the runs needed, so that
+        # rounding cannot leave one out; the roll-up below orders them by their exact cost.
+        keys = store.rows(
+            f"""SELECT c.trace_key FROM calls c {calls_where}
+                GROUP BY c.trace_key ORDER BY sum(c.cost_usd::DOUBLE) DESC NULLS LAST LIMIT ?""",
+            [*params, 2 * n],
+        )
         ids = store.rows(
-            f"SELECT c.trace_id FROM calls c {calls_where} GROUP BY c.trace_id ORDER BY sum(c.cost_usd) DESC NULLS LAST LIMIT ?",
-            [*params, n],
+            f"SELECT DISTINCT c.trace_id FROM calls c {calls_where} AND c.trace_key IN (SELECT unnest(?::UBIGINT[]))",
+            [*params, [k for (k,) in keys]],
         )
     else:
         spans_clause, spans_params = where(Filters(start=filters.start, end=filters.end), "s")
@@ -82,20 +90,21 @@ def traces(
                t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
                t.service_name, t.models
           FROM ({traces_sql(_PICKED)}) t
-          {("WHERE " + " AND ".join(outer)) if outer else ""}
+         WHERE t.trace_id IN (SELECT unnest(?::VARCHAR[])) {"".join(" AND " + o for o in outer)}
          ORDER BY t.{ORDERS[order]}, t.trace_id
          LIMIT ?""",
-        [picked, picked, *outer_params, n],
+        [picked, picked, picked, *outer_params, n],
     )
 
 
-_PICKED = "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+# The picked runs' rows, found by their trace ids' hashes (integers); the outer query then keeps the picked ids.
+_PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"
 
 
 def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
     """One run's roll-up (the `traces` view's row), with its cost as an exact decimal. Empty when the store has
     no call in that trace."""
-    return store.sql(traces_sql("trace_id = ?"), [trace_id, trace_id])
+    return store.sql(f"SELECT * FROM ({traces_sql('trace_key = hash(?)')}) WHERE trace_id = ?", [trace_id, trace_id, trace_id])
 
 
 def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
@@ -103,9 +112,9 @@ def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
     siblings by start time), with `depth` (0 for a root) and `offset_ms` (from the run's first start). A span whose
     parent is not stored (a remote caller's, or one let go) is a root."""
     rows = store.sql(
-        """SELECT *, cost_usd::DOUBLE AS cost_usd_double FROM trace_spans WHERE trace_id = ?
-           ORDER BY start_time, span_id""",
-        [trace_id],
+        """SELECT * EXCLUDE (trace_key), cost_usd::DOUBLE AS cost_usd_double FROM trace_spans
+            WHERE trace_key = hash(?) AND trace_id = ? ORDER BY start_time, span_id""",
+        [trace_id, trace_id],
     )
     if rows.empty:
         return rows.assign(depth=pd.Series(dtype="int64"), offset_ms=pd.Series(dtype="float64"))
@@ -139,29 +148,29 @@ def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
 def conversation_turns(store: Readable, conversation_id: str) -> pd.DataFrame:
     """The turns of one conversation in order (the `conversations` view): each call's cost, tokens, cache read and
     write, and `cache_rewrite` for a turn that wrote a cache prefix again instead of reading it."""
-    return store.sql(
-        "SELECT * FROM conversations WHERE conversation_id = ? ORDER BY turn", [conversation_id]
-    )
+    return store.sql(f"SELECT * FROM ({conversations_sql('conversation_id = ?')}) ORDER BY turn", [conversation_id])
 
 
 def conversations(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
     """Conversations with a call in `filters`, newest first: turns, first and last time, cost, cache read and
     write tokens, and how many turns wrote their cache prefix again."""
     clause, params = where(filters)
+    picked = [c for (c,) in store.rows(
+        f"""SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"} c.conversation_id IS NOT NULL
+            GROUP BY c.conversation_id ORDER BY max(c.start_time) DESC LIMIT ?""",
+        [*params, int(limit)],
+    )]  # fmt: skip
     return store.sql(
         f"""
-        WITH picked AS (SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"}
-                          c.conversation_id IS NOT NULL GROUP BY c.conversation_id
-                        ORDER BY max(c.start_time) DESC LIMIT ?)
         SELECT v.conversation_id, count(*) AS turns, min(v.start_time) AS first_time, max(v.start_time) AS last_time,
                sum(v.cost_usd)::DOUBLE AS cost_usd, sum(v.input_tokens) AS input_tokens,
                sum(v.cache_read_tokens) AS cache_read_tokens, sum(v.cache_write_tokens) AS cache_write_tokens,
                sum(v.output_tokens) AS output_tokens, count(*) FILTER (WHERE v.cache_rewrite) AS cache_rewrites,
                count(*) FILTER (WHERE v.status = 'error') AS errors
-          FROM conversations v SEMI JOIN picked p ON v.conversation_id = p.conversation_id
+          FROM ({conversations_sql("conversation_id IN (SELECT unnest(?::VARCHAR[]))")}) v
          GROUP BY v.conversation_id
          ORDER BY last_time DESC, v.conversation_id""",
-        [*params, int(limit)],
+        [picked],
     )
 
 
