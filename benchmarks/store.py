@@ -7,7 +7,7 @@ over a big store.
 (a) Ingest: realistic finished call and attempt spans are built once with the OpenTelemetry SDK, then timed through
     `StoreExporter.export` in the BatchSpanProcessor's batch size, plus the final flush (segments on disk).
     Goal: >= 100,000 spans/s from one process.
-(b) Queries: every named query of `tracer.store.queries` (the dashboard's panels, default filters = all time) over
+(b) Queries: every named query of `tracer.read` (the dashboard's panels, default filters = all time) over
     the synthetic store, each timed after the store is open, and their total; and, for reference, one plain
     DuckDB aggregate over the same rows. Goal: all together <= 1.5 s on a 2-core machine. Also the time to open
     the store: from the reader's cache file when an earlier run left one, every segment loaded with `--cold`.
@@ -151,9 +151,9 @@ def ensure_store(n_calls: int, cache: Path | None) -> Path:
 
 
 def bench_queries(n_calls: int, cache: Path | None, runs: int, cold: bool = False) -> None:
+    from tracer.read import NAMED, Filters
     from tracer.store import Store, compact
     from tracer.store._reader import CACHE_DIR
-    from tracer.store.queries import NAMED, Filters
 
     print(f"(b) the dashboard's {len(NAMED)} named queries over {n_calls:,} synthetic calls (all time, no filters)")
     root = ensure_store(n_calls, cache)
