@@ -63,7 +63,7 @@ def store() -> read.Readable:
 
 
 def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
-    """The named query of `tracer.read` (`read.NAMED[name]`) over this dashboard's store, cached for `TTL_S` seconds, as a
+    """The named query `tracer.read.NAMED[name]` over this dashboard's store, cached for `TTL_S` seconds, as a
     person reads it: times in the viewer's time zone, and `NO_MODEL` for the calls that name no model."""
     return for_people(_run(store_path(), name, filters, tuple(sorted(extra.items()))), zone())
 
