@@ -50,20 +50,19 @@ def render_overview(store: Path) -> Any:
 
 def parts(store: Path) -> list[tuple[str, float]]:
     """The cold render's pieces: each query the Overview runs (directly, no cache), then the chart builders."""
-    from dashboard import charts
-    from tracer.store import queries
-    from tracer.store.queries import Filters
+    from claude_tracer_dashboard import charts
+    from tracer.read import NAMED, Filters, choices, open_store
 
-    db = queries.open_store(store)
+    db = open_store(store)
     filters = Filters()
     timings: list[tuple[str, float]] = []
     frames: dict[str, Any] = {}
     for name in ("time_window", "headline", "cache_savings", "cost_by_model", "cost_over_time", "cost_by_tag"):
-        seconds, frames[name] = _timed(lambda name=name: getattr(queries, name)(db, filters))
+        seconds, frames[name] = _timed(lambda name=name: NAMED[name](db, filters))
         timings.append((f"query {name}", seconds))
-    seconds, _ = _timed(lambda: queries.models_and_services(db))
+    seconds, _ = _timed(lambda: choices.models_and_services(db))
     timings.append(("query models_and_services (filters)", seconds))
-    seconds, _ = _timed(lambda: queries.tag_values(db))
+    seconds, _ = _timed(lambda: choices.tag_values(db))
     timings.append(("query tag_values (filters)", seconds))
 
     def build() -> None:
@@ -85,7 +84,6 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="cold and warm renders to time (median reported)")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))  # `dashboard` from this checkout, as `streamlit run` finds it
     import streamlit as st
 
     from tracer.store.synthetic import write_synthetic

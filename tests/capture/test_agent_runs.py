@@ -27,9 +27,9 @@ from opentelemetry.propagate import inject
 
 import tracer
 from tracer import semconv
+from tracer.read import Filters
+from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store import Store
-from tracer.store.queries import Filters
-from tracer.store.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 
 from .conftest import API_KEY, MODEL, Telemetry
 

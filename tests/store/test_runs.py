@@ -1,5 +1,5 @@
 """Agent runs in the store: which spans the exporter keeps (`TraceKeeper`), and the run and conversation queries
-(`tracer.store.runs`) checked against independent computations over a synthetic store's own tables."""
+(`tracer.read.runs`) checked against independent computations over a synthetic store's own tables."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tracer.read import Filters
+from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store import Store
 from tracer.store._rows import TraceKeeper
-from tracer.store.queries import Filters
-from tracer.store.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store.synthetic import generate, write_synthetic
 
 END = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)

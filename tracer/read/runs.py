@@ -2,7 +2,7 @@
 views (see `tracer.store._reader`), for the dashboard, `tracer report` and anyone with a `Store`.
 
 >>> from tracer.store import Store
->>> from tracer.store.runs import trace_tree, conversation_turns
+>>> from tracer.read.runs import trace_tree, conversation_turns
 >>> with Store(".tracer") as store:                                         # doctest: +SKIP
 ...     tree = trace_tree(store, "4bf92f3577b34da6a3ce929d0e0e4736")       # one run, parents before children
 ...     turns = conversation_turns(store, "support-4711")                  # cost and cache per turn
@@ -17,11 +17,23 @@ from typing import Any
 
 import pandas as pd
 
+from tracer.read._filters import Filters, where
+from tracer.read._store import Readable
 from tracer.store._reader import conversations_sql, traces_sql
-from tracer.store.queries import Filters, Readable, where
+
+
+def _column(store: Readable, query: str, params: list[Any]) -> list[Any]:
+    """The first column of a query's rows, as Python values (through `.sql`, all a `Readable` has)."""
+    frame = store.sql(query, params)
+    return [] if frame.empty else frame.iloc[:, 0].tolist()
+
 
 # How `traces` orders: the newest runs, the longest, the dearest.
-ORDERS = {"recent": "start_time DESC", "slowest": "duration_ms DESC NULLS LAST", "costliest": "cost_usd DESC NULLS LAST"}
+ORDERS = {
+    "recent": "start_time DESC",
+    "slowest": "duration_ms DESC NULLS LAST",
+    "costliest": "cost_usd DESC NULLS LAST",
+}
 
 
 def traces(
@@ -47,35 +59,42 @@ def traces(
     clause, params = where(filters)
     calls_where = f"{clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
     if root is not None or errors_only:
-        ids = store.rows(f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
+        ids = _column(store, f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
     elif order == "recent":
-        ids = store.rows(f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n])
+        ids = _column(
+            store, f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n]
+        )
     elif order == "costliest":
         # Grouped by the trace ids' hashes and summed as doubles (an integer key and a double sum, several times
         # faster than 32-character strings and exact decimals over 10M calls); twice the runs needed, so that
         # rounding cannot leave one out; the roll-up below orders them by their exact cost.
-        keys = store.rows(
+        keys = _column(
+            store,
             f"""SELECT c.trace_key FROM calls c {calls_where}
                 GROUP BY c.trace_key ORDER BY sum(c.cost_usd::DOUBLE) DESC NULLS LAST LIMIT ?""",
             [*params, 2 * n],
         )
-        ids = store.rows(
+        ids = _column(
+            store,
             f"SELECT DISTINCT c.trace_id FROM calls c {calls_where} AND c.trace_key IN (SELECT unnest(?::UBIGINT[]))",
-            [*params, [k for (k,) in keys]],
+            [*params, keys],
         )
     else:
         spans_clause, spans_params = where(Filters(start=filters.start, end=filters.end), "s")
         if filters.models or filters.services or filters.tags:  # a root span counts when its trace has such a call
-            spans_clause += f" {'AND' if spans_clause else 'WHERE'} s.trace_id IN (SELECT c.trace_id FROM calls c {calls_where})"
+            spans_clause += (
+                f" {'AND' if spans_clause else 'WHERE'} s.trace_id IN (SELECT c.trace_id FROM calls c {calls_where})"
+            )
             spans_params += params
-        ids = store.rows(
+        ids = _column(
+            store,
             f"""(SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.duration_ms DESC NULLS LAST LIMIT ?)
                 UNION
-                (SELECT s.trace_id FROM spans s {spans_clause} {'AND' if spans_clause else 'WHERE'} s.parent_span_id IS NULL
+                (SELECT s.trace_id FROM spans s {spans_clause} {"AND" if spans_clause else "WHERE"} s.parent_span_id IS NULL
                  ORDER BY s.duration_ms DESC NULLS LAST LIMIT ?)""",
             [*params, n, *spans_params, n],
         )
-    picked = list(dict.fromkeys(i for (i,) in ids))
+    picked = list(dict.fromkeys(ids))
     outer = []
     outer_params: list[Any] = []
     if root is not None:
@@ -104,7 +123,9 @@ _PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"
 def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
     """One run's roll-up (the `traces` view's row), with its cost as an exact decimal. Empty when the store has
     no call in that trace."""
-    return store.sql(f"SELECT * FROM ({traces_sql('trace_key = hash(?)')}) WHERE trace_id = ?", [trace_id, trace_id, trace_id])
+    return store.sql(
+        f"SELECT * FROM ({traces_sql('trace_key = hash(?)')}) WHERE trace_id = ?", [trace_id, trace_id, trace_id]
+    )
 
 
 def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
@@ -155,11 +176,12 @@ def conversations(store: Readable, filters: Filters, limit: int = 50) -> pd.Data
     """Conversations with a call in `filters`, newest first: turns, first and last time, cost, cache read and
     write tokens, and how many turns wrote their cache prefix again."""
     clause, params = where(filters)
-    picked = [c for (c,) in store.rows(
+    picked = _column(
+        store,
         f"""SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"} c.conversation_id IS NOT NULL
             GROUP BY c.conversation_id ORDER BY max(c.start_time) DESC LIMIT ?""",
         [*params, int(limit)],
-    )]  # fmt: skip
+    )
     return store.sql(
         f"""
         SELECT v.conversation_id, count(*) AS turns, min(v.start_time) AS first_time, max(v.start_time) AS last_time,
