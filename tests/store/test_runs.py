@@ -28,6 +28,7 @@ class TestTraceKeeper:
         keeper.call(1)
         assert keeper.take_released() == ["retrieve"] and keeper.held == 0
         assert keeper.wants(1, local_root=False) and keeper.wants(1, local_root=True)
+        assert not keeper._kept  # the root ended: the trace is forgotten, memory stays flat
 
     def test_a_trace_whose_root_ends_without_a_call_is_let_go(self) -> None:
         keeper = TraceKeeper()

@@ -400,6 +400,8 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
                 out[result[0]].append(result[1])
                 if keeper is not None and result[0] != "events":
                     keeper.call(trace_id)
+                    if parent is None or parent.is_remote:  # a call of its own: its trace is over here
+                        keeper.done(trace_id)
             elif keeper is not None and trace_id:
                 local_root = parent is None or parent.is_remote
                 if keeper.wants(trace_id, local_root):
@@ -434,8 +436,9 @@ class TraceKeeper:
     the model is asked; the first call's own attempts are enough to decide). Such spans are held, by trace, until
     the trace shows a call (then they are kept) or its local root ends without one (then they are let go). Memory
     stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
-    first) and at most `max_traces` trace ids remembered. A span whose trace had a call more than `max_traces`
-    traces ago is let go like any other. Used by one thread at a time (the store exporter's lock).
+    first) and at most `max_traces` trace ids remembered; a trace's id is forgotten when its local root ends, so
+    in a steady state only the traces in flight are remembered. A span that ends after its local root (a task left
+    running) is treated like one of a trace not seen before. Used by one thread at a time (the store exporter's lock).
 
     Each process decides for its own part of a trace: a process whose part has no call keeps nothing of it.
     """
@@ -465,6 +468,8 @@ class TraceKeeper:
         """Whether a span of `trace_id` that just ended is kept now. A local root of a trace without a call lets the
         trace's held spans go (the trace is over here)."""
         if trace_id in self._kept:
+            if local_root:
+                self.done(trace_id)
             return True
         if local_root:
             held = self._held.pop(trace_id, None)
@@ -472,6 +477,11 @@ class TraceKeeper:
             if held:
                 self._held_count -= len(held)
         return False
+
+    def done(self, trace_id: int) -> None:
+        """The trace's local root ended: nothing more is expected of it here, so its id is forgotten (a span that
+        still comes later is treated like one of a trace not seen before)."""
+        self._kept.pop(trace_id, None)
 
     def hold(self, trace_id: int, span: Any) -> None:
         held = self._held.get(trace_id)
