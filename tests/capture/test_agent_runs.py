@@ -281,20 +281,30 @@ assert tracer.flush(timeout_s=10)
 """
 
 
+def _keeper() -> Any:
+    from tracer.capture import _instrumentor
+
+    state = _instrumentor._state
+    assert state is not None
+    (exporter,) = [p.inner.span_exporter for p in state.processors if hasattr(getattr(p.inner, "span_exporter", None), "keeper")]
+    return exporter.keeper
+
+
 class TestBoundedMemory:
+    def test_finished_runs_and_plain_calls_leave_nothing_behind(self, fake_api: Any, telemetry: Telemetry) -> None:
+        client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
+        for _ in range(5):
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        _run_agent(fake_api)
+        _unrelated_trace()
+        assert tracer.flush(timeout_s=10)
+        keeper = _keeper()
+        assert keeper._kept == {} and keeper.held == 0
+
     def test_a_busy_app_without_calls_holds_a_bounded_number_of_spans(self, telemetry: Telemetry) -> None:
         """Thousands of unrelated traces whose spans end before their roots (and roots that never end) do not grow
         what the exporter holds past its bound; a later call's trace is still kept whole."""
-        from tracer.capture import _instrumentor
-
-        state = _instrumentor._state
-        assert state is not None
-        exporter = next(
-            p.inner.span_exporter
-            for p in state.processors
-            if hasattr(p.inner, "span_exporter") and hasattr(p.inner.span_exporter, "keeper")
-        )
-        keeper = exporter.keeper
+        keeper = _keeper()
         keeper_bound = keeper.max_held
         for i in range(keeper_bound // 2 + 200):
             root = app.start_span(f"request {i}")  # never ended: its children are held until pushed out
