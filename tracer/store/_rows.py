@@ -398,7 +398,8 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
             )
             if result is not None:
                 out[result[0]].append(result[1])
-                if keeper is not None and result[0] != "events":
+                # Calls decide (attempts are made on capture's worker thread and may end after their call).
+                if keeper is not None and result[0] == "calls":
                     keeper.call(trace_id)
                     if parent is None or parent.is_remote:  # a call of its own: its trace is over here
                         keeper.done(trace_id)
@@ -433,9 +434,8 @@ class TraceKeeper:
     """Which of the other spans the store keeps: those of traces with a Claude call, and nothing of the rest.
 
     Spans arrive in the order they end, so a span can end before its trace's first call (a retrieval step before
-    the model is asked; the first call's own attempts are enough to decide). Such spans are held, by trace, until
-    the trace shows a call (then they are kept) or its local root ends without one (then they are let go). Memory
-    stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
+    the model is asked). Such spans are held, by trace, until the trace shows a call (then they are kept) or its
+    local root ends without one (then they are let go). Memory stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
     first) and at most `max_traces` trace ids remembered; a trace's id is forgotten when its local root ends, so
     in a steady state only the traces in flight are remembered. A span that ends after its local root (a task left
     running) is treated like one of a trace not seen before. Used by one thread at a time (the store exporter's lock).
@@ -453,7 +453,7 @@ class TraceKeeper:
         self._held_count = 0
 
     def call(self, trace_id: int) -> None:
-        """A call or attempt of `trace_id` ended: keep the trace; its held spans go to `released`."""
+        """A call of `trace_id` ended: keep the trace; its held spans go to `released`."""
         kept = self._kept
         if trace_id not in kept:
             kept[trace_id] = None
