@@ -104,6 +104,8 @@ class TestQueries:
             slowest = traces(store, Filters(), "slowest", limit=10)
             everything = store.sql("SELECT duration_ms FROM traces ORDER BY duration_ms DESC LIMIT 10")
             assert slowest["duration_ms"].tolist() == everything["duration_ms"].tolist()
+            exact = store.rows("SELECT trace_id FROM traces ORDER BY cost_usd DESC NULLS LAST, trace_id LIMIT 30")
+            assert traces(store, Filters(), "costliest", limit=30)["trace_id"].tolist() == [t for (t,) in exact]
             costliest = traces(store, Filters(models=("claude-opus-4-5",)), "costliest", limit=5)
             assert all("claude-opus-4-5" in models for models in costliest["models"])
             assert costliest["cost_usd"].is_monotonic_decreasing

@@ -51,7 +51,7 @@ def traces(
 
     Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
     of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
-    dearest traces by the sum of their calls' cost (exact: one aggregate of one column). With `root` or
+    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With `root` or
     `errors_only`, every run in the window is rolled up."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -65,16 +65,23 @@ def traces(
             store, f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n]
         )
     elif order == "costliest":
-        # Grouped by the trace ids' hashes and summed as doubles (an integer key and a double sum, several times
-        # faster than 32-character strings and exact decimals over 10M calls); twice the runs needed, so that
-        # rounding cannot leave one out; the roll-up below orders them by their exact cost.
+        # A call without a parent span started its own trace and is alone in it (the rest of a run's calls have a
+        # parent): such runs are the dearest calls, found by a top-N over one column. The others are summed per
+        # trace, by the trace ids' hashes and as doubles (an integer key and a double sum: several times faster
+        # than 32-character strings and exact decimals), twice as many as needed so that rounding cannot leave one
+        # out; the roll-up below orders them all by their exact cost.
+        alone = _column(
+            store,
+            f"SELECT c.trace_id FROM calls c {calls_where} AND c.parent_span_id IS NULL ORDER BY c.cost_usd DESC NULLS LAST LIMIT ?",
+            [*params, 2 * n],
+        )
         keys = _column(
             store,
-            f"""SELECT c.trace_key FROM calls c {calls_where}
+            f"""SELECT c.trace_key FROM calls c {calls_where} AND c.parent_span_id IS NOT NULL
                 GROUP BY c.trace_key ORDER BY sum(c.cost_usd::DOUBLE) DESC NULLS LAST LIMIT ?""",
             [*params, 2 * n],
         )
-        ids = _column(
+        ids = alone + _column(
             store,
             f"SELECT DISTINCT c.trace_id FROM calls c {calls_where} AND c.trace_key IN (SELECT unnest(?::UBIGINT[]))",
             [*params, keys],
