@@ -290,6 +290,23 @@ def _keeper() -> Any:
     return exporter.keeper
 
 
+class TestApplicationAttributes:
+    def test_credentials_on_the_applications_spans_never_reach_the_store(self, fake_api: Any, telemetry: Telemetry) -> None:
+        secret = "sk-ant-api03-Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE"
+        client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
+        attributes = {"http.request.header.authorization": "Basic dXNlcjpwYXNz", "url.full": f"https://x.test/?key={secret}",
+                      "app.note": "Bearer abcdefgh12345678", "app.user": "ada", **{f"app.extra.{i}": "x" * 1000 for i in range(40)}}  # fmt: skip
+        with app.start_as_current_span("handler", attributes=attributes) as root:
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        with _read(telemetry) as store:
+            ((kept,),) = store.rows("SELECT attributes FROM spans WHERE span_id = ?", [format(root.get_span_context().span_id, "016x")])
+        assert kept["http.request.header.authorization"] == "[REDACTED]" and kept["app.user"] == "ada"
+        assert kept["url.full"] == "https://x.test/?key=[REDACTED]" and kept["app.note"] == "Bearer [REDACTED]"
+        assert len(kept) == 32 and all(len(v) <= 256 for v in kept.values())
+        stored = b"".join(p.read_bytes() for p in telemetry.store.rglob("*") if p.is_file())
+        assert secret.encode() not in stored and b"dXNlcjpwYXNz" not in stored
+
+
 class TestBoundedMemory:
     def test_finished_runs_and_plain_calls_leave_nothing_behind(self, fake_api: Any, telemetry: Telemetry) -> None:
         client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)

@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 from tracer import semconv
+from tracer._secrets import REDACTED, SECRET_NAMES, scrub_short
 from tracer._spans import raw_attributes
 from tracer.store._schema import COLUMN_TYPES
 
@@ -131,12 +132,18 @@ _KINDS = ("internal", "server", "client", "producer", "consumer")
 
 
 def _bounded_attributes(attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The application's attributes as the store keeps them: at most `MAX_SPAN_ATTRIBUTES`, names and values cut,
+    credentials left out (by name: `authorization`, `api_key`, `cookie`, ...) or scrubbed (by look: `sk-ant-...`,
+    bearer tokens)."""
     out = []
     for key, value in attrs.items():
         if key in _SPAN_COLUMNS_FROM:
             continue
+        if SECRET_NAMES.search(key):
+            out.append((key[:MAX_ATTRIBUTE_CHARS], REDACTED))
+            continue
         text = value if type(value) is str else (",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value))
-        out.append((key, text[:MAX_ATTRIBUTE_CHARS]))
+        out.append((key[:MAX_ATTRIBUTE_CHARS], scrub_short(text[:MAX_ATTRIBUTE_CHARS])))
         if len(out) >= MAX_SPAN_ATTRIBUTES:
             break
     return tuple(out) or None
