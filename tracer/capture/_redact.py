@@ -17,7 +17,6 @@ embedded store, OTLP and any exporter of the application's see only the redacted
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracer import semconv
-from tracer._secrets import REDACTED, SECRET_PATTERNS, scrub
+from tracer._secrets import REDACTED as REDACTED  # re-exported: what scrubbing writes
+from tracer._secrets import SECRET_PATTERNS as SECRET_PATTERNS
+from tracer._secrets import scrub
 from tracer._spans import add_attributes, before_end, raw_attributes
 
 log = logging.getLogger("tracer.capture")
