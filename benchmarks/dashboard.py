@@ -57,20 +57,19 @@ def render(page: str) -> Any:
 
 def parts(store: Path) -> list[tuple[str, float]]:
     """The cold render's pieces: each query the Overview runs (directly, no cache), then the chart builders."""
-    from dashboard import charts
-    from tracer.store import queries
-    from tracer.store.queries import Filters
+    from claude_tracer_dashboard import charts
+    from tracer.read import NAMED, Filters, choices, open_store
 
-    db = queries.open_store(store)
+    db = open_store(store)
     filters = Filters()
     timings: list[tuple[str, float]] = []
     frames: dict[str, Any] = {}
     for name in ("time_window", "headline", "cache_savings", "cost_by_model", "cost_over_time", "cost_by_tag"):
-        seconds, frames[name] = _timed(lambda name=name: getattr(queries, name)(db, filters))
+        seconds, frames[name] = _timed(lambda name=name: NAMED[name](db, filters))
         timings.append((f"query {name}", seconds))
-    seconds, _ = _timed(lambda: queries.models_and_services(db))
+    seconds, _ = _timed(lambda: choices.models_and_services(db))
     timings.append(("query models_and_services (filters)", seconds))
-    seconds, _ = _timed(lambda: queries.tag_values(db))
+    seconds, _ = _timed(lambda: choices.tag_values(db))
     timings.append(("query tag_values (filters)", seconds))
 
     def build() -> None:
@@ -87,11 +86,10 @@ def parts(store: Path) -> list[tuple[str, float]]:
 
 def traces_parts(store: Path) -> list[tuple[str, float]]:
     """The Traces page's queries, called directly (no cache), and its waterfall."""
-    from dashboard import _runs_extra, charts
-    from tracer.store import queries, runs
-    from tracer.store.queries import Filters
+    from claude_tracer_dashboard import _runs_extra, charts
+    from tracer.read import Filters, open_store, runs
 
-    db = queries.open_store(store)
+    db = open_store(store)
     filters = Filters()
     timings: list[tuple[str, float]] = []
     seconds, _ = _timed(lambda: _runs_extra.root_names(db, filters))
@@ -130,7 +128,6 @@ def main() -> int:
     parser.add_argument("--pages", default="overview,traces,conversations", help="comma-separated: " + ", ".join(CHARTS))
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))  # `dashboard` from this checkout, as `streamlit run` finds it
     import streamlit as st
 
     from tracer.store.synthetic import write_synthetic

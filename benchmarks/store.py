@@ -10,12 +10,12 @@ over a big store.
 (a2) Ingest of whole traces: an agent workload, runs of four calls with five application spans per call around
     them (step, retrieval, reranking, a tool execution, parsing) and, per call, an unrelated three-span request
     without a call (a web app's health checks), which the store must let go. Same measure as (a).
-(b) Queries: every named query of `tracer.store.queries` (the dashboard's panels, default filters = all time) over
+(b) Queries: every named query of `tracer.read` (the dashboard's panels, default filters = all time) over
     the synthetic store, each timed after the store is open, and their total; and, for reference, one plain
     DuckDB aggregate over the same rows. Goal: all together <= 1.5 s on a 2-core machine. Also the time to open
     the store: from the reader's cache file when an earlier run left one, every segment loaded with `--cold`.
 
-(c) Agent runs and conversations (`tracer.store.runs`) over the same store: one run's roll-up and tree, one
+(c) Agent runs and conversations (`tracer.read.runs`) over the same store: one run's roll-up and tree, one
     conversation's turns, and the run, conversation and tool lists, each the median of `--runs`. Goal: each <= 0.5 s
     over 10,000,000 calls.
 
@@ -232,8 +232,8 @@ def bench_runs(store: Any, runs: int) -> None:
     """(c): the run and conversation queries over the open store."""
     import datetime as dt
 
-    from tracer.store import runs as run_queries
-    from tracer.store.queries import Filters
+    from tracer.read import Filters
+    from tracer.read import runs as run_queries
 
     ids = store.rows("SELECT trace_id FROM spans WHERE name = 'agent.run' USING SAMPLE 5 ROWS")
     conversation_ids = store.rows("SELECT DISTINCT conversation_id FROM spans WHERE conversation_id IS NOT NULL LIMIT 5")
@@ -287,9 +287,9 @@ def ensure_store(n_calls: int, cache: Path | None) -> Path:
 
 
 def bench_queries(n_calls: int, cache: Path | None, runs: int, cold: bool = False) -> None:
+    from tracer.read import NAMED, Filters
     from tracer.store import Store, compact
     from tracer.store._reader import CACHE_DIR
-    from tracer.store.queries import NAMED, Filters
 
     print(f"(b) the dashboard's {len(NAMED)} named queries over {n_calls:,} synthetic calls (all time, no filters)")
     root = ensure_store(n_calls, cache)

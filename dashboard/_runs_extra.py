@@ -1,4 +1,4 @@
-"""Read-side queries the run pages need that `tracer.store.runs` does not have (yet): candidates to move there.
+"""Read-side queries the run pages need that `tracer.read.runs` does not have (yet): candidates to move there.
 
 Pure SQL over the store's views, like the named queries; no `st.*`.
 """
@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from tracer.read import Filters, Readable, where
 from tracer.store._reader import traces_sql
-from tracer.store.queries import Filters, Readable, where
 
 
 def root_names(store: Readable, filters: Filters) -> pd.DataFrame:
@@ -31,7 +31,7 @@ def root_names(store: Readable, filters: Filters) -> pd.DataFrame:
     )
 
 
-# How each order ranks candidate runs before any is rolled up (as `tracer.store.runs.traces` does for every run).
+# How each order ranks candidate runs before any is rolled up (as `tracer.read.runs.traces` does for every run).
 _RANK = {
     "recent": ("max(c.start_time) DESC", 4),
     "costliest": ("sum(c.cost_usd) DESC NULLS LAST", 1),
@@ -47,11 +47,11 @@ def traces(
     root: str | None = None,
     errors_only: bool = False,
 ) -> pd.DataFrame:
-    """`tracer.store.runs.traces`, with `root=` and `errors_only=` answered without rolling up every run in the
+    """`tracer.read.runs.traces`, with `root=` and `errors_only=` answered without rolling up every run in the
     window (over 1,000,000 calls that takes seconds): the runs with that root span, or with an error, are found
     first from the spans and calls themselves, ranked by the order's own measure (the newest calls, the exact cost,
     the exact duration), and only the top are rolled up. Without either it is `runs.traces` itself."""
-    from tracer.store import runs
+    from tracer.read import runs
 
     if root is None and not errors_only:
         return runs.traces(store, filters, order, limit)
@@ -101,11 +101,13 @@ def traces(
                    t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
                    t.service_name, t.models
               FROM ({traces_sql(_PICKED)}) t
-             WHERE {"t.root_name = ?" if root is not None else "true"} AND {"t.errors > 0" if errors_only else "true"}
+             WHERE t.trace_id IN (SELECT unnest(?::VARCHAR[]))
+               AND {"t.root_name = ?" if root is not None else "true"} AND {"t.errors > 0" if errors_only else "true"}
              ORDER BY t.{runs.ORDERS[order]}, t.trace_id
              LIMIT ?""",
-        [picked, picked, *([root] if root is not None else []), n],
+        [picked, picked, picked, *([root] if root is not None else []), n],
     )
 
 
-_PICKED = "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+# As `tracer.read.runs`: the picked runs' rows by their trace ids' hashes; the outer query keeps the picked ids.
+_PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"

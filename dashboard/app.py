@@ -1,5 +1,8 @@
 """claude-tracer dashboard: `tracer dashboard [--store DIR]`, or `streamlit run dashboard/app.py -- --store DIR`.
 
+Installed as the package `claude_tracer_dashboard` (the folder `dashboard/` of the repository): a name no
+application's own `dashboard` package collides with. Pages import their siblings by that name.
+
 The entry script only sets the page up, draws the shared filters and hands over to the page the URL names.
 """
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import state
+from claude_tracer_dashboard import state
 
 st.set_page_config(page_title="claude-tracer", page_icon=":material/monitoring:", layout="wide")
 

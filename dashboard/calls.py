@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state
+from claude_tracer_dashboard import charts, state
 
 TABLES = {"recent_calls": "Recent", "slowest_calls": "Slowest", "costliest_calls": "Costliest"}
 # An attempt's own columns: its call's (call_model, call_tags...) are the call's, shown above it.

@@ -1,4 +1,4 @@
-"""Plotly figures from the DataFrames of `tracer.store.queries`. Pure: no `st.*`, no SQL, no I/O.
+"""Plotly figures from the DataFrames of `tracer.read`. Pure: no `st.*`, no SQL, no I/O.
 
 Each builder takes the frame its query returns and gives back a figure; an empty frame gives a figure that says
 there is nothing to show (a panel never disappears, so the layout does not jump while data arrives).

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state
-from tracer.store import runs
+from claude_tracer_dashboard import charts, state
+from tracer.read import runs
 
 TURN_COLUMNS = ("turn", "cache", "start_time", "model", "status", "duration_ms", "ttft_ms", "input_tokens",
                 "cache_read_tokens", "cache_write_tokens", "output_tokens", "cost_usd", "tool_names", "run")  # fmt: skip

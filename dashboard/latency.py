@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, state
+from claude_tracer_dashboard import charts, state
 
 
 def panels() -> None:

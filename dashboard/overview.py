@@ -6,7 +6,7 @@ import datetime as dt
 
 import streamlit as st
 
-from dashboard import charts, state
+from claude_tracer_dashboard import charts, state
 from tracer._models import NO_MODEL, retiring
 
 

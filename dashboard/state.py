@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from tracer import read
 from tracer._models import NO_MODEL
-from tracer.store import queries
-from tracer.store.queries import Filters
+from tracer.read import Filters
 
 TTL_S = 10  # data is cached this long; live refresh is slower, so each refresh sees new calls
 LIVE_EVERY_S = 30
@@ -49,13 +49,14 @@ def store_path() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _open(path: str) -> queries.Readable:
-    return queries.open_store(path)
+def _open(path: str) -> read.Readable:
+    return read.open_store(path)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
 def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
-    return getattr(queries, name)(_open(path), filters, **dict(extra))  # type: ignore[no-any-return]
+    query: Callable[..., pd.DataFrame] = read.NAMED[name]
+    return query(_open(path), filters, **dict(extra))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
@@ -64,18 +65,18 @@ def _run_of(path: str, module: str, name: str, args: tuple[Any, ...], extra: tup
 
 
 def run_of(query: Callable[..., pd.DataFrame], *args: Any, name_models: bool = True, **extra: Any) -> pd.DataFrame:
-    """`query(store, *args, **extra)`, a named query of any module (`tracer.store.runs`...), cached like `run`."""
+    """`query(store, *args, **extra)`, a named query of any module (`tracer.read.runs`...), cached like `run`."""
     frame = _run_of(store_path(), query.__module__, query.__name__, args, tuple(sorted(extra.items())))
     return for_people(frame, zone(), name_models=name_models)
 
 
-def store() -> queries.Readable:
+def store() -> read.Readable:
     """This dashboard's store, opened once per process."""
     return _open(store_path())
 
 
 def run(name: str, filters: Filters, **extra: Any) -> pd.DataFrame:
-    """The named query of `tracer.store.queries` over this dashboard's store, cached for `TTL_S` seconds, as a
+    """The named query `tracer.read.NAMED[name]` over this dashboard's store, cached for `TTL_S` seconds, as a
     person reads it: times in the viewer's time zone, and `NO_MODEL` for the calls that name no model."""
     return for_people(_run(store_path(), name, filters, tuple(sorted(extra.items()))), zone())
 
@@ -102,15 +103,15 @@ def zone() -> dt.tzinfo | str:
 
 def colours() -> dict[str, str]:
     """Every model in the store with its colour: the same on every chart of every page (see `charts.model_colours`)."""
-    from dashboard.charts import model_colours
+    from claude_tracer_dashboard.charts import model_colours
 
     models = _choices(store_path())[0]["model"]
     return model_colours([*models.dropna(), NO_MODEL])
 
 
 def table(frame: pd.DataFrame, key: str, **options: Any) -> None:
-    """`frame` as a person reads it, with a CSV download (see `dashboard.tables.show`)."""
-    from dashboard import tables
+    """`frame` as a person reads it, with a CSV download (see `tables.show`)."""
+    from claude_tracer_dashboard import tables
 
     tables.show(frame, key, zone=zone(), **options)
 
@@ -118,7 +119,7 @@ def table(frame: pd.DataFrame, key: str, **options: Any) -> None:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _choices(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     store = _open(path)
-    return queries.models_and_services(store), queries.tag_values(store)
+    return read.choices.models_and_services(store), read.choices.tag_values(store)
 
 
 def store_state() -> tuple[str, str | None]:
@@ -209,7 +210,7 @@ def now() -> dt.datetime:
 def current() -> Filters:
     """The filters in force (read from the widgets' state, so a live fragment sees changes too)."""
     rng = st.session_state.get("f_range", DEFAULT_RANGE)
-    start = None if rng not in RANGES or rng == "all" else now() - queries.parse_since(rng)
+    start = None if rng not in RANGES or rng == "all" else now() - read.parse_since(rng)
     tags: dict[str, str] = {}
     for item in st.session_state.get("f_tags", []):
         key, _, value = item.partition("=")

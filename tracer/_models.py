@@ -68,7 +68,7 @@ class Retiring:
 
 def retiring(per_model: Any, table: Mapping[str, str] | None = None) -> list[Retiring]:
     """The deprecated models among the rows of `per_model` (a frame with `model`, `calls`, `cost_usd`: what
-    `tracer.store.queries.cost_by_model` returns), soonest retirement first. `table` defaults to the SDK's."""
+    `tracer.read.overview.cost_by_model` returns), soonest retirement first. `table` defaults to the SDK's."""
     import pandas as pd
 
     dates = deprecated_models() if table is None else table

@@ -27,9 +27,9 @@ from opentelemetry.propagate import inject
 
 import tracer
 from tracer import semconv
+from tracer.read import Filters
+from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store import Store
-from tracer.store.queries import Filters
-from tracer.store.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 
 from .conftest import API_KEY, MODEL, Telemetry
 
@@ -107,7 +107,9 @@ class TestWholeTraces:
             assert before != after and not store.rows("SELECT * FROM spans WHERE trace_id IN (?, ?)", [before, after])
             tree = trace_tree(store, trace_id)
             shape = [(d, t, n) for d, t, n in zip(tree["depth"], tree["type"], tree["name"], strict=True)]
-            assert shape == [
+            # The SDK's runner may run the tool once more after its last call (anthropic 1.14 does): any such
+            # tool span hangs under the tool runner too.
+            assert shape[:8] == [
                 (0, "span", "agent.run"),
                 (1, "agent", "anthropic.messages.tool_runner"),
                 (2, "call", "anthropic.messages.create"),
@@ -117,6 +119,8 @@ class TestWholeTraces:
                 (2, "call", "anthropic.messages.create"),
                 (3, "attempt", "attempt 0"),
             ]
+            assert all(row == (2, "tool", "anthropic.custom_tool_use get_weather") for row in shape[8:])
+            tool_runs = sum(1 for row in shape if row[1] == "tool")
             by_name = dict(zip(tree["name"], tree["span_id"], strict=False))
             parents = dict(zip(tree["span_id"], tree["parent_span_id"], strict=True))
             assert parents[by_name["anthropic.messages.tool_runner"]] == by_name["agent.run"]
@@ -132,12 +136,8 @@ class TestWholeTraces:
             summary = trace_summary(store, trace_id).iloc[0]
             calls = store.rows("SELECT cost_usd, input_tokens, output_tokens FROM calls WHERE trace_id = ?", [trace_id])
             assert summary["root_name"] == "agent.run"
-            assert (summary["calls"], summary["attempts"], summary["tool_executions"], summary["errors"]) == (
-                2,
-                3,
-                1,
-                0,
-            )
+            counts = (summary["calls"], summary["attempts"], summary["tool_executions"], summary["errors"])
+            assert counts == (2, 3, tool_runs, 0)
             ((exact,),) = store.rows("SELECT cost_usd FROM traces WHERE trace_id = ?", [trace_id])
             assert exact == sum(c[0] for c in calls) and isinstance(exact, Decimal) and exact > 0
             assert summary["cost_usd"] == pytest.approx(float(exact))
@@ -149,7 +149,7 @@ class TestWholeTraces:
             assert traces(store, Filters(), root="agent.run")["trace_id"].tolist() == [trace_id]
             assert traces(store, Filters(), root="nothing").empty
             tools = tool_executions(store, Filters())
-            assert tools[["tool_name", "executions", "error_share"]].values.tolist() == [["get_weather", 1, 0.0]]
+            assert tools[["tool_name", "executions", "error_share"]].values.tolist() == [["get_weather", tool_runs, 0.0]]
 
     def test_the_call_span_lists_the_tools_the_model_asked_for(self, fake_api: Any, telemetry: Telemetry) -> None:
         client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
@@ -281,20 +281,47 @@ assert tracer.flush(timeout_s=10)
 """
 
 
+def _keeper() -> Any:
+    from tracer.capture import _instrumentor
+
+    state = _instrumentor._state
+    assert state is not None
+    (exporter,) = [p.inner.span_exporter for p in state.processors if hasattr(getattr(p.inner, "span_exporter", None), "keeper")]
+    return exporter.keeper
+
+
+class TestApplicationAttributes:
+    def test_credentials_on_the_applications_spans_never_reach_the_store(self, fake_api: Any, telemetry: Telemetry) -> None:
+        secret = "sk-ant-api03-Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE"
+        client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
+        attributes = {"http.request.header.authorization": "Basic dXNlcjpwYXNz", "url.full": f"https://x.test/?key={secret}",
+                      "app.note": "Bearer abcdefgh12345678", "app.user": "ada", **{f"app.extra.{i}": "x" * 1000 for i in range(40)}}  # fmt: skip
+        with app.start_as_current_span("handler", attributes=attributes) as root:
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        with _read(telemetry) as store:
+            ((kept,),) = store.rows("SELECT attributes FROM spans WHERE span_id = ?", [format(root.get_span_context().span_id, "016x")])
+        assert kept["http.request.header.authorization"] == "[REDACTED]" and kept["app.user"] == "ada"
+        assert kept["url.full"] == "https://x.test/?key=[REDACTED]" and kept["app.note"] == "Bearer [REDACTED]"
+        assert len(kept) == 32 and all(len(v) <= 256 for v in kept.values())
+        stored = b"".join(p.read_bytes() for p in telemetry.store.rglob("*") if p.is_file())
+        assert secret.encode() not in stored and b"dXNlcjpwYXNz" not in stored
+
+
 class TestBoundedMemory:
+    def test_finished_runs_and_plain_calls_leave_nothing_behind(self, fake_api: Any, telemetry: Telemetry) -> None:
+        client = anthropic.Anthropic(api_key=API_KEY, base_url=fake_api.base_url)
+        for _ in range(5):
+            client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        _run_agent(fake_api)
+        _unrelated_trace()
+        assert tracer.flush(timeout_s=10)
+        keeper = _keeper()
+        assert keeper._kept == {} and keeper.held == 0
+
     def test_a_busy_app_without_calls_holds_a_bounded_number_of_spans(self, telemetry: Telemetry) -> None:
         """Thousands of unrelated traces whose spans end before their roots (and roots that never end) do not grow
         what the exporter holds past its bound; a later call's trace is still kept whole."""
-        from tracer.capture import _instrumentor
-
-        state = _instrumentor._state
-        assert state is not None
-        exporter = next(
-            p.inner.span_exporter
-            for p in state.processors
-            if hasattr(p.inner, "span_exporter") and hasattr(p.inner.span_exporter, "keeper")
-        )
-        keeper = exporter.keeper
+        keeper = _keeper()
         keeper_bound = keeper.max_held
         for i in range(keeper_bound // 2 + 200):
             root = app.start_span(f"request {i}")  # never ended: its children are held until pushed out
@@ -416,5 +443,5 @@ class TestOverOtlp:
             (i, p if isinstance(p, str) else None) for i, p in zip(stored["span_id"], stored["parent_span_id"], strict=True)
         )
         assert {s.name for s in received if s.trace_id == unrelated} == {"GET /health", "db.query"}  # OTLP keeps all
-        (first_call,) = [s for s in mine if s.attributes.get(semconv.TOOL_USE_NAMES)]
+        first_call = min((s for s in mine if s.name == "anthropic.messages.create"), key=lambda s: s.start_ns)
         assert list(first_call.attributes[semconv.TOOL_USE_NAMES]) == ["get_weather"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
-# With `tests/` on sys.path (pytest puts it there for the test packages), this directory is a namespace package named
-# `dashboard` that hides the real one, which the editable install serves from a finder consulted after sys.path.
-# A regular package anywhere on sys.path wins over namespace portions, so putting the repository on it is enough.
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-if getattr(sys.modules.get("dashboard"), "__file__", "") is None:
-    del sys.modules["dashboard"]
-
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "app.py"  # the package `claude_tracer_dashboard` (pyproject.toml's package-dir)
 PAGES = ("overview", "latency", "reliability", "calls", "traces", "conversations")
 # Plotly charts each page draws, by key (every one of them must have data over the demo store).
 CHARTS: dict[str, tuple[str, ...]] = {

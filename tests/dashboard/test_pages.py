@@ -202,7 +202,7 @@ class TestCalls:
 
 class TestModelColours:
     def test_as_many_models_as_colours_all_differ_and_the_order_they_come_in_does_not_matter(self) -> None:
-        from dashboard.charts import PALETTE, model_colours
+        from claude_tracer_dashboard.charts import PALETTE, model_colours
 
         names = [f"claude-test-{i}" for i in range(len(PALETTE))]
         colours = model_colours(names)
@@ -210,7 +210,7 @@ class TestModelColours:
         assert model_colours(reversed(names)) == colours
 
     def test_the_calls_without_a_model_are_grey(self) -> None:
-        from dashboard.charts import NO_MODEL_COLOUR, PALETTE, model_colours
+        from claude_tracer_dashboard.charts import NO_MODEL_COLOUR, PALETTE, model_colours
 
         assert model_colours([None, "claude-x"])[NO_MODEL] == NO_MODEL_COLOUR not in PALETTE
 

@@ -77,10 +77,10 @@ class TestReport:
         from rich.console import Console
 
         from tracer.cli.report import render
-        from tracer.store import queries
+        from tracer.read import Filters, open_store
 
         console = Console(record=True, width=200)
-        render(console, queries.open_store(store_dir), queries.Filters())
+        render(console, open_store(store_dir), Filters())
         text = console.export_text()
         assert "Models about to retire" in text
         section = text.split("Models about to retire", 1)[1].split("└", 1)[0]  # to the end of that table

@@ -95,7 +95,7 @@ class TestTraces:
     def test_the_waterfall_draws_a_bar_for_every_span_calls_in_their_models_colour(
         self, opened_run: AppTest, store: Store, agent_run: str
     ) -> None:
-        from dashboard.charts import SPAN_COLOURS, STATUS_COLOURS, model_colours
+        from claude_tracer_dashboard.charts import SPAN_COLOURS, STATUS_COLOURS, model_colours
 
         figure = figures(opened_run)["run_waterfall"]
         bars = [trace for trace in figure["data"] if trace["type"] == "bar" and trace["name"] != "wait before attempt"]
@@ -303,11 +303,11 @@ class TestRunListQuery:
          {"root": "anthropic.messages.create", "errors_only": True}, {}],
     )  # fmt: skip
     def test_the_pages_run_list_is_the_stores_own(self, store: Store, order: str, narrowing: dict[str, object]) -> None:
-        """`dashboard._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
+        """`claude_tracer_dashboard._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
         store's `runs.traces` rolls up every run in the window first): the same runs, in the same order."""
-        from dashboard import _runs_extra
-        from tracer.store.queries import Filters
-        from tracer.store.runs import traces
+        from claude_tracer_dashboard import _runs_extra
+        from tracer.read import Filters
+        from tracer.read.runs import traces
 
         expected = traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
         shown = _runs_extra.traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]

@@ -140,9 +140,9 @@ class TestOverTheStore:
         from rich.console import Console
 
         from tracer.cli import report
-        from tracer.store import queries
+        from tracer.read import Filters
 
-        report.render(Console(width=200), store, queries.Filters())
+        report.render(Console(width=200), store, Filters())
         out = capsys.readouterr().out
         assert "ClaudeRateLimitedShareHigh" in out and "firing" in out
 

@@ -93,7 +93,9 @@ class TestComposeFile:
 
         project = tomllib.loads((stack.ROOT / "pyproject.toml").read_text())
         needed = {project["project"]["readme"], "pyproject.toml"}
-        needed |= {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"] if "." not in p}
+        setuptools = project["tool"]["setuptools"]
+        folders = setuptools.get("package-dir", {})  # claude_tracer_dashboard is the folder dashboard/
+        needed |= {folders.get(p, p) for p in setuptools["packages"] if "." not in p}
         dockerfile = stack.ROOT / stack.services()["demo"]["build"]["dockerfile"]
         copied = set()
         for line in dockerfile.read_text().splitlines():

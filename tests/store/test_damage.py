@@ -83,6 +83,8 @@ class TestCache:
         for at in (0.3, 0.5, 0.7, 0.9):  # data blocks, past the file's headers
             damage(cache, at, span=64)
         with caplog.at_level(logging.WARNING, logger="tracer.store"), Store(tmp_path, cache=True) as store:
+            for table in ("calls", "attempts", "spans", "events"):  # every block read, wherever the damage fell
+                store.arrow(f"SELECT * FROM {table}")
             assert store.rows("SELECT count(*), sum(input_tokens) > 0 FROM calls") == [(calls, True)]
             assert store.rows("SELECT count(*) FROM attempts a JOIN calls c ON a.call_span_id = c.span_id")[0][0] > 0
             assert store.cache_path == cache

@@ -1,5 +1,5 @@
 """Agent runs in the store: which spans the exporter keeps (`TraceKeeper`), and the run and conversation queries
-(`tracer.store.runs`) checked against independent computations over a synthetic store's own tables."""
+(`tracer.read.runs`) checked against independent computations over a synthetic store's own tables."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tracer.read import Filters
+from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store import Store
 from tracer.store._rows import TraceKeeper
-from tracer.store.queries import Filters
-from tracer.store.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store.synthetic import generate, write_synthetic
 
 END = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
@@ -28,6 +28,7 @@ class TestTraceKeeper:
         keeper.call(1)
         assert keeper.take_released() == ["retrieve"] and keeper.held == 0
         assert keeper.wants(1, local_root=False) and keeper.wants(1, local_root=True)
+        assert not keeper._kept  # the root ended: the trace is forgotten, memory stays flat
 
     def test_a_trace_whose_root_ends_without_a_call_is_let_go(self) -> None:
         keeper = TraceKeeper()
@@ -103,6 +104,8 @@ class TestQueries:
             slowest = traces(store, Filters(), "slowest", limit=10)
             everything = store.sql("SELECT duration_ms FROM traces ORDER BY duration_ms DESC LIMIT 10")
             assert slowest["duration_ms"].tolist() == everything["duration_ms"].tolist()
+            exact = store.rows("SELECT trace_id FROM traces ORDER BY cost_usd DESC NULLS LAST, trace_id LIMIT 30")
+            assert traces(store, Filters(), "costliest", limit=30)["trace_id"].tolist() == [t for (t,) in exact]
             costliest = traces(store, Filters(models=("claude-opus-4-5",)), "costliest", limit=5)
             assert all("claude-opus-4-5" in models for models in costliest["models"])
             assert costliest["cost_usd"].is_monotonic_decreasing

@@ -4,7 +4,7 @@ With `capture_content=True` the SDK's own spans carry the prompts, answers, syst
 and results (`CONTENT_ATTRIBUTES`). Every such value goes through `Redactor` just before its span ends, so the
 embedded store, OTLP and any exporter of the application's see only the redacted text:
 
-1. built-in scrubbing replaces what looks like a secret (`SECRET_PATTERNS`: Anthropic and other API keys, bearer
+1. built-in scrubbing replaces what looks like a secret (`tracer._secrets.SECRET_PATTERNS`: Anthropic and other API keys, bearer
    tokens, AWS access key ids, GitHub and Slack tokens) with `[REDACTED]`;
 2. then the application's hook, `instrument(redact=fn)`, `fn(text) -> text`, may change anything else (names,
    emails, account numbers). A hook that raises, or returns something other than a string, drops that content
@@ -17,7 +17,6 @@ embedded store, OTLP and any exporter of the application's see only the redacted
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -25,33 +24,18 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracer import semconv
+from tracer._secrets import REDACTED as REDACTED  # re-exported: what scrubbing writes
+from tracer._secrets import SECRET_PATTERNS as SECRET_PATTERNS
+from tracer._secrets import scrub
 from tracer._spans import add_attributes, before_end, raw_attributes
 
 log = logging.getLogger("tracer.capture")
 
-REDACTED = "[REDACTED]"
 DROPPED = "[content dropped: the redaction hook failed]"
 
 CONTENT_ATTRIBUTES = semconv.CONTENT_ATTRIBUTES  # on the SDK's call, tool and agent spans
 
-# What looks like a credential. Each keeps its prefix word where it has one (`Bearer`), so the text still reads.
-SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"),  # Anthropic API and admin keys
-    re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}"),  # other providers' secret keys
-    re.compile(r"(?<=\bBearer )[A-Za-z0-9\-._~+/]{8,}=*", re.IGNORECASE),  # bearer tokens
-    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),  # Slack tokens
-)
-
 Hook = Callable[[str], str]
-
-
-def scrub(text: str) -> str:
-    """`text` with everything that looks like a secret replaced by `[REDACTED]`. Pure."""
-    for pattern in SECRET_PATTERNS:
-        text = pattern.sub(REDACTED, text)
-    return text
 
 
 class Redactor:

@@ -90,9 +90,9 @@ class Dashboard:
 
 def command(store: Path, port: int, host: str) -> list[str]:
     """The `streamlit run` command line for the dashboard."""
-    import dashboard
+    import claude_tracer_dashboard
 
-    app = Path(dashboard.__file__).parent / "app.py"
+    app = Path(claude_tracer_dashboard.__file__).parent / "app.py"
     return [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.headless=true",

@@ -139,11 +139,11 @@ def _run_with_progress(console: Any, store: Path, args: argparse.Namespace) -> A
 def _summary(console: Any, result: Any) -> None:
     from tracer.cli.report import render
     from tracer.demo import SERVICE_NAME
-    from tracer.store import queries
+    from tracer.read import Filters, open_store, reliability
 
-    store = queries.open_store(result.store)
+    store = open_store(result.store)
     # This run only: the store may hold earlier runs and other services.
-    filters = queries.Filters(start=result.started, services=(SERVICE_NAME,))
+    filters = Filters(start=result.started, services=(SERVICE_NAME,))
     seconds = (result.finished - result.started).total_seconds()
     failed = sum(n for outcome, n in result.outcomes.items() if outcome != "ok")
     console.print(
@@ -152,7 +152,7 @@ def _summary(console: Any, result: Any) -> None:
     )
     console.print(scenario_table(result))
     render(console, store, filters, title="This demo run")
-    events = queries.events_summary(store, queries.Filters(start=result.started))
+    events = reliability.events_summary(store, Filters(start=result.started))
     if not events.empty:
         from rich.table import Table
 

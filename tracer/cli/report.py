@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
         help="print cost, latency and reliability per model for a time window",
         description="Print the dashboard's headline tables (cost, latency, 429s, retries per model) for a time window.",
     )
-    parser.add_argument("--store", help="store directory (or a DuckDB file); default $TRACER_STORE, else ./.tracer")
+    parser.add_argument("--store", help="store directory; default $TRACER_STORE, else ./.tracer")
     parser.add_argument("--since", default="24h", help="window start: a duration back from now (24h, 7d) or an ISO time; 'all' for everything (default 24h)")
     parser.add_argument("--until", help="window end: a duration back from now or an ISO time (default now)")
     parser.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
@@ -29,12 +29,12 @@ def register(subparsers: Any) -> None:
 def handler(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from tracer.store import queries
+    from tracer.read import Filters, open_store, parse_time
 
     now = dt.datetime.now(dt.UTC)
     try:
-        start = None if args.since == "all" else queries.parse_time(args.since, now=now)
-        end = queries.parse_time(args.until, now=now) if args.until else None
+        start = None if args.since == "all" else parse_time(args.since, now=now)
+        end = parse_time(args.until, now=now) if args.until else None
     except ValueError as exc:
         raise CliError(str(exc)) from None
     tags = {}
@@ -43,12 +43,12 @@ def handler(args: argparse.Namespace) -> int:
         if not sep:
             raise CliError(f"--tag {item!r}: expected KEY=VALUE")
         tags[key] = value
-    filters = queries.Filters(start=start, end=end, models=tuple(args.model), services=tuple(args.service), tags=tags)
+    filters = Filters(start=start, end=end, models=tuple(args.model), services=tuple(args.service), tags=tags)
     path = Path(args.store or os.environ.get("TRACER_STORE") or ".tracer").expanduser()
     if not path.exists():
         raise CliError(f"no store at {path}: instrument an app (tracer.instrument()) or run `tracer demo --store {path} --no-dashboard`")
     try:
-        store = queries.open_store(path)
+        store = open_store(path)
     except Exception as exc:
         raise CliError(f"cannot read the store at {path}: {exc}") from None
     console = Console()
@@ -97,12 +97,13 @@ def _pct(value: Any) -> str:
 
 
 def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API calls") -> None:
-    """Print the headline tables for `filters` (the same queries as the dashboard's Overview and Reliability)."""
+    """Print the headline tables for `filters` (the same queries as the dashboard's Overview, Latency and
+    Reliability pages: `tracer.read`)."""
     from rich.table import Table
 
-    from tracer.store import queries
+    from tracer.read import latency, overview, reliability
 
-    head = queries.headline(store, filters).iloc[0]
+    head = overview.headline(store, filters).iloc[0]
     if not int(head["calls"]):
         console.print(f"[bold]{title}[/bold]\nNo calls in this window.")
         return
@@ -116,15 +117,15 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     )  # fmt: skip
     console.print(summary)
 
-    cost = queries.cost_by_model(store, filters).set_index("model")
-    latency = queries.latency_by_model(store, filters).set_index("model")
-    rates = queries.error_rates(store, filters).set_index("model")
-    retries = queries.retries_by_model(store, filters).set_index("model")
+    cost = overview.cost_by_model(store, filters).set_index("model")
+    by_model = latency.latency_by_model(store, filters).set_index("model")
+    rates = reliability.error_rates(store, filters).set_index("model")
+    retries = reliability.retries_by_model(store, filters).set_index("model")
     per_model = Table(title="Per model", title_justify="left")
     for column in ("model", "calls", "cost", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50", "429 rate", "529 rate", "retries/call"):
         per_model.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     for model, row in cost.iterrows():
-        lat = latency.loc[model] if model in latency.index else None
+        lat = by_model.loc[model] if model in by_model.index else None
         rate = rates.loc[model] if model in rates.index else None
         per_model.add_row(
             # Calls that name no model (batch management, model lists) are not billed: no cost, not "unpriced".
@@ -137,14 +138,14 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     console.print(per_model)
     _print_retiring(console, cost.reset_index())
 
-    unpriced = queries.unpriced_calls(store, filters)
+    unpriced = overview.unpriced_calls(store, filters)
     if not unpriced.empty:
         console.print(
             f"[yellow]{int(unpriced['calls'].sum()):,} calls used models without a price "
             f"({', '.join(unpriced['model'])}); their cost is not in the totals above.[/yellow]"
         )
 
-    cache = queries.cache_savings(store, filters)
+    cache = overview.cache_savings(store, filters)
     if cache["cache_read_tokens"].sum():
         saved = cache["saved_usd"].sum(min_count=1)
         all_input = cache[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].to_numpy().sum()
@@ -152,7 +153,7 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
 
     _print_alerts(console, store, filters.end)
 
-    tags = queries.cost_by_tag(store, filters).head(10)
+    tags = overview.cost_by_tag(store, filters).head(10)
     if not tags.empty:
         by_tag = Table(title="Cost by tag (top 10)", title_justify="left")
         for column in ("tag", "value", "calls", "cost"):

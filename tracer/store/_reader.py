@@ -44,7 +44,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 6  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 7  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -128,6 +128,8 @@ class Store:
                         ", call_start_time TIMESTAMPTZ, call_model VARCHAR, call_service_name VARCHAR,"
                         " call_tags MAP(VARCHAR, VARCHAR), _call_seg INTEGER"
                     )
+                if table in _KEYED:
+                    columns += ", trace_key UBIGINT"
                 con.execute(f"CREATE TABLE _{table} ({columns})")
             for rollup, (_, _, build) in _rollup.TABLES.items():
                 con.execute(f"CREATE TABLE {rollup} AS {build('WHERE false')}")
@@ -423,41 +425,31 @@ _TRACE_VIEWS = {
         SELECT trace_id, span_id, parent_span_id, 'call' AS type, name, start_time, duration_ms, status, error_type,
                operation, model, http_status, attempts, input_tokens, cache_read_tokens, cache_write_tokens,
                output_tokens, thinking_tokens, cost_usd, tool_names, tool_use_count, NULL AS tool_name,
-               conversation_id, service_name, content
+               conversation_id, service_name, content, trace_key
           FROM calls
         UNION ALL BY NAME
         SELECT trace_id, span_id, call_span_id AS parent_span_id, 'attempt' AS type,
                'attempt ' || attempt AS name, start_time, duration_ms,
                CASE WHEN error_type IS NULL AND coalesce(http_status, 200) < 400 THEN 'ok' ELSE 'error' END AS status,
-               error_type, NULL AS operation, model, http_status, service_name
+               error_type, NULL AS operation, model, http_status, service_name, trace_key
           FROM attempts
         UNION ALL BY NAME
         SELECT trace_id, span_id, parent_span_id,
                CASE operation WHEN 'execute_tool' THEN 'tool' WHEN 'invoke_agent' THEN 'agent' ELSE 'span' END AS type,
                name, start_time, duration_ms, status, error_type, operation, tool_name, conversation_id,
-               service_name, content
+               service_name, content, trace_key
           FROM spans""",
     "traces": "",  # traces_sql(), below
-    "conversations": """
-        SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
-               status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
-               tool_names,
-               -- a cache miss: this turn wrote a prefix while reading less than the turn before had cached
-               row_number() OVER w > 1 AND coalesce(cache_write_tokens, 0) > 0
-                 AND coalesce(cache_read_tokens, 0)
-                     < coalesce(lag(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) OVER w, 0)
-                 AS cache_rewrite
-          FROM calls
-         WHERE conversation_id IS NOT NULL AND operation = 'chat'
-        WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)""",
+    "conversations": "",  # conversations_sql(), below
 }
 
 
 
 def traces_sql(picked: str = "") -> str:
     """The `traces` view's query: per trace with a call, its root span's name, start, duration, calls, attempts,
-    tool executions, errors, tokens by kind, exact cost. `picked`, a condition on `trace_id` (such as
-    `trace_id IN (SELECT unnest(?))`), limits the roll-up to those traces before anything is aggregated."""
+    tool executions, errors, tokens by kind, exact cost. `picked`, a condition on `trace_key` and `trace_id` (such
+    as `trace_key = hash(?)`), limits the roll-up to those traces before anything is aggregated (used twice: give
+    its parameters twice)."""
     only = f"AND {picked}" if picked else ""
     return f"""
         WITH c AS (
@@ -491,7 +483,27 @@ def traces_sql(picked: str = "") -> str:
           FROM c LEFT JOIN s USING (trace_id)"""
 
 
+def conversations_sql(picked: str = "") -> str:
+    """The `conversations` view's query: one row per turn (a `chat` call with a conversation id), numbered, with
+    `cache_rewrite`: the turn wrote a cache prefix while reading less than the turn before had cached (read +
+    written), a prefix that changed or expired. `picked`, a condition on `conversation_id`, limits it to those
+    conversations before the turns are numbered."""
+    only = f"AND {picked}" if picked else ""
+    return f"""
+        SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
+               status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
+               tool_names,
+               row_number() OVER w > 1 AND coalesce(cache_write_tokens, 0) > 0
+                 AND coalesce(cache_read_tokens, 0)
+                     < coalesce(lag(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) OVER w, 0)
+                 AS cache_rewrite
+          FROM calls
+         WHERE conversation_id IS NOT NULL AND operation = 'chat' {only}
+        WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)"""
+
+
 _TRACE_VIEWS["traces"] = traces_sql()
+_TRACE_VIEWS["conversations"] = conversations_sql()
 
 # What DuckDB says when the cache file, not the query, is the trouble: damaged blocks, a full disk, a database it
 # invalidated after an I/O error.
@@ -558,21 +570,28 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool) -> str:
     if not seg_map:
         return f"SELECT {select} FROM {source}"
     source += " JOIN _segmap m ON p.filename = m.filename"
+    names = [c for c, _ in COLUMN_TYPES[table]]
+    key = f", hash({exprs[names.index('trace_id')]})" if table in _KEYED else ""
     if table == "calls":
-        return f"SELECT {select}, m.seg, {_speed(dict(zip((c for c, _ in COLUMN_TYPES[table]), exprs, strict=True)))} FROM {source}"
+        return f"SELECT {select}, m.seg, {_speed(dict(zip(names, exprs, strict=True)))}{key} FROM {source}"
     if table != "attempts":
-        return f"SELECT {select}, m.seg FROM {source}"
+        return f"SELECT {select}, m.seg{key} FROM {source}"
     present = set(infos[0].columns)
     if "call_span_id" not in present or "trace_id" not in present:
-        return f"SELECT {select}, m.seg, NULL, NULL, NULL, NULL, NULL FROM {source}"
-    names = [c for c, _ in COLUMN_TYPES[table]]
+        return f"SELECT {select}, m.seg, NULL, NULL, NULL, NULL, NULL{key} FROM {source}"
     call_span_id, trace_id = exprs[names.index("call_span_id")], exprs[names.index("trace_id")]
-    return f"""SELECT {select}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg
+    return f"""SELECT {select}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg{key}
                FROM {source} LEFT JOIN _calls c ON {call_span_id} = c.span_id AND {trace_id} = c.trace_id"""
 
 
+# Tables whose rows carry `trace_key`, DuckDB's 64-bit hash of their trace id, computed as they load: one run's rows
+# are found by comparing integers, not 32-character strings, over 10M calls, 11M attempts and 7M spans (the queries
+# compare the trace id too, so a hash collision cannot mix two runs).
+_KEYED = ("calls", "attempts", "spans")
+
+
 def _speed(column: Mapping[str, str]) -> str:
-    """A call's output tokens per second, as `tracer.store.queries.latency_by_model` takes the median of them
+    """A call's output tokens per second, as `tracer.read.latency.latency_by_model` takes the median of them
     (the same expression, so the same double): for calls that ended ok with output, NULL for the rest. Kept as a
     column so that the median reads one column instead of computing four per row (over 10M calls: 260 -> 90 ms)."""
     out, duration, ttft, status = (column[name] for name in ("output_tokens", "duration_ms", "ttft_ms", "status"))

@@ -4,7 +4,7 @@ Most of the dashboard's panels are sums and counts per model (cost, tokens, erro
 10M calls each of them scans 10M rows; over these tables, one row per minute and combination of the keys below
 (about 20 times fewer rows), the same sums take a few milliseconds. `tracer.store.Store` keeps them in step with
 its rows, in the same transaction (`refresh`), by recomputing the minutes that a load or a delete touched; the
-named queries of `tracer.store.queries` read them for the whole minutes of their window and the rows themselves
+named queries of `tracer.read` read them for the whole minutes of their window and the rows themselves
 for the partial minutes at its edges, so the answers are exactly those of the rows.
 
 The SQL here is written over a relation aliased `c` (calls) or `a` (attempts) with the views' column names, so the

@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 from tracer import semconv
+from tracer._secrets import REDACTED, SECRET_NAMES, scrub_short
 from tracer._spans import raw_attributes
 from tracer.store._schema import COLUMN_TYPES
 
@@ -131,12 +132,18 @@ _KINDS = ("internal", "server", "client", "producer", "consumer")
 
 
 def _bounded_attributes(attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The application's attributes as the store keeps them: at most `MAX_SPAN_ATTRIBUTES`, names and values cut,
+    credentials left out (by name: `authorization`, `api_key`, `cookie`, ...) or scrubbed (by look: `sk-ant-...`,
+    bearer tokens)."""
     out = []
     for key, value in attrs.items():
         if key in _SPAN_COLUMNS_FROM:
             continue
+        if SECRET_NAMES.search(key):
+            out.append((key[:MAX_ATTRIBUTE_CHARS], REDACTED))
+            continue
         text = value if type(value) is str else (",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value))
-        out.append((key, text[:MAX_ATTRIBUTE_CHARS]))
+        out.append((key[:MAX_ATTRIBUTE_CHARS], scrub_short(text[:MAX_ATTRIBUTE_CHARS])))
         if len(out) >= MAX_SPAN_ATTRIBUTES:
             break
     return tuple(out) or None
@@ -398,8 +405,11 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
             )
             if result is not None:
                 out[result[0]].append(result[1])
-                if keeper is not None and result[0] != "events":
+                # Calls decide (attempts are made on capture's worker thread and may end after their call).
+                if keeper is not None and result[0] == "calls":
                     keeper.call(trace_id)
+                    if parent is None or parent.is_remote:  # a call of its own: its trace is over here
+                        keeper.done(trace_id)
             elif keeper is not None and trace_id:
                 local_root = parent is None or parent.is_remote
                 if keeper.wants(trace_id, local_root):
@@ -431,11 +441,11 @@ class TraceKeeper:
     """Which of the other spans the store keeps: those of traces with a Claude call, and nothing of the rest.
 
     Spans arrive in the order they end, so a span can end before its trace's first call (a retrieval step before
-    the model is asked; the first call's own attempts are enough to decide). Such spans are held, by trace, until
-    the trace shows a call (then they are kept) or its local root ends without one (then they are let go). Memory
-    stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
-    first) and at most `max_traces` trace ids remembered. A span whose trace had a call more than `max_traces`
-    traces ago is let go like any other. Used by one thread at a time (the store exporter's lock).
+    the model is asked). Such spans are held, by trace, until the trace shows a call (then they are kept) or its
+    local root ends without one (then they are let go). Memory stays bounded whatever the application does: at most `max_held` spans are held (the oldest trace's are let go
+    first) and at most `max_traces` trace ids remembered; a trace's id is forgotten when its local root ends, so
+    in a steady state only the traces in flight are remembered. A span that ends after its local root (a task left
+    running) is treated like one of a trace not seen before. Used by one thread at a time (the store exporter's lock).
 
     Each process decides for its own part of a trace: a process whose part has no call keeps nothing of it.
     """
@@ -450,7 +460,7 @@ class TraceKeeper:
         self._held_count = 0
 
     def call(self, trace_id: int) -> None:
-        """A call or attempt of `trace_id` ended: keep the trace; its held spans go to `released`."""
+        """A call of `trace_id` ended: keep the trace; its held spans go to `released`."""
         kept = self._kept
         if trace_id not in kept:
             kept[trace_id] = None
@@ -465,6 +475,8 @@ class TraceKeeper:
         """Whether a span of `trace_id` that just ended is kept now. A local root of a trace without a call lets the
         trace's held spans go (the trace is over here)."""
         if trace_id in self._kept:
+            if local_root:
+                self.done(trace_id)
             return True
         if local_root:
             held = self._held.pop(trace_id, None)
@@ -472,6 +484,11 @@ class TraceKeeper:
             if held:
                 self._held_count -= len(held)
         return False
+
+    def done(self, trace_id: int) -> None:
+        """The trace's local root ended: nothing more is expected of it here, so its id is forgotten (a span that
+        still comes later is treated like one of a trace not seen before)."""
+        self._kept.pop(trace_id, None)
 
     def hold(self, trace_id: int, span: Any) -> None:
         held = self._held.get(trace_id)

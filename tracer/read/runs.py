@@ -2,7 +2,7 @@
 views (see `tracer.store._reader`), for the dashboard, `tracer report` and anyone with a `Store`.
 
 >>> from tracer.store import Store
->>> from tracer.store.runs import trace_tree, conversation_turns
+>>> from tracer.read.runs import trace_tree, conversation_turns
 >>> with Store(".tracer") as store:                                         # doctest: +SKIP
 ...     tree = trace_tree(store, "4bf92f3577b34da6a3ce929d0e0e4736")       # one run, parents before children
 ...     turns = conversation_turns(store, "support-4711")                  # cost and cache per turn
@@ -17,11 +17,23 @@ from typing import Any
 
 import pandas as pd
 
-from tracer.store._reader import traces_sql
-from tracer.store.queries import Filters, Readable, where
+from tracer.read._filters import Filters, where
+from tracer.read._store import Readable
+from tracer.store._reader import conversations_sql, traces_sql
+
+
+def _column(store: Readable, query: str, params: list[Any]) -> list[Any]:
+    """The first column of a query's rows, as Python values (through `.sql`, all a `Readable` has)."""
+    frame = store.sql(query, params)
+    return [] if frame.empty else frame.iloc[:, 0].tolist()
+
 
 # How `traces` orders: the newest runs, the longest, the dearest.
-ORDERS = {"recent": "start_time DESC", "slowest": "duration_ms DESC NULLS LAST", "costliest": "cost_usd DESC NULLS LAST"}
+ORDERS = {
+    "recent": "start_time DESC",
+    "slowest": "duration_ms DESC NULLS LAST",
+    "costliest": "cost_usd DESC NULLS LAST",
+}
 
 
 def traces(
@@ -39,7 +51,7 @@ def traces(
 
     Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
     of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
-    dearest traces by the sum of their calls' cost (exact: one aggregate of one column). With `root` or
+    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With `root` or
     `errors_only`, every run in the window is rolled up."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -47,27 +59,49 @@ def traces(
     clause, params = where(filters)
     calls_where = f"{clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
     if root is not None or errors_only:
-        ids = store.rows(f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
+        ids = _column(store, f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
     elif order == "recent":
-        ids = store.rows(f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n])
+        ids = _column(
+            store, f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n]
+        )
     elif order == "costliest":
-        ids = store.rows(
-            f"SELECT c.trace_id FROM calls c {calls_where} GROUP BY c.trace_id ORDER BY sum(c.cost_usd) DESC NULLS LAST LIMIT ?",
-            [*params, n],
+        # A call without a parent span started its own trace and is alone in it (the rest of a run's calls have a
+        # parent): such runs are the dearest calls, found by a top-N over one column. The others are summed per
+        # trace, by the trace ids' hashes and as doubles (an integer key and a double sum: several times faster
+        # than 32-character strings and exact decimals), twice as many as needed so that rounding cannot leave one
+        # out; the roll-up below orders them all by their exact cost.
+        alone = _column(
+            store,
+            f"SELECT c.trace_id FROM calls c {calls_where} AND c.parent_span_id IS NULL ORDER BY c.cost_usd DESC NULLS LAST LIMIT ?",
+            [*params, 2 * n],
+        )
+        keys = _column(
+            store,
+            f"""SELECT c.trace_key FROM calls c {calls_where} AND c.parent_span_id IS NOT NULL
+                GROUP BY c.trace_key ORDER BY sum(c.cost_usd::DOUBLE) DESC NULLS LAST LIMIT ?""",
+            [*params, 2 * n],
+        )
+        ids = alone + _column(
+            store,
+            f"SELECT DISTINCT c.trace_id FROM calls c {calls_where} AND c.trace_key IN (SELECT unnest(?::UBIGINT[]))",
+            [*params, keys],
         )
     else:
         spans_clause, spans_params = where(Filters(start=filters.start, end=filters.end), "s")
         if filters.models or filters.services or filters.tags:  # a root span counts when its trace has such a call
-            spans_clause += f" {'AND' if spans_clause else 'WHERE'} s.trace_id IN (SELECT c.trace_id FROM calls c {calls_where})"
+            spans_clause += (
+                f" {'AND' if spans_clause else 'WHERE'} s.trace_id IN (SELECT c.trace_id FROM calls c {calls_where})"
+            )
             spans_params += params
-        ids = store.rows(
+        ids = _column(
+            store,
             f"""(SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.duration_ms DESC NULLS LAST LIMIT ?)
                 UNION
-                (SELECT s.trace_id FROM spans s {spans_clause} {'AND' if spans_clause else 'WHERE'} s.parent_span_id IS NULL
+                (SELECT s.trace_id FROM spans s {spans_clause} {"AND" if spans_clause else "WHERE"} s.parent_span_id IS NULL
                  ORDER BY s.duration_ms DESC NULLS LAST LIMIT ?)""",
             [*params, n, *spans_params, n],
         )
-    picked = list(dict.fromkeys(i for (i,) in ids))
+    picked = list(dict.fromkeys(ids))
     outer = []
     outer_params: list[Any] = []
     if root is not None:
@@ -82,20 +116,23 @@ def traces(
                t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
                t.service_name, t.models
           FROM ({traces_sql(_PICKED)}) t
-          {("WHERE " + " AND ".join(outer)) if outer else ""}
+         WHERE t.trace_id IN (SELECT unnest(?::VARCHAR[])) {"".join(" AND " + o for o in outer)}
          ORDER BY t.{ORDERS[order]}, t.trace_id
          LIMIT ?""",
-        [picked, picked, *outer_params, n],
+        [picked, picked, picked, *outer_params, n],
     )
 
 
-_PICKED = "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+# The picked runs' rows, found by their trace ids' hashes (integers); the outer query then keeps the picked ids.
+_PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"
 
 
 def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
     """One run's roll-up (the `traces` view's row), with its cost as an exact decimal. Empty when the store has
     no call in that trace."""
-    return store.sql(traces_sql("trace_id = ?"), [trace_id, trace_id])
+    return store.sql(
+        f"SELECT * FROM ({traces_sql('trace_key = hash(?)')}) WHERE trace_id = ?", [trace_id, trace_id, trace_id]
+    )
 
 
 def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
@@ -103,9 +140,9 @@ def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
     siblings by start time), with `depth` (0 for a root) and `offset_ms` (from the run's first start). A span whose
     parent is not stored (a remote caller's, or one let go) is a root."""
     rows = store.sql(
-        """SELECT *, cost_usd::DOUBLE AS cost_usd_double FROM trace_spans WHERE trace_id = ?
-           ORDER BY start_time, span_id""",
-        [trace_id],
+        """SELECT * EXCLUDE (trace_key), cost_usd::DOUBLE AS cost_usd_double FROM trace_spans
+            WHERE trace_key = hash(?) AND trace_id = ? ORDER BY start_time, span_id""",
+        [trace_id, trace_id],
     )
     if rows.empty:
         return rows.assign(depth=pd.Series(dtype="int64"), offset_ms=pd.Series(dtype="float64"))
@@ -139,29 +176,30 @@ def trace_tree(store: Readable, trace_id: str) -> pd.DataFrame:
 def conversation_turns(store: Readable, conversation_id: str) -> pd.DataFrame:
     """The turns of one conversation in order (the `conversations` view): each call's cost, tokens, cache read and
     write, and `cache_rewrite` for a turn that wrote a cache prefix again instead of reading it."""
-    return store.sql(
-        "SELECT * FROM conversations WHERE conversation_id = ? ORDER BY turn", [conversation_id]
-    )
+    return store.sql(f"SELECT * FROM ({conversations_sql('conversation_id = ?')}) ORDER BY turn", [conversation_id])
 
 
 def conversations(store: Readable, filters: Filters, limit: int = 50) -> pd.DataFrame:
     """Conversations with a call in `filters`, newest first: turns, first and last time, cost, cache read and
     write tokens, and how many turns wrote their cache prefix again."""
     clause, params = where(filters)
+    picked = _column(
+        store,
+        f"""SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"} c.conversation_id IS NOT NULL
+            GROUP BY c.conversation_id ORDER BY max(c.start_time) DESC LIMIT ?""",
+        [*params, int(limit)],
+    )
     return store.sql(
         f"""
-        WITH picked AS (SELECT c.conversation_id FROM calls c {clause} {"AND" if clause else "WHERE"}
-                          c.conversation_id IS NOT NULL GROUP BY c.conversation_id
-                        ORDER BY max(c.start_time) DESC LIMIT ?)
         SELECT v.conversation_id, count(*) AS turns, min(v.start_time) AS first_time, max(v.start_time) AS last_time,
                sum(v.cost_usd)::DOUBLE AS cost_usd, sum(v.input_tokens) AS input_tokens,
                sum(v.cache_read_tokens) AS cache_read_tokens, sum(v.cache_write_tokens) AS cache_write_tokens,
                sum(v.output_tokens) AS output_tokens, count(*) FILTER (WHERE v.cache_rewrite) AS cache_rewrites,
                count(*) FILTER (WHERE v.status = 'error') AS errors
-          FROM conversations v SEMI JOIN picked p ON v.conversation_id = p.conversation_id
+          FROM ({conversations_sql("conversation_id IN (SELECT unnest(?::VARCHAR[]))")}) v
          GROUP BY v.conversation_id
          ORDER BY last_time DESC, v.conversation_id""",
-        [*params, int(limit)],
+        [picked],
     )
 
 

@@ -1,20 +1,25 @@
 """The named queries that take shortcuts, against the plain SQL they replace: exact percentiles in two passes
 (`quantile_cont` gives the same doubles, to the last bit), the top calls found by a threshold first, and latency
 that leaves out Message Batches results. Over a synthetic store read by `Store`, and over small hand-made tables
-with ties, NULLs, NaN, one value and none."""
+with ties, NULLs, NaN, one value and none, written into a store of their own."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
 import pytest
 
-from tracer.store import Store
-from tracer.store import queries as q
+from tracer import read as q
+from tracer.read import calls, latency, overview
+from tracer.read._percentiles import interpolate
+from tracer.store import Store, table_from_rows
+from tracer.store._segments import write_segment
 from tracer.store.synthetic import write_synthetic
 
 END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
@@ -70,7 +75,7 @@ def expected_headline(store: Any, filters: q.Filters) -> list[float | None]:
 def expected_histogram(store: Any, filters: q.Filters) -> pd.DataFrame:
     clause, params = timed(filters)
     clause += " AND c.duration_ms IS NOT NULL"
-    return store.sql(HISTOGRAM.format(clause=clause), [q.HISTOGRAM_BINS, *params, q.HISTOGRAM_BINS, *params])
+    return store.sql(HISTOGRAM.format(clause=clause), [latency.HISTOGRAM_BINS, *params, latency.HISTOGRAM_BINS, *params])
 
 
 def same(shown: list[float | None], expected: list[float | None]) -> bool:
@@ -87,18 +92,18 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Store:
 class TestExactPercentilesOverAStore:
     @pytest.mark.parametrize("filters", FILTERS, ids=IDS)
     def test_latency_by_model_is_quantile_cont_to_the_last_bit(self, synthetic: Store, filters: q.Filters) -> None:
-        shown, expected = q.latency_by_model(synthetic, filters), expected_latency_by_model(synthetic, filters)
+        shown, expected = latency.latency_by_model(synthetic, filters), expected_latency_by_model(synthetic, filters)
         assert list(shown.columns) == list(expected.columns)
         assert shown.equals(expected.astype(shown.dtypes.to_dict()))
 
     @pytest.mark.parametrize("filters", FILTERS, ids=IDS)
     def test_headline_percentiles_are_quantile_cont_to_the_last_bit(self, synthetic: Store, filters: q.Filters) -> None:
-        row = q.headline(synthetic, filters).iloc[0]
+        row = overview.headline(synthetic, filters).iloc[0]
         assert same([row["p50_ms"], row["p95_ms"], row["p99_ms"]], expected_headline(synthetic, filters))
 
     @pytest.mark.parametrize("filters", FILTERS, ids=IDS)
     def test_the_histogram_bins_are_the_same(self, synthetic: Store, filters: q.Filters) -> None:
-        assert q.latency_histogram(synthetic, filters).equals(expected_histogram(synthetic, filters))
+        assert latency.latency_histogram(synthetic, filters).equals(expected_histogram(synthetic, filters))
 
     def test_the_reader_keeps_output_tokens_per_second_as_the_query_computes_it(self, synthetic: Store) -> None:
         assert synthetic.rows(
@@ -108,24 +113,15 @@ class TestExactPercentilesOverAStore:
         ) == [(0,)]
 
 
-class Table:
-    """A `calls` table made by hand, read like a DuckDB file."""
-
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        self.con = duckdb.connect()
-        frame = pd.DataFrame(rows)  # noqa: F841  (read by DuckDB below)
-        self.con.execute(
-            """CREATE TABLE calls AS SELECT span_id, start_time::TIMESTAMPTZ AS start_time, model, operation, status,
-                   duration_ms::DOUBLE AS duration_ms, ttft_ms::DOUBLE AS ttft_ms, output_tokens::BIGINT AS output_tokens,
-                   input_tokens::BIGINT AS input_tokens, 0::BIGINT AS cache_read_tokens, 0::BIGINT AS cache_write_tokens,
-                   0::BIGINT AS cache_write_1h_tokens, 0::BIGINT AS thinking_tokens, 1 AS attempts, cost_usd::DECIMAL(38, 12) AS cost_usd,
-                   'svc' AS service_name, NULL::MAP(VARCHAR, VARCHAR) AS tags, NULL::INTEGER AS http_status,
-                   NULL::VARCHAR AS error_type, false AS streaming, 't' AS trace_id
-               FROM frame"""
-        )
-
-    def sql(self, query: str, params: Any = None) -> pd.DataFrame:
-        return self.con.execute(query, params).df()
+def store_of(rows: list[dict[str, Any]], root: Path) -> Store:
+    """A store holding just these calls (one segment), as an application's exporter would have left them."""
+    plain = {"cache_read_tokens": 0, "cache_write_tokens": 0, "cache_write_1h_tokens": 0, "thinking_tokens": 0,
+             "attempts": 1, "service_name": "svc", "streaming": False, "trace_id": "t"}  # fmt: skip
+    # A NaN duration is stored as NULL, as these cases always had it (they were first read from pandas, which
+    # DuckDB reads NaN from as NULL); inf stays inf.
+    full = [{**plain, **{k: None if v != v else v for k, v in row.items()}, "cost_usd": Decimal(row["cost_usd"])} for row in rows]
+    write_segment(root, "calls", table_from_rows("calls", full), "2026-11-24")
+    return Store(root)
 
 
 def call(i: int, duration: float | None, model: str | None = "m", **more: Any) -> dict[str, Any]:
@@ -149,20 +145,20 @@ CASES = {
 
 class TestExactPercentilesOverHandMadeRows:
     @pytest.mark.parametrize("rows", CASES.values(), ids=CASES.keys())
-    def test_every_percentile_is_quantile_conts(self, rows: list[dict[str, Any]]) -> None:
-        table = Table(rows)
-        shown, expected = q.latency_by_model(table, q.Filters()), expected_latency_by_model(table, q.Filters())
+    def test_every_percentile_is_quantile_conts(self, rows: list[dict[str, Any]], tmp_path: Path) -> None:
+        table = store_of(rows, tmp_path)
+        shown, expected = latency.latency_by_model(table, q.Filters()), expected_latency_by_model(table, q.Filters())
         assert shown.equals(expected.astype(shown.dtypes.to_dict()))
-        headline = q.headline(table, q.Filters()).iloc[0]
+        headline = overview.headline(table, q.Filters()).iloc[0]
         assert same([headline["p50_ms"], headline["p95_ms"], headline["p99_ms"]], expected_headline(table, q.Filters()))
-        assert q.latency_histogram(table, q.Filters()).equals(expected_histogram(table, q.Filters()))
+        assert latency.latency_histogram(table, q.Filters()).equals(expected_histogram(table, q.Filters()))
 
-    def test_batch_results_are_left_out_of_latency_and_kept_in_cost(self) -> None:
-        table = Table(CASES["batches at zero"])
-        head = q.headline(table, q.Filters()).iloc[0]
+    def test_batch_results_are_left_out_of_latency_and_kept_in_cost(self, tmp_path: Path) -> None:
+        table = store_of(CASES["batches at zero"], tmp_path)
+        head = overview.headline(table, q.Filters()).iloc[0]
         assert head["calls"] == 500 and head["p50_ms"] == 149.5
-        assert q.latency_by_model(table, q.Filters())["calls"].tolist() == [100]
-        assert q.cost_by_model(table, q.Filters())["calls"].tolist() == [500]
+        assert latency.latency_by_model(table, q.Filters())["calls"].tolist() == [100]
+        assert overview.cost_by_model(table, q.Filters())["calls"].tolist() == [500]
 
     def test_the_interpolation_is_duckdbs(self) -> None:
         con = duckdb.connect()
@@ -171,14 +167,14 @@ class TestExactPercentilesOverHandMadeRows:
                 (expected,) = con.execute(
                     f"SELECT quantile_cont(x, {fraction}) FROM (SELECT unnest(?::DOUBLE[]) AS x)", [[lo, hi]]
                 ).fetchall()[0]
-                assert q._interpolate(lo, fraction, hi) == expected
+                assert interpolate(lo, fraction, hi) == expected
 
 
 class TestTopCalls:
     @pytest.mark.parametrize("rows", CASES.values(), ids=CASES.keys())
     @pytest.mark.parametrize("limit", [1, 3, 50, 1000])
-    def test_slowest_and_costliest_are_the_plain_order_by(self, rows: list[dict[str, Any]], limit: int) -> None:
-        table = Table(rows)
-        for name, order in (("slowest_calls", "c.duration_ms"), ("costliest_calls", "c.cost_usd")):
-            expected = table.sql(f"SELECT {q.CALL_COLUMNS} FROM calls c ORDER BY {order} DESC NULLS LAST, c.span_id LIMIT ?", [limit])
-            assert getattr(q, name)(table, q.Filters(), limit=limit).equals(expected), name
+    def test_slowest_and_costliest_are_the_plain_order_by(self, rows: list[dict[str, Any]], limit: int, tmp_path: Path) -> None:
+        table = store_of(rows, tmp_path)
+        for query, order in ((calls.slowest_calls, "c.duration_ms"), (calls.costliest_calls, "c.cost_usd")):
+            expected = table.sql(f"SELECT {calls.CALL_COLUMNS} FROM calls c ORDER BY {order} DESC NULLS LAST, c.span_id LIMIT ?", [limit])
+            assert query(table, q.Filters(), limit=limit).equals(expected), query.__name__

@@ -1,0 +1,171 @@
+"""The Overview page's queries (and most of `tracer report`'s): what Claude costs, per model, over time and per
+tag; tokens, caching and what it saved; calls to models without a price.
+
+>>> from tracer.read import Filters, open_store, overview
+>>> overview.cost_by_model(open_store(".tracer"), Filters(models=("claude-sonnet-4-5",)))     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tracer.read._buckets import bucket_for, bucket_params, bucket_us
+from tracer.read._filters import Filters, where
+from tracer.read._percentiles import P3, TIMED, Percentiles, exact_percentiles
+from tracer.read._prices import cache_rates
+from tracer.read._store import Readable
+from tracer.read._totals import ALL_TOKENS, call_totals, sum_, tag_totals
+
+
+def headline(store: Readable, filters: Filters) -> pd.DataFrame:
+    """One row: cost_usd, calls, errors, error_rate, tokens by kind, unpriced_calls, p50/p95/p99 latency (ms).
+    The latency percentiles leave out Message Batches results (`TIMED`); everything else counts them."""
+    totals, params = call_totals(filters)
+    frame = store.sql(
+        f"""
+        WITH p AS ({totals})
+        SELECT coalesce(sum(cost_usd), 0)::DOUBLE AS cost_usd,
+               {sum_('calls')} AS calls,
+               {sum_('calls', "status = 'error'")} AS errors,
+               coalesce(sum(calls) FILTER (WHERE status = 'error') / nullif(sum(calls), 0), 0)::DOUBLE AS error_rate,
+               {sum_('input_tokens')} AS input_tokens,
+               {sum_('cache_read_tokens')} AS cache_read_tokens,
+               {sum_('cache_write_tokens')} AS cache_write_tokens,
+               {sum_('output_tokens')} AS output_tokens,
+               {ALL_TOKENS} AS total_tokens,
+               {sum_('unpriced_calls')} AS unpriced_calls,
+               {sum_('(attempts - 1) * calls')} AS retries
+        FROM p
+        """,
+        params,
+    )
+    (durations,) = exact_percentiles(store, filters, [Percentiles("0", "c.duration_ms", P3, TIMED)])
+    for name, value in zip(("p50_ms", "p95_ms", "p99_ms"), durations.get(0, [None] * 3), strict=True):
+        frame[name] = pd.Series([value], index=frame.index, dtype="float64")
+    return frame
+
+
+def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: calls, cost_usd, errors, unpriced_calls and tokens by kind, costliest first."""
+    totals, params = call_totals(filters)
+    return store.sql(
+        f"""
+        WITH p AS ({totals})
+        SELECT model,
+               {sum_('calls')} AS calls,
+               sum(cost_usd)::DOUBLE AS cost_usd,
+               {sum_('calls', "status = 'error'")} AS errors,
+               {sum_('unpriced_calls')} AS unpriced_calls,
+               {sum_('input_tokens')} AS input_tokens,
+               {sum_('cache_read_tokens')} AS cache_read_tokens,
+               {sum_('cache_write_tokens')} AS cache_write_tokens,
+               {sum_('output_tokens')} AS output_tokens,
+               {sum_('thinking_tokens')} AS thinking_tokens
+        FROM p
+        GROUP BY model
+        ORDER BY cost_usd DESC NULLS LAST, calls DESC, model
+        """,
+        params,
+    )
+
+
+def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per time bucket and model: calls, cost_usd, tokens (bucket size chosen from the window)."""
+    size = bucket_for(store, filters)
+    totals, params = call_totals(filters, size)
+    return store.sql(
+        f"""
+        WITH p AS ({totals})
+        SELECT make_timestamptz({bucket_us('t')}) AS bucket, model,
+               {sum_('calls')} AS calls,
+               sum(cost_usd)::DOUBLE AS cost_usd,
+               {ALL_TOKENS} AS tokens
+        FROM p
+        GROUP BY ALL ORDER BY bucket, model
+        """,
+        [*params, *bucket_params(size)],
+    )
+
+
+def cost_by_tag(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per tag key and value: calls and cost_usd, costliest first (calls without tags are left out)."""
+    found = tag_totals(filters)
+    if found is not None:
+        totals, params = found
+        return store.sql(
+            f"""
+            WITH p AS ({totals})
+            SELECT tag, value, {sum_('calls')} AS calls, sum(cost_usd)::DOUBLE AS cost_usd
+            FROM p
+            GROUP BY ALL ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag, value
+            """,
+            params,
+        )
+    clause, params = where(filters)
+    # Straight from the MAP's entries: four times faster than through JSON over 10M calls (1.45 s -> 0.36 s).
+    return store.sql(
+        f"""
+        WITH tagged AS (SELECT unnest(map_entries(c.tags)) AS e, c.cost_usd FROM calls c {clause}),
+             pairs AS (SELECT e.key AS tag, e.value AS value, cost_usd FROM tagged)
+        SELECT tag, value, count(*) AS calls, sum(cost_usd)::DOUBLE AS cost_usd
+        FROM pairs
+        GROUP BY ALL ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag, value
+        """,
+        params,
+    )
+
+
+def unpriced_calls(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model with no price: calls and tokens those calls used (their cost is unknown, not zero)."""
+    totals, params = call_totals(filters)
+    return store.sql(
+        f"""
+        WITH p AS ({totals})
+        SELECT model, {sum_('unpriced_calls')} AS calls,
+               {sum_('unpriced_input_tokens')} AS input_tokens,
+               {sum_('unpriced_output_tokens')} AS output_tokens,
+               max(unpriced_last_seen) AS last_seen
+        FROM p WHERE unpriced_calls > 0
+        GROUP BY model ORDER BY calls DESC, model
+        """,
+        params,
+    )
+
+
+def cache_tokens(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per model: uncached input, cache read and cache write tokens and the hit ratio (read / all input)."""
+    totals, params = call_totals(filters)
+    return store.sql(
+        f"""
+        WITH p AS ({totals})
+        SELECT model,
+               {sum_('input_tokens')} AS input_tokens,
+               {sum_('cache_read_tokens')} AS cache_read_tokens,
+               {sum_('cache_write_tokens')} AS cache_write_tokens,
+               {sum_('cache_write_1h_tokens')} AS cache_write_1h_tokens,
+               (coalesce(sum(cache_read_tokens), 0)
+                / nullif(coalesce(sum(input_tokens), 0) + coalesce(sum(cache_read_tokens), 0) + coalesce(sum(cache_write_tokens), 0), 0))::DOUBLE AS hit_ratio
+        FROM p
+        GROUP BY model ORDER BY cache_read_tokens DESC, model
+        """,
+        params,
+    )
+
+
+def cache_savings(store: Readable, filters: Filters) -> pd.DataFrame:
+    """`cache_tokens` plus what caching saved per model in USD at list prices: reads billed at the cache-read
+    price instead of the input price, minus the premium paid for cache writes. `saved_usd` is NaN for a model
+    without a price (or when no price data is installed)."""
+    frame = cache_tokens(store, filters)
+    rates = [cache_rates(model) for model in frame["model"]]
+    read_saving = [r[0] if r else None for r in rates]
+    write_premium_5m = [r[1] if r else None for r in rates]
+    write_premium_1h = [r[2] if r else None for r in rates]
+    frame["read_saved_usd"] = pd.to_numeric(pd.Series(read_saving, index=frame.index, dtype=object)) * frame["cache_read_tokens"]
+    five_min = frame["cache_write_tokens"] - frame["cache_write_1h_tokens"]
+    frame["write_premium_usd"] = (
+        pd.to_numeric(pd.Series(write_premium_5m, index=frame.index, dtype=object)) * five_min
+        + pd.to_numeric(pd.Series(write_premium_1h, index=frame.index, dtype=object)) * frame["cache_write_1h_tokens"]
+    )
+    frame["saved_usd"] = frame["read_saved_usd"] - frame["write_premium_usd"]
+    return frame
