@@ -86,8 +86,8 @@ def parts(store: Path) -> list[tuple[str, float]]:
 
 def traces_parts(store: Path) -> list[tuple[str, float]]:
     """The Traces page's queries, called directly (no cache), and its waterfall."""
-    from claude_tracer_dashboard import _runs_extra, charts
-    from tracer.read import Filters, open_store, runs
+    from claude_tracer_dashboard import charts
+    from tracer.read import Filters, _runs_extra, open_store, runs
 
     db = open_store(store)
     filters = Filters()

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from claude_tracer_dashboard import _runs_extra, charts, state
-from tracer.read import runs
+from claude_tracer_dashboard import charts, state
+from tracer.read import _runs_extra, runs
 
 ORDERS = {"recent": "Recent", "slowest": "Slowest", "costliest": "Costliest"}
 ALL_ROOTS = "All root spans"

@@ -303,10 +303,9 @@ class TestRunListQuery:
          {"root": "anthropic.messages.create", "errors_only": True}, {}],
     )  # fmt: skip
     def test_the_pages_run_list_is_the_stores_own(self, store: Store, order: str, narrowing: dict[str, object]) -> None:
-        """`claude_tracer_dashboard._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
+        """`tracer.read._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
         store's `runs.traces` rolls up every run in the window first): the same runs, in the same order."""
-        from claude_tracer_dashboard import _runs_extra
-        from tracer.read import Filters
+        from tracer.read import Filters, _runs_extra
         from tracer.read.runs import traces
 
         expected = traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]

@@ -1,6 +1,8 @@
-"""Read-side queries the run pages need that `tracer.read.runs` does not have (yet): candidates to move there.
+"""Queries the dashboard's Traces page needs that `tracer.read.runs` does not have (yet): candidates to move there
+(kept apart while `runs` was being moved here, to keep that merge easy).
 
-Pure SQL over the store's views, like the named queries; no `st.*`.
+- `root_names`: what the page's root-span filter offers.
+- `traces`: `runs.traces` with `root=` / `errors_only=` answered without rolling up every run in the window.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from tracer.read import Filters, Readable, where
+from tracer.read._filters import Filters, where
+from tracer.read._store import Readable
 from tracer.store._reader import traces_sql
 
 
