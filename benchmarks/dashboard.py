@@ -87,24 +87,24 @@ def parts(store: Path) -> list[tuple[str, float]]:
 def traces_parts(store: Path) -> list[tuple[str, float]]:
     """The Traces page's queries, called directly (no cache), and its waterfall."""
     from claude_tracer_dashboard import charts
-    from tracer.read import Filters, _runs_extra, open_store, runs
+    from tracer.read import Filters, open_store, runs
 
     db = open_store(store)
     filters = Filters()
     timings: list[tuple[str, float]] = []
-    seconds, _ = _timed(lambda: _runs_extra.root_names(db, filters))
+    seconds, _ = _timed(lambda: runs.root_names(db, filters))
     timings.append(("query root_names", seconds))
     found = None
     for order in runs.ORDERS:
         seconds, frame = _timed(lambda order=order: runs.traces(db, filters, order))
         timings.append((f"query traces ({order})", seconds))
         found = frame if found is None else found
-    roots = _runs_extra.root_names(db, filters)["root_name"].dropna()
+    roots = runs.root_names(db, filters)["root_name"].dropna()
     narrowings: list[tuple[str, dict[str, Any]]] = [("errors only", {"errors_only": True})]
     if not roots.empty:
         narrowings.insert(0, (f"root {roots.iloc[0]}", {"root": roots.iloc[0]}))
     for label, narrowing in narrowings:  # the page's own query: runs.traces would roll up every run in the window
-        seconds, _ = _timed(lambda narrowing=narrowing: _runs_extra.traces(db, filters, "recent", **narrowing))
+        seconds, _ = _timed(lambda narrowing=narrowing: runs.traces(db, filters, "recent", **narrowing))
         timings.append((f"query traces ({label})", seconds))
     assert found is not None and not found.empty, "no runs in the store"
     with_tools = found[found["tool_executions"] > 0]

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from claude_tracer_dashboard import charts, state
-from tracer.read import _runs_extra, runs
+from tracer.read import runs
 
 ORDERS = {"recent": "Recent", "slowest": "Slowest", "costliest": "Costliest"}
 ALL_ROOTS = "All root spans"
@@ -36,10 +36,10 @@ def run_list(filters: state.Filters) -> pd.DataFrame:
     left, middle, right = st.columns([2, 3, 2], vertical_alignment="bottom")
     with left:
         order = st.segmented_control("Runs", list(ORDERS), format_func=ORDERS.__getitem__, default="recent", key="run_order")
-    roots = state.run_of(_runs_extra.root_names, filters)["root_name"].tolist()
+    roots = state.run_of(runs.root_names, filters)["root_name"].tolist()
     root = middle.selectbox("Root span", [ALL_ROOTS, *roots], key="run_root")
     errors_only = right.toggle("Errors only", key="run_errors")
-    found = state.run_of(_runs_extra.traces, filters, order or "recent", root=None if root == ALL_ROOTS else root,
+    found = state.run_of(runs.traces, filters, order or "recent", root=None if root == ALL_ROOTS else root,
                          errors_only=errors_only)  # fmt: skip
     shown = found.assign(run=state.links("traces", "trace", found["trace_id"]),
                          conversation=state.links("conversations", "conversation", found["conversation_id"]))  # fmt: skip

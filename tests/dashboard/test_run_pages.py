@@ -302,14 +302,22 @@ class TestRunListQuery:
         [{"root": "agent.run"}, {"root": "anthropic.messages.create"}, {"errors_only": True},
          {"root": "anthropic.messages.create", "errors_only": True}, {}],
     )  # fmt: skip
-    def test_the_pages_run_list_is_the_stores_own(self, store: Store, order: str, narrowing: dict[str, object]) -> None:
-        """`tracer.read._runs_extra.traces` finds the runs with a root name or an error before rolling any up (the
-        store's `runs.traces` rolls up every run in the window first): the same runs, in the same order."""
-        from tracer.read import Filters, _runs_extra
-        from tracer.read.runs import traces
+    def test_the_pages_run_list_is_the_full_roll_ups(self, store: Store, order: str, narrowing: dict[str, object]) -> None:
+        """`runs.traces` finds the runs with a root name or an error before rolling any up: the same runs, in the
+        same order, as the whole `traces` view filtered and ordered in SQL."""
+        from tracer.read import Filters
+        from tracer.read.runs import ORDERS, traces
 
-        expected = traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
-        shown = _runs_extra.traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
+        conditions = ["true"]
+        params: list[object] = []
+        if "root" in narrowing:
+            conditions.append("root_name = ?")
+            params.append(narrowing["root"])
+        if narrowing.get("errors_only"):
+            conditions.append("errors > 0")
+        expected = store.sql(
+            f"SELECT trace_id FROM traces WHERE {' AND '.join(conditions)} ORDER BY {ORDERS[order]}, trace_id LIMIT 20", params
+        )
+        shown = traces(store, Filters(), order, 20, **narrowing)  # type: ignore[arg-type]
         assert len(expected) > 0
         assert list(shown["trace_id"]) == list(expected["trace_id"])
-        assert shown.drop(columns="trace_id").equals(expected.drop(columns="trace_id"))

@@ -51,15 +51,16 @@ def traces(
 
     Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
     of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
-    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With `root` or
-    `errors_only`, every run in the window is rolled up."""
+    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With
+    `root` or `errors_only`, the runs with that root or an error are found first from the spans and calls, ranked
+    by the order's own measure, and only the top are rolled up."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     n = max(int(limit), 1)
     clause, params = where(filters)
     calls_where = f"{clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
     if root is not None or errors_only:
-        ids = _column(store, f"SELECT DISTINCT c.trace_id FROM calls c {calls_where}", params)
+        ids = _narrowed(store, filters, order, n, root, errors_only)
     elif order == "recent":
         ids = _column(
             store, f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n]
@@ -125,6 +126,74 @@ def traces(
 
 # The picked runs' rows, found by their trace ids' hashes (integers); the outer query then keeps the picked ids.
 _PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"
+
+
+# How each order ranks the runs `_narrowed` found before any is rolled up.
+_RANK = {
+    "recent": ("max(c.start_time) DESC", 4),
+    "costliest": ("sum(c.cost_usd) DESC NULLS LAST", 1),
+}
+
+
+def _narrowed(store: Readable, filters: Filters, order: str, n: int, root: str | None, errors_only: bool) -> list[Any]:
+    """The runs with root span `root` (or a call of that name made outside any span) and/or an error, found from
+    the spans and calls themselves and ranked by the order's own measure (the newest calls, the exact cost, the
+    exact duration): the top `n` (or a few times that), before any run is rolled up."""
+    clause, params = where(filters)
+    in_window = f"SELECT c.trace_id FROM calls c {clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
+    picks: list[str] = []
+    pick_params: list[Any] = []
+    if root is not None:  # a root span of that name, or a call of that name made outside any span
+        picks.append(
+            f"""(SELECT s.trace_id FROM spans s WHERE s.parent_span_id IS NULL AND s.name = ? AND s.trace_id IN ({in_window})
+                 UNION SELECT c.trace_id FROM calls c {clause} {'AND' if clause else 'WHERE'}
+                       c.trace_id IS NOT NULL AND c.parent_span_id IS NULL AND c.name = ?)"""
+        )
+        pick_params += [root, *params, *params, root]
+    if errors_only:
+        picks.append(
+            f"""(SELECT c.trace_id FROM calls c {clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL AND c.status = 'error'
+                 UNION SELECT s.trace_id FROM spans s WHERE s.status = 'error' AND s.trace_id IN ({in_window}))"""
+        )
+        pick_params += [*params, *params]
+    candidates = " INTERSECT ".join(picks)
+    if order == "slowest":  # exact: each candidate's span from its first start to its last end, calls and spans
+        end = "epoch_us(x.start_time) + CAST(coalesce(x.duration_ms, 0) * 1000 AS BIGINT)"
+        ranked = store.sql(
+            f"""WITH cand AS ({candidates})
+                SELECT trace_id FROM (
+                    SELECT x.trace_id, epoch_us(x.start_time) AS s, {end} AS e FROM calls x SEMI JOIN cand USING (trace_id)
+                    UNION ALL
+                    SELECT x.trace_id, epoch_us(x.start_time) AS s, {end} AS e FROM spans x SEMI JOIN cand USING (trace_id))
+                 GROUP BY trace_id ORDER BY max(e) - min(s) DESC, trace_id LIMIT ?""",
+            [*pick_params, n],
+        )["trace_id"].tolist()
+    else:
+        rank, many = _RANK[order]
+        ranked = store.sql(
+            f"""SELECT c.trace_id FROM calls c WHERE c.trace_id IN ({candidates})
+                 GROUP BY c.trace_id ORDER BY {rank}, c.trace_id LIMIT ?""",
+            [*pick_params, many * n],
+        )["trace_id"].tolist()
+    return ranked
+
+
+def root_names(store: Readable, filters: Filters) -> pd.DataFrame:
+    """The names a run's root can have in `filters`' window, most frequent first: the application's root spans
+    (spans without a parent) and, for a call made outside any span, the call's own name. Cheap: no run is rolled up."""
+    spans_clause, spans_params = where(Filters(start=filters.start, end=filters.end, services=filters.services), "s")
+    calls_clause, calls_params = where(filters)
+    return store.sql(
+        f"""
+        SELECT name AS root_name, sum(n) AS runs FROM (
+            SELECT s.name, count(*) AS n FROM spans s {spans_clause}
+                   {"AND" if spans_clause else "WHERE"} s.parent_span_id IS NULL GROUP BY 1
+            UNION ALL
+            SELECT c.name, count(*) AS n FROM calls c {calls_clause}
+                   {"AND" if calls_clause else "WHERE"} c.parent_span_id IS NULL GROUP BY 1)
+         GROUP BY 1 ORDER BY runs DESC, root_name""",
+        [*spans_params, *calls_params],
+    )
 
 
 def trace_summary(store: Readable, trace_id: str) -> pd.DataFrame:
