@@ -19,9 +19,10 @@ import httpx2
 import pytest
 
 import tracer
+from tests._telemetry import EXPORTER, join_provider
 from tracer import semconv
 
-from .conftest import API_KEY, HELLO, MODEL, _exporter, _provider, script
+from .conftest import API_KEY, HELLO, MODEL, script
 
 BODY = {"model": MODEL, "max_tokens": 16, "messages": HELLO}
 # Header values that differ between any two calls (ids, timing, the trace context's own ids) are compared by name.
@@ -67,11 +68,11 @@ def _both(api: Any, fn: Callable[[], Any]) -> tuple[tuple[Any, ...], tuple[Any, 
 @pytest.fixture
 def plain(fake_api: Any) -> Iterator[Any]:
     """A plain SDK provider registered (the SDK's own spans on); claude-tracer off between the two runs."""
-    _provider()
-    _exporter.clear()
+    join_provider()
+    EXPORTER.clear()
     yield fake_api
     tracer.uninstrument()
-    _exporter.clear()
+    EXPORTER.clear()
 
 
 def _client(api: Any, **options: Any) -> anthropic.Anthropic:
@@ -170,7 +171,7 @@ class TestTheSdksSwitches:
         client = _client(plain)
         client.messages.create(**BODY)
         (header,) = [v for k, v in plain.requests[-1].headers.items() if k.lower() == "traceparent"]
-        (call,) = [s for s in _exporter.get_finished_spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == "call"]
+        (call,) = [s for s in EXPORTER.get_finished_spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == "call"]
         assert header.split("-")[1] == format(call.context.trace_id, "032x")
 
     @pytest.mark.parametrize(
@@ -190,13 +191,13 @@ class TestTheSdksSwitches:
             lambda: client.post("/v1/messages", body=BODY, cast_to=httpx2.Response, options={"headers": {"x-fake-script": "500,ok"}}),
         ]
         for call in calls:
-            _exporter.clear()
+            EXPORTER.clear()
             bare, ours, bare_seen, ours_seen = _both(plain, call)
             assert ours == bare and ours_seen == bare_seen  # a stream's body type included: nothing wrapped it
             from tracer.capture import _worker
 
             _worker.drain()
-            assert _exporter.get_finished_spans() == ()
+            assert EXPORTER.get_finished_spans() == ()
 
 
 class TestOtherWaysOfCalling:
