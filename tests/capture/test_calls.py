@@ -74,7 +74,7 @@ class TestAttempts:
         client = sync_client(fake_api, max_retries=2)
         # OverloadedError (529) subclasses InternalServerError only from anthropic 2.5.0 on.
         with pytest.raises((anthropic.InternalServerError, anthropic.OverloadedError)) as caught:
-            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529"))
+            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529:1"))  # retried after 1 ms
         assert caught.value.status_code == 529
         call = telemetry.call()
         assert call.status.status_code is StatusCode.ERROR
