@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -122,3 +123,22 @@ def instrumented(store: Path | None, *, metrics: bool = True) -> Iterator[Teleme
     finally:
         tracer.uninstrument()
         EXPORTER.clear()
+
+
+# The fixtures of the areas that drive instrumented calls (a conftest imports them: `from tests._telemetry import
+# fake_api, telemetry`).
+
+
+@pytest.fixture
+def fake_api() -> Iterator[Any]:
+    from tracer.fakeapi import FakeAPI
+
+    with FakeAPI(seed=0, latency_scale=0.0) as api:
+        yield api
+
+
+@pytest.fixture
+def telemetry(tmp_path: Path) -> Iterator[Telemetry]:
+    """`tracer.instrument()` on for the test (store under tmp_path, metrics to an in-memory reader)."""
+    with instrumented(tmp_path / "store") as recorded:
+        yield recorded

@@ -4,33 +4,17 @@ the calls recorded is read through `tests._telemetry` (one span exporter for the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
-import pytest
 
-from tests._telemetry import Telemetry, instrumented
+from tests._telemetry import fake_api, telemetry
 
 API_KEY = "sk-ant-api03-claude-tracer-test-secret"
 MODEL = "claude-haiku-4-5"
 HELLO = [{"role": "user", "content": "Say hello."}]
 
-
-@pytest.fixture
-def fake_api() -> Iterator[Any]:
-    from tracer.fakeapi import FakeAPI
-
-    with FakeAPI(seed=0, latency_scale=0.0) as api:
-        yield api
-
-
-@pytest.fixture
-def telemetry(tmp_path: Path) -> Iterator[Telemetry]:
-    """`tracer.instrument()` on for the test (store under tmp_path, metrics to an in-memory reader)."""
-    with instrumented(tmp_path / "store") as recorded:
-        yield recorded
+__all__ = ["API_KEY", "HELLO", "MODEL", "async_client", "fake_api", "script", "sync_client", "telemetry"]
 
 
 def sync_client(api: Any, **options: Any) -> anthropic.Anthropic:

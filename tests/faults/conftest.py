@@ -12,19 +12,14 @@ import anthropic
 import pytest
 
 from tests import _telemetry
+from tests._telemetry import fake_api
 
 MODEL = "claude-haiku-4-5"
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 Spans = _telemetry.Telemetry  # what the application's own processor saw
 
-
-@pytest.fixture
-def fake_api() -> Iterator[Any]:
-    from tracer.fakeapi import FakeAPI
-
-    with FakeAPI(seed=0, latency_scale=0.0) as api:
-        yield api
+__all__ = ["HELLO", "MODEL", "Spans", "fake_api", "instrumented", "spans", "sync_client"]
 
 
 @pytest.fixture
