@@ -74,7 +74,7 @@ class TestAttempts:
         client = sync_client(fake_api, max_retries=2)
         # OverloadedError (529) subclasses InternalServerError only from anthropic 2.5.0 on.
         with pytest.raises((anthropic.InternalServerError, anthropic.OverloadedError)) as caught:
-            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529"))
+            client.messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("529:1"))  # retried after 1 ms
         assert caught.value.status_code == 529
         call = telemetry.call()
         assert call.status.status_code is StatusCode.ERROR
@@ -191,10 +191,10 @@ class TestCoverage:
         assert len(telemetry.attempts(telemetry.call())) == 1
 
     def test_clients_made_before_instrument_and_copies_are_covered(self, fake_api: Any) -> None:
-        from .conftest import Telemetry, _exporter, _provider
+        from tests._telemetry import EXPORTER, Telemetry, join_provider
 
-        _provider()
-        _exporter.clear()
+        join_provider()
+        EXPORTER.clear()
         before = sync_client(fake_api)
         tracer.instrument(store=False)
         try:
@@ -202,13 +202,13 @@ class TestCoverage:
                       sync_client(fake_api)]  # fmt: skip
             for client in copies:
                 client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
-            spans = Telemetry(None, None).spans()  # type: ignore[arg-type]
+            spans = Telemetry().spans()
             calls = [s for s in spans if s.attributes.get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_CALL]
             attempts = [s for s in spans if s.attributes.get(semconv.SPAN_TYPE) == semconv.SPAN_TYPE_ATTEMPT]
             assert len(calls) == len(copies) and len(attempts) == len(copies)
         finally:
             tracer.uninstrument()
-            _exporter.clear()
+            EXPORTER.clear()
 
 
 class TestPlatformClients:

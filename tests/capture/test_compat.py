@@ -10,11 +10,12 @@ import pytest
 from anthropic._base_client import AsyncAPIClient, SyncAPIClient
 
 import tracer
+from tests._telemetry import EXPORTER, join_provider
 from tracer import _compat, semconv
 from tracer.capture import _worker
 from tracer.capture._patch import Patcher
 
-from .conftest import HELLO, MODEL, _exporter, _provider, sync_client
+from .conftest import HELLO, MODEL, sync_client
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def fresh_parts(monkeypatch: Any) -> Any:
 
 def _kinds() -> list[str]:
     _worker.drain()
-    return sorted(str((s.attributes or {}).get(semconv.SPAN_TYPE)) for s in _exporter.get_finished_spans())
+    return sorted(str((s.attributes or {}).get(semconv.SPAN_TYPE)) for s in EXPORTER.get_finished_spans())
 
 
 class TestCheck:
@@ -44,8 +45,8 @@ class TestCheck:
     ) -> None:
         async_original = vars(AsyncAPIClient)["_attempt_request"]
         monkeypatch.delattr(SyncAPIClient, "_attempt_request")  # as an SDK that renamed it would
-        _provider()
-        _exporter.clear()
+        join_provider()
+        EXPORTER.clear()
         with caplog.at_level(logging.WARNING, logger="tracer.capture"):
             tracer.instrument(store=False)
         warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -58,12 +59,12 @@ class TestCheck:
     ) -> None:
         real = _compat._attempts
         monkeypatch.setattr(_compat, "_attempts", lambda found: found.lose("attempt part", "no attempt spans"))
-        _provider()
-        _exporter.clear()
+        join_provider()
+        EXPORTER.clear()
         tracer.instrument(store=False)
         sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
         assert _kinds() == ["call"]
-        (call,) = _exporter.get_finished_spans()
+        (call,) = EXPORTER.get_finished_spans()
         assert call.attributes[semconv.COST_USD] > 0
         monkeypatch.setattr(_compat, "_attempts", real)
 

@@ -27,13 +27,12 @@ class TestLifecycle:
         assert len(telemetry.calls()) == 1 and len(telemetry.attempts()) == 1
 
     def test_uninstrument_restores_everything(self, fake_api: Any) -> None:
+        from tests._telemetry import EXPORTER, join_provider
         from tracer import _compat
         from tracer.capture import _worker
         from tracer.capture._patch import Patcher
 
-        from .conftest import _exporter, _provider
-
-        _provider()
+        join_provider()
         found = _compat.parts()
         owners = [(getattr(found, part) if index is None else getattr(found, part)[index], name)
                   for part, index, name, _ in Patcher.TABLE]  # fmt: skip
@@ -46,14 +45,14 @@ class TestLifecycle:
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
         assert client.middleware == ()  # nothing is added to a client's middleware chain
         _worker.drain()  # attempt spans are made on the worker thread
-        assert [s for s in _exporter.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
+        assert [s for s in EXPORTER.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
         tracer.uninstrument()
         assert all(vars(owner)[name] is original for (owner, name), original in originals.items())
         assert client.open_telemetry["traces"]["content_mode"] == "metadata_only"  # the client's own mode is back
-        _exporter.clear()
+        EXPORTER.clear()
         client.messages.create(model=MODEL, max_tokens=16, messages=HELLO)
         _worker.drain()
-        assert not [s for s in _exporter.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
+        assert not [s for s in EXPORTER.get_finished_spans() if s.name == semconv.SPAN_ATTEMPT]
 
     def test_entry_point_names_the_instrumentor(self) -> None:
         (ep,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "anthropic_tracer"]
@@ -92,27 +91,27 @@ class TestPrivacy:
         assert semconv.GEN_AI_INPUT_MESSAGES not in telemetry.call().attributes
 
     def test_capture_content_opt_in_is_bounded(self, fake_api: Any) -> None:
-        from .conftest import _exporter, _provider
+        from tests._telemetry import EXPORTER, join_provider
 
-        _provider()
-        _exporter.clear()
+        join_provider()
+        EXPORTER.clear()
         tracer.instrument(store=False, capture_content=True, max_content_bytes=2000)
         try:
             client = sync_client(fake_api)
             client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "my plan " * 20}])
             client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "word " * 5000}])
             short, long = sorted(
-                (s for s in _exporter.get_finished_spans() if s.attributes.get(semconv.SPAN_TYPE) == "call"),
+                (s for s in EXPORTER.get_finished_spans() if s.attributes.get(semconv.SPAN_TYPE) == "call"),
                 key=lambda s: s.start_time,
             )
             assert "my plan my plan" in short.attributes[semconv.GEN_AI_INPUT_MESSAGES]
             # Over the bound the SDK leaves the parts out rather than cut a message in the middle.
             assert len(long.attributes[semconv.GEN_AI_INPUT_MESSAGES].encode()) <= 2000
             tracer.flush()
-            assert API_KEY not in self._all_values(list(_exporter.get_finished_spans()))
+            assert API_KEY not in self._all_values(list(EXPORTER.get_finished_spans()))
         finally:
             tracer.uninstrument()
-            _exporter.clear()
+            EXPORTER.clear()
 
 
 class TestBadConfiguration:

@@ -68,12 +68,11 @@ class TestTagLabels:
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
         import tracer
+        from tests._telemetry import EXPORTER, join_provider
         from tests.conftest import metric_points
 
-        from .conftest import _exporter, _provider
-
         def start(**options: Any) -> Any:
-            _provider()
+            join_provider()
             reader = InMemoryMetricReader()
             tracer.instrument(store=False, meter_provider=MeterProvider(metric_readers=[reader]), **options)
 
@@ -87,7 +86,7 @@ class TestTagLabels:
 
         yield start
         tracer.uninstrument()
-        _exporter.clear()
+        EXPORTER.clear()
 
     def _calls(self, api: Any, **tags: str) -> None:
         import tracer

@@ -11,11 +11,12 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 
 import tracer
+from tests._telemetry import join_provider
 from tests.export.receivers import HttpReceiver
 from tracer import semconv
 from tracer.capture._redact import DROPPED, REDACTED, Redactor, scrub
 
-from .conftest import MODEL, _provider, sync_client
+from .conftest import MODEL, sync_client
 
 SECRET = "sk-ant-api03-Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE"
 PROMPT = f"My key is {SECRET}, my email is ada@example.com; summarise the attached report."
@@ -52,7 +53,7 @@ class TestScrub:
 
 class TestRedactedEverywhere:
     def _run(self, fake_api: Any, tmp_path: Path, hook: Any) -> tuple[list[Any], bytes, Any]:
-        _provider()
+        join_provider()
         store = tmp_path / "store"
         with HttpReceiver() as receiver:
             # A MeterProvider of the test's own: ours would be registered globally, for every later test.

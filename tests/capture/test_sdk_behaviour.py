@@ -19,11 +19,14 @@ import httpx2
 import pytest
 
 import tracer
+from tests._telemetry import EXPORTER, join_provider
 from tracer import semconv
 
-from .conftest import API_KEY, HELLO, MODEL, _exporter, _provider, script
+from .conftest import API_KEY, HELLO, MODEL, script
 
 BODY = {"model": MODEL, "max_tokens": 16, "messages": HELLO}
+# Errors carry `retry-after-ms: 1` (`500:1`): the SDK then waits 1 ms before a retry instead of its 0.5-8 s backoff;
+# whether it raises, retries and with which headers is the same either way, and is what these tests compare.
 # Header values that differ between any two calls (ids, timing, the trace context's own ids) are compared by name.
 _HEADER_NAMES_ONLY = True
 
@@ -67,11 +70,11 @@ def _both(api: Any, fn: Callable[[], Any]) -> tuple[tuple[Any, ...], tuple[Any, 
 @pytest.fixture
 def plain(fake_api: Any) -> Iterator[Any]:
     """A plain SDK provider registered (the SDK's own spans on); claude-tracer off between the two runs."""
-    _provider()
-    _exporter.clear()
+    join_provider()
+    EXPORTER.clear()
     yield fake_api
     tracer.uninstrument()
-    _exporter.clear()
+    EXPORTER.clear()
 
 
 def _client(api: Any, **options: Any) -> anthropic.Anthropic:
@@ -85,7 +88,7 @@ def _fast(client: Any) -> Any:
 class TestGenericRequests:
     """`client.post(...)` / `client.get(...)` with any `cast_to`: the SDK's documented way to reach any endpoint."""
 
-    @pytest.mark.parametrize("outcomes", ["500,500,500", "400", "500,ok", "429:10,ok", "529,529,ok", "ok"])
+    @pytest.mark.parametrize("outcomes", ["500:1,500:1,500:1", "400", "500:1,ok", "429:10,ok", "529:1,529:1,ok", "ok"])
     @pytest.mark.parametrize("cast_to", [httpx2.Response, object], ids=["httpx-Response", "object"])
     def test_post_raises_and_retries_as_without_us(self, plain: Any, outcomes: str, cast_to: Any) -> None:
         client = _client(plain)
@@ -96,13 +99,13 @@ class TestGenericRequests:
         bare, ours, bare_seen, ours_seen = _both(plain, call)
         assert ours == bare
         assert ours_seen == bare_seen  # as many attempts, with the same headers
-        if outcomes.startswith("500,500") or outcomes == "400":
+        if outcomes.startswith("500:1,500") or outcomes == "400":
             assert bare[0] == "raised"
 
     def test_async_post_the_same(self, plain: Any) -> None:
         client = anthropic.AsyncAnthropic(api_key=API_KEY, base_url=plain.base_url, max_retries=2)
 
-        for outcomes in ("500,500,500", "400", "500,ok"):
+        for outcomes in ("500:1,500:1,500:1", "400", "500:1,ok"):
 
             def call(outcomes: str = outcomes) -> Any:
                 return asyncio.run(client.post("/v1/messages", body=BODY, cast_to=httpx2.Response,
@@ -114,10 +117,10 @@ class TestGenericRequests:
     def test_typed_raw_and_streaming_response_modes_the_same(self, plain: Any) -> None:
         client = _client(plain)
         calls: list[Callable[[], Any]] = [
-            lambda: client.messages.with_raw_response.create(**BODY, **script("500,ok")),
+            lambda: client.messages.with_raw_response.create(**BODY, **script("500:1,ok")),
             lambda: client.messages.with_raw_response.create(**BODY, **script("400")),
-            lambda: client.messages.create(**BODY, stream=True, **script("529,ok")),
-            lambda: client.messages.create(**BODY, **script("500,500,500")),
+            lambda: client.messages.create(**BODY, stream=True, **script("529:1,ok")),
+            lambda: client.messages.create(**BODY, **script("500:1,500:1,500:1")),
         ]
         for call in calls:
             bare, ours, bare_seen, ours_seen = _both(plain, call)
@@ -170,7 +173,7 @@ class TestTheSdksSwitches:
         client = _client(plain)
         client.messages.create(**BODY)
         (header,) = [v for k, v in plain.requests[-1].headers.items() if k.lower() == "traceparent"]
-        (call,) = [s for s in _exporter.get_finished_spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == "call"]
+        (call,) = [s for s in EXPORTER.get_finished_spans() if (s.attributes or {}).get(semconv.SPAN_TYPE) == "call"]
         assert header.split("-")[1] == format(call.context.trace_id, "032x")
 
     @pytest.mark.parametrize(
@@ -187,16 +190,16 @@ class TestTheSdksSwitches:
         calls: list[Callable[[], Any]] = [
             lambda: client.messages.create(**BODY, **script("429:10,ok")),
             lambda: client.messages.create(**BODY, stream=True),
-            lambda: client.post("/v1/messages", body=BODY, cast_to=httpx2.Response, options={"headers": {"x-fake-script": "500,ok"}}),
+            lambda: client.post("/v1/messages", body=BODY, cast_to=httpx2.Response, options={"headers": {"x-fake-script": "500:1,ok"}}),
         ]
         for call in calls:
-            _exporter.clear()
+            EXPORTER.clear()
             bare, ours, bare_seen, ours_seen = _both(plain, call)
             assert ours == bare and ours_seen == bare_seen  # a stream's body type included: nothing wrapped it
             from tracer.capture import _worker
 
             _worker.drain()
-            assert _exporter.get_finished_spans() == ()
+            assert EXPORTER.get_finished_spans() == ()
 
 
 class TestOtherWaysOfCalling:

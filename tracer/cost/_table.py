@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import functools
+import importlib
+import importlib.util
+import sys
 import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -594,12 +597,54 @@ def _policy(extra: PriceFile) -> Policy:
     )
 
 
-def _bundled_providers() -> list[Any]:
-    # The bundled snapshot module itself: never genai_prices.data_snapshot.get_snapshot(), which returns
-    # whatever an UpdatePrices instance (ours never starts one) may have downloaded into the process.
-    from genai_prices.data import providers
+_DATA_MODULE = "genai_prices.data"
+# genai_prices/data.py is generated and formatted: one `Provider(...)` per provider in a list, each opening and
+# closing at four spaces of indent, its `id=` the first argument.
+_ANTHROPIC_OPEN = b"\n    Provider(\n        id='anthropic',\n"
+_PROVIDER_CLOSE = b"\n    ),\n"
+_DATA_LIST = b"\nproviders: list[Provider] = ["
 
-    return list(providers)
+
+def _bundled_anthropic() -> Any:
+    """genai-prices' Anthropic `Provider`, exactly as `genai_prices.data.providers` holds it.
+
+    The bundled snapshot module itself: never `genai_prices.data_snapshot.get_snapshot()`, which returns whatever
+    an UpdatePrices instance (ours never starts one) may have downloaded into the process. Importing that module
+    builds every provider's models (about 30 ms and 4 MiB, measured 2026-11-29), of which we price only
+    Anthropic's: so the module's own source is read, and only its header (the imports) and the Anthropic entry are
+    run. Where the file does not have the expected layout (a future genai-prices), the module is imported.
+    tests/cost/test_offline.py checks that both ways give equal objects.
+    """
+    module = sys.modules.get(_DATA_MODULE)
+    if module is None:
+        provider = _anthropic_from_source()
+        if provider is not None:
+            return provider
+        module = importlib.import_module(_DATA_MODULE)
+    return next(p for p in module.providers if p.id == "anthropic")
+
+
+def _anthropic_from_source() -> Any | None:
+    """The Anthropic entry of genai_prices/data.py, evaluated on its own; None when the layout is not the expected
+    one or anything about it fails (the caller then imports the module)."""
+    try:
+        spec = importlib.util.find_spec(_DATA_MODULE)
+        if spec is None or spec.origin is None or spec.loader is None:
+            return None
+        source: bytes = spec.loader.get_data(spec.origin)  # type: ignore[attr-defined]
+        list_at = source.find(_DATA_LIST)
+        start = source.find(_ANTHROPIC_OPEN, list_at)
+        end = source.find(_PROVIDER_CLOSE, start)
+        if list_at < 0 or start < 0 or end < 0:
+            return None
+        namespace: dict[str, Any] = {"__name__": _DATA_MODULE, "__package__": "genai_prices"}
+        exec(compile(source[:list_at], spec.origin, "exec"), namespace)
+        line = source.count(b"\n", 0, start + 1)  # so that a traceback points into the real file
+        entry = b"\n" * line + source[start + 1 : end + len(b"\n    )")].strip()
+        provider = eval(compile(entry, spec.origin, "eval"), namespace)
+        return provider if type(provider).__name__ == "Provider" and provider.id == "anthropic" else None
+    except Exception:
+        return None
 
 
 @functools.cache
@@ -608,7 +653,7 @@ def _base_parts() -> tuple[dict[str, ModelEntry], dict[str, str], list[Any], Pol
     with resources.as_file(extra_path) as path:
         extra = read_price_file(path, label="extra.toml", allow_policy=True)
     policy = _policy(extra)
-    anthropic = next(p for p in _bundled_providers() if p.id == "anthropic")
+    anthropic = _bundled_anthropic()
     source = _genai_source()
     entries: dict[str, ModelEntry] = {}
     for info in anthropic.models:

@@ -239,13 +239,7 @@ def usage(
 ) -> dict[str, Any]:
     """The usage object, input side from the cache accounting and output side from the answer."""
     out: dict[str, Any] = {
-        "input_tokens": inp.input_tokens,
-        "cache_creation_input_tokens": inp.cache_write,
-        "cache_read_input_tokens": inp.cache_read,
-        "cache_creation": {
-            "ephemeral_5m_input_tokens": inp.cache_write_5m,
-            "ephemeral_1h_input_tokens": inp.cache_write_1h,
-        },
+        **inp.usage_fields(),
         "output_tokens": ans.output_tokens if output_tokens is None and ans is not None else (output_tokens or 0),
         "output_tokens_details": {"thinking_tokens": ans.thinking_tokens if ans is not None else 0},
         "server_tool_use": ans.server_tool_use if ans is not None else None,

@@ -125,17 +125,7 @@ def fallback_chain(body: dict[str, Any], model: str, headers: dict[str, str], kn
 
 def iteration(kind: str, model: str | None, inp: InputUsage, output_tokens: int) -> dict[str, Any]:
     """One `usage.iterations` entry (`message`, `fallback_message`, `advisor_message`, `compaction`)."""
-    entry: dict[str, Any] = {
-        "type": kind,
-        "input_tokens": inp.input_tokens,
-        "cache_creation_input_tokens": inp.cache_write,
-        "cache_read_input_tokens": inp.cache_read,
-        "cache_creation": {
-            "ephemeral_5m_input_tokens": inp.cache_write_5m,
-            "ephemeral_1h_input_tokens": inp.cache_write_1h,
-        },
-        "output_tokens": output_tokens,
-    }
+    entry: dict[str, Any] = {"type": kind, **inp.usage_fields(), "output_tokens": output_tokens}
     if model is not None:
         entry["model"] = model
     return entry

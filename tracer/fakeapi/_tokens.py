@@ -132,6 +132,18 @@ class InputUsage:
     def total(self) -> int:
         return self.input_tokens + self.cache_write + self.cache_read
 
+    def usage_fields(self) -> dict[str, Any]:
+        """The input side of a usage object (a response's, or one of its `usage.iterations`), as the API writes it."""
+        return {
+            "input_tokens": self.input_tokens,
+            "cache_creation_input_tokens": self.cache_write,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_write_5m,
+                "ephemeral_1h_input_tokens": self.cache_write_1h,
+            },
+        }
+
 
 def _frozen(value: Any) -> Any:
     """A hashable stand-in for a JSON value, without cache_control (moving a breakpoint keeps the prefix's key)."""
