@@ -26,12 +26,13 @@ from opentelemetry import trace
 from opentelemetry.propagate import inject
 
 import tracer
+from tests._telemetry import Telemetry
 from tracer import semconv
 from tracer.read import Filters
 from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
 from tracer.store import Store
 
-from .conftest import API_KEY, MODEL, Telemetry
+from .conftest import API_KEY, MODEL
 
 app = trace.get_tracer("claude-tracer-tests.agent")
 
@@ -420,11 +421,10 @@ class TestOverOtlp:
     def test_the_collector_gets_the_same_tree_and_every_other_trace_as_before(self, fake_api: Any, tmp_path: Path) -> None:
         from opentelemetry.sdk.metrics import MeterProvider
 
+        from tests._telemetry import join_provider
         from tests.export.receivers import HttpReceiver
 
-        from .conftest import _provider
-
-        _provider()
+        join_provider()
         with HttpReceiver() as receiver:
             tracer.instrument(store=tmp_path / "store", otlp_endpoint=receiver.endpoint, otlp_protocol="http/protobuf",
                               meter_provider=MeterProvider())  # fmt: skip
