@@ -9,9 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tracer import semconv
 from tracer._compat import add_attributes, attribute_room, raw_attributes
 
 __all__ = ["add_attributes", "attribute_room", "before_end", "raw_attributes"]
+
+
+def ours_or_sdks(span: Any) -> bool:
+    """Whether a span was started by claude-tracer or by the SDK (its scope, and the Bedrock and Vertex clients'
+    `com.anthropic.sdk.python.bedrock` / `.vertex`)."""
+    scope = span.instrumentation_scope
+    return scope is not None and (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE))
 
 
 def before_end(span: Any, hook: Callable[[int | None], None]) -> None:

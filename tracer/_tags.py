@@ -201,7 +201,7 @@ class tags:  # lower-case: used like a function: `with tracer.tags(...)` / `@tra
         return wrapper  # type: ignore[return-value]
 
 
-class conversation(tags):  # lower-case, like `tags`
+class conversation(tags):  # lower-case, like `tags`; a `tags` for its decorator machinery, with its own variable
     """The conversation every API call inside belongs to: `gen_ai.conversation.id` on its call span (and on the SDK's
     tool-runner and tool spans started inside), for an application that shares one client between conversations.
 

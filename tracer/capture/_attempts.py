@@ -26,6 +26,7 @@ from tracer import _compat, semconv
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
 from tracer.capture._calls import (
+    MAX_TOOL_NAMES,
     Unsampled,
     billing_attributes,
     hop_attempt_attributes,
@@ -112,7 +113,7 @@ def _tool_use_from_body(body: bytes) -> dict[str, Any] | None:
     names = _TOOL_USE_NAME.findall(body)
     if len(names) != blocks:
         return None
-    distinct = tuple(dict.fromkeys(n.decode("utf-8", "replace") for n in names))[:32]
+    distinct = tuple(dict.fromkeys(n.decode("utf-8", "replace") for n in names))[:MAX_TOOL_NAMES]
     return {semconv.TOOL_USE_NAMES: distinct, semconv.TOOL_USE_COUNT: blocks}
 
 

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
-from tracer._spans import add_attributes, attribute_room, before_end, raw_attributes
+from tracer._spans import add_attributes, attribute_room, before_end, ours_or_sdks, raw_attributes
 from tracer._tags import current_conversation, fit_tags, tag_attributes
 from tracer.capture import _metrics
 from tracer.cost import PriceTable, TokenCounts
@@ -253,7 +253,7 @@ def billing_attributes(message: Any) -> dict[str, Any]:
 
 
 _TOOL_USE_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-_MAX_TOOL_NAMES = 32  # distinct names kept on a span; the count still counts every block
+MAX_TOOL_NAMES = 32  # distinct names kept on a span (each cut to 128 characters); the count counts every block
 
 
 def tool_use_attributes(message: Any) -> dict[str, Any]:
@@ -272,7 +272,7 @@ def tool_use_attributes(message: Any) -> dict[str, Any]:
             if _get(block, "type") in _TOOL_USE_BLOCKS:
                 count += 1
                 name = _get(block, "name")
-                if isinstance(name, str) and len(names) < _MAX_TOOL_NAMES:
+                if isinstance(name, str) and len(names) < MAX_TOOL_NAMES:
                     names[name[:128]] = None
         if count:
             return {semconv.TOOL_USE_NAMES: tuple(names), semconv.TOOL_USE_COUNT: count}
@@ -360,20 +360,13 @@ def record_streamed_usage(recorder: Any) -> None:
         log.debug("could not record a stream's usage", exc_info=True)
 
 
-def _ours_or_sdks(span: Any) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE))
-
-
 def is_call_span(span: Any) -> bool:
     """Whether a span that just started is an API call span: the SDK's, or one of ours made the SDK's way.
 
     Every call span the SDK's code starts has `http.request.method` among its start attributes and a name
     `anthropic.<resource>.<method>`; its other spans (tool runs, sessions) do not.
     """
-    scope = span.instrumentation_scope
-    # The Bedrock and Vertex clients name their scopes `com.anthropic.sdk.python.bedrock` / `.vertex`.
-    if scope is None or not (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE)):
+    if not ours_or_sdks(span):
         return False
     name = span.name
     if not name.startswith("anthropic.") or name in _NOT_CALLS:
@@ -396,7 +389,7 @@ class CallSpanProcessor(SpanProcessor):
             conversation = current_conversation()
             # `tracer.conversation(...)` for the SDK's call, tool-runner and tool spans; a client's own option,
             # already on the span, wins.
-            if (conversation is not None and _ours_or_sdks(span)
+            if (conversation is not None and ours_or_sdks(span)
                     and semconv.GEN_AI_CONVERSATION_ID not in raw_attributes(span)):  # fmt: skip
                 span.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation)
             if is_call_span(span):

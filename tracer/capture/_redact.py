@@ -27,7 +27,7 @@ from tracer import semconv
 from tracer._secrets import REDACTED as REDACTED  # re-exported: what scrubbing writes
 from tracer._secrets import SECRET_PATTERNS as SECRET_PATTERNS
 from tracer._secrets import scrub
-from tracer._spans import add_attributes, before_end, raw_attributes
+from tracer._spans import add_attributes, before_end, ours_or_sdks, raw_attributes
 
 log = logging.getLogger("tracer.capture")
 
@@ -75,8 +75,7 @@ class ContentRedactionProcessor(SpanProcessor):
         if not self.active:
             return
         try:
-            scope = span.instrumentation_scope
-            if scope is not None and (scope.name == semconv.SCOPE or scope.name.startswith(semconv.ANTHROPIC_SCOPE)):
+            if ours_or_sdks(span):
                 self._wrap_end(span)
         except Exception:
             log.debug("could not watch a span's content", exc_info=True)
