@@ -46,15 +46,9 @@ def _core_venv() -> Path:
 
 
 @pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def core(wheel: Path) -> Path:
     """The core venv with this checkout's wheel installed (no extras, no dependencies resolved again)."""
     venv = _core_venv()
-    wheels = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    (wheel,) = wheels.glob("claude_tracer-*.whl")
     subprocess.run(
         [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
         check=True, capture_output=True, timeout=300,
