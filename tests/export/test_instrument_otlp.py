@@ -15,11 +15,12 @@ import pytest
 
 from tests.export.receivers import RECEIVERS
 from tracer import semconv
+from tracer.fakeapi import roles
 
 pytest.importorskip("tracer.capture")
 pytest.importorskip("tracer.fakeapi")
 
-MODEL = "claude-sonnet-4-5"
+MODEL = roles().workhorse
 
 APP = textwrap.dedent(
     """

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+import httpx2
 
-from tracer.fakeapi import FakeAPI
+from tracer.fakeapi import FakeAPI, roles
 
-MODEL = "claude-haiku-4-5"
+MODEL = roles().cheap
+
+# How a streamed body that stalls past the read timeout, or breaks off, reaches the application. Before 2.15.0
+# the SDK let httpx2's own error through; from 2.15.0 on it wraps it, httpx2's error as the cause
+# (docs/compatibility.md). Neither is retried: the headers had arrived.
+SDK_WRAPS_STREAM_ERRORS = tuple(int(p) for p in anthropic.__version__.split(".")[:2]) >= (2, 15)
+STREAM_STALLED: type[Exception] = anthropic.APITimeoutError if SDK_WRAPS_STREAM_ERRORS else httpx2.ReadTimeout
+STREAM_BROKEN: type[Exception] = anthropic.APIConnectionError if SDK_WRAPS_STREAM_ERRORS else httpx2.RemoteProtocolError
 HELLO: list[Any] = [{"role": "user", "content": "Say hello."}]
 
 

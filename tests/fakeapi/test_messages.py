@@ -9,8 +9,9 @@ from typing import Any
 
 import anthropic
 import httpx2
+import pytest
 
-from tracer.fakeapi import FakeAPI, known_models
+from tracer.fakeapi import FakeAPI, known_models, retired_models, roles, served_models
 
 from ._sdk import HELLO, MODEL, ask, async_sdk, sdk
 
@@ -64,14 +65,31 @@ class TestMessage:
         )  # fmt: skip
         assert request.headers["x-custom"] == "1" and request.body["model"] == MODEL and request.model == MODEL
 
-    def test_every_model_the_sdk_names_is_served(self, api: FakeAPI) -> None:
+    def test_every_model_the_sdk_names_is_served_unless_the_api_retired_it(self, api: FakeAPI) -> None:
         client = sdk(api)
-        for model in known_models():
+        gone = retired_models()
+        for model in served_models():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # the SDK warns about its deprecated models
                 assert client.messages.create(**ask(model=model, max_tokens=8)).model == model
-        assert {m.id for m in client.models.list()} == set(known_models())
-        assert client.models.retrieve("claude-sonnet-4-5").lifecycle == "deprecated"
+        assert {m for m in known_models() if m not in gone} <= set(served_models())
+        assert {m.id for m in client.models.list()} == set(served_models())
+        assert client.models.retrieve(roles().deprecated).lifecycle == "deprecated"
+
+    def test_a_retired_model_gets_the_apis_404_not_found_error(self, api: FakeAPI) -> None:
+        with pytest.raises(anthropic.NotFoundError) as caught:
+            sdk(api).messages.create(**ask(model=roles().retired))
+        assert caught.value.status_code == 404
+        body: Any = caught.value.body
+        assert body["type"] == "error" and body["request_id"] == caught.value.request_id
+        assert body["error"] == {"type": "not_found_error", "message": f"model: {roles().retired}"}
+        with pytest.raises(anthropic.NotFoundError):
+            sdk(api).models.retrieve(roles().retired)
+
+    def test_the_roles_name_models_of_their_kind(self) -> None:
+        the = roles()
+        assert {the.cheap, the.workhorse, the.large, the.deprecated} <= set(served_models())
+        assert the.retired in retired_models() and the.as_of >= "2026-12-07"
 
 
 class TestStreamSequence:

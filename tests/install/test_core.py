@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tracer.fakeapi import roles
 from tracer.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ APP = textwrap.dedent(
 
     tracer.instrument()  # the default store: ./.tracer
     client = anthropic.Anthropic(api_key="test-key", base_url=sys.argv[1], max_retries=2)
-    ask = dict(model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "hello"}])
+    ask = dict(model=sys.argv[2], max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     for i in range(20):
         with tracer.tags(feature="core", n=str(i)):
             client.messages.create(**ask)
@@ -99,7 +100,7 @@ def test_the_core_install_instruments_and_stores_without_the_read_side(core: Pat
     assert site.returncode != 0, "the core venv must not have the dashboard extra"
 
     out = subprocess.run(
-        [str(core / "bin" / "python"), "-c", APP, core_fake_api], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [str(core / "bin" / "python"), "-c", APP, core_fake_api, roles().workhorse], cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={k: v for k, v in os.environ.items() if not k.startswith(("TRACER_", "OTEL_", "PYTHON"))},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer.fakeapi import FakeAPI
+from tracer.fakeapi import FakeAPI, roles
 
 REPO = Path(__file__).parents[2]
 
@@ -33,7 +33,7 @@ CHILD = textwrap.dedent(
     tracer.instrument(store={store!r})
     client = anthropic.Anthropic(api_key="test-key", base_url={url!r})
     for i in range(5):
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=32, messages=[{{"role": "user", "content": "hi"}}])
+        client.messages.create(model={model!r}, max_tokens=32, messages=[{{"role": "user", "content": "hi"}}])
     assert tracer.flush(10)
     from tracer.store import Store, _locks, compact
     with Store({store!r}, cache=True) as store:
@@ -69,7 +69,7 @@ _locks._msvcrt, _locks.LOCKING = _fake, True
 
 def run_child(tmp_path: Path, msvcrt: str = "", use_msvcrt: str = "") -> dict:
     with FakeAPI(seed=0, latency_scale=0.0) as api:
-        script = CHILD.format(repo=str(REPO), store=str(tmp_path / "store"), url=api.base_url, msvcrt=msvcrt, use_msvcrt=use_msvcrt)
+        script = CHILD.format(repo=str(REPO), store=str(tmp_path / "store"), url=api.base_url, model=roles().workhorse, msvcrt=msvcrt, use_msvcrt=use_msvcrt)
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])

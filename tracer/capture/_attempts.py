@@ -242,11 +242,15 @@ class _BodyObserver:
 
 def stream_error_type(exc: BaseException) -> str:
     """`error.type` of an attempt whose streamed body failed: `stream_timeout` for a stall past the read timeout,
-    `connection` for a broken connection, else the exception's class name."""
+    `connection` for a broken connection, else the exception's class name. The same for both generations of the
+    SDK: before 2.15.0 a stream read raised httpx2's own error; from 2.15.0 on, `APITimeoutError` /
+    `APIConnectionError` with the httpx2 error as its cause (docs/compatibility.md)."""
     name = type(exc).__name__
     if "Timeout" in name:
         return semconv.ERROR_TYPE_STREAM_TIMEOUT
-    if name in ("RemoteProtocolError", "ReadError", "NetworkError", "ConnectError", "CloseError"):
+    if isinstance(exc, APIConnectionError) or name in (
+        "RemoteProtocolError", "ReadError", "NetworkError", "ConnectError", "CloseError",
+    ):  # fmt: skip
         return semconv.ERROR_TYPE_CONNECTION
     return name
 

@@ -27,7 +27,7 @@ from typing import Any
 from tracer.fakeapi import _generate as gen
 from tracer.fakeapi import _iterations as it
 from tracer.fakeapi._batches import BatchStore
-from tracer.fakeapi._catalog import deprecated_models, known_models, profile_for
+from tracer.fakeapi._catalog import deprecated_models, profile_for, served_models
 from tracer.fakeapi._errors import ApiError, invalid
 from tracer.fakeapi._faults import ERROR_MESSAGES, OK, FaultRates, FaultSpecError, Outcome, parse_script, pick
 from tracer.fakeapi._http import HttpRequest, Reply
@@ -91,7 +91,7 @@ class App:
         self._sequence = itertools.count()
         self._ids = itertools.count()
         self._lock = threading.Lock()
-        self._models = frozenset(known_models())
+        self._models = frozenset(served_models())  # a retired model answers 404, as the API does
         self.ledger = Ledger()
         self.batches = BatchStore(self._batch_result, seed=seed, latency_scale=latency_scale, clock=clock)
 
@@ -492,7 +492,7 @@ class App:
 
     def _models_endpoint(self, rec: RecordedRequest, path: str, delay: float) -> Reply:
         if path == "/v1/models":
-            data = [self._model_info(m) for m in known_models()]
+            data = [self._model_info(m) for m in served_models()]
             page = {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
             return self._json(rec, page, delay=delay)
         model = path.removeprefix("/v1/models/")

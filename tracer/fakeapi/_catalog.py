@@ -73,3 +73,70 @@ def known_models() -> tuple[str, ...]:
 def deprecated_models() -> dict[str, str]:
     """Deprecated model ID -> the end-of-life date the SDK warns with (empty if the SDK has no such table)."""
     return _models.deprecated_models()
+
+
+# -- the API's model list, as data we keep and date (models.toml) ---------------------------------------------------
+
+_DATA = "models.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """A model for each kind of use, from models.toml's [roles]: what tests and the demo call when any model of
+    that kind will do, so that a retirement changes one line.
+
+    >>> roles().retired in retired_models()
+    True
+    """
+
+    cheap: str
+    workhorse: str
+    large: str
+    deprecated: str
+    retired: str
+    as_of: str
+
+
+@cache
+def _data() -> dict[str, typing.Any]:
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads(resources.files("tracer.fakeapi").joinpath(_DATA).read_text(encoding="utf-8"))
+
+
+@cache
+def roles() -> Roles:
+    """The models by role (models.toml), checked against the list they come from."""
+    data = _data()
+    found = Roles(**data["roles"], as_of=str(data["as_of"]))
+    status = {name: entry["status"] for name, entry in data["models"].items()}
+    for role in ("cheap", "workhorse", "large"):
+        if status.get(getattr(found, role)) != "active":
+            raise ValueError(f"models.toml: the {role} role names {getattr(found, role)!r}, which is not active")
+    if status.get(found.retired) != "retired":
+        raise ValueError(f"models.toml: the retired role names {found.retired!r}, which is not retired")
+    return found
+
+
+@cache
+def retired_models() -> dict[str, str]:
+    """Retired model ID -> its retirement date ('' when not recorded): the API answers 404 for these."""
+    return {
+        name: str(entry.get("retired", ""))
+        for name, entry in _data()["models"].items()
+        if entry["status"] == "retired"
+    }
+
+
+@cache
+def served_models() -> tuple[str, ...]:
+    """Every model ID the fake API answers: models.toml's active and deprecated ones, then any other the installed
+    SDK names (a newer SDK's new models) unless models.toml says it retired.
+
+    >>> "claude-sonnet-4-6" in served_models(), roles().retired in served_models()
+    (True, False)
+    """
+    listed = [name for name, entry in _data()["models"].items() if entry["status"] != "retired"]
+    gone = retired_models()
+    return tuple(dict.fromkeys([*listed, *(m for m in known_models() if m not in gone)]))

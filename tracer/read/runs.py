@@ -96,11 +96,16 @@ def traces(
             spans_params += params
         ids = _column(
             store,
-            f"""(SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.duration_ms DESC NULLS LAST LIMIT ?)
+            # A run's duration is the extent of all its spans: a run whose root span was not kept (it ran in another
+            # process) can outlast each of its calls, so its calls are ranked together by their extent.
+            f"""(SELECT c.trace_id FROM calls c {calls_where} AND c.trace_key IN (
+                   SELECT c.trace_key FROM calls c {calls_where} GROUP BY c.trace_key
+                    ORDER BY max(epoch_us(c.start_time) + coalesce(c.duration_ms, 0) * 1000) - min(epoch_us(c.start_time))
+                    DESC LIMIT ?))
                 UNION
                 (SELECT s.trace_id FROM spans s {spans_clause} {"AND" if spans_clause else "WHERE"} s.parent_span_id IS NULL
                  ORDER BY s.duration_ms DESC NULLS LAST LIMIT ?)""",
-            [*params, n, *spans_params, n],
+            [*params, *params, n, *spans_params, n],
         )
     picked = list(dict.fromkeys(ids))
     outer = []
