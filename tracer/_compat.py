@@ -30,6 +30,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -322,3 +323,45 @@ def streamed_message_state(recorder: Any) -> tuple[Any, Any, bool] | None:
 def proxy_has_no_instrument(instrument: Any) -> bool:
     """Whether an instrument is the OpenTelemetry API's proxy with no real instrument behind it yet."""
     return parts().proxy_instruments and getattr(instrument, "_real_instrument", instrument) is None
+
+
+def use_own_ids(tracer: Any) -> Any:
+    """`tracer` (an SDK `Tracer` of ours), taking span ids from claude-tracer's own random stream rather than its
+    provider's generator: the attempt spans it starts on our worker thread then draw nothing from the
+    application's global `random` (tracer/_ids.py). The SDK's `Tracer` keeps its generator in the attribute
+    `id_generator` (opentelemetry-sdk 1.x); where it does not, the provider's generator stays (ids as good, drawn
+    from the global stream). Never raises; returns `tracer`."""
+    try:
+        if isinstance(getattr(tracer, "id_generator", None), _id_generator_base()):
+            from tracer._ids import OwnIdGenerator
+
+            tracer.id_generator = OwnIdGenerator()
+    except Exception:
+        log.debug("tracer: could not give our tracer its own id generator", exc_info=True)
+    return tracer
+
+
+def _id_generator_base() -> type:
+    from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+    return IdGenerator
+
+
+# OpenTelemetry's OTLP exporters draw their retry jitter from the module-level `random` (`random.uniform`), on the
+# thread that exports: a thread of ours. Each module that does so gets a private `random.Random` under that name.
+_BACKOFF_MODULES = ("opentelemetry.exporter.otlp.proto.grpc.exporter", "opentelemetry.exporter.otlp.common.http")
+
+
+def private_backoff_random() -> None:
+    """Give the OTLP exporter modules (those imported) a random stream of their own for their retry jitter, so a
+    collector that is down makes no draws from the application's seeded `random`. Without it (another layout of
+    those modules), their jitter draws from the global stream. Never raises."""
+    import random as _random
+
+    for name in _BACKOFF_MODULES:
+        module = sys.modules.get(name)
+        try:
+            if module is not None and getattr(module, "random", None) is _random:
+                module.random = _random.Random()  # type: ignore[attr-defined]  # same methods, own state
+        except Exception:
+            log.debug("tracer: could not give %s its own random", name, exc_info=True)

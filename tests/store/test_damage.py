@@ -95,6 +95,28 @@ class TestCache:
             assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
         assert warnings_about(caplog, "cache") == []
 
+    def test_a_cache_from_another_duckdb_major_is_rebuilt_with_one_message(self, tmp_path, caplog):
+        """DuckDB 2 writes files DuckDB 1 cannot open: a cache left by the other major (the application's venv and
+        the dashboard's can differ) is recognised by the version written beside it and rebuilt, not an error."""
+        import duckdb
+
+        calls = cache_store(tmp_path)
+        cache = tmp_path / ".cache" / "reader-0.duckdb"
+        engine = cache.with_name(cache.name + ".engine")
+        assert engine.read_text() == duckdb.__version__
+        other = "1.1.3" if duckdb.__version__.startswith("2.") else "2.0.1"
+        engine.write_text(other)
+        with caplog.at_level(logging.WARNING, logger="tracer.store"), Store(tmp_path, cache=True) as store:
+            assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
+            assert store.cache_path == cache
+        (warning,) = warnings_about(caplog, str(cache))
+        assert f"DuckDB {other}" in warning and "rebuilding" in warning
+        assert engine.read_text() == duckdb.__version__
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tracer.store"), Store(tmp_path, cache=True) as store:
+            assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
+        assert warnings_about(caplog, "cache") == []
+
     def test_a_partial_cache_file_is_rebuilt(self, tmp_path, caplog):
         calls = cache_store(tmp_path)
         cache = tmp_path / ".cache" / "reader-0.duckdb"

@@ -26,6 +26,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from tracer import _compat, semconv
+from tracer._ids import OwnIdGenerator
 from tracer.capture import _attempts, _metrics, _worker
 from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
@@ -33,6 +34,9 @@ from tracer.capture._calls import CallSpanProcessor, set_unsampled_sink
 from tracer.capture._patch import Patcher
 
 log = logging.getLogger("tracer.capture")
+# Bound at import: flush() and the exit handler time their work on threads of ours, and an application that patches
+# `time` (freezegun, time-machine) must not see them call its patch.
+_monotonic = time.monotonic
 
 ENV_STORE = "TRACER_STORE"
 ENV_PROMETHEUS_PORT = "TRACER_PROMETHEUS_PORT"
@@ -175,7 +179,7 @@ def _setup(
     if not isinstance(tp, TracerProvider):
         if tracer_provider is not None:
             raise TypeError("tracer_provider must be an opentelemetry.sdk.trace.TracerProvider")
-        tp = TracerProvider(resource=resource)
+        tp = TracerProvider(resource=resource, id_generator=OwnIdGenerator())  # never the app's global random
         trace.set_tracer_provider(tp)
         if trace.get_tracer_provider() is not tp:  # someone else won the race to register one
             tp = trace.get_tracer_provider()
@@ -244,7 +248,7 @@ def _setup(
     # naming the SDK version, about any it did not; the features that need them are left out, the rest works).
     _metrics.configure(mp.get_meter(semconv.SCOPE), tags=metric_tags)  # tag keys that label the cost counter
     _worker.start()
-    tracer = tp.get_tracer(semconv.SCOPE)
+    tracer = _compat.use_own_ids(tp.get_tracer(semconv.SCOPE))  # spans started on our worker: our own ids
     content = {"max_content_bytes": max_content_bytes} if capture_content else None
     _compat.warn_missing(_compat.parts())
     patcher = Patcher(AttemptRecorder(tracer), content, BatchResultRecorder(tracer, cost.default_table))
@@ -263,7 +267,7 @@ def _teardown() -> None:
     if state.patcher is not None:
         state.patcher.undo()
     _metrics.reset()
-    _finish(state, time.monotonic() + _exit_timeout_s())
+    _finish(state, _monotonic() + _exit_timeout_s())
     if state.prometheus_server is not None:
         try:
             server, _thread = state.prometheus_server
@@ -289,7 +293,7 @@ def _exit_timeout_s() -> float:
 
 
 def _remaining_ms(deadline: float) -> int:
-    return max(int((deadline - time.monotonic()) * 1000), 0)
+    return max(int((deadline - _monotonic()) * 1000), 0)
 
 
 def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
@@ -356,7 +360,7 @@ def _at_exit() -> None:
     if state is None:
         return
     try:
-        _finish(state, time.monotonic() + _exit_timeout_s(), exiting=True)
+        _finish(state, _monotonic() + _exit_timeout_s(), exiting=True)
     except Exception:
         log.debug("could not finish at exit", exc_info=True)
     # Done: a flush() or uninstrument() from an exit handler that runs after this one has nothing left to do.
@@ -413,7 +417,7 @@ def flush(timeout_s: float = 10.0) -> bool:
     if state is None:
         return True
     try:
-        deadline = time.monotonic() + max(timeout_s, 0.0)
+        deadline = _monotonic() + max(timeout_s, 0.0)
         lost_before = _lost(state)
         if not _in_background("drain", lambda: _worker.drain(deadline=deadline)).wait(deadline):
             return False
@@ -450,7 +454,7 @@ class _Job:
             self.done.set()
 
     def wait(self, deadline: float) -> bool:
-        return self.done.wait(max(deadline - time.monotonic(), 0.0)) and self.ok
+        return self.done.wait(max(deadline - _monotonic(), 0.0)) and self.ok
 
 
 _jobs: dict[int, tuple[object, _Job]] = {}

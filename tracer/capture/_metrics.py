@@ -23,12 +23,17 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 
 from tracer import _compat, semconv
 from tracer.capture import _worker
 
 log = logging.getLogger("tracer.capture")
+# Counters are recorded in an empty context, so that the SDK samples no exemplar for them: its reservoir for sums
+# picks which measurement to keep with the module-level `random`, which would draw from the application's seeded
+# stream on our thread. Histograms keep their exemplars (one per bucket, no random draw): latency links to traces.
+_NO_EXEMPLAR = Context()
 
 
 ENV_METRIC_TAGS = "TRACER_METRIC_TAGS"
@@ -208,7 +213,7 @@ def _flush_batch() -> None:
     if inst is None:
         return
     for (name, labels), n in counts.items():
-        getattr(inst, name).add(n, dict(labels))
+        getattr(inst, name).add(n, dict(labels), context=_NO_EXEMPLAR)
     for (field, model, kind), value in gauges.items():
         labels = {semconv.METRIC_ATTR_RATELIMIT_KIND: kind}
         if model is not None:
@@ -334,7 +339,7 @@ def _record_call(
         if cost is not None:
             cost_labels = dict(base)
             cost_labels.update(_tag_labels.labels(attrs))
-            inst.cost.add(cost, cost_labels, context=ctx)
+            inst.cost.add(cost, cost_labels, context=_NO_EXEMPLAR)
         elif extra.get(semconv.COST_UNPRICED):
             _count("unpriced", base)
         breakdown = extra.get(semconv.COST_ITERATIONS)  # issue 18: every refused iteration, by category (cost owner)
@@ -364,7 +369,7 @@ def _record_latest(instruments: tuple[Any, ...], attrs: Mapping[str, Any], label
     ):
         value = get(key)
         if type(value) is int and value >= 0:
-            instrument.add(value, counted, context=ctx)
+            instrument.add(value, counted, context=_NO_EXEMPLAR)
     for instrument, key in ((op_in, semconv.GEN_AI_USAGE_INPUT_TOKENS), (op_out, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)):
         value = get(key)
         if type(value) is int:

@@ -25,6 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("tracer.capture")
+# Bound at import: this module runs on our thread, and an application that patches `time.sleep` or `time.monotonic`
+# (its tests, freezegun, time-machine) must never see that thread call its patch.
+_sleep = time.sleep
+_monotonic = time.monotonic
 
 INTERVAL_S = 0.05
 MAX_PENDING = 200_000
@@ -81,8 +85,8 @@ def drain(polite: bool = False, deadline: float | None = None) -> bool:
             n += 1
             if n % _YIELD_EVERY == 0:
                 if polite:
-                    time.sleep(0)
-                if deadline is not None and time.monotonic() >= deadline:
+                    _sleep(0)
+                if deadline is not None and _monotonic() >= deadline:
                     break
         for hook in _after:
             try:
@@ -110,7 +114,7 @@ def stop(deadline: float | None = None) -> bool:
     thread, _thread = _thread, None
     if thread is not None and thread is not threading.current_thread():
         # It finishes the drain it is in (ours would wait for it on the lock anyway).
-        thread.join(timeout=2 if deadline is None else max(deadline - time.monotonic(), 0.0))
+        thread.join(timeout=2 if deadline is None else max(deadline - _monotonic(), 0.0))
     return drain(deadline=deadline)
 
 

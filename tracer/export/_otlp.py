@@ -53,6 +53,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from tracer import _compat
 
 log = logging.getLogger("tracer.export")
+# Bound at import: exports run on threads of ours, which must never call an application's patched `time`.
+_monotonic = time.monotonic
 
 GRPC = "grpc"
 HTTP = "http/protobuf"
@@ -172,6 +174,7 @@ def otlp_exporters(
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetrics
 
         metrics = HttpMetrics(endpoint=None if metric_endpoint is None else _http_url(metric_endpoint, "metrics"), **kwargs)
+    _compat.private_backoff_random()  # their retry jitter runs on our threads: not from the app's `random`
     where = _describe(spans, span_endpoint, span_protocol)
     guarded_spans = GuardedSpanExporter(spans, where)
     guarded_metrics = GuardedMetricExporter(metrics, _describe(metrics, metric_endpoint, metric_protocol))
@@ -224,7 +227,7 @@ class _Guard:
         self,
         where: str,
         what: str,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = _monotonic,
         address: tuple[str, int] | None = None,
     ) -> None:
         self.where = where
@@ -310,7 +313,7 @@ def guards_of(span_exporter: object) -> list[_Guard]:
 def abandon_exports(at: float | None = None, guards: Sequence[_Guard] | None = None) -> None:
     """Stop waiting for the exports of `guards` (default: every guard) at monotonic time `at` (default: now), and
     drop their later exports at once: their exporters are being shut down (exit, `uninstrument()`). Never raises."""
-    when = time.monotonic() if at is None else at
+    when = _monotonic() if at is None else at
     for guard in list(_guards) if guards is None else guards:
         guard.abandon_at = when
 
@@ -407,16 +410,16 @@ class _Runner:
 
 
 def _run(guard: _Guard, call: Callable[[], Any], ok: Any) -> bool:
-    if time.monotonic() >= guard.abandon_at:
+    if _monotonic() >= guard.abandon_at:
         guard.dropped(1)
         return False
     if not guard.allowed() or not guard.reachable():
         return False
-    started = time.monotonic()
+    started = _monotonic()
     outcome, heard, done = guard.runner.submit(call)
-    while not done.wait(min(_POLL_S, max(guard.abandon_at - time.monotonic(), 0.0))):
-        if time.monotonic() >= guard.abandon_at:  # the call goes on in the runner's thread, unwatched
-            reason = failure_reason(list(heard), time.monotonic() - started)
+    while not done.wait(min(_POLL_S, max(guard.abandon_at - _monotonic(), 0.0))):
+        if _monotonic() >= guard.abandon_at:  # the call goes on in the runner's thread, unwatched
+            reason = failure_reason(list(heard), _monotonic() - started)
             guard.failed(f"{reason}; given up when the exporter was shut down")
             return False
     result = outcome[0] if outcome else None
@@ -426,7 +429,7 @@ def _run(guard: _Guard, call: Callable[[], Any], ok: Any) -> bool:
     if result == ok:
         guard.succeeded()
         return True
-    guard.failed(failure_reason(heard, time.monotonic() - started))
+    guard.failed(failure_reason(heard, _monotonic() - started))
     return False
 
 

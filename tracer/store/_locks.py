@@ -14,6 +14,7 @@ import time
 from types import ModuleType
 
 log = logging.getLogger("tracer.store")
+_sleep = time.sleep  # bound at import: the store's thread never calls an application's patched `time.sleep`
 
 _fcntl: ModuleType | None
 _msvcrt: ModuleType | None
@@ -48,7 +49,7 @@ def lock(fd: int, *, blocking: bool) -> bool:
             except OSError:
                 if not blocking:
                     return False
-            time.sleep(0.05)  # LK_LOCK gives up after ten seconds; wait as long as flock would
+            _sleep(0.05)  # LK_LOCK gives up after ten seconds; wait as long as flock would
     if not _warned:
         _warned = True
         log.warning(

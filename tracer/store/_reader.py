@@ -161,13 +161,13 @@ class Store:
     def arrow(self, query: str, params: Params = None) -> Any:
         """Run read-only SQL; a pyarrow Table."""
 
-        def fetch(result: Any) -> Any:
-            for name in ("to_arrow_table", "fetch_arrow_table", "arrow"):  # DuckDB 2 renamed it
-                if hasattr(result, name):
-                    return getattr(result, name)()
-            raise AttributeError("this DuckDB gives no Arrow table")
+        # A relation, not the DB-API result of `execute`: DuckDB 2 deprecates Arrow from the latter (an extra copy).
+        # `to_arrow_table` is DuckDB 1.4's and 2's name, `arrow` the older one's.
+        def fetch(cursor: Any) -> Any:
+            relation = cursor.sql(query, params=params)
+            return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
-        return self._query(query, params, fetch)
+        return self._query(query, params, fetch, relation=True)
 
     def refresh(self) -> None:
         """Load segments written since the last refresh (and forget compacted or pruned ones)."""
@@ -202,11 +202,11 @@ class Store:
         with self._lock:
             return self._con.cursor()
 
-    def _query(self, query: str, params: Params, fetch: Any) -> Any:
+    def _query(self, query: str, params: Params, fetch: Any, relation: bool = False) -> Any:
         for attempt in range(2):
             cursor = self._cursor()
             try:
-                return fetch(cursor.execute(query, params))
+                return fetch(cursor) if relation else fetch(cursor.execute(query, params))
             except Exception as exc:
                 if attempt or not self._recover(exc):
                     raise
@@ -623,6 +623,7 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
             os.close(fd)
             continue
         path = directory / f"reader-{n}.duckdb"
+        _forget_other_engines(path)
         for attempt in range(2):
             try:
                 con.execute(f"ATTACH {_quote(str(path))} AS _store")
@@ -631,6 +632,7 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
                 except Exception:
                     current = not con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = '_store'").fetchall()
                 if current:
+                    _engine_file(path).write_text(_engine())
                     return path, fd
                 # Another layout: start from an empty file (dropping the tables would keep the file's size).
                 con.execute("DETACH _store")
@@ -649,6 +651,37 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         os.close(fd)
         return None, None
     return None, None
+
+
+def _engine() -> str:
+    import duckdb
+
+    return str(duckdb.__version__)
+
+
+def _engine_file(cache: Path) -> Path:
+    """Beside each cache file, the DuckDB version that wrote it: DuckDB 2 writes files DuckDB 1 cannot open, and a
+    file DuckDB 2 opened from 1 may be upgraded for good, so a cache is never shared across majors."""
+    return cache.with_name(cache.name + ".engine")
+
+
+def _forget_other_engines(cache: Path) -> None:
+    """Delete a cache written by another DuckDB major (an application's venv and the dashboard's can differ), with
+    one message: it is rebuilt from the segments, which any version reads. Never raises."""
+    try:
+        written_by = _engine_file(cache).read_text().strip()
+    except OSError:
+        return
+    if written_by.split(".")[0] == _engine().split(".")[0]:
+        return
+    log.warning(
+        "tracer store: the reader cache %s was written by DuckDB %s and this is DuckDB %s; rebuilding it from the "
+        "segments (nothing is lost: the cache only holds what the segments hold)",
+        cache, written_by, _engine(),
+    )  # fmt: skip
+    for stale in (cache, cache.with_name(cache.name + ".wal"), _engine_file(cache)):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 class _StaleCache(Exception):
