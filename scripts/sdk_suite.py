@@ -4,6 +4,7 @@
     python scripts/sdk_suite.py                    # the anthropic version installed in .venv
     python scripts/sdk_suite.py --version 2.0.0    # another one
     python scripts/sdk_suite.py --version oldest --capture  # the lower bound of our range, and tests/capture on it
+    python scripts/sdk_suite.py --version newest   # the newest release inside our range, as pip finds it today
 
 For one anthropic version it keeps, under `.cache/sdk-suite/<version>/` (reused while its inputs are unchanged):
 a venv with that anthropic, the test dependencies its sdist declares (pinned as its own lock file pins them,
@@ -164,6 +165,27 @@ def oldest_supported() -> str:
     return ".".join(parts + ["0"] * (3 - len(parts)))
 
 
+def newest_supported() -> str:
+    """The newest release of anthropic inside claude-tracer's declared range (no pre-releases), as the package index
+    lists it today: what a user who installs claude-tracer now gets."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    spec = SpecifierSet(re.sub(r"^\s*anthropic\s*", "", declared_range()).split(";")[0].strip())
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "index", "versions", "anthropic", "--disable-pip-version-check"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    listed = re.search(r"Available versions:\s*(.+)", out.stdout)
+    if not listed:
+        raise SystemExit(f"sdk-suite: could not read anthropic's releases from pip: {out.stdout[-300:]}")
+    versions = [Version(v.strip()) for v in listed.group(1).split(",") if v.strip()]
+    inside = [v for v in versions if not v.is_prerelease and v in spec]
+    if not inside:
+        raise SystemExit(f"sdk-suite: no anthropic release inside {declared_range()!r}")
+    return str(max(inside))
+
+
 def build(version: str, home: Path) -> tuple[Path, Path]:
     """The cached venv and sdist tree for `version`; (re)built when missing or when their inputs changed."""
     venv = home / "venv"
@@ -300,15 +322,16 @@ def run_capture(python: Path, version: str, logs: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--version", help="anthropic version to test, or `oldest` (the lower bound of our range); "
-                        "default: the one in .venv")  # fmt: skip
+    parser.add_argument("--version", help="anthropic version to test, `oldest` (the lower bound of our range) or "
+                        "`newest` (the newest release inside it); default: the one in .venv (the lock's)")  # fmt: skip
     parser.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default: auto)")
     parser.add_argument("--capture", action="store_true", help="also run our tests/capture against this version")
     parser.add_argument("--no-suite", action="store_true", help="only build the environment (and --capture)")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("SDK_SUITE_CACHE", REPO / ".cache" / "sdk-suite")))
     args = parser.parse_args(argv)
 
-    version = oldest_supported() if args.version == "oldest" else args.version or installed_version()
+    named = {"oldest": oldest_supported, "newest": newest_supported}
+    version = named[args.version]() if args.version in named else args.version or installed_version()
     home = args.cache / version
     home.mkdir(parents=True, exist_ok=True)
     log(f"anthropic {version}; claude-tracer declares {declared_range()!r}")

@@ -27,7 +27,7 @@ from typing import Any
 from tracer.fakeapi import _generate as gen
 from tracer.fakeapi import _iterations as it
 from tracer.fakeapi._batches import BatchStore
-from tracer.fakeapi._catalog import deprecated_models, profile_for, served_models
+from tracer.fakeapi._catalog import is_deprecated, profile_for, served_models
 from tracer.fakeapi._errors import ApiError, invalid
 from tracer.fakeapi._faults import ERROR_MESSAGES, OK, FaultRates, FaultSpecError, Outcome, parse_script, pick
 from tracer.fakeapi._http import HttpRequest, Reply
@@ -478,7 +478,7 @@ class App:
 
     def _model_info(self, model: str) -> dict[str, Any]:
         profile = profile_for(model)
-        deprecated = model in deprecated_models()
+        deprecated = is_deprecated(model)
         name = model.removeprefix("claude-").split("-20")[0].replace("-", " ").title()
         return {
             "type": "model",

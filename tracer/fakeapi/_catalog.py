@@ -129,6 +129,12 @@ def retired_models() -> dict[str, str]:
     }
 
 
+def is_deprecated(model: str) -> bool:
+    """Deprecated by models.toml, or by the installed SDK's own table (a newer SDK may know before we do)."""
+    entry = _data()["models"].get(model)
+    return (entry is not None and entry["status"] == "deprecated") or model in deprecated_models()
+
+
 @cache
 def served_models() -> tuple[str, ...]:
     """Every model ID the fake API answers: models.toml's active and deprecated ones, then any other the installed
