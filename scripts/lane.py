@@ -52,14 +52,15 @@ def uv() -> str:
 
 
 def interpreter(version: str) -> str:
-    """A Python `version` (3.13) already on this machine: on PATH, else under pyenv's versions."""
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
+    """A Python `version` (3.13) already on this machine: pyenv's own build (not its shim, which answers only for
+    the selected version), else one on PATH that runs."""
     root = os.environ.get("PYENV_ROOT", "/root/.pyenv")
-    matches = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"))
-    if matches:
-        return matches[-1]
+    candidates = sorted(glob.glob(f"{root}/versions/{version}.*/bin/python{version}"), reverse=True)
+    on_path = shutil.which(f"python{version}")
+    for candidate in [*candidates, *([on_path] if on_path else [])]:
+        works = subprocess.run([candidate, "-c", "import sys; print(sys.version)"], capture_output=True, check=False)
+        if works.returncode == 0:
+            return candidate
     raise SystemExit(f"lane: no Python {version} on this machine (PATH or {root}/versions); uv may not download one")
 
 

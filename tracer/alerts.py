@@ -61,6 +61,13 @@ _W = _minutes(SHARE_WINDOW)
 _UNPRICED = _prom(semconv.METRIC_UNPRICED_CALLS)
 
 
+def _either(released: str, latest: str, suffix: str, selector: str, window: str) -> str:
+    """`rate()` of a histogram under its released GenAI name or its newest one (OTEL_SEMCONV_STABILITY_OPT_IN), so
+    a rule works whichever names the application emits. With both (`/dup`) the series share their labels and `or`
+    keeps one of each; with the newest alone, the released name still carries the non-inference operations."""
+    return (f"rate({_prom(released, suffix)}{selector}[{window}]) or rate({_prom(latest, suffix)}{selector}[{window}])")
+
+
 def _share(matcher: str) -> str:
     per = f"sum by ({_BY_MODEL}) (rate({_ATTEMPTS}[{_W}]))"
     return f"sum by ({_BY_MODEL}) (rate({_ATTEMPTS}{{{matcher}}}[{_W}])) / {per}"
@@ -106,7 +113,7 @@ ALERTS: tuple[Alert, ...] = (
           SERVER_ERROR_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 5xx (other than 529)"),
     Alert("ClaudeLatencyP95High", f"claude:call_duration_seconds:p95_{_W}",
           f"histogram_quantile(0.95, sum by ({_BY_MODEL}, le) "
-          f"(rate({_prom(semconv.METRIC_OPERATION_DURATION, '_bucket')}[{_W}])))", ">",
+          f"({_either(semconv.METRIC_OPERATION_DURATION, semconv.METRIC_INFERENCE_DURATION, '_bucket', '', _W)}))", ">",
           P95_LATENCY_S, "{{ $labels.gen_ai_request_model }}: p95 call latency {{ $value | humanizeDuration }}"),
     Alert("ClaudeSpendOverDailyBudget", "claude:cost_usd:projected_daily",
           f"sum by (job) (rate({_prom(semconv.METRIC_COST)}[{_minutes(SPEND_WINDOW)}])) * 86400", ">",

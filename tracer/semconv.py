@@ -18,8 +18,15 @@ Which GenAI conventions (checked 2026-11-29, see docs/production.md for the page
   docs/gen-ai/README.md), the newest names of open-telemetry/semantic-conventions-genai (main, no tagged release
   yet; read at the commit that merged PR #374, docs/gen-ai/gen-ai-token-metrics.md): token usage as one counter
   per kind (`gen_ai.client.inference.usage.*`, by `gen_ai.token.modality`) and per-operation histograms
-  (`gen_ai.client.inference.operation.*`) in place of `gen_ai.client.token.usage`. `gen_ai_latest_experimental/dup`
-  emits both sets (the `/dup` form the HTTP and database transitions use; the GenAI SIG defines no `/dup`).
+  (`gen_ai.client.inference.operation.*`) in place of `gen_ai.client.token.usage`; and, since PR #521 (read
+  2026-12-07: "Use `gen_ai.client.inference.duration` metric instead of `gen_ai.client.operation.duration` and move
+  inference signals to one file", a breaking change merged 2026-10-06), inference latency as
+  `gen_ai.client.inference.duration` (`gen_ai.client.operation.duration` stays for the other operations, such as
+  `count_tokens`) and stream timing as `gen_ai.client.inference.time_to_first_chunk`. Its
+  `gen_ai.client.inference.time_per_output_chunk` (one point per chunk after the first) is not emitted: timing
+  every SSE event on the application's thread costs more than it tells next to the call's own tokens per second.
+  `gen_ai_latest_experimental/dup` emits both sets (the `/dup` form the HTTP and database transitions use; the
+  GenAI SIG defines no `/dup`).
 - HTTP client span attributes: semantic-conventions v1.41.0 docs/http/http-spans.md (stable).
 """
 
@@ -221,6 +228,11 @@ METRIC_INFERENCE_CACHE_WRITE_TOKENS: Final = "gen_ai.client.inference.usage.cach
 METRIC_INFERENCE_REASONING_TOKENS: Final = "gen_ai.client.inference.usage.reasoning.output_tokens"  # counter
 METRIC_INFERENCE_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"  # histogram
 METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"  # histogram
+METRIC_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"  # s, histogram: inference operations only
+METRIC_INFERENCE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"  # s, histogram
+# The operations whose latency goes to gen_ai.client.inference.duration under the opt-in (#521's inference
+# operation names); any other (count_tokens, batch) stays on gen_ai.client.operation.duration.
+INFERENCE_OPERATIONS: Final = frozenset({"chat", "text_completion", "generate_content"})
 
 SEMCONV_OPT_IN_ENV: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SEMCONV_GEN_AI_LATEST: Final = "gen_ai_latest_experimental"  # the newest names instead of the released ones
@@ -264,6 +276,8 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_INFERENCE_REASONING_TOKENS: ("counter", "{token}"),
     METRIC_INFERENCE_OPERATION_INPUT_TOKENS: ("histogram", "{token}"),
     METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS: ("histogram", "{token}"),
+    METRIC_INFERENCE_DURATION: ("histogram", "s"),
+    METRIC_INFERENCE_TIME_TO_FIRST_CHUNK: ("histogram", "s"),
     METRIC_TOKENS: ("counter", "{token}"),
     METRIC_ATTEMPTS: ("counter", "{attempt}"),
     METRIC_RETRIES: ("counter", "{retry}"),

@@ -144,11 +144,12 @@ class TestConventions:
                                          + (usage.cache_creation_input_tokens or 0))  # fmt: skip
 
     @pytest.mark.parametrize(("opt_in", "released", "latest"), [
+        (None, True, False),
         ("gen_ai_latest_experimental", False, True),
         ("http,gen_ai_latest_experimental/dup", True, True),
     ])  # fmt: skip
     def test_opt_in_emits_the_newest_names(self, fake_api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
-                                           opt_in: str, released: bool, latest: bool) -> None:  # fmt: skip
+                                           opt_in: str | None, released: bool, latest: bool) -> None:  # fmt: skip
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -156,11 +157,18 @@ class TestConventions:
         from tests.conftest import metric_points
         from tracer.capture import _worker
 
-        monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt_in)
+        if opt_in is None:
+            monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+        else:
+            monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt_in)
         reader = InMemoryMetricReader()
         tracer.instrument(store=False, meter_provider=MeterProvider(metric_readers=[reader]))
         try:
-            message = sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+            client = sync_client(fake_api)
+            message = client.messages.create(model=MODEL, max_tokens=32, messages=HELLO)
+            with client.messages.stream(model=MODEL, max_tokens=32, messages=HELLO) as stream:
+                streamed = stream.get_final_message()
+            client.messages.count_tokens(model=MODEL, messages=HELLO)
             _worker.drain()
         finally:
             tracer.uninstrument()
@@ -171,10 +179,20 @@ class TestConventions:
         assert bool(inputs) is latest and bool(per_call) is latest
         if latest:
             ((attrs, point),) = outputs
-            assert point.value == message.usage.output_tokens
+            assert point.value == message.usage.output_tokens + streamed.usage.output_tokens
             assert attrs[semconv.GEN_AI_TOKEN_MODALITY] == semconv.TOKEN_MODALITY_UNKNOWN
             assert semconv.GEN_AI_TOKEN_MODALITY not in per_call[0][0]  # percentiles across modalities do not add up
-        assert metric_points(reader, semconv.METRIC_OPERATION_DURATION)  # unchanged in both
+        # Latency and time to first chunk (#521): inference on the inference names with the opt-in, on the operation
+        # names without it (and both with /dup); count_tokens is no inference and stays on the operation name.
+        def operations(name: str) -> list[str]:
+            return sorted(a[semconv.GEN_AI_OPERATION_NAME] for a, _ in metric_points(reader, name))
+
+        chat = [o for o in operations(semconv.METRIC_INFERENCE_DURATION) if o == "chat"]
+        assert len(chat) == (1 if latest else 0)  # one series: the plain call and the stream share their labels
+        assert ("chat" in operations(semconv.METRIC_OPERATION_DURATION)) is released
+        assert len([o for o in operations(semconv.METRIC_OPERATION_DURATION) if o != "chat"]) == 1  # count_tokens
+        assert bool(metric_points(reader, semconv.METRIC_INFERENCE_TIME_TO_FIRST_CHUNK)) is latest
+        assert bool(metric_points(reader, semconv.METRIC_TIME_TO_FIRST_CHUNK)) is released
 
 
 class TestPlatformProviders:

@@ -43,8 +43,14 @@ class Run:
         self.summary = summary
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+# The GenAI names the workload emits: the released ones, and the newest alone (OTEL_SEMCONV_STABILITY_OPT_IN, where
+# inference latency is gen_ai.client.inference.duration and token usage a counter per kind). Every panel and rule
+# must work with either.
+CONVENTIONS = [None, "gen_ai_latest_experimental"]
+
+
+@pytest.fixture(scope="module", params=CONVENTIONS, ids=["released-names", "opt-in-newest-names"])
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     binary = require_system_tool("prometheus")
     for module in ("tracer.capture", "tracer.fakeapi"):  # the workload's parts, built in other areas
         if importlib.util.find_spec(module) is None:
@@ -53,6 +59,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     metrics_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
     env["ANTHROPIC_OPEN_TELEMETRY"] = env.get("ANTHROPIC_OPEN_TELEMETRY", "true")
+    if request.param is not None:
+        env["OTEL_SEMCONV_STABILITY_OPT_IN"] = request.param
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(stack.ROOT), env.get("PYTHONPATH")]))
     rules = stack.ROOT / "deploy" / "prometheus" / "rules" / "claude-tracer.rules.yml"  # as the compose stack loads them
     with Prometheus(binary, workdir, [f"127.0.0.1:{metrics_port}"], rule_files=(rules,)) as prometheus:

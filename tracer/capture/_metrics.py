@@ -109,8 +109,22 @@ class _Instruments:
                 name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets or ())
             )
 
+        # Released names: every operation's latency on gen_ai.client.operation.duration. Newest (#521): inference
+        # on gen_ai.client.inference.duration, the other operations (count_tokens) still on the operation one.
+        self.released = released
         self.duration = make(semconv.METRIC_OPERATION_DURATION, "GenAI operation duration", semconv.DURATION_BUCKETS)
-        self.ttft = make(semconv.METRIC_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
+        self.inference_duration = (
+            make(semconv.METRIC_INFERENCE_DURATION, "GenAI inference duration", semconv.DURATION_BUCKETS)
+            if latest else None
+        )  # fmt: skip
+        self.ttft = (
+            make(semconv.METRIC_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
+            if released else None
+        )  # fmt: skip
+        self.inference_ttft = (
+            make(semconv.METRIC_INFERENCE_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
+            if latest else None
+        )  # fmt: skip
         self.tokens = (
             make(semconv.METRIC_TOKEN_USAGE, "Number of input and output tokens used", semconv.TOKEN_BUCKETS)
             if released else None
@@ -317,8 +331,13 @@ def _record_call(
         labels = call_labels(attrs)
         model = labels.get(semconv.GEN_AI_REQUEST_MODEL)
         error_type = get(semconv.ERROR_TYPE)
+        inference = labels[semconv.GEN_AI_OPERATION_NAME] in semconv.INFERENCE_OPERATIONS
         if duration_s is not None:  # None: a batch result, which has no latency of its own
-            inst.duration.record(duration_s, labels if error_type is None else {**labels, semconv.ERROR_TYPE: error_type}, context=ctx)
+            timed = labels if error_type is None else {**labels, semconv.ERROR_TYPE: error_type}
+            if inst.inference_duration is not None and inference:
+                inst.inference_duration.record(duration_s, timed, context=ctx)
+            if inst.released or not inference:
+                inst.duration.record(duration_s, timed, context=ctx)
         input_tokens = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
         output_tokens = get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
         if inst.tokens is not None:
@@ -330,7 +349,10 @@ def _record_call(
             _record_latest(inst.latest, attrs, labels, ctx)
         ttft = get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
         if ttft is not None:
-            inst.ttft.record(ttft, labels, context=ctx)
+            if inst.ttft is not None:
+                inst.ttft.record(ttft, labels, context=ctx)
+            if inst.inference_ttft is not None:
+                inst.inference_ttft.record(ttft, labels, context=ctx)
         provider = labels[semconv.GEN_AI_PROVIDER_NAME]
         base = ((semconv.GEN_AI_REQUEST_MODEL, model),) if model else ()
         for kind, n in billed_tokens(attrs).items():
