@@ -59,13 +59,18 @@ def _priced(model: str) -> bool:
 
 
 def pick_models(names: typing.Iterable[str] | None = None) -> Models:
-    """The newest non-deprecated, priced alias of each family (and the sonnet before it) among `names`.
+    """The newest priced alias of each family that is neither deprecated nor retired (and the sonnet before it)
+    among `names`.
 
     >>> pick_models(["claude-sonnet-4-6", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-7",
     ...              "claude-opus-4-8"]).opus
     'claude-opus-4-8'
     """
-    deprecated = set(deprecated_models())
+    # Neither deprecated (the SDK warns) nor retired (the API answers 404; an older SDK still names such models):
+    # the fake API's dated model list says which are gone.
+    from tracer.fakeapi import retired_models
+
+    deprecated = set(deprecated_models()) | set(retired_models())
     by_family: dict[str, list[str]] = {family: [] for family in FAMILIES}
     for name in sdk_models() if names is None else names:
         match = _ID.match(name)
