@@ -251,6 +251,11 @@ def stream_error_type(exc: BaseException) -> str:
     return name
 
 
+# (start time in ns, the call span, the request's model, the attempt's index in its call)
+_Started = tuple[int, Any, str | None, int]
+_UNTRACED: _Started = (0, None, None, -1)  # `_begin`'s answer for an attempt nobody records
+
+
 class AttemptRecorder:
     """Records each HTTP attempt of a traced API call as a span, by wrapping the SDK's per-attempt send.
 
@@ -267,21 +272,19 @@ class AttemptRecorder:
         self.tracer = tracer
         self.active = True
 
+    # The two faces: zone 1 (the SDK's send, called or awaited) between the same three steps of zone 2.
+
     def wrap_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
         recorder = self
 
         def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-            call = kwargs.get("call")
-            if call is None or not recorder.active:
-                return recorder._untraced(original(client, options, *args, **kwargs), options)
-            started = recorder._start(options, kwargs, call)
+            started = recorder._begin(options, kwargs)
             try:
                 result = original(client, options, *args, **kwargs)
             except BaseException as exc:
                 recorder._failed(started, exc)
                 raise
-            recorder._answered(started, result)
-            return result
+            return recorder._end(started, result, options)
 
         return _attempt_request
 
@@ -289,23 +292,34 @@ class AttemptRecorder:
         recorder = self
 
         async def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-            call = kwargs.get("call")
-            if call is None or not recorder.active:
-                return recorder._untraced(await original(client, options, *args, **kwargs), options)
-            started = recorder._start(options, kwargs, call)
+            started = recorder._begin(options, kwargs)
             try:
                 result = await original(client, options, *args, **kwargs)
             except BaseException as exc:
                 recorder._failed(started, exc)
                 raise
-            recorder._answered(started, result)
-            return result
+            return recorder._end(started, result, options)
 
         return _attempt_request
 
     # -- zone 2 -------------------------------------------------------------------------------------------------
     # The caller's thread only notes times, status and the headers object; the span (start time, parent, every
     # attribute at once) is made on the worker thread (see `_worker` for the measurements behind that).
+
+    def _begin(self, options: Any, kwargs: dict[str, Any]) -> _Started | None:
+        """What an attempt's span needs, noted as it is sent; None for an attempt recorded by nobody: its call is
+        not traced (`call=None`: the client opted out), or claude-tracer was uninstrumented."""
+        call = kwargs.get("call")
+        if call is None or not self.active:
+            return _UNTRACED
+        return self._start(options, kwargs, call)
+
+    def _end(self, started: _Started | None, result: Any, options: Any) -> Any:
+        """The SDK's result, unchanged, once the attempt's response is noted."""
+        if started is _UNTRACED:
+            return self._untraced(result, options)
+        self._answered(started, result)
+        return result
 
     @staticmethod
     def _untraced(result: Any, options: Any) -> Any:
@@ -319,7 +333,7 @@ class AttemptRecorder:
             log.debug("could not mark an untraced response", exc_info=True)
         return result
 
-    def _start(self, options: Any, kwargs: dict[str, Any], call: Any) -> tuple[int, Any, str | None, int] | None:
+    def _start(self, options: Any, kwargs: dict[str, Any], call: Any) -> _Started | None:
         try:
             body = options.json_data
             model = body.get("model") if isinstance(body, dict) else None
@@ -336,7 +350,7 @@ class AttemptRecorder:
             log.debug("could not start an attempt span", exc_info=True)
             return None
 
-    def _answered(self, started: tuple[int, Any, str | None, int] | None, result: Any) -> None:
+    def _answered(self, started: _Started | None, result: Any) -> None:
         if started is None:
             return
         try:
@@ -379,8 +393,8 @@ class AttemptRecorder:
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
-    def _failed(self, started: tuple[int, Any, str | None, int] | None, exc: BaseException) -> None:
-        if started is None:
+    def _failed(self, started: _Started | None, exc: BaseException) -> None:
+        if started is None or started is _UNTRACED:
             return
         try:
             error_type = exception_error_type(exc)

@@ -131,20 +131,10 @@ class Patcher:
         return end
 
     def _sync_batch_results(self, original: Any) -> Any:
-        traced = self.batch_results.wrap_sync(original)
-
-        def __decode__(decoder: Any) -> Any:
-            return original(decoder) if _untraced(decoder) else traced(decoder)
-
-        return __decode__
+        return _unless_untraced(original, self.batch_results.wrap_sync(original))
 
     def _async_batch_results(self, original: Any) -> Any:
-        traced = self.batch_results.wrap_async(original)
-
-        def __decode__(decoder: Any) -> Any:
-            return original(decoder) if _untraced(decoder) else traced(decoder)
-
-        return __decode__
+        return _unless_untraced(original, self.batch_results.wrap_async(original))
 
     def _tracer_property(self, original: property) -> property:
         fget = original.fget
@@ -185,6 +175,16 @@ class Patcher:
         if saved is not None:
             delattr(client, _SAVED_OPTIONS)
             client._set_open_telemetry(saved)
+
+
+def _unless_untraced(original: Any, traced: Any) -> Any:
+    """A JSON Lines decoder's `__decode__` that records through `traced`, unless its client did not trace the call.
+    Both faces return the iterator their decoder makes, so one replacement serves the sync and the async one."""
+
+    def __decode__(decoder: Any) -> Any:
+        return original(decoder) if _untraced(decoder) else traced(decoder)
+
+    return __decode__
 
 
 def _untraced(decoder: Any) -> bool:
