@@ -322,3 +322,90 @@ def streamed_message_state(recorder: Any) -> tuple[Any, Any, bool] | None:
 def proxy_has_no_instrument(instrument: Any) -> bool:
     """Whether an instrument is the OpenTelemetry API's proxy with no real instrument behind it yet."""
     return parts().proxy_instruments and getattr(instrument, "_real_instrument", instrument) is None
+
+
+# -- what claude-tracer does to the SDK's own objects -----------------------------------------------------------------
+# Names of the SDK's methods the patch table replaces, a span's `end` replaced on the instance, and a few facts of
+# ours kept on the SDK's objects (a call span, a response, a client) under names no SDK uses. Here, so that the one
+# module that knows the SDK's private shapes is also the one that writes on its objects.
+
+ATTEMPT_REQUEST = "_attempt_request"  # SyncAPIClient / AsyncAPIClient: sends one HTTP attempt of a call
+TRACER_PROPERTY = "_tracer"  # BaseClient: the client's tracer, read first thing by every call
+
+_LAST_OUTCOME = "_tracer_last_outcome"  # on a call span: how its latest attempt failed
+_UNTRACED = "_claude_tracer_untraced"  # on an HTTP response of a call the SDK did not trace
+_CONTENT_OWNER = "_claude_tracer_content"  # on a client: who set its content mode
+_SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"  # on a client: its telemetry options before that
+
+
+def before_end(span: Any, hook: Callable[[int | None], None]) -> None:
+    """Have `hook(end_time)` run just before `span` ends (on the thread that ends it; the hook must not raise).
+
+    The span's `end` is replaced on the instance. Once it has run, the replacement is deleted again: span -> end ->
+    span is a reference cycle, and breaking it at once frees spans by reference counting instead of leaving them
+    to the cyclic garbage collector. `del`, not `span.__dict__.pop`: reading `__dict__` would turn the span's
+    inline attributes into a dict. Two processors may both wrap a span; the outer `del` takes the attribute away
+    and the inner one finds none.
+    """
+    original_end = span.end
+
+    def end(end_time: int | None = None) -> None:
+        hook(end_time)
+        original_end(end_time)
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every call
+            del span.end
+        except AttributeError:
+            pass
+
+    span.end = end
+
+
+def note_failed_attempt(call_span: Any, outcome: str) -> None:
+    """Note on a call span how its latest attempt failed: the cause of the retry that follows, if one does."""
+    setattr(call_span, _LAST_OUTCOME, outcome)
+
+
+def last_failed_attempt(call_span: Any) -> str | None:
+    """What `note_failed_attempt` noted on `call_span`, or None."""
+    return getattr(call_span, _LAST_OUTCOME, None)
+
+
+def mark_untraced(response: Any) -> None:
+    """Mark an HTTP response as one of a call the SDK did not trace (its batch results are then not priced)."""
+    setattr(response, _UNTRACED, True)
+
+
+def is_untraced(response: Any) -> bool:
+    """Whether `mark_untraced` marked `response`."""
+    return getattr(response, _UNTRACED, False) is True
+
+
+def content_mode_owner(client: Any) -> Any:
+    """Who set the client's content mode with `record_content` (None: nobody yet). `getattr`, not the instance
+    dict: reading the `__dict__` of an object whose attributes CPython keeps inline makes it a real dict for good,
+    and every later attribute read a bit slower."""
+    return getattr(client, _CONTENT_OWNER, None)
+
+
+def record_content(client: Any, owner: Any, settings: Mapping[str, Any]) -> bool:
+    """Have the client's call spans record message content (its `_open_telemetry` options, `traces.content_mode`
+    and `settings` such as `max_content_bytes`), keeping its options for `restore_content`, and note `owner` as
+    the one who did. True when the client's options were changed (False: it recorded content already)."""
+    options = client._open_telemetry
+    traces = options["traces"]
+    changed = traces.get("content_mode") != "content"
+    if changed:
+        setattr(client, _SAVED_OPTIONS, options)
+        client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **settings}})
+    setattr(client, _CONTENT_OWNER, owner)
+    return changed
+
+
+def restore_content(client: Any) -> None:
+    """Undo `record_content`: the client's own options back, and no owner."""
+    if hasattr(client, _CONTENT_OWNER):
+        delattr(client, _CONTENT_OWNER)
+    saved = getattr(client, _SAVED_OPTIONS, None)
+    if saved is not None:
+        delattr(client, _SAVED_OPTIONS)
+        client._set_open_telemetry(saved)

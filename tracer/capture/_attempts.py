@@ -37,7 +37,6 @@ from tracer.capture._calls import (
 log = logging.getLogger("tracer.capture")
 
 _ERROR = Status(StatusCode.ERROR)
-UNTRACED = "_claude_tracer_untraced"  # on a response of a call the SDK did not trace
 _ATTEMPT = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT}
 
 # Response header (lower-case bytes) -> (attribute, kind). One pass over the raw headers reads them all: httpx2's
@@ -253,7 +252,7 @@ def stream_error_type(exc: BaseException) -> str:
 
 # (start time in ns, the call span, the request's model, the attempt's index in its call)
 _Started = tuple[int, Any, str | None, int]
-_UNTRACED: _Started = (0, None, None, -1)  # `_begin`'s answer for an attempt nobody records
+_NOT_RECORDED: _Started = (0, None, None, -1)  # `_begin`'s answer for an attempt nobody records
 
 
 class AttemptRecorder:
@@ -311,12 +310,12 @@ class AttemptRecorder:
         not traced (`call=None`: the client opted out), or claude-tracer was uninstrumented."""
         call = kwargs.get("call")
         if call is None or not self.active:
-            return _UNTRACED
+            return _NOT_RECORDED
         return self._start(options, kwargs, call)
 
     def _end(self, started: _Started | None, result: Any, options: Any) -> Any:
         """The SDK's result, unchanged, once the attempt's response is noted."""
-        if started is _UNTRACED:
+        if started is _NOT_RECORDED:
             return self._untraced(result, options)
         self._answered(started, result)
         return result
@@ -328,7 +327,7 @@ class AttemptRecorder:
         try:
             url = options.url
             if isinstance(url, str) and url.endswith("/results"):
-                setattr(result[0], UNTRACED, True)
+                _compat.mark_untraced(result[0])
         except Exception:
             log.debug("could not mark an untraced response", exc_info=True)
         return result
@@ -344,7 +343,7 @@ class AttemptRecorder:
                 attempt = kwargs.get("retries_taken", 0)
             if kwargs.get("retries_taken"):
                 # The previous attempt's outcome is why this one happens: that is the retry's cause.
-                _metrics.record_retry(model, getattr(call_span, "_tracer_last_outcome", None))
+                _metrics.record_retry(model, _compat.last_failed_attempt(call_span))
             return time.time_ns(), call_span, model, attempt
         except Exception:
             log.debug("could not start an attempt span", exc_info=True)
@@ -369,7 +368,7 @@ class AttemptRecorder:
                 if recording:
                     # Only a failed attempt is retried, so only a failure is noted on the call span: the next
                     # attempt's retry cause. A success leaves the span's instance dict alone.
-                    call_span._tracer_last_outcome = outcome
+                    _compat.note_failed_attempt(call_span, outcome)
             elif body:
                 if recording:
                     extra = body_usage_attributes(body, call_span)
@@ -394,12 +393,12 @@ class AttemptRecorder:
             log.debug("could not record an attempt's response", exc_info=True)
 
     def _failed(self, started: _Started | None, exc: BaseException) -> None:
-        if started is None or started is _UNTRACED:
+        if started is None or started is _NOT_RECORDED:
             return
         try:
             error_type = exception_error_type(exc)
             if started[1].is_recording():
-                started[1]._tracer_last_outcome = error_type
+                _compat.note_failed_attempt(started[1], error_type)
             _worker.defer(self._emit, started, time.time_ns(), None, (), error_type)
         except Exception:
             log.debug("could not record a failed attempt", exc_info=True)

@@ -79,6 +79,7 @@ class _State:
     processors: list[_Switch] = field(default_factory=list)
     patcher: Patcher | None = None
     prometheus_server: Any = None
+    otlp_guards: list[Any] = field(default_factory=list)  # of the OTLP exporters this set-up made (`tracer.export`)
 
 
 _state: _State | None = None
@@ -238,7 +239,10 @@ def _setup(
         add(BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp)))
     set_unsampled_sink(state.processors[-1] if store_path is not None else None)  # cost: sampled-out calls' rows
     if span_exporter is not None:
+        from tracer.export import guards_of
+
         add(BatchSpanProcessor(span_exporter))
+        state.otlp_guards = guards_of(span_exporter)
 
     # 5. Metrics, the worker thread, and the patches: on the private SDK parts `_compat` found (it warns once,
     # naming the SDK version, about any it did not; the features that need them are left out, the rest works).
@@ -297,9 +301,10 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
     on the way. Never raises."""
     ok = True
     lost_before = _lost(state)
-    otlp = sys.modules.get("tracer.export._otlp")
-    if otlp is not None:
-        otlp.abandon_exports(deadline, _our_guards(state))
+    if state.otlp_guards:
+        from tracer.export import abandon_exports
+
+        abandon_exports(deadline, state.otlp_guards)
     _attempts.end_open_bodies()
     if not _worker.stop(deadline):
         ok = False
@@ -329,20 +334,15 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
 def _lost(state: _State) -> int:
     """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
     grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
-    otlp = sys.modules.get("tracer.export._otlp")
-    lost = 0 if otlp is None else int(otlp.lost_batches(_our_guards(state)))
+    lost = 0
+    if state.otlp_guards:
+        from tracer.export import lost_batches
+
+        lost = lost_batches(state.otlp_guards)
     for switch in state.processors:
         dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
         lost += dropped if type(dropped) is int else 0
     return lost
-
-
-def _our_guards(state: _State) -> list[Any]:
-    """The OTLP guards of the exporters this set-up made (not those of exporters the application made itself)."""
-    otlp = sys.modules.get("tracer.export._otlp")
-    if otlp is None:
-        return []
-    return [g for switch in state.processors for g in otlp.guards_of(getattr(switch.inner, "span_exporter", None))]
 
 
 _exit_registered = False

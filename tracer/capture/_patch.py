@@ -26,14 +26,11 @@ from typing import Any
 
 from tracer import _compat
 from tracer.capture import _speedups
-from tracer.capture._attempts import UNTRACED, AttemptRecorder
+from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import record_streamed_usage
 
 log = logging.getLogger("tracer.capture")
-
-_SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
-_CONTENT_MARK = "_claude_tracer_content"
 
 
 class Patcher:
@@ -43,14 +40,14 @@ class Patcher:
     # makes the replacement from the original). `apply` and `undo` both loop over this table; a row whose part this
     # SDK lacks is skipped (`_compat` has warned), and so is the `_tracer` row unless content is recorded.
     TABLE: tuple[tuple[str, int | None, str, str], ...] = (
-        ("attempt_owners", 0, "_attempt_request", "_sync_attempt"),
-        ("attempt_owners", 1, "_attempt_request", "_async_attempt"),
+        ("attempt_owners", 0, _compat.ATTEMPT_REQUEST, "_sync_attempt"),
+        ("attempt_owners", 1, _compat.ATTEMPT_REQUEST, "_async_attempt"),
         ("jsonl_decoders", 0, "__decode__", "_sync_batch_results"),
         ("jsonl_decoders", 1, "__decode__", "_async_batch_results"),
         ("streamed_message", None, "end", "_streamed_message_end"),
         ("dig_owner", None, "dig", "_fast_dig"),
         ("accumulator_owner", None, "accumulator", "_light_accumulator"),
-        ("tracer_owner", None, "_tracer", "_tracer_property"),
+        ("tracer_owner", None, _compat.TRACER_PROPERTY, "_tracer_property"),
     )
 
     def __init__(
@@ -70,7 +67,7 @@ class Patcher:
         found = _compat.parts()
         out = []
         for part, index, name, factory in self.TABLE:
-            if name == "_tracer" and self.content is None:
+            if name == _compat.TRACER_PROPERTY and self.content is None:
                 continue
             owner = getattr(found, part)
             if owner is not None and index is not None:
@@ -104,7 +101,7 @@ class Patcher:
             client = ref()
             if client is not None:
                 try:
-                    self._restore_content(client)
+                    _compat.restore_content(client)
                 except Exception:
                     log.debug("could not restore a client's content mode", exc_info=True)
         self._clients.clear()
@@ -146,9 +143,7 @@ class Patcher:
             tracer = fget(client)
             if tracer is not None:  # a client that opted out of traces records no content either
                 try:
-                    # getattr, not `client.__dict__`: reading the instance dict of an object whose attributes CPython
-                    # keeps inline makes it a real dict for good, and every later attribute read a bit slower.
-                    if getattr(client, _CONTENT_MARK, None) is not patcher:
+                    if _compat.content_mode_owner(client) is not patcher:
                         patcher._adopt(client)
                 except Exception:
                     log.debug("could not set a client's content mode", exc_info=True)
@@ -160,21 +155,8 @@ class Patcher:
         """Have the client's call spans record message content (`capture_content=True`), up to our size limit."""
         import weakref
 
-        options = client._open_telemetry
-        traces = options["traces"]
-        if traces.get("content_mode") != "content":
-            setattr(client, _SAVED_OPTIONS, options)
-            client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **(self.content or {})}})
+        if _compat.record_content(client, self, self.content or {}):
             self._clients.append(weakref.ref(client))
-        setattr(client, _CONTENT_MARK, self)
-
-    def _restore_content(self, client: Any) -> None:
-        if hasattr(client, _CONTENT_MARK):
-            delattr(client, _CONTENT_MARK)
-        saved = getattr(client, _SAVED_OPTIONS, None)
-        if saved is not None:
-            delattr(client, _SAVED_OPTIONS)
-            client._set_open_telemetry(saved)
 
 
 def _unless_untraced(original: Any, traced: Any) -> Any:
@@ -189,4 +171,4 @@ def _unless_untraced(original: Any, traced: Any) -> Any:
 
 def _untraced(decoder: Any) -> bool:
     """Whether a JSON Lines decoder reads the body of a call its client did not trace (see `_attempts`)."""
-    return getattr(getattr(decoder, "http_response", None), UNTRACED, False) is True
+    return _compat.is_untraced(getattr(decoder, "http_response", None))
