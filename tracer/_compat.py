@@ -391,7 +391,8 @@ def record_content(client: Any, owner: Any, settings: Mapping[str, Any]) -> bool
     """Have the client's call spans record message content (its `_open_telemetry` options, `traces.content_mode`
     and `settings` such as `max_content_bytes`), keeping its options for `restore_content`, and note `owner` as
     the one who did. True when the client's options were changed (False: it recorded content already)."""
-    options = client._open_telemetry
+    public = isinstance(getattr(type(client), "open_telemetry", None), property)  # a copy, where the SDK has one
+    options = client.open_telemetry if public else client._open_telemetry
     traces = options["traces"]
     changed = traces.get("content_mode") != "content"
     if changed:

@@ -19,6 +19,7 @@ from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -306,10 +307,11 @@ class AttemptRecorder:
     # attribute at once) is made on the worker thread (see `_worker` for the measurements behind that).
 
     def _begin(self, options: Any, kwargs: dict[str, Any]) -> _Started | None:
-        """What an attempt's span needs, noted as it is sent; None for an attempt recorded by nobody: its call is
-        not traced (`call=None`: the client opted out), or claude-tracer was uninstrumented."""
+        """What an attempt's span needs, noted as it is sent (None if that failed), or `_NOT_RECORDED` for an attempt
+        nobody records: its call is not traced (`call=None`: the client opted out), claude-tracer was uninstrumented,
+        or the application suppressed instrumentation (OpenTelemetry's `suppress_instrumentation`)."""
         call = kwargs.get("call")
-        if call is None or not self.active:
+        if call is None or not self.active or not is_instrumentation_enabled():
             return _NOT_RECORDED
         return self._start(options, kwargs, call)
 

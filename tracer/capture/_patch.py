@@ -24,6 +24,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from tracer import _compat
 from tracer.capture import _speedups
 from tracer.capture._attempts import AttemptRecorder
@@ -160,11 +162,14 @@ class Patcher:
 
 
 def _unless_untraced(original: Any, traced: Any) -> Any:
-    """A JSON Lines decoder's `__decode__` that records through `traced`, unless its client did not trace the call.
+    """A JSON Lines decoder's `__decode__` that records through `traced`, unless its client did not trace the call
+    or the application suppressed instrumentation where the results are read.
     Both faces return the iterator their decoder makes, so one replacement serves the sync and the async one."""
 
     def __decode__(decoder: Any) -> Any:
-        return original(decoder) if _untraced(decoder) else traced(decoder)
+        if _untraced(decoder) or not is_instrumentation_enabled():
+            return original(decoder)
+        return traced(decoder)
 
     return __decode__
 
