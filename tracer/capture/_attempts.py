@@ -54,8 +54,7 @@ for _kind in semconv.RATELIMIT_KINDS:
         _HEADERS[_header] = (semconv.ratelimit_attribute(_kind, _field), "str" if _field == "reset" else "int")
 
 # Usage fields the SDK's own call span does not record but the price depends on, read from a non-streamed body
-# without decoding it again (the SDK decodes it once, for the application). A quote preceded by a backslash is
-# inside a JSON string (message text), so it never matches.
+# without decoding it again (the SDK decodes it once, for the application).
 # (needle, pattern matched from the byte before the needle, attribute, conversion). The byte before must not be a
 # backslash: an escaped quote is inside a JSON string (message text), so text that quotes a field never matches.
 _BODY_FIELDS: tuple[tuple[bytes, re.Pattern[bytes], str, Any], ...] = (
@@ -224,7 +223,7 @@ class _BodyObserver:
 
     def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
         self.emit = emit
-        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill (issue 18)
+        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill
         _open_bodies[id(self)] = self
 
     def begin(self) -> None:
@@ -363,7 +362,7 @@ class AttemptRecorder:
             found = _compat.parts()
             body = _compat.response_body(http)
             recording = call_span.is_recording()
-            # Sampled out (issue 18): the call is still billed, so its answer is kept for the worker to count.
+            # Sampled out: the call is still billed, so its answer is kept for the worker to count.
             unsampled = Unsampled(call_span, started[2], started[0]) if outcome is None and not recording else None
             hop = None
             if outcome is not None:
@@ -418,7 +417,7 @@ class AttemptRecorder:
         start_ns, call_span, model, attempt = started
         # What says this is an attempt goes to `start_span` (samplers and processors see it); the rest (str, int,
         # float and bool values) is added as it is: the SDK's cleaning checks each value against abstract base
-        # classes, a quarter of this function's time when every attribute went through it (measured).
+        # classes, a large share of this function's time when every attribute went through it.
         span = self.tracer.start_span(
             semconv.SPAN_ATTEMPT,
             context=trace.set_span_in_context(call_span),
@@ -451,7 +450,7 @@ class AttemptRecorder:
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
         if hop_body is not None:
-            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill (issue 18)
+            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill
         add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)

@@ -481,7 +481,7 @@ def hop_attempt_attributes(body: bytes) -> dict[str, Any]:
 
 # -- calls the sampler dropped ------------------------------------------------------------------------------------
 # A call whose span is not recording (a sampler kept another trace) is still billed: its tokens and cost must count
-# in the metrics and in the store's totals (issue 18). The attempt middleware sees its response; on the caller's
+# in the metrics and in the store's totals. The attempt wrapper (`_attempts`) sees its response; on the caller's
 # thread it only keeps the body (or, for a stream, the chunks as they pass); the rest happens on the worker.
 
 _store_sink: list[Any] = []  # the store's span processor (a _Switch), set by instrument()
