@@ -215,7 +215,7 @@ def end_open_bodies() -> int:
 class _BodyObserver:
     """Records an attempt when its streamed body ends (the SDK's stream-observer protocol), once. Never raises.
 
-    It sits inside the SDK's own observer of the call span (which wraps the body after the middleware returns),
+    It sits inside the SDK's own observer of the call span (which wraps the body after `_attempt_request` returns),
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
