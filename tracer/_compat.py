@@ -23,6 +23,10 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | OTLP exporters' `_endpoint`, `_preferred_temporality`, `_preferred_aggregation` | warnings name "the default endpoint"; the SDK's default temporality |
 
 Nothing here raises: a part that cannot be resolved is simply missing.
+
+Besides reading them, claude-tracer writes on a few of the SDK's objects, here too (the last section): the patched
+methods' names, a call span's `end` replaced until it runs (`before_end`), and marks of ours on call spans,
+responses and clients. `tests/capture/test_compat_door.py` fails on any foreign underscore reached elsewhere.
 """
 
 from __future__ import annotations
