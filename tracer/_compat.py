@@ -122,10 +122,10 @@ def _attempts(found: Parts) -> None:
     base = _module("anthropic._base_client")
     sync_client = getattr(base, "SyncAPIClient", None)
     async_client = getattr(base, "AsyncAPIClient", None)
-    ok = _has_function(sync_client, "_attempt_request") and _has_function(async_client, "_attempt_request")
+    ok = _has_function(sync_client, ATTEMPT_REQUEST) and _has_function(async_client, ATTEMPT_REQUEST)
     if ok:
         for owner in (sync_client, async_client):
-            params = inspect.signature(vars(owner)["_attempt_request"]).parameters
+            params = inspect.signature(vars(owner)[ATTEMPT_REQUEST]).parameters
             ok = ok and {"options", "stream", "retries_taken", "call"} <= params.keys()
     api_call = getattr(_module("anthropic._tracing"), "ApiCall", None)
     fields = getattr(api_call, "__dataclass_fields__", {})
@@ -148,7 +148,7 @@ def _streams(found: Parts) -> None:
 def _client_options(found: Parts) -> None:
     base = _module("anthropic._base_client")
     client = getattr(base, "BaseClient", None)
-    prop = vars(client).get("_tracer") if client is not None else None
+    prop = vars(client).get(TRACER_PROPERTY) if client is not None else None
     if isinstance(prop, property) and prop.fget is not None and _has_function(client, "_set_open_telemetry"):
         found.tracer_owner = client
     else:
