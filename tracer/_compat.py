@@ -23,6 +23,10 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | OTLP exporters' `_endpoint`, `_preferred_temporality`, `_preferred_aggregation` | warnings name "the default endpoint"; the SDK's default temporality |
 
 Nothing here raises: a part that cannot be resolved is simply missing.
+
+Besides reading them, claude-tracer writes on a few of the SDK's objects, here too (the last section): the patched
+methods' names, a call span's `end` replaced until it runs (`before_end`), and marks of ours on call spans,
+responses and clients. `tests/capture/test_compat_door.py` fails on any foreign underscore reached elsewhere.
 """
 
 from __future__ import annotations
@@ -119,10 +123,10 @@ def _attempts(found: Parts) -> None:
     base = _module("anthropic._base_client")
     sync_client = getattr(base, "SyncAPIClient", None)
     async_client = getattr(base, "AsyncAPIClient", None)
-    ok = _has_function(sync_client, "_attempt_request") and _has_function(async_client, "_attempt_request")
+    ok = _has_function(sync_client, ATTEMPT_REQUEST) and _has_function(async_client, ATTEMPT_REQUEST)
     if ok:
         for owner in (sync_client, async_client):
-            params = inspect.signature(vars(owner)["_attempt_request"]).parameters
+            params = inspect.signature(vars(owner)[ATTEMPT_REQUEST]).parameters
             ok = ok and {"options", "stream", "retries_taken", "call"} <= params.keys()
     api_call = getattr(_module("anthropic._tracing"), "ApiCall", None)
     fields = getattr(api_call, "__dataclass_fields__", {})
@@ -145,7 +149,7 @@ def _streams(found: Parts) -> None:
 def _client_options(found: Parts) -> None:
     base = _module("anthropic._base_client")
     client = getattr(base, "BaseClient", None)
-    prop = vars(client).get("_tracer") if client is not None else None
+    prop = vars(client).get(TRACER_PROPERTY) if client is not None else None
     if isinstance(prop, property) and prop.fget is not None and _has_function(client, "_set_open_telemetry"):
         found.tracer_owner = client
     else:
@@ -365,3 +369,91 @@ def private_backoff_random() -> None:
                 module.random = _random.Random()  # type: ignore[attr-defined]  # same methods, own state
         except Exception:
             log.debug("tracer: could not give %s its own random", name, exc_info=True)
+
+
+# -- what claude-tracer does to the SDK's own objects -----------------------------------------------------------------
+# Names of the SDK's methods the patch table replaces, a span's `end` replaced on the instance, and a few facts of
+# ours kept on the SDK's objects (a call span, a response, a client) under names no SDK uses. Here, so that the one
+# module that knows the SDK's private shapes is also the one that writes on its objects.
+
+ATTEMPT_REQUEST = "_attempt_request"  # SyncAPIClient / AsyncAPIClient: sends one HTTP attempt of a call
+TRACER_PROPERTY = "_tracer"  # BaseClient: the client's tracer, read first thing by every call
+
+_LAST_OUTCOME = "_tracer_last_outcome"  # on a call span: how its latest attempt failed
+_UNTRACED = "_claude_tracer_untraced"  # on an HTTP response of a call the SDK did not trace
+_CONTENT_OWNER = "_claude_tracer_content"  # on a client: who set its content mode
+_SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"  # on a client: its telemetry options before that
+
+
+def before_end(span: Any, hook: Callable[[int | None], None]) -> None:
+    """Have `hook(end_time)` run just before `span` ends (on the thread that ends it; the hook must not raise).
+
+    The span's `end` is replaced on the instance. Once it has run, the replacement is deleted again: span -> end ->
+    span is a reference cycle, and breaking it at once frees spans by reference counting instead of leaving them
+    to the cyclic garbage collector. `del`, not `span.__dict__.pop`: reading `__dict__` would turn the span's
+    inline attributes into a dict. Two processors may both wrap a span; the outer `del` takes the attribute away
+    and the inner one finds none.
+    """
+    original_end = span.end
+
+    def end(end_time: int | None = None) -> None:
+        hook(end_time)
+        original_end(end_time)
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager on every call
+            del span.end
+        except AttributeError:
+            pass
+
+    span.end = end
+
+
+def note_failed_attempt(call_span: Any, outcome: str) -> None:
+    """Note on a call span how its latest attempt failed: the cause of the retry that follows, if one does."""
+    setattr(call_span, _LAST_OUTCOME, outcome)
+
+
+def last_failed_attempt(call_span: Any) -> str | None:
+    """What `note_failed_attempt` noted on `call_span`, or None."""
+    return getattr(call_span, _LAST_OUTCOME, None)
+
+
+def mark_untraced(response: Any) -> None:
+    """Mark an HTTP response as one of a call the SDK did not trace (its batch results are then not priced)."""
+    setattr(response, _UNTRACED, True)
+
+
+def is_untraced(response: Any) -> bool:
+    """Whether `mark_untraced` marked `response`."""
+    return getattr(response, _UNTRACED, False) is True
+
+
+def content_mode_owner(client: Any) -> Any:
+    """Who set the client's content mode with `record_content` (None: nobody yet). `getattr`, not the instance
+    dict: reading the `__dict__` of an object whose attributes CPython keeps inline makes it a real dict for good,
+    and every later attribute read a bit slower."""
+    return getattr(client, _CONTENT_OWNER, None)
+
+
+def record_content(client: Any, owner: Any, settings: Mapping[str, Any]) -> bool:
+    """Have the client's call spans record message content (its `_open_telemetry` options, `traces.content_mode`
+    and `settings` such as `max_content_bytes`), keeping its options for `restore_content`, and note `owner` as
+    the one who did. True when the client's options were changed (False: it recorded content already)."""
+    public = isinstance(getattr(type(client), "open_telemetry", None), property)  # a copy, where the SDK has one
+    options = client.open_telemetry if public else client._open_telemetry
+    traces = options["traces"]
+    changed = traces.get("content_mode") != "content"
+    if changed:
+        setattr(client, _SAVED_OPTIONS, options)
+        client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **settings}})
+    setattr(client, _CONTENT_OWNER, owner)
+    return changed
+
+
+def restore_content(client: Any) -> None:
+    """Undo `record_content`: the client's own options back, and no owner."""
+    if hasattr(client, _CONTENT_OWNER):
+        delattr(client, _CONTENT_OWNER)
+    saved = getattr(client, _SAVED_OPTIONS, None)
+    if saved is not None:
+        delattr(client, _SAVED_OPTIONS)
+        client._set_open_telemetry(saved)

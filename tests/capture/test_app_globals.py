@@ -100,12 +100,13 @@ def run(api: FakeAPI, tmp_path: Path, mode: str, on: bool) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-c", APP, api.base_url, mode, str(tmp_path / f"store-{mode}"), roles().cheap,
          "on" if on else "off", collector],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", ["tracer-provider", "app-provider", "otlp-down"])
 def test_a_seeded_app_draws_the_same_and_its_patched_sleep_is_never_called_by_us(tmp_path: Path, mode: str) -> None:
     """With claude-tracer's own provider (none registered by the app), with the application's own, and with an

@@ -19,6 +19,7 @@ from typing import Any
 
 from anthropic import APIConnectionError, APITimeoutError
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -37,7 +38,6 @@ from tracer.capture._calls import (
 log = logging.getLogger("tracer.capture")
 
 _ERROR = Status(StatusCode.ERROR)
-UNTRACED = "_claude_tracer_untraced"  # on a response of a call the SDK did not trace
 _ATTEMPT = {semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT}
 
 # Response header (lower-case bytes) -> (attribute, kind). One pass over the raw headers reads them all: httpx2's
@@ -54,8 +54,7 @@ for _kind in semconv.RATELIMIT_KINDS:
         _HEADERS[_header] = (semconv.ratelimit_attribute(_kind, _field), "str" if _field == "reset" else "int")
 
 # Usage fields the SDK's own call span does not record but the price depends on, read from a non-streamed body
-# without decoding it again (the SDK decodes it once, for the application). A quote preceded by a backslash is
-# inside a JSON string (message text), so it never matches.
+# without decoding it again (the SDK decodes it once, for the application).
 # (needle, pattern matched from the byte before the needle, attribute, conversion). The byte before must not be a
 # backslash: an escaped quote is inside a JSON string (message text), so text that quotes a field never matches.
 _BODY_FIELDS: tuple[tuple[bytes, re.Pattern[bytes], str, Any], ...] = (
@@ -216,7 +215,7 @@ def end_open_bodies() -> int:
 class _BodyObserver:
     """Records an attempt when its streamed body ends (the SDK's stream-observer protocol), once. Never raises.
 
-    It sits inside the SDK's own observer of the call span (which wraps the body after the middleware returns),
+    It sits inside the SDK's own observer of the call span (which wraps the body after `_attempt_request` returns),
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
@@ -224,7 +223,7 @@ class _BodyObserver:
 
     def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
         self.emit = emit
-        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill (issue 18)
+        self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill
         _open_bodies[id(self)] = self
 
     def begin(self) -> None:
@@ -255,6 +254,11 @@ def stream_error_type(exc: BaseException) -> str:
     return name
 
 
+# (start time in ns, the call span, the request's model, the attempt's index in its call)
+_Started = tuple[int, Any, str | None, int]
+_NOT_RECORDED: _Started = (0, None, None, -1)  # `_begin`'s answer for an attempt nobody records
+
+
 class AttemptRecorder:
     """Records each HTTP attempt of a traced API call as a span, by wrapping the SDK's per-attempt send.
 
@@ -271,21 +275,19 @@ class AttemptRecorder:
         self.tracer = tracer
         self.active = True
 
+    # The two faces: zone 1 (the SDK's send, called or awaited) between the same three steps of zone 2.
+
     def wrap_sync(self, original: Callable[..., Any]) -> Callable[..., Any]:
         recorder = self
 
         def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-            call = kwargs.get("call")
-            if call is None or not recorder.active:
-                return recorder._untraced(original(client, options, *args, **kwargs), options)
-            started = recorder._start(options, kwargs, call)
+            started = recorder._begin(options, kwargs)
             try:
                 result = original(client, options, *args, **kwargs)
             except BaseException as exc:
                 recorder._failed(started, exc)
                 raise
-            recorder._answered(started, result)
-            return result
+            return recorder._end(started, result, options)
 
         return _attempt_request
 
@@ -293,23 +295,35 @@ class AttemptRecorder:
         recorder = self
 
         async def _attempt_request(client: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-            call = kwargs.get("call")
-            if call is None or not recorder.active:
-                return recorder._untraced(await original(client, options, *args, **kwargs), options)
-            started = recorder._start(options, kwargs, call)
+            started = recorder._begin(options, kwargs)
             try:
                 result = await original(client, options, *args, **kwargs)
             except BaseException as exc:
                 recorder._failed(started, exc)
                 raise
-            recorder._answered(started, result)
-            return result
+            return recorder._end(started, result, options)
 
         return _attempt_request
 
     # -- zone 2 -------------------------------------------------------------------------------------------------
     # The caller's thread only notes times, status and the headers object; the span (start time, parent, every
     # attribute at once) is made on the worker thread (see `_worker` for the measurements behind that).
+
+    def _begin(self, options: Any, kwargs: dict[str, Any]) -> _Started | None:
+        """What an attempt's span needs, noted as it is sent (None if that failed), or `_NOT_RECORDED` for an attempt
+        nobody records: its call is not traced (`call=None`: the client opted out), claude-tracer was uninstrumented,
+        or the application suppressed instrumentation (OpenTelemetry's `suppress_instrumentation`)."""
+        call = kwargs.get("call")
+        if call is None or not self.active or not is_instrumentation_enabled():
+            return _NOT_RECORDED
+        return self._start(options, kwargs, call)
+
+    def _end(self, started: _Started | None, result: Any, options: Any) -> Any:
+        """The SDK's result, unchanged, once the attempt's response is noted."""
+        if started is _NOT_RECORDED:
+            return self._untraced(result, options)
+        self._answered(started, result)
+        return result
 
     @staticmethod
     def _untraced(result: Any, options: Any) -> Any:
@@ -318,12 +332,12 @@ class AttemptRecorder:
         try:
             url = options.url
             if isinstance(url, str) and url.endswith("/results"):
-                setattr(result[0], UNTRACED, True)
+                _compat.mark_untraced(result[0])
         except Exception:
             log.debug("could not mark an untraced response", exc_info=True)
         return result
 
-    def _start(self, options: Any, kwargs: dict[str, Any], call: Any) -> tuple[int, Any, str | None, int] | None:
+    def _start(self, options: Any, kwargs: dict[str, Any], call: Any) -> _Started | None:
         try:
             body = options.json_data
             model = body.get("model") if isinstance(body, dict) else None
@@ -334,13 +348,13 @@ class AttemptRecorder:
                 attempt = kwargs.get("retries_taken", 0)
             if kwargs.get("retries_taken"):
                 # The previous attempt's outcome is why this one happens: that is the retry's cause.
-                _metrics.record_retry(model, getattr(call_span, "_tracer_last_outcome", None))
+                _metrics.record_retry(model, _compat.last_failed_attempt(call_span))
             return time.time_ns(), call_span, model, attempt
         except Exception:
             log.debug("could not start an attempt span", exc_info=True)
             return None
 
-    def _answered(self, started: tuple[int, Any, str | None, int] | None, result: Any) -> None:
+    def _answered(self, started: _Started | None, result: Any) -> None:
         if started is None:
             return
         try:
@@ -352,14 +366,14 @@ class AttemptRecorder:
             found = _compat.parts()
             body = _compat.response_body(http)
             recording = call_span.is_recording()
-            # Sampled out (issue 18): the call is still billed, so its answer is kept for the worker to count.
+            # Sampled out: the call is still billed, so its answer is kept for the worker to count.
             unsampled = Unsampled(call_span, started[2], started[0]) if outcome is None and not recording else None
             hop = None
             if outcome is not None:
                 if recording:
                     # Only a failed attempt is retried, so only a failure is noted on the call span: the next
                     # attempt's retry cause. A success leaves the span's instance dict alone.
-                    call_span._tracer_last_outcome = outcome
+                    _compat.note_failed_attempt(call_span, outcome)
             elif body:
                 if recording:
                     extra = body_usage_attributes(body, call_span)
@@ -383,13 +397,13 @@ class AttemptRecorder:
         except Exception:
             log.debug("could not record an attempt's response", exc_info=True)
 
-    def _failed(self, started: tuple[int, Any, str | None, int] | None, exc: BaseException) -> None:
-        if started is None:
+    def _failed(self, started: _Started | None, exc: BaseException) -> None:
+        if started is None or started is _NOT_RECORDED:
             return
         try:
             error_type = exception_error_type(exc)
             if started[1].is_recording():
-                started[1]._tracer_last_outcome = error_type
+                _compat.note_failed_attempt(started[1], error_type)
             _worker.defer(self._emit, started, time.time_ns(), None, (), error_type)
         except Exception:
             log.debug("could not record a failed attempt", exc_info=True)
@@ -407,7 +421,7 @@ class AttemptRecorder:
         start_ns, call_span, model, attempt = started
         # What says this is an attempt goes to `start_span` (samplers and processors see it); the rest (str, int,
         # float and bool values) is added as it is: the SDK's cleaning checks each value against abstract base
-        # classes, a quarter of this function's time when every attribute went through it (measured).
+        # classes, a large share of this function's time when every attribute went through it.
         span = self.tracer.start_span(
             semconv.SPAN_ATTEMPT,
             context=trace.set_span_in_context(call_span),
@@ -440,7 +454,7 @@ class AttemptRecorder:
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
         if hop_body is not None:
-            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill (issue 18)
+            attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill
         add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)

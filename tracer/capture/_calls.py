@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
 from tracer._spans import add_attributes, attribute_room, before_end, ours_or_sdks, raw_attributes
 from tracer._tags import current_conversation, fit_tags, tag_attributes
 from tracer.capture import _metrics
+from tracer.capture._processor import BeforeEndProcessor
 from tracer.cost import PriceTable, TokenCounts
 from tracer.cost._billed import Iteration, counts_of, iterations_from, iterations_of, price_iterations
 
@@ -375,12 +376,11 @@ def is_call_span(span: Any) -> bool:
     return semconv.HTTP_REQUEST_METHOD in attrs and semconv.SPAN_TYPE not in attrs
 
 
-class CallSpanProcessor(SpanProcessor):
+class CallSpanProcessor(BeforeEndProcessor):
     """Marks call spans on start and completes them just before they end (see the module docstring)."""
 
     def __init__(self, prices: Callable[[], PriceTable | None]) -> None:
         self._prices = prices
-        self.active = True
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
         if not self.active:
@@ -408,14 +408,6 @@ class CallSpanProcessor(SpanProcessor):
 
         before_end(span, complete)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        self.active = False
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True
 
 
 def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int | None, tags: dict[str, str]) -> None:
@@ -481,7 +473,7 @@ def hop_attempt_attributes(body: bytes) -> dict[str, Any]:
 
 # -- calls the sampler dropped ------------------------------------------------------------------------------------
 # A call whose span is not recording (a sampler kept another trace) is still billed: its tokens and cost must count
-# in the metrics and in the store's totals (issue 18). The attempt middleware sees its response; on the caller's
+# in the metrics and in the store's totals. The attempt wrapper (`_attempts`) sees its response; on the caller's
 # thread it only keeps the body (or, for a stream, the chunks as they pass); the rest happens on the worker.
 
 _store_sink: list[Any] = []  # the store's span processor (a _Switch), set by instrument()

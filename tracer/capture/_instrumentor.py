@@ -1,16 +1,19 @@
 """`instrument()` / `uninstrument()` / `flush()` and the OpenTelemetry `BaseInstrumentor` behind them.
 
-Set-up, in order: prices (a malformed override file stops here, before anything is patched), the tracer and
-meter providers (the application's if it registered SDK ones, else ours, registered globally), our processors
-and exporters (the embedded store, OTLP, a Prometheus endpoint), the metric instruments, and last the SDK
-patches. `uninstrument()` undoes them in reverse. OpenTelemetry allows one global provider per process, so a
-provider we registered stays registered after `uninstrument()`; our processors on it go inert instead.
+Set-up, in order: prices (a malformed override file stops here, before anything is patched); the configure step
+(`_configure`: the tracer and meter providers, the application's if it registered SDK ones, else ours, registered
+globally; the exporters, the embedded store and OTLP; a Prometheus endpoint), which an application with its own
+OpenTelemetry set-up skips with `configure=False`; then the instrument step (`_instrument_sdk`: our processors, the
+metric instruments, the SDK patches). `uninstrument()` undoes them in reverse. OpenTelemetry allows one global
+provider per process, so a provider we registered stays registered after `uninstrument()`; our processors on it go
+inert instead.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import logging
 import os
 import sys
@@ -83,6 +86,7 @@ class _State:
     processors: list[_Switch] = field(default_factory=list)
     patcher: Patcher | None = None
     prometheus_server: Any = None
+    otlp_guards: list[Any] = field(default_factory=list)  # of the OTLP exporters this set-up made (`tracer.export`)
 
 
 _state: _State | None = None
@@ -98,9 +102,11 @@ class ClaudeTracerInstrumentor(BaseInstrumentor):
 
     `opentelemetry-instrument python app.py` calls `instrument()` with no arguments: spans and metrics go to the
     providers the distro configured, and the embedded store is written only when `TRACER_STORE` is set.
-    `tracer.instrument()` calls it with the embedded store on by default.
+    `tracer.instrument()` calls it with the embedded store on by default. An application whose own OpenTelemetry
+    set-up decides where telemetry goes passes `configure=False`: only the instrument step runs, on its providers.
 
     >>> ClaudeTracerInstrumentor().instrument(store=".tracer", service_name="search-api")  # doctest: +SKIP
+    >>> ClaudeTracerInstrumentor().instrument(configure=False)  # doctest: +SKIP
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -116,32 +122,67 @@ class ClaudeTracerInstrumentor(BaseInstrumentor):
 
 def _setup(
     *,
-    store: str | os.PathLike[str] | bool | None = None,
-    otlp_endpoint: str | None = None,
-    otlp_protocol: str | None = None,
-    service_name: str | None = None,
+    configure: bool = True,
     capture_content: bool | None = None,
     max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
     prices: str | os.PathLike[str] | None = None,
-    prometheus_port: int | None = None,
-    prometheus_host: str = "127.0.0.1",
-    metric_export_interval_s: float | None = None,
-    tracer_provider: Any = None,
-    meter_provider: Any = None,
     redact: Any = None,
     metric_tags: Any = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    **export_options: Any,
 ) -> None:
+    """`instrument()` in two steps: configure where telemetry goes (skipped with `configure=False`, for an
+    application whose own OpenTelemetry set-up decides that), then instrument the SDK."""
     global _state
     from tracer import cost
 
     if redact is not None and not callable(redact):
         raise TypeError(f"redact= must be a function taking and returning a string, not {type(redact).__name__}")
-
-    # 1. Prices (the argument, else bundled plus $TRACER_PRICES): raises PriceFileError naming the file, the entry and
+    # Prices (the argument, else bundled plus $TRACER_PRICES): raises PriceFileError naming the file, the entry and
     # the problem, before anything else changes.
     cost.set_default_table(Path(prices) if prices is not None else None)
+    if configure:
+        exports = _configure(tracer_provider=tracer_provider, meter_provider=meter_provider, **export_options)
+    else:
+        exports = _applications(tracer_provider, meter_provider, export_options)
+    if capture_content is None:
+        capture_content = _env_flag(ENV_CAPTURE_CONTENT)
+    _state = _instrument_sdk(exports, capture_content, max_content_bytes, redact, metric_tags)
 
-    # 2. What to export.
+
+@dataclass
+class _Exports:
+    """Where telemetry goes: what the configure step set up (or found), handed to the instrument step."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    own_meter_provider: bool = False
+    store: SpanProcessor | None = None  # the embedded store's processor, also where unsampled calls' rows go
+    otlp: SpanProcessor | None = None
+    otlp_guards: list[Any] = field(default_factory=list)
+    prometheus_server: Any = None
+
+
+def _configure(
+    *,
+    store: str | os.PathLike[str] | bool | None = None,
+    otlp_endpoint: str | None = None,
+    otlp_protocol: str | None = None,
+    service_name: str | None = None,
+    prometheus_port: int | None = None,
+    prometheus_host: str = "127.0.0.1",
+    metric_export_interval_s: float | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+) -> _Exports:
+    """The configure step (what an OpenTelemetry distro does): the providers (the application's SDK ones if it
+    registered them, else ours, registered globally), the exporters (the embedded store, OTLP) and a Prometheus
+    endpoint. A setting that is wrong raises here, before the SDK is touched."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    # 1. What to export.
     if store is None:
         env_store = os.environ.get(ENV_STORE)
         store_path: Path | None = Path(env_store) if env_store else None
@@ -162,8 +203,6 @@ def _setup(
             prometheus_port = int(os.environ[ENV_PROMETHEUS_PORT])
         except ValueError:
             raise ValueError(f"{ENV_PROMETHEUS_PORT}={os.environ[ENV_PROMETHEUS_PORT]!r} is not a port number") from None
-    if capture_content is None:
-        capture_content = _env_flag(ENV_CAPTURE_CONTENT)
 
     span_exporter = metric_exporter = None
     if otlp_endpoint is not None:
@@ -171,15 +210,13 @@ def _setup(
 
         span_exporter, metric_exporter = otlp_exporters(otlp_endpoint or None, otlp_protocol)
 
-    # 3. Providers: the application's SDK providers if it registered them, else ours.
-    from opentelemetry.sdk.resources import Resource
-
+    # 2. Providers: the application's SDK providers if it registered them, else ours.
     resource = Resource.create({semconv.SERVICE_NAME: service_name} if service_name else {})
     tp: Any = tracer_provider or trace.get_tracer_provider()
     if not isinstance(tp, TracerProvider):
         if tracer_provider is not None:
             raise TypeError("tracer_provider must be an opentelemetry.sdk.trace.TracerProvider")
-        tp = TracerProvider(resource=resource, id_generator=OwnIdGenerator())  # never the app's global random
+        tp = _own_tracer_provider(resource)
         trace.set_tracer_provider(tp)
         if trace.get_tracer_provider() is not tp:  # someone else won the race to register one
             tp = trace.get_tracer_provider()
@@ -202,8 +239,8 @@ def _setup(
         prometheus_server = start_http_server(prometheus_port, addr=prometheus_host)
     mp: Any = meter_provider or metrics.get_meter_provider()
     own_mp = False
-    # The metrics SDK (about 45 ms to import, measured) is imported only to make a provider: an application that
-    # registered an SDK MeterProvider has imported it already.
+    # The metrics SDK is imported only to make a provider (it is slow to import): an application that registered
+    # an SDK MeterProvider has imported it already.
     sdk_metrics = sys.modules.get("opentelemetry.sdk.metrics")
     if sdk_metrics is not None and isinstance(mp, sdk_metrics.MeterProvider):
         if readers and meter_provider is None:
@@ -220,15 +257,62 @@ def _setup(
     # Without a reader there is nowhere for metrics to go: the proxy meter's instruments cost next to nothing and
     # start recording if the application registers a MeterProvider later.
 
-    state = _State(tracer_provider=tp, meter_provider=mp, own_meter_provider=own_mp, prometheus_server=prometheus_server)
+    # 3. The exporters' processors, off the caller's thread; the instrument step adds them after its own.
+    exports = _Exports(tp, mp, own_mp, prometheus_server=prometheus_server)
+    if store_path is not None:
+        from tracer.store import StoreExporter
 
-    # 4. Processors: call spans completed before they end; then the exporters, off the caller's thread.
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        exports.store = BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp))
+    if span_exporter is not None:
+        from tracer.export import guards_of
 
-    def add(processor: SpanProcessor) -> None:
+        exports.otlp = BatchSpanProcessor(span_exporter)
+        exports.otlp_guards = guards_of(span_exporter)
+    return exports
+
+
+def _own_tracer_provider(resource: Any) -> TracerProvider:
+    """The TracerProvider claude-tracer makes when the application registered none."""
+    return TracerProvider(resource=resource, id_generator=OwnIdGenerator())  # never the app's global random
+
+
+def _applications(tracer_provider: Any, meter_provider: Any, export_options: dict[str, Any]) -> _Exports:
+    """What stands in for the configure step when it is skipped: the application's own providers, as they are."""
+    unknown = set(export_options) - set(inspect.signature(_configure).parameters)
+    if unknown:
+        raise TypeError(f"instrument() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    given = sorted(name for name, value in export_options.items() if value is not None)
+    if given:
+        raise TypeError(f"configure=False leaves exporting to the application's OpenTelemetry set-up: {', '.join(given)} not taken")
+    tp = tracer_provider or trace.get_tracer_provider()
+    if not isinstance(tp, TracerProvider):
+        raise TypeError("configure=False needs the application's opentelemetry.sdk.trace.TracerProvider (registered, or tracer_provider=)")
+    return _Exports(tp, meter_provider or metrics.get_meter_provider())
+
+
+def _instrument_sdk(
+    exports: _Exports, capture_content: bool, max_content_bytes: int, redact: Any, metric_tags: Any
+) -> _State:
+    """The instrument step: our processors on the tracer provider (call spans completed before they end, content
+    redacted, then the exporters'), the metric instruments, the worker thread, and the SDK patches, on the private
+    parts `_compat` found (it warns once, naming the SDK version, about any it did not; the features that need them
+    are left out, the rest works)."""
+    from tracer import cost
+
+    tp, mp = exports.tracer_provider, exports.meter_provider
+    state = _State(
+        tracer_provider=tp,
+        meter_provider=mp,
+        own_meter_provider=exports.own_meter_provider,
+        prometheus_server=exports.prometheus_server,
+        otlp_guards=exports.otlp_guards,
+    )
+
+    def add(processor: SpanProcessor) -> _Switch:
         switch = _Switch(processor)
         tp.add_span_processor(switch)
         state.processors.append(switch)
+        return switch
 
     add(CallSpanProcessor(cost.default_table))
     # Content is redacted wherever it can appear: asked for here, by the SDK's own variable, or with a hook given.
@@ -236,16 +320,11 @@ def _setup(
         from tracer.capture._redact import ContentRedactionProcessor, Redactor
 
         add(ContentRedactionProcessor(Redactor(redact)))
-    if store_path is not None:
-        from tracer.store import StoreExporter
+    store = add(exports.store) if exports.store is not None else None
+    set_unsampled_sink(store)  # cost: sampled-out calls' rows
+    if exports.otlp is not None:
+        add(exports.otlp)
 
-        add(BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp)))
-    set_unsampled_sink(state.processors[-1] if store_path is not None else None)  # cost: sampled-out calls' rows
-    if span_exporter is not None:
-        add(BatchSpanProcessor(span_exporter))
-
-    # 5. Metrics, the worker thread, and the patches: on the private SDK parts `_compat` found (it warns once,
-    # naming the SDK version, about any it did not; the features that need them are left out, the rest works).
     _metrics.configure(mp.get_meter(semconv.SCOPE), tags=metric_tags)  # tag keys that label the cost counter
     _worker.start()
     tracer = _compat.use_own_ids(tp.get_tracer(semconv.SCOPE))  # spans started on our worker: our own ids
@@ -254,7 +333,7 @@ def _setup(
     patcher = Patcher(AttemptRecorder(tracer), content, BatchResultRecorder(tracer, cost.default_table))
     patcher.apply()
     state.patcher = patcher
-    _state = state
+    return state
 
 
 def _teardown() -> None:
@@ -301,9 +380,10 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
     on the way. Never raises."""
     ok = True
     lost_before = _lost(state)
-    otlp = sys.modules.get("tracer.export._otlp")
-    if otlp is not None:
-        otlp.abandon_exports(deadline, _our_guards(state))
+    if state.otlp_guards:
+        from tracer.export import abandon_exports
+
+        abandon_exports(deadline, state.otlp_guards)
     _attempts.end_open_bodies()
     if not _worker.stop(deadline):
         ok = False
@@ -333,20 +413,15 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
 def _lost(state: _State) -> int:
     """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
     grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
-    otlp = sys.modules.get("tracer.export._otlp")
-    lost = 0 if otlp is None else int(otlp.lost_batches(_our_guards(state)))
+    lost = 0
+    if state.otlp_guards:
+        from tracer.export import lost_batches
+
+        lost = lost_batches(state.otlp_guards)
     for switch in state.processors:
         dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
         lost += dropped if type(dropped) is int else 0
     return lost
-
-
-def _our_guards(state: _State) -> list[Any]:
-    """The OTLP guards of the exporters this set-up made (not those of exporters the application made itself)."""
-    otlp = sys.modules.get("tracer.export._otlp")
-    if otlp is None:
-        return []
-    return [g for switch in state.processors for g in otlp.guards_of(getattr(switch.inner, "span_exporter", None))]
 
 
 _exit_registered = False
@@ -390,7 +465,7 @@ def instrument(**kwargs: Any) -> None:
         if instrumentor.is_instrumented_by_opentelemetry:
             log.debug("tracer.instrument(): already instrumented; call uninstrument() first to change settings")
             return
-        if kwargs.get("store") is None:
+        if kwargs.get("store") is None and kwargs.get("configure", True):
             from tracer.store import default_root
 
             kwargs["store"] = default_root()

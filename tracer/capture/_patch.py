@@ -24,16 +24,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from tracer import _compat
 from tracer.capture import _speedups
-from tracer.capture._attempts import UNTRACED, AttemptRecorder
+from tracer.capture._attempts import AttemptRecorder
 from tracer.capture._batches import BatchResultRecorder
 from tracer.capture._calls import record_streamed_usage
 
 log = logging.getLogger("tracer.capture")
-
-_SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"
-_CONTENT_MARK = "_claude_tracer_content"
 
 
 class Patcher:
@@ -43,14 +42,14 @@ class Patcher:
     # makes the replacement from the original). `apply` and `undo` both loop over this table; a row whose part this
     # SDK lacks is skipped (`_compat` has warned), and so is the `_tracer` row unless content is recorded.
     TABLE: tuple[tuple[str, int | None, str, str], ...] = (
-        ("attempt_owners", 0, "_attempt_request", "_sync_attempt"),
-        ("attempt_owners", 1, "_attempt_request", "_async_attempt"),
+        ("attempt_owners", 0, _compat.ATTEMPT_REQUEST, "_sync_attempt"),
+        ("attempt_owners", 1, _compat.ATTEMPT_REQUEST, "_async_attempt"),
         ("jsonl_decoders", 0, "__decode__", "_sync_batch_results"),
         ("jsonl_decoders", 1, "__decode__", "_async_batch_results"),
         ("streamed_message", None, "end", "_streamed_message_end"),
         ("dig_owner", None, "dig", "_fast_dig"),
         ("accumulator_owner", None, "accumulator", "_light_accumulator"),
-        ("tracer_owner", None, "_tracer", "_tracer_property"),
+        ("tracer_owner", None, _compat.TRACER_PROPERTY, "_tracer_property"),
     )
 
     def __init__(
@@ -70,7 +69,7 @@ class Patcher:
         found = _compat.parts()
         out = []
         for part, index, name, factory in self.TABLE:
-            if name == "_tracer" and self.content is None:
+            if name == _compat.TRACER_PROPERTY and self.content is None:
                 continue
             owner = getattr(found, part)
             if owner is not None and index is not None:
@@ -104,7 +103,7 @@ class Patcher:
             client = ref()
             if client is not None:
                 try:
-                    self._restore_content(client)
+                    _compat.restore_content(client)
                 except Exception:
                     log.debug("could not restore a client's content mode", exc_info=True)
         self._clients.clear()
@@ -131,20 +130,10 @@ class Patcher:
         return end
 
     def _sync_batch_results(self, original: Any) -> Any:
-        traced = self.batch_results.wrap_sync(original)
-
-        def __decode__(decoder: Any) -> Any:
-            return original(decoder) if _untraced(decoder) else traced(decoder)
-
-        return __decode__
+        return _unless_untraced(original, self.batch_results.wrap_sync(original))
 
     def _async_batch_results(self, original: Any) -> Any:
-        traced = self.batch_results.wrap_async(original)
-
-        def __decode__(decoder: Any) -> Any:
-            return original(decoder) if _untraced(decoder) else traced(decoder)
-
-        return __decode__
+        return _unless_untraced(original, self.batch_results.wrap_async(original))
 
     def _tracer_property(self, original: property) -> property:
         fget = original.fget
@@ -156,9 +145,7 @@ class Patcher:
             tracer = fget(client)
             if tracer is not None:  # a client that opted out of traces records no content either
                 try:
-                    # getattr, not `client.__dict__`: reading the instance dict of an object whose attributes CPython
-                    # keeps inline makes it a real dict for good, and every later attribute read a bit slower.
-                    if getattr(client, _CONTENT_MARK, None) is not patcher:
+                    if _compat.content_mode_owner(client) is not patcher:
                         patcher._adopt(client)
                 except Exception:
                     log.debug("could not set a client's content mode", exc_info=True)
@@ -170,23 +157,23 @@ class Patcher:
         """Have the client's call spans record message content (`capture_content=True`), up to our size limit."""
         import weakref
 
-        options = client._open_telemetry
-        traces = options["traces"]
-        if traces.get("content_mode") != "content":
-            setattr(client, _SAVED_OPTIONS, options)
-            client._set_open_telemetry({**options, "traces": {**traces, "content_mode": "content", **(self.content or {})}})
+        if _compat.record_content(client, self, self.content or {}):
             self._clients.append(weakref.ref(client))
-        setattr(client, _CONTENT_MARK, self)
 
-    def _restore_content(self, client: Any) -> None:
-        if hasattr(client, _CONTENT_MARK):
-            delattr(client, _CONTENT_MARK)
-        saved = getattr(client, _SAVED_OPTIONS, None)
-        if saved is not None:
-            delattr(client, _SAVED_OPTIONS)
-            client._set_open_telemetry(saved)
+
+def _unless_untraced(original: Any, traced: Any) -> Any:
+    """A JSON Lines decoder's `__decode__` that records through `traced`, unless its client did not trace the call
+    or the application suppressed instrumentation where the results are read.
+    Both faces return the iterator their decoder makes, so one replacement serves the sync and the async one."""
+
+    def __decode__(decoder: Any) -> Any:
+        if _untraced(decoder) or not is_instrumentation_enabled():
+            return original(decoder)
+        return traced(decoder)
+
+    return __decode__
 
 
 def _untraced(decoder: Any) -> bool:
     """Whether a JSON Lines decoder reads the body of a call its client did not trace (see `_attempts`)."""
-    return getattr(getattr(decoder, "http_response", None), UNTRACED, False) is True
+    return _compat.is_untraced(getattr(decoder, "http_response", None))

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracer import semconv
 from tracer._secrets import REDACTED as REDACTED  # re-exported: what scrubbing writes
 from tracer._secrets import SECRET_PATTERNS as SECRET_PATTERNS
 from tracer._secrets import scrub
 from tracer._spans import add_attributes, before_end, ours_or_sdks, raw_attributes
+from tracer.capture._processor import BeforeEndProcessor
 
 log = logging.getLogger("tracer.capture")
 
@@ -64,12 +64,11 @@ class Redactor:
         return out
 
 
-class ContentRedactionProcessor(SpanProcessor):
+class ContentRedactionProcessor(BeforeEndProcessor):
     """Redacts the content attributes of every span of the SDK's (and ours) just before it ends."""
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
-        self.active = True
 
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
         if not self.active:
@@ -94,11 +93,3 @@ class ContentRedactionProcessor(SpanProcessor):
 
         before_end(span, redact)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        self.active = False
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return True

@@ -8,12 +8,12 @@ Neither changes what a span records; `tests/capture/test_speedups.py` checks tha
   directly, after a `dict` shortcut.
 - `accumulator` makes, for a stream read without a helper, the function that rebuilds its Message from the events
   the span reads (`message_start`, `content_block_start`, `message_delta`). The SDK copies the event's Message
-  through `to_dict()` and `construct()` on `message_start`, and each new content block the same way: 57 us for a
-  one-block answer (measured on this 2-core machine), 45 of them for `message_start`. `light_accumulator` starts
+  through `to_dict()` and `construct()` on `message_start`, and each new content block the same way, most of it
+  for `message_start` (docs/footprint.md has the figures). `light_accumulator` starts
   from a shallow copy instead, with its own `usage` and `content` (the only parts the later events change), and
   appends a plain content block as it is: the span never reads the content of this Message (output content
   comes from a stream helper's own), and the SDK does nothing else for such a block. Any other block, and every
-  `message_delta`, goes to the SDK's function. 4 us in all. The application's events are left as they were.
+  `message_delta`, goes to the SDK's function. The application's events are left as they were.
 
 Both are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
 """

@@ -610,7 +610,7 @@ def _bundled_anthropic() -> Any:
 
     The bundled snapshot module itself: never `genai_prices.data_snapshot.get_snapshot()`, which returns whatever
     an UpdatePrices instance (ours never starts one) may have downloaded into the process. Importing that module
-    builds every provider's models (about 30 ms and 4 MiB, measured 2026-11-29), of which we price only
+    builds every provider's models (time and memory at start-up: docs/footprint.md), of which we price only
     Anthropic's: so the module's own source is read, and only its header (the imports) and the Anthropic entry are
     run. Where the file does not have the expected layout (a future genai-prices), the module is imported.
     tests/cost/test_offline.py checks that both ways give equal objects.

@@ -10,6 +10,22 @@ stall in the application (see `_otlp`).
 
 from __future__ import annotations
 
-from tracer.export._otlp import GuardedMetricExporter, GuardedSpanExporter, otlp_exporters, resolve
+from tracer.export._otlp import (
+    GuardedMetricExporter,
+    GuardedSpanExporter,
+    abandon_exports,
+    guards_of,
+    lost_batches,
+    otlp_exporters,
+    resolve,
+)
 
-__all__ = ["GuardedMetricExporter", "GuardedSpanExporter", "otlp_exporters", "resolve"]
+__all__ = [
+    "GuardedMetricExporter",
+    "GuardedSpanExporter",
+    "abandon_exports",
+    "guards_of",
+    "lost_batches",
+    "otlp_exporters",
+    "resolve",
+]

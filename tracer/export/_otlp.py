@@ -14,9 +14,9 @@ reachable again. Exceptions from the wrapped exporter are caught and reported th
 
 Until an export has succeeded, and again after one failed, each export first opens a plain TCP connection to the
 endpoint (at most `PROBE_TIMEOUT_S`): the OTLP exporters retry a refused connection with backoff for most of their
-timeout (about 7 s of a 10 s timeout, measured), which would hold the export thread, and `tracer.flush()` or the
-interpreter's exit behind it, for that long on every retry period. A refused connection now fails in
-microseconds. No probe is made through a proxy (the exporters would use it; a direct connection says nothing).
+timeout, which would hold the export thread, and `tracer.flush()` or the interpreter's exit behind it, for that long
+on every retry period; the probe fails a refused connection at once. No probe is made through a proxy (the
+exporters would use it; a direct connection says nothing).
 
 An endpoint that accepts connections and never answers passes the probe, and the wrapped exporter then waits its
 whole timeout (10 s by default) on each batch. So the wrapped exporter's calls run on a thread of the guard's own,

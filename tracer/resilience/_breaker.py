@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import functools
-import inspect
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -13,6 +11,7 @@ from tracer import semconv
 from tracer.resilience import _clock, _telemetry
 from tracer.resilience._classify import BREAKER_FAILURES, classify
 from tracer.resilience._errors import CircuitOpenError
+from tracer.resilience._faces import decorate
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -204,41 +203,17 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run `fn(*args, **kwargs)` through the breaker."""
-        self.before_call()
-        try:
-            result = fn(*args, **kwargs)
-        except BaseException as exc:
-            self.on_exception(exc)
-            raise
-        self.on_success()
-        return result
+        with self:
+            return fn(*args, **kwargs)
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Await `fn(*args, **kwargs)` through the breaker."""
-        self.before_call()
-        try:
-            result = await fn(*args, **kwargs)
-        except BaseException as exc:
-            self.on_exception(exc)
-            raise
-        self.on_success()
-        return result
+        """Await `fn(*args, **kwargs)` through the breaker: the admission and verdict of `call`, awaited in between."""
+        with self:
+            return await fn(*args, **kwargs)
 
     def __call__(self, fn: F) -> F:
         """Use the breaker as a decorator on a sync or async function."""
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return decorate(fn, self.call, self.acall)
 
     def __enter__(self) -> CircuitBreaker:
         self.before_call()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from tracer.resilience._errors import StreamTimeoutError
 log = logging.getLogger("tracer.resilience")
 
 S = TypeVar("S")
+_END = object()  # what the next item is once the source is done
 
 
 @dataclass
@@ -180,82 +182,91 @@ class StreamDeadline:
             return "total"
         return "idle"
 
-    @staticmethod
-    def _end(on_end: OnEnd | None, progress: StreamProgress, exc: BaseException | None) -> None:
-        if on_end is None:
-            return
-        try:
-            on_end(progress, exc)
-        except Exception:
-            log.debug("a stream's on_end hook failed", exc_info=True)
+    # Both faces make the same decisions, through the steps below; they differ only in how they wait for the next
+    # item (a blocking read, or an await bounded by the nearer limit) and in how they close the source.
 
-    def _guard(self, inner: Iterator[Any], progress: StreamProgress, on_end: OnEnd | None) -> Iterator[Any]:
+    def _arrived(self, progress: StreamProgress, item: Any) -> Any:
+        """Fold an item in and return it, or raise `StreamTimeoutError` when it came past a limit."""
+        now = self.clock()
+        progress.observe(item)
+        hit = self._check(progress, now)
+        progress.last_event_at = now
+        if hit is not None:
+            raise self._timeout(hit, progress, now)
+        return item
+
+    def _raise_if_stall(self, progress: StreamProgress, exc: Exception) -> None:
+        """A timeout while waiting for an item (the socket's read timeout, or our own bound) is a stall: raise it as
+        `StreamTimeoutError`. Any other error is the caller's to re-raise."""
+        if classify(exc).kind is FailureKind.TIMEOUT:
+            now = self.clock()
+            raise self._timeout(self._which(progress, now), progress, now) from exc
+
+    @contextlib.contextmanager
+    def _reporting(self, progress: StreamProgress, on_end: OnEnd | None) -> Iterator[None]:
+        """`on_end(progress, error)` once the stream has ended, however it ended (zone 2: its errors are logged)."""
         error: BaseException | None = None
         try:
-            while True:
-                try:
-                    item = next(inner)
-                except StopIteration:
-                    progress.completed = True
-                    return
-                except Exception as exc:
-                    if classify(exc).kind is FailureKind.TIMEOUT:  # the socket's read timeout: a stall
-                        now = self.clock()
-                        raise self._timeout(self._which(progress, now), progress, now) from exc
-                    raise
-                now = self.clock()
-                progress.observe(item)
-                hit = self._check(progress, now)
-                progress.last_event_at = now
-                if hit is not None:
-                    raise self._timeout(hit, progress, now)
-                yield item
+            yield
         except BaseException as exc:
             error = exc
             raise
         finally:
-            if not progress.completed:
-                _close(inner)
-            self._end(on_end, progress, error if not isinstance(error, GeneratorExit) else None)
+            if on_end is not None:
+                try:
+                    # A generator closed early (the application stopped reading) ended without an error.
+                    on_end(progress, None if isinstance(error, GeneratorExit) else error)
+                except Exception:
+                    log.debug("a stream's on_end hook failed", exc_info=True)
+
+    def _next(self, inner: Iterator[Any], progress: StreamProgress) -> Any:
+        try:
+            item = next(inner, _END)
+        except Exception as exc:
+            self._raise_if_stall(progress, exc)
+            raise
+        progress.completed = item is _END
+        return item
+
+    async def _anext(self, inner: AsyncIterator[Any], progress: StreamProgress) -> Any:
+        try:
+            async with asyncio.timeout(self._wait_s(progress)):  # a blocking sync read cannot be bounded like this
+                item = await anext(inner, _END)
+        except Exception as exc:
+            self._raise_if_stall(progress, exc)
+            raise
+        progress.completed = item is _END
+        return item
+
+    def _guard(self, inner: Iterator[Any], progress: StreamProgress, on_end: OnEnd | None) -> Iterator[Any]:
+        with self._reporting(progress, on_end):
+            try:
+                while (item := self._next(inner, progress)) is not _END:
+                    yield self._arrived(progress, item)
+            finally:
+                if not progress.completed:
+                    _close(inner)
 
     async def _aguard(
         self, inner: AsyncIterator[Any], progress: StreamProgress, on_end: OnEnd | None
     ) -> AsyncIterator[Any]:
-        error: BaseException | None = None
-        try:
-            while True:
-                now = self.clock()
-                limits = []
-                if self.idle_s is not None:
-                    limits.append(progress.last_event_at + self.idle_s - now)
-                if self.total_s is not None:
-                    limits.append(progress.started_at + self.total_s - now)
-                wait = max(0.0, min(limits))
-                try:
-                    async with asyncio.timeout(wait):
-                        item = await inner.__anext__()
-                except StopAsyncIteration:
-                    progress.completed = True
-                    return
-                except Exception as exc:
-                    if classify(exc).kind is FailureKind.TIMEOUT:  # our asyncio.timeout, or the socket's
-                        now = self.clock()
-                        raise self._timeout(self._which(progress, now), progress, now) from exc
-                    raise
-                now = self.clock()
-                progress.observe(item)
-                hit = self._check(progress, now)
-                progress.last_event_at = now
-                if hit is not None:
-                    raise self._timeout(hit, progress, now)
-                yield item
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if not progress.completed:
-                await _aclose(inner)
-            self._end(on_end, progress, error if not isinstance(error, GeneratorExit) else None)
+        with self._reporting(progress, on_end):
+            try:
+                while (item := await self._anext(inner, progress)) is not _END:
+                    yield self._arrived(progress, item)
+            finally:
+                if not progress.completed:
+                    await _aclose(inner)
+
+    def _wait_s(self, progress: StreamProgress) -> float:
+        """How long the next item may take before one of the limits is past (an async wait can be bounded)."""
+        now = self.clock()
+        limits = []
+        if self.idle_s is not None:
+            limits.append(progress.last_event_at + self.idle_s - now)
+        if self.total_s is not None:
+            limits.append(progress.started_at + self.total_s - now)
+        return max(0.0, min(limits))
 
 
 def _is_sdk_stream(obj: Any) -> bool:

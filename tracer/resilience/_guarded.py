@@ -6,11 +6,12 @@ each attempt takes a limiter slot, passes the breaker, and makes one SDK call wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from tracer.resilience._breaker import BreakerRegistry, CircuitBreaker
@@ -135,6 +136,62 @@ def _unwrap(client: Any, sdk_max_retries: int | None, retry: Retry | None) -> tu
     return client.with_options(max_retries=sdk_max_retries), sdk_max_retries == 0
 
 
+class _Call:
+    """One guarded call: its breaker, budget reservation and attempt count, and what happens around each attempt.
+
+    The sync and async faces (`_GuardedMessages._call`, `_AsyncGuardedMessages._acall`) make their decisions here
+    and differ only in what they await: the limiter's slot, the SDK call and the retry policy's waits.
+    """
+
+    def __init__(self, owner: GuardedClient, kwargs: dict[str, Any], stream: bool) -> None:
+        guards = owner._guards
+        self.guards = guards
+        self.retry = guards.retry
+        self.kwargs = kwargs
+        self.stream = stream
+        self.breaker = guards.breaker_for(kwargs.get("model"))
+        self.reservation = guards.reserve(kwargs)
+        self.attempts = 0
+        self.counts_attempts = owner._counts_attempts
+        self.timeout = getattr(owner._inner, "timeout", None)
+        self.clock = guards.deadline.clock if guards.deadline is not None else None
+
+    def next_attempt(self) -> tuple[dict[str, Any], float | None]:
+        """The SDK call's arguments for the next attempt, and when it started (for a stream's total deadline)."""
+        kw = self.guards.attempt_kwargs(self.kwargs, self.attempts, self.counts_attempts, self.timeout, self.stream)
+        self.attempts += 1
+        return kw, self.clock() if self.clock is not None else None
+
+    def slot(self) -> ConcurrencyLimiter | contextlib.nullcontext[None]:
+        """The limiter's slot (`with` or `async with`), held for the attempt until the response starts."""
+        return self.guards.limiter if self.guards.limiter is not None else contextlib.nullcontext()
+
+    def admission(self) -> CircuitBreaker | contextlib.nullcontext[None]:
+        """The breaker around one attempt: admits it or raises, then counts how it ended."""
+        return self.breaker if self.breaker is not None else contextlib.nullcontext()
+
+    def answered(self, result: Any, started: float | None) -> Any:
+        if self.stream:
+            return self.guards.watch(result, self.breaker, self.reservation, started)
+        return result
+
+    @contextlib.contextmanager
+    def settling(self) -> Iterator[None]:
+        """A call that fails in the end gives its budget reservation back."""
+        try:
+            yield
+        except BaseException:
+            if self.reservation is not None:
+                self.reservation.release()
+            raise
+
+    def settle(self, result: Any) -> Any:
+        """The call's result, its cost settled in the budget (a stream settles when it ends)."""
+        if not self.stream:
+            _settle(self.reservation, result)
+        return result
+
+
 class _GuardedMessages:
     def __init__(self, owner: GuardedClient) -> None:
         self._owner = owner
@@ -165,46 +222,17 @@ class _GuardedMessages:
         return getattr(self._owner._inner.messages, name)
 
     def _call(self, kwargs: dict[str, Any], do: Callable[[dict[str, Any]], Any], stream: bool) -> Any:
-        g = self._owner._guards
-        model = kwargs.get("model")
-        breaker = g.breaker_for(model)
-        reservation = g.reserve(kwargs)
-        attempts = iter(range(1 << 30))
-        timeout = getattr(self._owner._inner, "timeout", None)
-        clock = g.deadline.clock if g.deadline is not None else None
+        call = _Call(self._owner, kwargs, stream)
 
         def attempt() -> Any:
-            kw = g.attempt_kwargs(kwargs, next(attempts), self._owner._counts_attempts, timeout, stream)
-            started = clock() if clock is not None else None
-            if g.limiter is not None:
-                g.limiter.acquire()
-            try:
-                if breaker is not None:
-                    breaker.before_call()
-                try:
-                    result = do(kw)
-                except BaseException as exc:
-                    if breaker is not None:
-                        breaker.on_exception(exc)
-                    raise
-                if breaker is not None:
-                    breaker.on_success()
-            finally:
-                if g.limiter is not None:
-                    g.limiter.release()
-            if stream:
-                return g.watch(result, breaker, reservation, started)
-            return result
+            kw, started = call.next_attempt()
+            with call.slot(), call.admission():
+                result = do(kw)
+            return call.answered(result, started)
 
-        try:
-            result = g.retry.call(attempt) if g.retry is not None else attempt()
-        except BaseException:
-            if reservation is not None:
-                reservation.release()
-            raise
-        if not stream:
-            _settle(reservation, result)
-        return result
+        with call.settling():
+            result = call.retry.call(attempt) if call.retry is not None else attempt()
+        return call.settle(result)
 
     def _create(self, *args: Any, **kwargs: Any) -> Any:
         inner = self._owner._inner.messages
@@ -286,46 +314,18 @@ class GuardedClient:
 
 class _AsyncGuardedMessages(_GuardedMessages):
     async def _acall(self, kwargs: dict[str, Any], do: Callable[[dict[str, Any]], Any], stream: bool) -> Any:
-        g = self._owner._guards
-        model = kwargs.get("model")
-        breaker = g.breaker_for(model)
-        reservation = g.reserve(kwargs)
-        attempts = iter(range(1 << 30))
-        timeout = getattr(self._owner._inner, "timeout", None)
-        clock = g.deadline.clock if g.deadline is not None else None
+        call = _Call(self._owner, kwargs, stream)
 
         async def attempt() -> Any:
-            kw = g.attempt_kwargs(kwargs, next(attempts), self._owner._counts_attempts, timeout, stream)
-            started = clock() if clock is not None else None
-            if g.limiter is not None:
-                await g.limiter.aacquire()
-            try:
-                if breaker is not None:
-                    breaker.before_call()
-                try:
+            kw, started = call.next_attempt()
+            async with call.slot():  # the limiter waits without blocking the loop
+                with call.admission():
                     result = await do(kw)
-                except BaseException as exc:
-                    if breaker is not None:
-                        breaker.on_exception(exc)
-                    raise
-                if breaker is not None:
-                    breaker.on_success()
-            finally:
-                if g.limiter is not None:
-                    g.limiter.release()
-            if stream:
-                return g.watch(result, breaker, reservation, started)
-            return result
+            return call.answered(result, started)
 
-        try:
-            result = await (g.retry.acall(attempt) if g.retry is not None else attempt())
-        except BaseException:
-            if reservation is not None:
-                reservation.release()
-            raise
-        if not stream:
-            _settle(reservation, result)
-        return result
+        with call.settling():
+            result = await (call.retry.acall(attempt) if call.retry is not None else attempt())
+        return call.settle(result)
 
     async def _create(self, *args: Any, **kwargs: Any) -> Any:
         inner = self._owner._inner.messages

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import functools
-import inspect
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from tracer import semconv
 from tracer.resilience import _clock, _telemetry
+from tracer.resilience._faces import decorate
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -158,23 +157,17 @@ class ConcurrencyLimiter:
     async def __aexit__(self, *exc: object) -> None:
         self.release()
 
+    def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        with self:
+            return fn(*args, **kwargs)
+
+    async def _acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        async with self:
+            return await fn(*args, **kwargs)
+
     def __call__(self, fn: F) -> F:
         """Limit a sync or async function."""
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                async with self:
-                    return await fn(*args, **kwargs)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return fn(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return decorate(fn, self._call, self._acall)
 
     def __repr__(self) -> str:
         return (

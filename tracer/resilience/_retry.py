@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import random
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -12,6 +10,7 @@ from typing import Any, TypeVar, overload
 from tracer import semconv
 from tracer.resilience import _clock, _telemetry
 from tracer.resilience._classify import RETRYABLE, Failure, FailureKind, classify
+from tracer.resilience._faces import decorate
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,6 +113,13 @@ class Retry:
         elif decision.failure.kind in self.retry_on:  # a retryable failure we stopped retrying: worth an event
             _telemetry.event(semconv.EVENT_KIND_RETRY_EXHAUSTED, self.name, reason=decision.reason, attributes=attrs)
 
+    def _delay_after(self, exc: BaseException, attempt: int, start: float) -> float | None:
+        """The wait before the next attempt after attempt `attempt` failed with `exc` (recorded), or None: give up.
+        What both faces ask after a failure, so a sync and an async call are retried alike."""
+        decision = self.decide(exc, attempt, self.clock() - start)
+        self._record(decision, attempt)
+        return decision.delay_s if decision.retry else None
+
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Call `fn(*args, **kwargs)`, retrying per this policy; returns its result or raises its last exception."""
         start = self.clock()
@@ -123,14 +129,13 @@ class Retry:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                decision = self.decide(exc, attempt, self.clock() - start)
-                self._record(decision, attempt)
-                if not decision.retry:
+                delay = self._delay_after(exc, attempt, start)
+                if delay is None:
                     raise
-            self.sleep(decision.delay_s)
+            self.sleep(delay)
 
     async def acall(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
-        """Await `fn(*args, **kwargs)`, retrying per this policy."""
+        """Await `fn(*args, **kwargs)`, retrying per this policy: `call`'s decisions, with the call and the wait awaited."""
         start = self.clock()
         attempt = 0
         while True:
@@ -138,27 +143,14 @@ class Retry:
             try:
                 return await fn(*args, **kwargs)
             except Exception as exc:
-                decision = self.decide(exc, attempt, self.clock() - start)
-                self._record(decision, attempt)
-                if not decision.retry:
+                delay = self._delay_after(exc, attempt, start)
+                if delay is None:
                     raise
-            await self.async_sleep(decision.delay_s)
+            await self.async_sleep(delay)
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function with this policy."""
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper  # type: ignore[return-value]
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return decorate(fn, self.call, self.acall)
 
 
 @overload

@@ -1,5 +1,5 @@
 """Deprecated: the queries moved to `tracer.read` (one module per dashboard page). This module re-exports the
-public names it had, with a DeprecationWarning, and will be removed in a later release.
+public names it had, with a DeprecationWarning, until it is removed on the date `REMOVAL` names.
 
 >>> from tracer.read import Filters, open_store, overview              # instead of tracer.store.queries
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import warnings
 from typing import Any
+
+REMOVAL = "2027-03-01"  # three months after the move to tracer.read (2026-11-29)
 
 # name -> the module of `tracer.read` that holds it now
 _MOVED = {
@@ -29,5 +31,9 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'tracer.store.queries' has no attribute {name!r} (the queries moved to tracer.read)")
     where = f"tracer.read{module}"
-    warnings.warn(f"tracer.store.queries is deprecated: use {where}.{name}", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f"tracer.store.queries is deprecated and will be removed on {REMOVAL}: use {where}.{name}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(importlib.import_module(where), name)
