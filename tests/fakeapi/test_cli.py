@@ -39,7 +39,7 @@ class TestServe:
                 anthropic.Anthropic(api_key="sk-other", base_url=url).messages.create(**ask())
         finally:
             process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=10)
+            _, err = process.communicate(timeout=60)  # a loaded CI machine: the server may take a while to wind down
         assert process.returncode == 0, err
         assert "Traceback" not in err
 
