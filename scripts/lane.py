@@ -78,6 +78,24 @@ def build(lane: str, python: str, venv: Path, env: dict[str, str]) -> dict[str, 
     return {row["name"].lower(): row["version"] for row in json.loads(listed.stdout)}
 
 
+def locked_python() -> str | None:
+    """The Python version (3.11) of the locked .venv that `make test` ran on, if there is one."""
+    python = REPO / ".venv" / "bin" / "python"
+    if not python.exists():
+        return None
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    return out.stdout.strip() or None
+
+
+def same_as_lock(versions: dict[str, str]) -> bool:
+    """Whether every package installed (claude-tracer aside) is pinned at that version in requirements/lock.txt."""
+    pins = set(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", (REPO / "requirements" / "lock.txt").read_text(), re.M))
+    locked = {(re.sub(r"[-_.]+", "-", n).lower(), v) for n, v in pins}
+    mine = {(re.sub(r"[-_.]+", "-", n).lower(), v) for n, v in versions.items() if n != "claude-tracer"}
+    return mine <= locked
+
+
 def counts(output: str) -> dict[str, int]:
     """pytest's closing line as numbers: {'passed': 812, 'skipped': 3, ...}."""
     tail = next((line for line in reversed(output.splitlines()) if re.search(r"\d+ (passed|failed|error)", line)), "")
@@ -100,6 +118,14 @@ def run_lane(lane: str, version: str, extra_args: list[str]) -> int:
         return 2
     built = time.monotonic() - started
     log(f"{name}: " + ", ".join(f"{p} {versions[p]}" for p in SHOWN if p in versions) + f"  [{built:.0f} s]")
+    if version == locked_python() and same_as_lock(versions):
+        # Nothing newer than the lock today: `make test` ran these very versions on this Python already.
+        log(f"{name}: every version is the lock's (requirements/lock.txt), which `make test` tested on Python "
+            f"{version}: not run again")
+        result = {"lane": name, "date": time.strftime("%Y-%m-%d"), "python": version, "resolution": LANES[lane],
+                  "versions": {p: versions[p] for p in SHOWN if p in versions}, "same_as_lock": True, "ok": True}  # fmt: skip
+        (home / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     cmd = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", *LANE_TESTS, *extra_args]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**env, "TRACER_LANE": name}, check=False)
     output = done.stdout + done.stderr
