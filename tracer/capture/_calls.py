@@ -77,6 +77,12 @@ def call_attributes(
             out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / (duration_s - ttft)
 
     total_in = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
+    if malformed_usage(attrs):
+        # A count that is negative or not a whole number (the SDK records what the response said): pricing what is
+        # left would under-count the call, so it is unpriced, never 0 (the store says why: `malformed_usage`).
+        if get(semconv.GEN_AI_OPERATION_NAME) in _PRICED_OPERATIONS and status_code is not StatusCode.ERROR:
+            out[semconv.COST_UNPRICED] = True
+        return out
     if type(total_in) is not int:
         return out  # no usage (a failed call, count_tokens, batches): nothing to price
     cache_read = _int(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
@@ -120,6 +126,35 @@ def call_attributes(
         return out
     out.update(_billed_attributes(attrs, model, counts, prices, regional, refusal))
     return out
+
+
+_USAGE_ATTRIBUTES = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS,
+    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, semconv.USAGE_WEB_SEARCH_REQUESTS,
+)  # fmt: skip
+
+
+def malformed_usage(attrs: Mapping[str, Any]) -> bool:
+    """Whether the usage on a call span cannot be priced as it is: a count that is negative or not an int, output
+    tokens without input tokens or, not streamed, input without output (the SDK leaves out a count that is not a
+    number). Pure.
+
+    >>> malformed_usage({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": -10})
+    True
+    >>> malformed_usage({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
+    False
+    """
+    get = attrs.get
+    for name in _USAGE_ATTRIBUTES:
+        value = get(name)
+        if value is not None and (type(value) is not int or value < 0):
+            return True
+    total_in, output = get(semconv.GEN_AI_USAGE_INPUT_TOKENS), get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    if total_in is None:
+        return output is not None
+    # A stream closed early has no output count yet; a body answered in full always has one.
+    return output is None and get(semconv.GEN_AI_REQUEST_STREAM) is not True
 
 
 def _regional(scope: str | None, requested: Any, server: Any) -> bool:

@@ -44,7 +44,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 7  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 8  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -458,7 +458,7 @@ def traces_sql(picked: str = "") -> str:
                    sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
                    sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
                    sum(thinking_tokens) AS thinking_tokens, sum(cost_usd) AS cost_usd,
-                   count(*) FILTER (WHERE cost_usd IS NULL AND status = 'ok') AS unpriced_calls,
+                   count(*) FILTER (WHERE unpriced) AS unpriced_calls,
                    min(start_time) AS calls_start,
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
                    arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
