@@ -153,6 +153,8 @@ def test_hostile_response(name, tmp_path, caplog):
     assert all(table["unreadable"] == 0 for table in store_info(store).values())
     with Store(store) as db:
         rows = db.rows("SELECT cost_usd, unpriced, unpriced_reason, status FROM calls ORDER BY start_time")
+        attempts = db.rows("SELECT count(*) FROM attempts")[0][0]
+    assert attempts == 3 + case.retries, "an attempt is missing"
     assert len(rows) == 3, rows
     first, hostile, last = rows
     assert first == (GOOD_COST, False, None, "ok") and last == (GOOD_COST, False, None, "ok")
