@@ -16,6 +16,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,7 @@ class Answer:
     body: bytes | None = None
     events: Sequence[bytes] | None = None  # each sent and flushed as it is, in order
     content_type: str | None = None
+    delay_s: float = 0.0  # wait this long before answering (a slow server; a call the application cancels)
 
 
 def message(usage: Any = None, *, model: str = "claude-haiku-4-5", **extra: Any) -> dict[str, Any]:
@@ -120,6 +122,8 @@ class HostileServer:
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 answer = script.next()
+                if answer.delay_s:
+                    time.sleep(answer.delay_s)
                 self.send_response(answer.status)
                 for name, value in answer.headers:
                     self.send_header(name, value)

@@ -8,6 +8,7 @@ is told) once bare and once instrumented; instrumented, the hostile call sits be
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ import pytest
 
 import tracer
 from tests import _telemetry
-from tests.faults.hostile import Answer, HostileServer, json_answer, message, stream_events
+from tests.faults.hostile import Answer, HostileServer, json_answer, message, sse, stream_events
 from tracer.store import Store, store_info
 
 MODEL = "claude-haiku-4-5"
@@ -37,6 +38,7 @@ class Case:
     cost: Decimal | str | None = None  # the hostile call's cost, UNPRICED, or None when it is not billed (failed)
     stream: bool = False
     retries: int = 0
+    error_type: str | None = None  # the hostile call's stored error type, when the case says
 
 
 def _usage_body(usage: Any) -> Answer:
@@ -47,6 +49,7 @@ def _raw(text: bytes, status: int = 200) -> Answer:
     return Answer(status=status, body=text, content_type="application/json")
 
 
+_ERROR_EVENT = sse("error", {"type": "error", "error": {"type": "api_error", "message": "boom"}})
 _429 = json.dumps({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}).encode()
 
 CASES: dict[str, Case] = {
@@ -100,10 +103,14 @@ CASES: dict[str, Case] = {
     "retry-after inf": Case([Answer(status=429, headers=[("retry-after", "inf")], body=_429)]),
     "retry-after-ms inf": Case([Answer(status=429, headers=[("retry-after-ms", "inf")], body=_429)]),
     # streams
-    "stream without message_stop": Case([Answer(events=stream_events(stop=False))], GOOD_COST, stream=True),
-    "stream without message_delta or message_stop": Case(
-        [Answer(events=stream_events(stop=False, delta=False))], Decimal("0.000010"), stream=True
+    # The application sees no error; the call is stored status=error, error_type=incomplete_stream (docs/faults.md).
+    "stream without message_stop": Case(
+        [Answer(events=stream_events(stop=False))], GOOD_COST, stream=True, error_type="incomplete_stream"
     ),
+    "stream without message_delta or message_stop": Case(
+        [Answer(events=stream_events(stop=False, delta=False))], Decimal("0.000010"), stream=True, error_type="incomplete_stream"
+    ),
+    "stream with an error event": Case([Answer(events=[*stream_events(text=())[:1], _ERROR_EVENT])], Decimal("0.000010"), stream=True, error_type="api_error"),
     "stream with negative usage": Case([Answer(events=stream_events(usage_end={"output_tokens": -7}))], UNPRICED, stream=True),
     "stream with 1e30 usage": Case(
         [Answer(events=stream_events(usage_start={"input_tokens": 10**30, "output_tokens": 1}))], UNPRICED, stream=True
@@ -153,15 +160,49 @@ def test_hostile_response(name, tmp_path, caplog):
     assert all(table["unreadable"] == 0 for table in store_info(store).values())
     with Store(store) as db:
         rows = db.rows("SELECT cost_usd, unpriced, unpriced_reason, status FROM calls ORDER BY start_time")
+        error_types = [t for (t,) in db.rows("SELECT error_type FROM calls ORDER BY start_time")]
         attempts = db.rows("SELECT count(*) FROM attempts")[0][0]
     assert attempts == 3 + case.retries, "an attempt is missing"
     assert len(rows) == 3, rows
     first, hostile, last = rows
     assert first == (GOOD_COST, False, None, "ok") and last == (GOOD_COST, False, None, "ok")
     cost, unpriced, reason, status = hostile
+    if case.error_type is not None:
+        assert (status, error_types[1]) == ("error", case.error_type)
     if case.cost == UNPRICED:
         assert (cost, unpriced) == (None, True) and reason is not None, hostile
     elif case.cost is None:
         assert (cost, unpriced) == (None, False) and status == "error", hostile
     else:
         assert (cost, unpriced) == (case.cost, False), hostile
+
+
+@pytest.mark.parametrize("variable", ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"])
+def test_a_malformed_otlp_endpoint_is_one_error_naming_the_variable_and_value(variable, monkeypatch, tmp_path):
+    """Issue 24, item 6: before, `instrument()` raised a bare `ValueError: Invalid IPv6 URL`."""
+    monkeypatch.setenv(variable, "http://[::1")
+    with pytest.raises(ValueError, match=rf"^{variable}='http://\[::1' is not a valid OTLP endpoint URL"):
+        tracer.instrument(store=tmp_path / "store")
+    tracer.uninstrument()
+
+
+def test_a_cancelled_call_is_an_error_cancelled(tmp_path):
+    """Issue 24, item 6: an async call cancelled mid-request was stored `status=ok`. The application saw its call
+    fail (CancelledError): the call row says `error`, `cancelled`."""
+    store = tmp_path / "store"
+
+    async def cancel_one(base_url: str) -> None:
+        client = anthropic.AsyncAnthropic(api_key="sk-ant-hostile", base_url=base_url, max_retries=0)
+        task = asyncio.create_task(client.messages.create(model=MODEL, max_tokens=16, messages=HELLO))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.close()
+
+    with HostileServer() as server, _telemetry.instrumented(store, metrics=False):
+        server.script(Answer(body=GOOD.body, delay_s=3))
+        asyncio.run(cancel_one(server.base_url))
+        tracer.flush(timeout_s=10)
+    with Store(store) as db:
+        assert db.rows("SELECT status, error_type, unpriced FROM calls") == [("error", "cancelled", False)]

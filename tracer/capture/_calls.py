@@ -33,6 +33,9 @@ from tracer.cost._billed import Iteration, counts_of, iterations_from, iteration
 log = logging.getLogger("tracer.capture")
 
 _NOT_CALLS = frozenset({semconv.SPAN_ATTEMPT})
+# A stream whose body ended cleanly without `message_stop`: the call is an error (its answer is incomplete) that the
+# application did not see raised. Belongs in tracer/semconv.py with the other error types (owned elsewhere for now).
+ERROR_TYPE_INCOMPLETE_STREAM = "incomplete_stream"
 _PRICED_OPERATIONS = frozenset({"chat"})
 
 
@@ -57,6 +60,11 @@ def call_attributes(
     """
     get = attrs.get
     out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _int(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
+    if status_code is StatusCode.UNSET and get(semconv.HTTP_RESPONSE_STATUS_CODE) is None and get(semconv.ERROR_TYPE) is None:
+        # The SDK ends a call span that got no response with its status unset only when the call was stopped by the
+        # application (asyncio's CancelledError, KeyboardInterrupt: not an Exception, so not an error to the SDK).
+        # The application saw its call fail: the call is an error, `cancelled`, not ok.
+        out[semconv.ERROR_TYPE] = "cancelled"
     stop_reason = get(semconv.ANTHROPIC_STOP_REASON)
     if isinstance(stop_reason, str):  # the conventions' list, one per generation; the API's own words
         out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (stop_reason,)
@@ -465,6 +473,10 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         )
         extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
         extra[semconv.CALL_SPAN_SOURCE] = "tracer" if scope == semconv.SCOPE else "anthropic"
+        if getattr(span, "_tracer_body_read", False) and attrs.get(semconv.ERROR_TYPE) == "api_error":
+            # The SDK fails a stream whose bytes ended cleanly before `message_stop` with `api_error`, the same as an
+            # `error` event; but the application saw no error here, only an answer cut short.
+            extra[semconv.ERROR_TYPE] = ERROR_TYPE_INCOMPLETE_STREAM
         if tags:  # the call's own attributes first: the tags get the room the span's attribute limit leaves
             extra.update(fit_tags(tags, attribute_room(span, attrs, extra)))
         add_attributes(span, attrs, extra)
