@@ -380,6 +380,7 @@ ATTEMPT_REQUEST = "_attempt_request"  # SyncAPIClient / AsyncAPIClient: sends on
 TRACER_PROPERTY = "_tracer"  # BaseClient: the client's tracer, read first thing by every call
 
 _LAST_OUTCOME = "_tracer_last_outcome"  # on a call span: how its latest attempt failed
+_BODY_READ = "_tracer_body_read"  # on a call span: its streamed body ended cleanly (the app saw no error)
 _UNTRACED = "_claude_tracer_untraced"  # on an HTTP response of a call the SDK did not trace
 _CONTENT_OWNER = "_claude_tracer_content"  # on a client: who set its content mode
 _SAVED_OPTIONS = "_claude_tracer_saved_open_telemetry"  # on a client: its telemetry options before that
@@ -415,6 +416,16 @@ def note_failed_attempt(call_span: Any, outcome: str) -> None:
 def last_failed_attempt(call_span: Any) -> str | None:
     """What `note_failed_attempt` noted on `call_span`, or None."""
     return getattr(call_span, _LAST_OUTCOME, None)
+
+
+def mark_body_read(call_span: Any) -> None:
+    """Note on a call span that its streamed body ended cleanly, before the SDK ends the span."""
+    setattr(call_span, _BODY_READ, True)
+
+
+def body_was_read(call_span: Any) -> bool:
+    """Whether `mark_body_read` marked `call_span`."""
+    return getattr(call_span, _BODY_READ, False) is True
 
 
 def mark_untraced(response: Any) -> None:

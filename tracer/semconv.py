@@ -183,6 +183,10 @@ ERROR_TYPE_CONNECTION: Final = "connection"
 ERROR_TYPE_STREAM_ERROR: Final = "stream_error"  # an SSE `error` event mid-stream
 ERROR_TYPE_STREAM_TIMEOUT: Final = "stream_timeout"
 ERROR_TYPE_UNFINISHED: Final = "unfinished"  # a streamed body still open when recording stopped (exit, uninstrument)
+# A stream whose body ended cleanly without `message_stop`: the call is an error (its answer is incomplete) that the
+# application did not see raised.
+ERROR_TYPE_INCOMPLETE_STREAM: Final = "incomplete_stream"
+ERROR_TYPE_CANCELLED: Final = "cancelled"  # the application cancelled the call (an asyncio task, say)
 
 # --------------------------------------------------------------------------------------------------------------
 # Resilience events (spans of type "event", see tracer/_events.py)
@@ -256,6 +260,7 @@ METRIC_BREAKER_STATE: Final = "tracer.breaker.state"  # gauge 0 closed, 1 half-o
 METRIC_QUEUE_WAIT: Final = "tracer.queue.wait"  # s, histogram, limiter and batch queue wait, by name
 METRIC_QUEUE_DEPTH: Final = "tracer.queue.depth"  # gauge, by name
 METRIC_STORE_DROPPED_SPANS: Final = "tracer.store.dropped_spans"  # {span}, counter
+METRIC_STORE_DAMAGED_ROWS: Final = "tracer.store.damaged_rows"  # {row}, counter: rows kept with a value as NULL
 
 # Metric attribute keys beyond the span attribute names above.
 METRIC_ATTR_MODEL: Final = GEN_AI_REQUEST_MODEL
@@ -290,5 +295,6 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_QUEUE_WAIT: ("histogram", "s"),
     METRIC_QUEUE_DEPTH: ("gauge", "{item}"),
     METRIC_STORE_DROPPED_SPANS: ("counter", "{span}"),
+    METRIC_STORE_DAMAGED_ROWS: ("counter", "{row}"),
     METRIC_REFUSALS: ("counter", "{call}"),
 }

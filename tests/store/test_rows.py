@@ -80,8 +80,10 @@ class TestCallRow:
         assert call({})["tags"] is None
 
     def test_odd_attribute_values_do_not_raise(self):
+        """A value of the wrong type is stored as NULL and named in `damaged_fields` (issue 24)."""
         row = call({semconv.GEN_AI_USAGE_OUTPUT_TOKENS: "many", semconv.COST_USD_EXACT: "n/a", semconv.CALL_ATTEMPTS: True})
-        assert (row["output_tokens"], row["cost_usd"], row["attempts"]) == (None, None, 1)
+        assert (row["output_tokens"], row["cost_usd"], row["attempts"]) == (None, None, None)
+        assert row["damaged_fields"] == "attempts,output_tokens"
 
 
 class TestAttemptAndEventRows:
@@ -139,3 +141,73 @@ class TestRowSegmentEncoding:
         fast = encode_rows(rows)
         assert fast == encode_rows(rows, accelerated=False)
         assert fast.count(b"\n") == 2 and fast.isascii()
+
+
+class TestEveryValueAgainstItsColumn:
+    """Issue 24: a value its column cannot hold is stored as NULL and named in `damaged_fields`; the row is kept."""
+
+    def test_an_ordinary_row_is_not_damaged(self):
+        row = call({semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5, semconv.COST_USD_EXACT: "0.000035"})
+        assert (row["input_tokens"], row["output_tokens"], row["damaged_fields"], row["unpriced_reason"]) == (10, 5, None, None)
+
+    @pytest.mark.parametrize("value", [10**30, 2**63, -10, 10.5, "ten", float("nan"), float("inf"), True])
+    def test_a_count_that_does_not_fit_is_null_and_named(self, value):
+        row = call({semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: value, semconv.COST_USD_EXACT: "0.1"})
+        assert row["output_tokens"] is None
+        assert row["damaged_fields"] == "output_tokens"
+        assert row["input_tokens"] == 10  # the rest of the row is kept
+        # Damaged usage cannot be priced: unpriced, never a cost from what is left.
+        assert (row["cost_usd"], row["unpriced"], row["unpriced_reason"]) == (None, True, "malformed_usage")
+
+    def test_a_negative_total_input_is_damaged_not_clamped_to_zero(self):
+        row = call({semconv.GEN_AI_USAGE_INPUT_TOKENS: -10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5})
+        assert (row["input_tokens"], row["damaged_fields"], row["unpriced_reason"]) == (None, "input_tokens", "malformed_usage")
+
+    def test_an_integer_column_holds_at_most_2_to_the_31(self):
+        row = call({semconv.CALL_ATTEMPTS: 2**31})
+        assert (row["attempts"], row["damaged_fields"]) == (None, "attempts")
+
+    def test_doubles_must_be_finite_and_only_a_duration_may_be_negative(self):
+        row = call({semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: -0.5}, end_ns=IDS["start_ns"] - 1_000_000)
+        assert (row["ttft_ms"], row["duration_ms"], row["damaged_fields"]) == (None, -1.0, "ttft_ms")
+        assert call({semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: float("nan")})["damaged_fields"] == "ttft_ms"
+
+    def test_a_time_outside_years_1_to_9999_is_null(self):
+        row = call({}, start_ns=10**25, end_ns=10**25 + 1)
+        assert (row["start_time"], row["damaged_fields"]) == (None, "start_time")
+
+    def test_attempt_headers_out_of_range(self):
+        table, row = row_from_span_data(
+            {
+                semconv.SPAN_TYPE: semconv.SPAN_TYPE_ATTEMPT,
+                semconv.ratelimit_attribute("input_tokens", "remaining"): 99999999999999999999999,
+                semconv.ATTEMPT_RETRY_AFTER_S: float("inf"),
+                semconv.ratelimit_attribute("requests", "remaining"): 41,
+            },
+            name=semconv.SPAN_ATTEMPT, **IDS,
+        )  # fmt: skip
+        assert table == "attempts"
+        assert (row["ratelimit_input_tokens_remaining"], row["retry_after_s"], row["ratelimit_requests_remaining"]) == (None, None, 41)
+        assert row["damaged_fields"] == "retry_after_s,ratelimit_input_tokens_remaining"
+
+
+class TestUnpricedReason:
+    def test_no_price(self):
+        row = call({semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5, semconv.COST_UNPRICED: True})
+        assert (row["unpriced"], row["unpriced_reason"]) == (True, "no_price")
+
+    def test_an_ok_chat_call_with_no_usage_is_unpriced_not_free(self):
+        assert (call({})["unpriced"], call({})["unpriced_reason"]) == (True, "no_usage")
+
+    def test_output_without_input_is_malformed(self):
+        row = call({semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5})
+        assert (row["unpriced"], row["unpriced_reason"]) == (True, "malformed_usage")
+
+    def test_a_stream_closed_early_has_no_output_and_keeps_its_cost(self):
+        row = call({semconv.GEN_AI_USAGE_INPUT_TOKENS: 10, semconv.CALL_STREAMING: True, semconv.COST_USD_EXACT: "0.00001"})
+        assert (row["cost_usd"], row["unpriced"], row["unpriced_reason"]) == (Decimal("0.00001"), False, None)
+
+    def test_failed_calls_and_token_counts_are_not_billed_so_not_unpriced(self):
+        assert call({}, error=True)["unpriced"] is False
+        row = call({semconv.GEN_AI_OPERATION_NAME: "count_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS: 10})
+        assert (row["unpriced"], row["unpriced_reason"]) == (False, None)

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.store.spans import call, provider
+from tracer import semconv
 from tracer.store import SCHEMA_VERSION, Store, StoreExporter, _segments, compact, prune, store_info
 from tracer.store.synthetic import write_synthetic
 
@@ -128,6 +129,28 @@ class TestDamage:
         warnings = [r for r in caplog.records if r.levelno == logging.WARNING and str(victim) in r.getMessage()]
         assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
         assert "skipping unreadable segment" in warnings[0].getMessage()
+
+    def test_one_value_out_of_range_costs_that_value_not_the_flush(self, tmp_path, caplog):
+        """Issue 24, case 1: one call's `input_tokens = 10**30` among 20 written in one flush. Before, the reader's
+        cast failed for the whole segment and the store held none of the 20."""
+        exporter = StoreExporter(tmp_path)
+        tp = provider(exporter, schedule_delay_millis=60_000)
+        tracer_ = tp.get_tracer(semconv.ANTHROPIC_SCOPE)
+        for i in range(20):
+            with tracer_.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes={
+                semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL, semconv.GEN_AI_OPERATION_NAME: "chat",
+                semconv.GEN_AI_USAGE_INPUT_TOKENS: 10**30 if i == 7 else 10, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+                semconv.COST_USD_EXACT: "0.1", semconv.TAG_PREFIX + "key": str(i),
+            }):  # fmt: skip
+                pass
+        with caplog.at_level(logging.WARNING, logger="tracer.store"):
+            tp.force_flush()
+        assert len(segments(tmp_path)) == 1
+        assert exporter.damaged == 1 and exporter.dropped == 0
+        rows = Store(tmp_path).rows("SELECT tags['key'], input_tokens, damaged_fields, unpriced_reason FROM calls")
+        assert len(rows) == 20
+        assert [r for r in rows if r[2] is not None] == [("7", None, "input_tokens", "malformed_usage")]
+        assert len([r for r in caplog.records if "damaged_fields" in r.getMessage()]) == 1
 
     def test_garbage_and_temporary_files_are_not_segments(self, tmp_path, caplog):
         write_calls(tmp_path, ["ok"])

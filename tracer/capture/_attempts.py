@@ -219,11 +219,14 @@ class _BodyObserver:
     so `Stream` reports events to that one; this one only learns how the bytes ended.
     """
 
-    __slots__ = ("emit", "unsampled")
+    __slots__ = ("call_span", "emit", "unsampled")
 
-    def __init__(self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None) -> None:
+    def __init__(
+        self, emit: Callable[[int, str | None], None], unsampled: Unsampled | None = None, call_span: Any = None
+    ) -> None:
         self.emit = emit
         self.unsampled = unsampled  # a sampled-out call: its chunks are kept for its bill
+        self.call_span = call_span
         _open_bodies[id(self)] = self
 
     def begin(self) -> None:
@@ -234,6 +237,13 @@ class _BodyObserver:
             self.unsampled.chunks.append(item)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
+        if how == "read" and error is None and self.call_span is not None:
+            # The bytes ended cleanly: the application saw no error. This end runs before the SDK's (`first_end`),
+            # so the call span, which the SDK then fails when no `message_stop` came, can say so (`_calls`).
+            try:
+                _compat.mark_body_read(self.call_span)
+            except Exception:
+                log.debug("could not mark a call span's body as read", exc_info=True)
         if _open_bodies.pop(id(self), None) is None:
             return  # recorded already, as unfinished
         self.emit(time.time_ns(), None if error is None else stream_error_type(error))
@@ -391,7 +401,7 @@ class AttemptRecorder:
                     if unsampled is not None:
                         unsampled.finish(None)
 
-                http.stream = found.span_ending_stream(http.stream, found.first_end(_BodyObserver(emit, unsampled)))
+                http.stream = found.span_ending_stream(http.stream, found.first_end(_BodyObserver(emit, unsampled, call_span if recording else None)))
                 return
             _worker.defer(self._emit, started, time.time_ns(), status, raw, outcome, hop)
         except Exception:

@@ -58,6 +58,11 @@ def call_attributes(
     """
     get = attrs.get
     out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _int(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
+    if status_code is StatusCode.UNSET and get(semconv.HTTP_RESPONSE_STATUS_CODE) is None and get(semconv.ERROR_TYPE) is None:
+        # The SDK ends a call span that got no response with its status unset only when the call was stopped by the
+        # application (asyncio's CancelledError, KeyboardInterrupt: not an Exception, so not an error to the SDK).
+        # The application saw its call fail: the call is an error, `cancelled`, not ok.
+        out[semconv.ERROR_TYPE] = semconv.ERROR_TYPE_CANCELLED
     stop_reason = get(semconv.ANTHROPIC_STOP_REASON)
     if isinstance(stop_reason, str):  # the conventions' list, one per generation; the API's own words
         out[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (stop_reason,)
@@ -78,6 +83,12 @@ def call_attributes(
             out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / (duration_s - ttft)
 
     total_in = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
+    if malformed_usage(attrs):
+        # A count that is negative or not a whole number (the SDK records what the response said): pricing what is
+        # left would under-count the call, so it is unpriced, never 0 (the store says why: `malformed_usage`).
+        if get(semconv.GEN_AI_OPERATION_NAME) in _PRICED_OPERATIONS and status_code is not StatusCode.ERROR:
+            out[semconv.COST_UNPRICED] = True
+        return out
     if type(total_in) is not int:
         return out  # no usage (a failed call, count_tokens, batches): nothing to price
     cache_read = _int(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
@@ -121,6 +132,35 @@ def call_attributes(
         return out
     out.update(_billed_attributes(attrs, model, counts, prices, regional, refusal))
     return out
+
+
+_USAGE_ATTRIBUTES = (
+    semconv.GEN_AI_USAGE_INPUT_TOKENS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS,
+    semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, semconv.USAGE_WEB_SEARCH_REQUESTS,
+)  # fmt: skip
+
+
+def malformed_usage(attrs: Mapping[str, Any]) -> bool:
+    """Whether the usage on a call span cannot be priced as it is: a count that is negative or not an int, output
+    tokens without input tokens or, not streamed, input without output (the SDK leaves out a count that is not a
+    number). Pure.
+
+    >>> malformed_usage({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": -10})
+    True
+    >>> malformed_usage({"gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5})
+    False
+    """
+    get = attrs.get
+    for name in _USAGE_ATTRIBUTES:
+        value = get(name)
+        if value is not None and (type(value) is not int or value < 0):
+            return True
+    total_in, output = get(semconv.GEN_AI_USAGE_INPUT_TOKENS), get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
+    if total_in is None:
+        return output is not None
+    # A stream closed early has no output count yet; a body answered in full always has one.
+    return output is None and get(semconv.GEN_AI_REQUEST_STREAM) is not True
 
 
 def _regional(scope: str | None, requested: Any, server: Any) -> bool:
@@ -422,6 +462,10 @@ def _complete(span: Any, prices: Callable[[], PriceTable | None], end_time: int 
         )
         extra[semconv.SPAN_TYPE] = semconv.SPAN_TYPE_CALL
         extra[semconv.CALL_SPAN_SOURCE] = "tracer" if scope == semconv.SCOPE else "anthropic"
+        if _compat.body_was_read(span) and attrs.get(semconv.ERROR_TYPE) == "api_error":
+            # The SDK fails a stream whose bytes ended cleanly before `message_stop` with `api_error`, the same as an
+            # `error` event; but the application saw no error here, only an answer cut short.
+            extra[semconv.ERROR_TYPE] = semconv.ERROR_TYPE_INCOMPLETE_STREAM
         if tags:  # the call's own attributes first: the tags get the room the span's attribute limit leaves
             extra.update(fit_tags(tags, attribute_room(span, attrs, extra)))
         add_attributes(span, attrs, extra)

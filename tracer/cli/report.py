@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--store", help="store directory; default $TRACER_STORE, else ./.tracer")
     parser.add_argument("--since", default="24h", help="window start: a duration back from now (24h, 7d) or an ISO time; 'all' for everything (default 24h)")
-    parser.add_argument("--until", help="window end: a duration back from now or an ISO time (default now)")
+    parser.add_argument("--until", help="window end: a duration back from now or an ISO time (default now; with --since all, none)")
     parser.add_argument("--model", action="append", default=[], help="only this model (repeatable)")
     parser.add_argument("--service", action="append", default=[], help="only this service (repeatable)")
     parser.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="only calls with this tag (repeatable)")
@@ -34,7 +34,8 @@ def handler(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC)
     try:
         start = None if args.since == "all" else parse_time(args.since, now=now)
-        end = parse_time(args.until, now=now) if args.until else None
+        # A window ends at now: calls stamped in the future (a host whose clock runs fast) are not in "the last 24h".
+        end = parse_time(args.until, now=now) if args.until else (None if start is None else now)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     tags = {}

@@ -3,6 +3,7 @@
 tracer store info                      # segments, rows, size, schema versions and time range per table
 tracer store compact                   # merge small segments into big ones (readers keep reading)
 tracer store prune --older-than 30d    # delete whole days that ended more than 30 days ago
+tracer store repair                    # rewrite segments that decode only row by row, with every row that decodes
 
 Every subcommand takes `--store DIR` (default `$TRACER_STORE`, else `./.tracer`). All three are safe while
 applications write and dashboards read: compaction and pruning take the store's lock, and segments are only ever
@@ -63,6 +64,17 @@ def register(subparsers: Any) -> None:
         "--older-than", required=True, metavar="AGE", help="an age with a unit: 45s, 90m, 12h, 30d (or 4w)"
     )
     prune.set_defaults(func=prune_handler)
+
+    repair = sub.add_parser(
+        "repair",
+        help="rewrite damaged segments with every row that decodes",
+        description="Rewrite each row segment that does not decode as a whole (a value out of its column's range, "
+        "written before schema 4) with every row that decodes; values that do not fit are NULL and named in "
+        "damaged_fields. Atomic, under the store's lock; reports per file the rows kept and left out. Segments that "
+        "fail their checksum are listed and left as they are.",
+    )
+    _store_option(repair)
+    repair.set_defaults(func=repair_handler)
 
 
 def _store_option(parser: argparse.ArgumentParser) -> None:
@@ -129,7 +141,7 @@ def info_handler(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     out = Table(title=f"store {root}", title_justify="left")
-    for column in ("table", "segments", "rows", "size", "schema", "days", "first (UTC)", "last (UTC)", "unreadable"):
+    for column in ("table", "segments", "rows", "size", "schema", "days", "first (UTC)", "last (UTC)", "unreadable", "rows lost", "damaged rows"):
         out.add_column(column, justify="left" if column in ("table", "schema") else "right", no_wrap=True)
     for table, values in info.items():
         out.add_row(
@@ -142,6 +154,8 @@ def info_handler(args: argparse.Namespace) -> int:
             _when(values["first"]),
             _when(values["last"]),
             str(values["unreadable"]),
+            f"{sum(values['lost'].values()):,}",
+            f"{values['damaged_rows']:,}",
         )
     console = Console()
     if not console.is_terminal:  # piped or captured: keep each table on one line
@@ -159,6 +173,41 @@ def info_handler(args: argparse.Namespace) -> int:
         for values in info.values():
             for path in values["bad"]:
                 console.print(f"  {path}", soft_wrap=True)
+    salvaged = [(path, values["lost"].get(path, 0)) for values in info.values() for path in values["salvaged"]]
+    if salvaged:
+        console.print(
+            f"{len(salvaged)} segments decode only row by row (a value out of its column's range); readers keep every "
+            "row that decodes; `tracer store repair` rewrites them:"
+        )
+        for path, lost in salvaged:
+            console.print(f"  {path}: {lost:,} rows left out", soft_wrap=True)
+    skewed = sum(v["clock_skew_rows"] for v in info.values())
+    if skewed:
+        console.print(
+            f"{skewed:,} rows are stamped after now: a writer's clock runs fast; windows that end at now (`tracer "
+            "report --since`, the dashboard) leave them out"
+        )
+    damaged = sum(v["damaged_rows"] for v in info.values())
+    if damaged:
+        console.print(f"{damaged:,} rows hold a value stored as NULL because it did not fit its column (damaged_fields)")
+    return 0
+
+
+def repair_handler(args: argparse.Namespace) -> int:
+    from tracer.store import repair
+
+    root = _root(args)
+    try:
+        result = repair(root)
+    except OSError as exc:
+        raise CliError(f"cannot repair the store at {root}: {exc}") from None
+    for damaged, written, kept, left_out in result.files:
+        print(f"repaired {damaged}: {kept:,} rows kept, {left_out:,} left out -> {written}")
+    print(f"repaired {root}: {result.salvaged} segments rewritten, {result.rows_kept:,} rows kept, {result.rows_left_out:,} left out")
+    if result.unreadable:
+        print(f"{len(result.unreadable)} segments do not decode at all (checksum or header); left as they are:")
+        for path in result.unreadable:
+            print(f"  {path}")
     return 0
 
 

@@ -117,9 +117,12 @@ def resolve(endpoint: str | None = None, protocol: str | None = None, signal: st
         or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
         or None
     )
-    seen = endpoint or os.environ.get(f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    source, seen = "otlp_endpoint", endpoint
+    for name in (f"OTEL_EXPORTER_OTLP_{upper}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if not seen:
+            source, seen = name, os.environ.get(name)
+    port = _port(source, seen)
     if protocol is None:
-        port = urlparse(seen).port if seen and "://" in seen else None
         protocol = HTTP if port == 4318 else GRPC
     protocol = protocol.strip().lower()
     if protocol == "http":
@@ -127,6 +130,23 @@ def resolve(endpoint: str | None = None, protocol: str | None = None, signal: st
     if protocol not in PROTOCOLS:
         raise ValueError(f"OTLP protocol {protocol!r} is not one of {', '.join(PROTOCOLS)} (http/json is not supported)")
     return endpoint, protocol
+
+
+def _port(source: str, endpoint: str | None) -> int | None:
+    """The port of an endpoint URL (None without a scheme or a port). Raises ValueError naming where the endpoint
+    came from (`source`: the argument or the variable) and its value, for one that is not a URL (`http://[::1`).
+
+    >>> _port("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1")
+    Traceback (most recent call last):
+    ...
+    ValueError: OTEL_EXPORTER_OTLP_ENDPOINT='http://[::1' is not a valid OTLP endpoint URL (Invalid IPv6 URL)
+    """
+    if not endpoint or "://" not in endpoint:
+        return None
+    try:
+        return urlparse(endpoint).port
+    except ValueError as exc:
+        raise ValueError(f"{source}={endpoint!r} is not a valid OTLP endpoint URL ({exc})") from None
 
 
 def _http_url(base: str, signal: str) -> str:

@@ -15,8 +15,15 @@ class Filters:
     """Which calls a query looks at. Empty means everything; several models/services match any of them; every
     tag must match. `start` is inclusive, `end` exclusive (timezone-aware datetimes; naive ones are UTC).
 
-    >>> Filters(start=dt.datetime(2026, 11, 24, tzinfo=dt.UTC), models=("claude-opus-4-5",), tags={"feature": "search"})
-    Filters(start=datetime.datetime(2026, 11, 24, 0, 0, tzinfo=datetime.timezone.utc), end=None, models=('claude-opus-4-5',), services=(), tags={'feature': 'search'})
+    A window with a start ends at now (`window_end`) unless it says otherwise: calls stamped in the future by a
+    host whose clock runs fast are not "the last 24 hours" (`clock_skew` counts them). Only `Filters()`, no start
+    and no end, is everything, future included.
+
+    >>> Filters(start=dt.datetime(2026, 11, 24, tzinfo=dt.UTC), end=dt.datetime(2026, 11, 25, tzinfo=dt.UTC),
+    ...         models=("claude-opus-4-5",), tags={"feature": "search"}).models
+    ('claude-opus-4-5',)
+    >>> Filters(start=dt.datetime(2026, 11, 24, tzinfo=dt.UTC)).end is not None
+    True
     """
 
     start: dt.datetime | None = None
@@ -31,10 +38,25 @@ class Filters:
         object.__setattr__(self, "services", tuple(self.services))
         object.__setattr__(self, "tags", dict(sorted(dict(self.tags).items())))
         object.__setattr__(self, "start", _utc(self.start))
-        object.__setattr__(self, "end", _utc(self.end))
+        object.__setattr__(self, "end", _utc(self.end) if self.end is not None or self.start is None else window_end())
 
     def __hash__(self) -> int:
         return hash((self.start, self.end, self.models, self.services, tuple(self.tags.items())))
+
+
+# A window's default end is now, rounded up to this step: Filters made within one step are equal (and hash equal),
+# so a page's repeated queries still hit the dashboard's cache (its lifetime is 10 s, `dashboard/state.py`).
+WINDOW_END_STEP_S = 10
+
+
+def window_end(now: dt.datetime | None = None) -> dt.datetime:
+    """The end of a window that ends at now: `now` rounded up to the next `WINDOW_END_STEP_S` seconds.
+
+    >>> window_end(dt.datetime(2026, 11, 24, 12, 0, 3, tzinfo=dt.UTC)).isoformat()
+    '2026-11-24T12:00:10+00:00'
+    """
+    stamp = (now or dt.datetime.now(dt.UTC)).timestamp()
+    return dt.datetime.fromtimestamp(stamp - stamp % WINDOW_END_STEP_S + WINDOW_END_STEP_S, dt.UTC)
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tracer.read._buckets import bucket_for, bucket_params, bucket_us
-from tracer.read._filters import Filters, where
+from tracer.read._filters import Filters, and_, where
 from tracer.read._percentiles import P3, TIMED, Percentiles, exact_percentiles
 from tracer.read._prices import cache_rates
 from tracer.read._store import Readable
@@ -169,3 +169,18 @@ def cache_savings(store: Readable, filters: Filters) -> pd.DataFrame:
     )
     frame["saved_usd"] = frame["read_saved_usd"] - frame["write_premium_usd"]
     return frame
+
+
+def clock_skew(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per service: calls stamped after now (a host whose clock runs fast), and the latest such stamp. No window
+    that ends at now counts them, so a page shows a note when this has rows. Only the models, services and tags of
+    `filters` apply (its window cannot: these calls are after every window's end)."""
+    clause, params = where(Filters(models=filters.models, services=filters.services, tags=filters.tags))
+    return store.sql(
+        f"""
+        SELECT c.service_name, count(*) AS calls, max(c.start_time) AS latest
+        FROM calls c {and_(clause, "c.start_time > now()")}
+        GROUP BY ALL ORDER BY calls DESC, c.service_name
+        """,
+        params,
+    )

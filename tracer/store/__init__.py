@@ -5,7 +5,7 @@
 
 Writers: `StoreExporter` (an OpenTelemetry SpanExporter; light, it runs in the application). Readers: `Store`
 (SQL over the views `calls`, `attempts`, `events`; needs DuckDB, from `pip install 'claude-tracer[dashboard]'`).
-Maintenance: `compact`, `prune` (also `tracer store compact|prune|info`).
+Maintenance: `compact`, `prune`, `repair` (also `tracer store compact|prune|repair|info`).
 
 Names are imported when first used, so that `from tracer.store import StoreExporter` in an application loads
 the writer alone, never the reader's DuckDB, pyarrow or pandas.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tracer.store._reader import Store
     from tracer.store._rows import classify, row_from_span_data, rows_from_spans
     from tracer.store._schema import SCHEMA_VERSION, TABLES
-    from tracer.store._segments import compact, default_root, prune, store_info
+    from tracer.store._segments import compact, default_root, prune, repair, store_info
 
 _WHERE = {
     "StoreExporter": "_exporter",
@@ -35,6 +35,7 @@ _WHERE = {
     "compact": "_segments",
     "default_root": "_segments",
     "prune": "_segments",
+    "repair": "_segments",
     "store_info": "_segments",
 }
 
@@ -47,6 +48,7 @@ __all__ = [
     "compact",
     "default_root",
     "prune",
+    "repair",
     "row_from_span_data",
     "rows_from_spans",
     "store_info",

@@ -78,7 +78,7 @@ class StoreExporter(SpanExporter):
     >>> provider.add_span_processor(BatchSpanProcessor(StoreExporter(".tracer")))   # doctest: +SKIP
 
     `dropped` counts spans dropped (buffer full, or the directory could not be written); `written` counts rows
-    written. Any number of processes may write one store at once.
+    written; `damaged` counts rows written with a value their column could not hold, stored as NULL. Any number of processes may write one store at once.
     """
 
     def __init__(
@@ -98,6 +98,8 @@ class StoreExporter(SpanExporter):
         self.full_batch = full_batch
         self.dropped = 0
         self.written = 0
+        self.damaged = 0  # rows written with a value stored as NULL (`damaged_fields`): kept, not dropped
+        self._damaged_counter: Any = None
         self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLE_NAMES}
         # The other spans of traces with a Claude call (the application's, the SDK's tool and agent spans).
         self.keeper = TraceKeeper()
@@ -122,8 +124,11 @@ class StoreExporter(SpanExporter):
         if self._closed:
             return SpanExportResult.FAILURE
         try:
+            damaged: dict[str, int] = {}
             with self._keeper_lock:
-                rows = row_tuples_from_spans(spans, self.keeper)
+                rows = row_tuples_from_spans(spans, self.keeper, damaged)
+            if damaged:
+                self._count_damaged(damaged)
             count = sum(len(r) for r in rows.values())
             with self._lock:
                 self._ensure_thread()
@@ -239,6 +244,27 @@ class StoreExporter(SpanExporter):
             self._dropped_counter.add(n, {"reason": key.split("-")[0]})
         except Exception:
             log.debug("tracer store: could not count dropped spans", exc_info=True)
+
+    def _count_damaged(self, by_table: dict[str, int]) -> None:
+        self.damaged += sum(by_table.values())
+        if "damaged" not in self._warned:
+            self._warned.add("damaged")
+            log.warning(
+                "tracer store: a span had a value its column cannot hold (out of range, not finite, negative or of the "
+                "wrong type); it is stored as NULL and named in the row's damaged_fields, the rest of the row is kept"
+            )
+        try:
+            if self._damaged_counter is None:
+                from opentelemetry import metrics
+
+                meter = (self._meter_provider or metrics.get_meter_provider()).get_meter(semconv.SCOPE)
+                self._damaged_counter = meter.create_counter(
+                    semconv.METRIC_STORE_DAMAGED_ROWS, unit="{row}", description="Rows the embedded store kept with a value stored as NULL"
+                )
+            for table, n in by_table.items():
+                self._damaged_counter.add(n, {"table": table})
+        except Exception:
+            log.debug("tracer store: could not count damaged rows", exc_info=True)
 
     def _flush_at_exit(self) -> None:
         try:

@@ -44,7 +44,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 7  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 8  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -85,6 +85,7 @@ class Store:
         self._con.execute("SET disabled_compression_methods = 'alp,alprd'")
         self._lock = threading.RLock()
         self._loaded: dict[str, dict[Path, tuple[frozenset[int], int]]] = {name: {} for name in TABLE_NAMES}
+        self._salvaged: set[Path] = set()  # row segments read row by row (they do not decode as a whole)
         self._next_seg = 0
         self._last_refresh = -1e18
         self._cache = cache
@@ -339,18 +340,34 @@ class Store:
                 complete = False
                 continue
             except Exception as exc:
-                self._catalog.mark_bad(info.path, str(exc))
-                continue
+                if info.format != "rows":
+                    self._catalog.mark_bad(info.path, str(exc))
+                    continue
+                # A row segment that does not decode as a whole (a value out of range, written before schema 4):
+                # read row by row, keeping every row that decodes.
+                try:
+                    kept = self._probe(info, table, salvage=True)
+                except FileNotFoundError:
+                    complete = False
+                    continue
+                except Exception as again:
+                    self._catalog.mark_bad(info.path, str(again))
+                    continue
+                self._salvaged.add(info.path)
+                _warn_salvaged(info, kept, str(exc))
             good.append((info, seg))
         self._transaction(table, delete, good, new_calls, deleted_calls)
         return good, complete
 
-    def _probe(self, info: SegmentInfo, table: str) -> None:
+    def _probe(self, info: SegmentInfo, table: str, *, salvage: bool = False) -> int:
+        """Load one segment into a scratch table and drop it: its row count, or the error that loading it raises."""
         if not info.path.exists():
             raise FileNotFoundError(info.path)
         # Materialised, not counted: a count is answered from a Parquet footer without decoding a damaged page.
         try:
-            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _probe AS {_select(table, [info], seg_map=False)}")
+            self._con.execute(f"CREATE OR REPLACE TEMP TABLE _probe AS {_select(table, [info], seg_map=False, salvage=salvage)}")
+            counted = self._con.execute("SELECT count(*) FROM _probe").fetchone()
+            return int(counted[0]) if counted else 0
         finally:
             with contextlib.suppress(Exception):
                 self._con.execute("DROP TABLE IF EXISTS _probe")
@@ -390,10 +407,11 @@ class Store:
                           AND _attempts.call_span_id = c.span_id AND _attempts.trace_id = c.trace_id""",
                     [new_calls],
                 )
-            for group in _by_columns(parts):
+            for group in _by_columns(parts, self._salvaged):
                 con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                 con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
-                con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True)}")
+                salvage = group[0][0].path in self._salvaged
+                con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True, salvage=salvage)}")
             if table in ("calls", "attempts"):
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
@@ -458,7 +476,7 @@ def traces_sql(picked: str = "") -> str:
                    sum(input_tokens) AS input_tokens, sum(cache_read_tokens) AS cache_read_tokens,
                    sum(cache_write_tokens) AS cache_write_tokens, sum(output_tokens) AS output_tokens,
                    sum(thinking_tokens) AS thinking_tokens, sum(cost_usd) AS cost_usd,
-                   count(*) FILTER (WHERE cost_usd IS NULL AND status = 'ok') AS unpriced_calls,
+                   count(*) FILTER (WHERE unpriced) AS unpriced_calls,
                    min(start_time) AS calls_start,
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
                    arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
@@ -551,21 +569,38 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
     con.execute(f"INSERT INTO {rollup} {build('WHERE (' + ' OR '.join(clauses) + ')')}", params)
 
 
-def _by_columns(parts: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
-    groups: dict[tuple[str, tuple[str, ...]], list[tuple[SegmentInfo, int]]] = {}
+def _by_columns(parts: list[tuple[SegmentInfo, int]], salvaged: set[Path]) -> list[list[tuple[SegmentInfo, int]]]:
+    """`parts` in groups that one SELECT reads: one format, the same columns, and all read row by row or none."""
+    groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[SegmentInfo, int]]] = {}
     for info, seg in parts:
-        groups.setdefault((info.format, info.columns), []).append((info, seg))
+        groups.setdefault((info.format, info.columns, info.path in salvaged), []).append((info, seg))
     return list(groups.values())
+
+
+_warned_salvaged: set[str] = set()  # per process: each salvaged segment is warned about once, however many readers
+
+
+def _warn_salvaged(info: SegmentInfo, kept: int, reason: str) -> None:
+    key = str(info.path)
+    if key in _warned_salvaged:
+        return
+    _warned_salvaged.add(key)
+    log.warning(
+        "tracer store: segment %s does not decode as a whole (%s); read row by row: %d of its %d rows kept, %d left "
+        "out (values that do not fit their column read as NULL, named in damaged_fields); `tracer store repair` "
+        "rewrites it",
+        key, reason.splitlines()[0] if reason else "?", kept, info.rows, max(info.rows - kept, 0),
+    )  # fmt: skip
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool) -> str:
+def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: bool = False) -> str:
     """SELECT the current columns of `table` from segments of one format that all have the same columns (see
-    `select_sql`); with `seg_map`, each row's segment number and the reader's own columns too."""
-    exprs, source = select_sql(table, infos, filename=seg_map)
+    `select_sql`, also for `salvage`); with `seg_map`, each row's segment number and the reader's own columns too."""
+    exprs, source = select_sql(table, infos, filename=seg_map, salvage=salvage)
     select = ", ".join(exprs)
     if not seg_map:
         return f"SELECT {select} FROM {source}"

@@ -28,11 +28,9 @@ def minute_of(column: str) -> str:
     return f"(epoch_us({column}) - (epoch_us({column}) % {MINUTE_US} + {MINUTE_US}) % {MINUTE_US})"
 
 
-# A call is unpriced when its model had no price: cost is NULL although tokens were used (never counted as 0).
-UNPRICED = (
-    "(c.cost_usd IS NULL AND coalesce(c.input_tokens, 0) + coalesce(c.output_tokens, 0)"
-    " + coalesce(c.cache_read_tokens, 0) + coalesce(c.cache_write_tokens, 0) > 0)"
-)
+# A call is unpriced when its cost is unknown (never counted as 0): decided once, by capture and the writer (the
+# `unpriced` column, with `unpriced_reason`), and only read here.
+UNPRICED = "coalesce(c.unpriced, false)"
 
 CALL_KEYS = ("model", "service_name", "operation", "status", "attempts")
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -54,26 +54,45 @@ def classify(attrs: Mapping[str, Any], name: str = "", scope: str | None = None)
     return None
 
 
-def _int(value: Any) -> int | None:
+class _Wrong:
+    """A value that does not fit its column's type (a token count that is a string, a float, a bool): the row
+    builders put it in the row as it is found, and `checked` stores NULL in its place and names the column in
+    `damaged_fields`. Never written: every column a builder can put it in is checked."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<wrong type>"
+
+
+WRONG: Any = _Wrong()
+
+
+def _int(value: Any) -> Any:
+    """An integer column's value: the int, None for no value, `WRONG` for any other type (a float, even a whole
+    one, is a wrong type for a count: it comes from a response that should not have sent it)."""
     if type(value) is int:  # the usual case, first: OpenTelemetry attributes arrive typed
         return value
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return WRONG
 
 
-def _float(value: Any) -> float | None:
+def _float(value: Any) -> Any:
+    """A DOUBLE column's value: the float (ints widened), None, or `WRONG`. Non-finite values are left for
+    `checked` to find."""
     if type(value) is float:
         return value
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    if type(value) is int:
+        return float(value) if -1e300 < value < 1e300 else WRONG
+    return WRONG
+
+
+def _n(value: Any) -> int:
+    """A count to compute with: 0 for anything that is not an int (the column itself is checked on its own)."""
+    return value if type(value) is int else 0
 
 
 def _str(value: Any) -> str | None:
@@ -194,6 +213,7 @@ def span_row(
         service_name,  # service_name
         _bounded_attributes(attrs),  # attributes
         _content(attrs),  # content
+        None,  # damaged_fields
     )
 
 
@@ -221,6 +241,114 @@ def hex_id(value: int | None, width: int) -> str | None:
     return None if not value else format(value, f"0{width}x")
 
 
+# -- every value against its column ---------------------------------------------------------------------------------
+# A value its column cannot hold (a token count of 10**30 or -10, a rate-limit header of 10**23, NaN, a string where a
+# count goes) would make the reader's cast fail for the whole segment: every row of a flush lost for one number. The
+# writer stores NULL in its place instead and names the column in the row's `damaged_fields`: one bad value costs
+# that value alone. Strings, booleans and maps need no check: the builders above make them of their type.
+
+_MIN_US = -62_135_596_800_000_000  # 0001-01-01: `day_of` (Python's datetime) has no day outside years 1 to 9999
+_MAX_US = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+# Signed columns: a duration is end minus start, two wall-clock readings that a clock step can put in either order.
+_SIGNED = frozenset({"duration_ms"})
+# The usage a call is priced from: one of them damaged leaves the call unpriced (`malformed_usage`), never priced
+# from what is left.
+USAGE_COLUMNS = frozenset({
+    "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
+    "thinking_tokens", "web_search_requests",
+})  # fmt: skip
+
+
+def _condition(name: str, kind: str, var: str) -> str | None:
+    """A Python expression true when `var` fits column `name` of DuckDB type `kind` (None fits every column), or
+    None for a column that needs no check."""
+    if kind == "TIMESTAMPTZ":
+        return f"({var} is None or (type({var}) is int and {_MIN_US} <= {var} <= {_MAX_US}))"
+    if kind == "INTEGER":
+        return f"({var} is None or (type({var}) is int and 0 <= {var} <= {_INT32_MAX}))"
+    if kind == "BIGINT":
+        return f"({var} is None or (type({var}) is int and 0 <= {var} <= {_INT64_MAX}))"
+    if kind == "DOUBLE":
+        low = "-1e308" if name in _SIGNED else "0.0"
+        return f"({var} is None or (type({var}) is float and {low} <= {var} <= 1e308))"  # NaN fails both
+    if kind.startswith("DECIMAL"):
+        return f"({var} is None or (type({var}) is Decimal and {var} >= 0))"
+    return None
+
+
+def _checker(table: str) -> tuple[Callable[[tuple[Any, ...]], bool], tuple[tuple[int, str, Callable[[Any], bool]], ...]]:
+    """(whether a whole row fits, (index, name, whether a value fits) per checked column) for `table`: generated
+    once from its columns, so the usual row, where everything fits, costs one call of a single expression."""
+    columns = COLUMN_TYPES[table]
+    checks = [(i, name, kind) for i, (name, kind) in enumerate(columns) if _condition(name, kind, "v") is not None]
+    unpack = ", ".join(f"c{i}" for i in range(len(columns)))
+    body = " and ".join(str(_condition(name, kind, f"c{i}")) for i, name, kind in checks) or "True"
+    scope: dict[str, Any] = {"Decimal": Decimal}
+    exec(f"def fits(row):\n    ({unpack},) = row\n    return {body}\n", scope)  # the text comes from the schema alone
+    one = []
+    for i, name, kind in checks:
+        exec(f"def fit(v):\n    return {_condition(name, kind, 'v')}\n", scope)
+        one.append((i, name, scope["fit"]))
+    return scope["fits"], tuple(one)
+
+
+_CHECKERS = {table: _checker(table) for table in COLUMN_TYPES}
+_CALL_AT = {name: i for i, name in enumerate(COLUMNS["calls"])}
+_C_INPUT, _C_OUTPUT, _C_COST, _C_UNPRICED, _C_REASON, _C_DAMAGED = (
+    _CALL_AT[n] for n in ("input_tokens", "output_tokens", "cost_usd", "unpriced", "unpriced_reason", "damaged_fields")
+)
+_C_STATUS, _C_OPERATION, _C_BATCH, _C_STREAMING = (_CALL_AT[n] for n in ("status", "operation", "batch", "streaming"))
+
+
+def checked(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`row` (in `COLUMNS[table]` order, `damaged_fields` last) with every value its column cannot hold (out of
+    range, not finite, negative where the column counts something, of the wrong type) replaced by None and named
+    in `damaged_fields`. A call's row also gets why it has no cost (`unpriced_reason`, `_settle_call`). Pure; the
+    usual row comes back as it is.
+
+    >>> row = checked("attempts", (None,) * 9 + (10**23,) + (None,) * 10)
+    >>> row[9], row[-1]
+    (None, 'ratelimit_requests_remaining')
+    """
+    fits, columns = _CHECKERS[table]
+    if fits(row):
+        if table == "calls" and (row[_C_INPUT] is None or row[_C_OUTPUT] is None):
+            return _settle_call(list(row), ())
+        return row
+    values = list(row)
+    damaged = []
+    for i, name, fit in columns:
+        if not fit(values[i]):
+            values[i] = None
+            damaged.append(name)
+    values[-1] = ",".join(damaged)
+    return _settle_call(values, damaged) if table == "calls" else tuple(values)
+
+
+def _settle_call(values: list[Any], damaged: Sequence[str]) -> tuple[Any, ...]:
+    """A call row's `unpriced` and `unpriced_reason`, decided once, here, for every reader.
+
+    A chat call that ended ok was answered, so it was billed; when its usage cannot be priced its cost is unknown,
+    not zero: `malformed_usage` (a count damaged, or output tokens without input tokens: the SDK leaves out an input
+    count that is not a number, or a body answered in full without an output count), `no_usage` (none at all). Failed calls, token counts and batch submissions are not
+    billed per call; a cost that capture did work out stands. Otherwise capture's `unpriced` stands, as `no_price`
+    (its model or mode has no price)."""
+    billable = values[_C_STATUS] == "ok" and values[_C_OPERATION] == "chat" and not values[_C_BATCH]
+    reason = None
+    if not USAGE_COLUMNS.isdisjoint(damaged):
+        reason = "malformed_usage"
+    elif billable and values[_C_COST] is None:
+        if values[_C_INPUT] is None:
+            reason = "no_usage" if values[_C_OUTPUT] is None else "malformed_usage"
+        elif values[_C_OUTPUT] is None and not values[_C_STREAMING]:
+            reason = "malformed_usage"  # a stream closed early has no output count; an answered body always has one
+    if reason is not None:
+        values[_C_COST], values[_C_UNPRICED], values[_C_REASON] = None, True, reason
+    return tuple(values)
+
+
 def row_from_span_data(attrs: Mapping[str, Any], **span: Any) -> tuple[str, dict[str, Any]] | None:
     """(table, row) for one finished span, or None when the store does not keep this kind of span. The span's
     fields as keywords, as `row_tuple_from_span_data` takes them.
@@ -234,7 +362,20 @@ def row_from_span_data(attrs: Mapping[str, Any], **span: Any) -> tuple[str, dict
     return None if found is None else (found[0], dict(zip(COLUMNS[found[0]], found[1], strict=True)))
 
 
-def row_tuple_from_span_data(
+def row_tuple_from_span_data(attrs: Mapping[str, Any], **span: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """(table, row) for one finished span, the row a tuple in the order of its table's columns (`COLUMNS`), or
+    None when the store does not keep this kind of span. The span's fields as keywords (`name`, `trace_id`,
+    `span_id`, `parent_span_id`, `start_ns`, `end_ns`, `error`, `service_name`, `scope`).
+
+    `error` is True when the span's status is ERROR. Times are nanoseconds since the epoch (OpenTelemetry's
+    unit); `start_time` columns are microseconds since the epoch (Parquet TIMESTAMP(us, UTC)). Every value is
+    checked against its column (`checked`): one that does not fit is stored as NULL and named in `damaged_fields`.
+    """
+    found = _row_tuple(attrs, **span)
+    return None if found is None else (found[0], checked(found[0], found[1]))
+
+
+def _row_tuple(
     attrs: Mapping[str, Any],
     *,
     name: str,
@@ -247,12 +388,7 @@ def row_tuple_from_span_data(
     service_name: str | None = None,
     scope: str | None = None,
 ) -> tuple[str, tuple[Any, ...]] | None:
-    """(table, row) for one finished span, the row a tuple in the order of its table's columns (`COLUMNS`), or
-    None when the store does not keep this kind of span.
-
-    `error` is True when the span's status is ERROR. Times are nanoseconds since the epoch (OpenTelemetry's
-    unit); `start_time` columns are microseconds since the epoch (Parquet TIMESTAMP(us, UTC)).
-    """
+    """`row_tuple_from_span_data` before its values are checked."""
     table = classify(attrs, name, scope)
     if table is None:
         return None
@@ -265,12 +401,15 @@ def row_tuple_from_span_data(
         uncached = (v if type(v := get(semconv.USAGE_UNCACHED_INPUT_TOKENS)) is int else _int(v))
         if uncached is None:
             total_in = (v if type(v := get(semconv.GEN_AI_USAGE_INPUT_TOKENS)) is int else _int(v))
-            if total_in is not None:
-                uncached = max(total_in - (cache_read or 0) - (cache_write or 0), 0)
+            if type(total_in) is int:
+                # A negative total stays negative (and is then found damaged); a total below the cached part does not.
+                uncached = total_in if total_in < 0 else max(total_in - _n(cache_read) - _n(cache_write), 0)
+            else:
+                uncached = total_in
         attempts = (v if type(v := get(semconv.CALL_ATTEMPTS)) is int else _int(v))
         if attempts is None:
             resend = (v if type(v := get(semconv.HTTP_REQUEST_RESEND_COUNT)) is int else _int(v))
-            attempts = 1 if resend is None else resend + 1
+            attempts = 1 if resend is None else (resend + 1 if type(resend) is int else WRONG)
         ttft = (v if type(v := get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)) is float else _float(v))
         if ttft is None:
             ttft = (v if type(v := get(semconv.CALL_TTFT_S)) is float else _float(v))
@@ -298,7 +437,7 @@ def row_tuple_from_span_data(
             _int(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS)),  # cache_write_1h_tokens
             (v if type(v := get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)) is int else _int(v)),  # output_tokens
             (v if type(v := get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)) is int else _int(v)),  # thinking_tokens
-            None if ttft is None else ttft * 1000.0,  # ttft_ms
+            ttft * 1000.0 if type(ttft) is float else ttft,  # ttft_ms
             None if unpriced else _cost(attrs),  # cost_usd
             service_name,  # service_name
             _prefixed(attrs, semconv.TAG_PREFIX),  # tags
@@ -321,6 +460,8 @@ def row_tuple_from_span_data(
             _int(get(semconv.TOOL_USE_COUNT)),  # tool_use_count
             _names(get(semconv.TOOL_USE_NAMES)),  # tool_names
             _content(attrs),  # content
+            "no_price" if unpriced else None,  # unpriced_reason (`checked` settles it)
+            None,  # damaged_fields
         )
     if table == "attempts":
         should_retry = get(semconv.ATTEMPT_SHOULD_RETRY)
@@ -344,6 +485,7 @@ def row_tuple_from_span_data(
             (v if type(v := get(_RL_OUT_REMAINING)) is int else _int(v)),  # ratelimit_output_tokens_remaining
             None if should_retry is None else bool(should_retry in (True, "true", "True", 1)),  # should_retry
             service_name,  # service_name
+            None,  # damaged_fields
         )
     return table, (
         start_us,  # time
@@ -358,6 +500,7 @@ def row_tuple_from_span_data(
         format(parent_span_id, "016x") if parent_span_id else None,  # parent_span_id
         service_name,  # service_name
         _prefixed(attrs, semconv.TAG_PREFIX),  # tags
+        None,  # damaged_fields
     )
 
 
@@ -367,12 +510,15 @@ def rows_from_spans(spans: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
     return {table: [dict(zip(COLUMNS[table], row, strict=True)) for row in rows] for table, rows in row_tuples_from_spans(spans).items()}
 
 
-def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = None) -> dict[str, list[tuple[Any, ...]]]:
+def row_tuples_from_spans(
+    spans: Iterable[Any], keeper: TraceKeeper | None = None, damaged: dict[str, int] | None = None
+) -> dict[str, list[tuple[Any, ...]]]:
     """`rows_from_spans` with each row a tuple in the order of `COLUMNS[table]`: what the store's exporter
     buffers (a tuple is built faster than a dict, and the columns come out of the rows with one `zip`).
 
     With a `keeper`, the other spans (the application's, the SDK's tool and agent spans) become `spans` rows when
-    their trace has a Claude call (`TraceKeeper`); without one they are left out."""
+    their trace has a Claude call (`TraceKeeper`); without one they are left out. Every row is `checked`; with
+    `damaged`, the rows that had a value stored as NULL are counted in it by table."""
     out: dict[str, list[tuple[Any, ...]]] = {"calls": [], "attempts": [], "events": [], "spans": []}
     resource_cache: dict[int, str | None] = {}
     for span in spans:
@@ -391,7 +537,7 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
                 resource_cache[key] = None if resource is None else _str(resource.attributes.get(semconv.SERVICE_NAME))
             attrs = raw_attributes(span)
             trace_id = context.trace_id
-            result = row_tuple_from_span_data(
+            result = _row_tuple(
                 attrs,
                 name=name,
                 trace_id=trace_id,
@@ -404,7 +550,10 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
                 scope=None if scope is None else scope.name,
             )
             if result is not None:
-                out[result[0]].append(result[1])
+                row = checked(result[0], result[1])
+                if row[-1] is not None and damaged is not None:
+                    damaged[result[0]] = damaged.get(result[0], 0) + 1
+                out[result[0]].append(row)
                 # Calls decide (attempts are made on capture's worker thread and may end after their call).
                 if keeper is not None and result[0] == "calls":
                     keeper.call(trace_id)
@@ -413,8 +562,7 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
             elif keeper is not None and trace_id:
                 local_root = parent is None or parent.is_remote
                 if keeper.wants(trace_id, local_root):
-                    out["spans"].append(
-                        span_row(
+                    row = checked("spans", span_row(
                             attrs,
                             name=name,
                             kind=_kind_value(span),
@@ -426,14 +574,16 @@ def row_tuples_from_spans(spans: Iterable[Any], keeper: TraceKeeper | None = Non
                             status_code=0 if status is None else status.status_code.value,
                             service_name=resource_cache[key],
                             scope=None if scope is None else scope.name,
-                        )
-                    )
+                        ))  # fmt: skip
+                    if row[-1] is not None and damaged is not None:
+                        damaged["spans"] = damaged.get("spans", 0) + 1
+                    out["spans"].append(row)
                 elif not local_root:
                     keeper.hold(trace_id, span)
         except Exception:
             continue
     if keeper is not None and keeper.released:
-        out["spans"].extend(row_tuples_from_spans(keeper.take_released(), keeper)["spans"])
+        out["spans"].extend(row_tuples_from_spans(keeper.take_released(), keeper, damaged)["spans"])
     return out
 
 

@@ -16,6 +16,8 @@ History:
   2  calls: refusal_category, refusal_billed, cost_iterations (issue 18).
   3  calls: conversation_id, tool_use_count, tool_names, content; a fourth table, spans: the other spans of every
      trace that has a Claude call (the application's, the SDK's tool-runner and tool spans), issue 15.
+  4  every table: damaged_fields (the columns whose value the writer found out of range, non-finite, negative or
+     of the wrong type, and stored as NULL; NULL when none); calls: unpriced_reason (issue 24).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 META_VERSION: Final = b"tracer.store.schema_version"
 META_TABLE: Final = b"tracer.store.table"
 META_REPLACES: Final = b"tracer.store.replaces"  # a compacted segment: JSON list of the segment names it holds
@@ -82,6 +84,10 @@ CALLS: Final = (
     ("tool_use_count", "INTEGER"),
     ("tool_names", "VARCHAR"),
     ("content", "VARCHAR"),
+    # issue 24: why the call has no cost (`no_price`: its model or mode has no price; `malformed_usage`: its usage
+    # was negative, fractional, not a number or out of range; `no_usage`: it ended ok with no usage at all)
+    ("unpriced_reason", "VARCHAR"),
+    ("damaged_fields", "VARCHAR"),
 )
 
 ATTEMPTS: Final = (
@@ -105,6 +111,7 @@ ATTEMPTS: Final = (
     ("ratelimit_output_tokens_remaining", "BIGINT"),
     ("should_retry", "BOOLEAN"),
     ("service_name", "VARCHAR"),
+    ("damaged_fields", "VARCHAR"),
 )
 
 EVENTS: Final = (
@@ -121,6 +128,7 @@ EVENTS: Final = (
     ("parent_span_id", "VARCHAR"),
     ("service_name", "VARCHAR"),
     ("tags", TAGS),
+    ("damaged_fields", "VARCHAR"),
 )
 
 # The other spans of a trace with a Claude call: the application's (a request handler, `agent.run`), the SDK's
@@ -144,6 +152,7 @@ SPANS: Final = (
     ("service_name", "VARCHAR"),
     ("attributes", TAGS),  # a bounded set: at most MAX_SPAN_ATTRIBUTES, each value cut to MAX_ATTRIBUTE_CHARS
     ("content", "VARCHAR"),
+    ("damaged_fields", "VARCHAR"),
 )
 
 # (name, DuckDB type) per table, in column order: the order of the values in a row tuple and a row segment's line.
@@ -158,7 +167,7 @@ LOW_CARDINALITY: Final = frozenset(
     {
         "operation", "model", "response_model", "status", "error_type", "http_status", "service_name", "name",
         "stop_reason", "stream_end", "service_tier", "cost_source", "source", "refusal_category", "kind", "from_state", "to_state",
-        "reason", "attempt", "attempts", "tags", "attributes", "scope", "tool_name", "tool_names",
+        "reason", "attempt", "attempts", "tags", "attributes", "scope", "tool_name", "tool_names", "unpriced_reason",
     }
 )
 

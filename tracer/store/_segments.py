@@ -456,40 +456,103 @@ def _quote(text: str) -> str:
 _MAX_LINE = 1 << 28
 
 
-def select_sql(table: str, infos: Sequence[SegmentInfo], *, filename: bool = False) -> tuple[list[str], str]:
+def select_sql(
+    table: str, infos: Sequence[SegmentInfo], *, filename: bool = False, salvage: bool = False
+) -> tuple[list[str], str]:
     """(an expression per column, FROM clause) reading `table`'s current columns, as alias `p`, from segments of one format
     with the same columns: the columns they lack are NULL, the ones this reader does not know are left out, every
-    column cast to the current type. With `filename`, `p.filename` names each row's file."""
+    column cast to the current type. With `filename`, `p.filename` names each row's file.
+
+    With `salvage` (row segments only), a segment that does not decode as a whole is read row by row: a line that
+    is not a JSON array is left out, a value that does not cast to its column (a number out of range, written by a
+    writer before schema 4) is NULL and named in the row's `damaged_fields`. Every other row reads as it would."""
     files = "[" + ", ".join(_quote(str(info.path)) for info in infos) + "]"
     present = infos[0].columns
     columns = []
     if infos[0].format == "rows":
         index = {name: i + 1 for i, name in enumerate(present)}
+        failed = []  # salvage: per column, SQL naming it when its value is there but does not cast
         for name, kind in COLUMN_TYPES[table]:
             i = index.get(name)
             if i is None:
-                columns.append(f"NULL::{kind}")
+                expr = f"NULL::{kind}"
             elif kind == "VARCHAR":
-                columns.append(f"(p.l[{i}] ->> '$')")
+                expr = f"(p.l[{i}] ->> '$')"
             elif kind == "TIMESTAMPTZ":
-                columns.append(f"make_timestamptz(p.l[{i}]::BIGINT)")
+                expr = f"make_timestamptz(p.l[{i}]::BIGINT)"
             elif kind.startswith("DECIMAL"):
-                columns.append(f"(p.l[{i}] ->> '$')::{kind}")
+                expr = f"(p.l[{i}] ->> '$')::{kind}"
             elif kind.startswith("MAP"):
                 # Tags are written as [[key, value], ...]: JSON has no map with a key order worth keeping.
-                columns.append(f"map_from_entries(list_transform(p.l[{i}]::VARCHAR[][], lambda x: {{'key': x[1], 'value': x[2]}}))")
+                expr = f"map_from_entries(list_transform(p.l[{i}]::VARCHAR[][], lambda x: {{'key': x[1], 'value': x[2]}}))"
             else:
-                columns.append(f"p.l[{i}]::{kind}")
+                expr = f"p.l[{i}]::{kind}"
+            if salvage and i is not None and kind != "VARCHAR":
+                expr = f"try({expr})"
+                failed.append(f"CASE WHEN {expr} IS NULL AND coalesce(json_type(p.l[{i}]), 'NULL') <> 'NULL' THEN '{name}' END")
+            columns.append(expr)
+        if salvage and failed:
+            at = [name for name, _ in COLUMN_TYPES[table]].index("damaged_fields")
+            columns[at] = f"nullif(concat_ws(',', {columns[at]}, {', '.join(failed)}), '')"
         source = (
             f"(SELECT * FROM read_json({files}, format = 'newline_delimited', records = false, columns = {{'l': 'JSON[]'}}, "
-            f"maximum_object_size = {_MAX_LINE}{', filename = true' if filename else ''}) "
-            "WHERE json_type(l[1]) IS DISTINCT FROM 'OBJECT') p"  # the header, `[{...}]`, is the only such line
+            f"maximum_object_size = {_MAX_LINE}{', filename = true' if filename else ''}{', ignore_errors = true' if salvage else ''}) "
+            # the header, `[{...}]`, is the only line whose first value is an object; with ignore_errors, a line
+            # that is not a JSON array reads as NULL
+            f"WHERE json_type(l[1]) IS DISTINCT FROM 'OBJECT'{' AND l IS NOT NULL' if salvage else ''}) p"
         )
     else:
         for name, kind in COLUMN_TYPES[table]:
             columns.append(f'CAST(p."{name}" AS {kind})' if name in present else f"NULL::{kind}")
         source = f"read_parquet({files}{', filename = true' if filename else ''}) p"
     return columns, source
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding every value of a segment found (`decode`)."""
+
+    rows: int  # rows the segment says it holds (header or footer)
+    kept: int  # rows that decode
+    salvaged: bool  # True: it did not decode as a whole, and was read row by row
+    damaged: int = 0  # rows with a value stored or read as NULL (`damaged_fields`)
+    future: int = 0  # rows stamped after now (decoding's clock): a writer whose clock runs fast
+
+    @property
+    def left_out(self) -> int:
+        return max(self.rows - self.kept, 0)
+
+
+def decode(info: SegmentInfo, con: Any) -> Decoded:
+    """Decode every value of a segment, as a reader loads it (not only its checksum): as a whole, else (a row
+    segment) row by row. Raises BadSegment when its checksum fails or it does not decode at all, FileNotFoundError
+    when it is gone. `con` is a DuckDB connection (the reading side)."""
+    import duckdb
+
+    check_body(info)
+    for salvage in (False, True):
+        if salvage and info.format != "rows":
+            break
+        columns, source = select_sql(info.table, [info], salvage=salvage)
+        order = [name for name, _ in COLUMN_TYPES[info.table]]
+        damaged, time = columns[order.index("damaged_fields")], columns[order.index(TIME_COLUMN[info.table])]
+        names = ", ".join(f'{expr} AS "c{i}"' for i, expr in enumerate(columns))
+        try:
+            # hash(t) of the whole row: every value is decoded (a bare count would be answered without casting).
+            kept, flagged, future = con.execute(
+                f"SELECT count(hash(t)), count(t.d), count(*) FILTER (WHERE t.w > now()) "
+                f"FROM (SELECT {names}, {damaged} AS d, {time} AS w FROM {source}) t"
+            ).fetchone()
+        except duckdb.IOException as exc:
+            if not info.path.exists():
+                raise FileNotFoundError(info.path) from exc
+            error: Exception = exc
+            continue
+        except duckdb.Error as exc:
+            error = exc
+            continue
+        return Decoded(info.rows, int(kept), salvage, int(flagged), int(future))
+    raise BadSegment(f"{info.path}: does not decode ({str(error).splitlines()[0] if str(error) else error!r})")
 
 
 def conform(data: pa.Table, table: str) -> pa.Table:
@@ -508,9 +571,10 @@ def conform(data: pa.Table, table: str) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def read_table(info: SegmentInfo, con: Any = None) -> pa.Table:
-    """A whole segment as an Arrow table with the current columns of its table (the reading side: DuckDB, pyarrow).
-    Raises BadSegment when it is damaged, FileNotFoundError when it is gone."""
+def read_table(info: SegmentInfo, con: Any = None, *, salvage: bool = False) -> pa.Table:
+    """A whole segment as an Arrow table with the current columns of its table (the reading side: DuckDB, pyarrow);
+    with `salvage`, read row by row (`select_sql`). Raises BadSegment when it is damaged, FileNotFoundError when it
+    is gone."""
     import duckdb
 
     check_body(info)
@@ -518,7 +582,7 @@ def read_table(info: SegmentInfo, con: Any = None) -> pa.Table:
     con = con or duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        columns, source = select_sql(info.table, [info])
+        columns, source = select_sql(info.table, [info], salvage=salvage)
         names = ", ".join(f'{expr} AS "{name}"' for expr, (name, _) in zip(columns, COLUMN_TYPES[info.table], strict=True))
         return conform(con.sql(f"SELECT {names} FROM {source}").to_arrow_table(), info.table)
     except duckdb.IOException as exc:
@@ -538,6 +602,77 @@ class CompactResult:
     written: int = 0  # compacted segments written
     removed_stale: int = 0  # leftover sources / temporary files deleted
     skipped_bad: int = 0
+    salvaged: int = 0  # row segments that decoded only row by row (merged with every row that decodes)
+    rows_left_out: int = 0  # rows of those that did not decode (also warned about, per file)
+
+
+def _read_salvaging(info: SegmentInfo, con: Any, result: CompactResult | RepairResult) -> pa.Table:
+    """`read_table`, row by row when a row segment does not decode as a whole: counted in `result`, and a warning
+    naming the file and the rows left out."""
+    import duckdb
+
+    try:
+        return read_table(info, con)
+    except BadSegment as exc:
+        if info.format != "rows" or not isinstance(exc.__cause__, duckdb.Error) or isinstance(exc.__cause__, duckdb.IOException):
+            raise
+    data = read_table(info, con, salvage=True)
+    left_out = max(info.rows - data.num_rows, 0)
+    result.salvaged += 1
+    result.rows_left_out += left_out
+    log.warning(
+        "tracer store: segment %s does not decode as a whole; rewritten with every row that decodes: %d of %d kept, "
+        "%d left out", info.path, data.num_rows, info.rows, left_out,
+    )  # fmt: skip
+    return data
+
+
+@dataclass
+class RepairResult:
+    salvaged: int = 0  # segments rewritten
+    rows_kept: int = 0
+    rows_left_out: int = 0
+    files: list[tuple[str, str, int, int]] = field(default_factory=list)  # (damaged, written, kept, left out)
+    unreadable: list[str] = field(default_factory=list)  # segments that do not decode at all: left where they are
+
+
+def repair(root: Path) -> RepairResult:
+    """Rewrite every row segment that does not decode as a whole with every row that decodes (values that do not
+    fit their column NULL and named in `damaged_fields`), under the compaction lock. Atomic: the new segment is a
+    compacted one that names the damaged one in its `replaces` (readers ignore the damaged one from the instant the
+    new one is visible), and the damaged one is deleted only after the new one is read back with exactly the rows
+    counted. Never loses more than it reports: `rows_left_out` (per file in `files`). The reading side."""
+    import duckdb
+
+    result = RepairResult()
+    with compaction_lock(root), contextlib.closing(duckdb.connect(":memory:")) as con:
+        catalog = SegmentCatalog(root)
+        for table in TABLE_NAMES:
+            for info in catalog.live(table):
+                try:
+                    found = decode(info, con)
+                except FileNotFoundError:
+                    continue
+                except BadSegment:
+                    result.unreadable.append(str(info.path))
+                    continue
+                if not found.salvaged:
+                    continue
+                data = read_table(info, con, salvage=True)
+                written = write_segment(root, table, data, info.path.parent.name, replaces=sorted({info.path.name, *info.replaces}), compression="zstd")
+                back = decode(read_info(written, table), con)
+                if back.kept != data.num_rows or back.salvaged:
+                    with contextlib.suppress(FileNotFoundError):
+                        written.unlink()
+                    raise BadSegment(f"{written}: the repaired segment does not read back whole; {info.path} left as it is")
+                with contextlib.suppress(FileNotFoundError):
+                    info.path.unlink()
+                left_out = max(info.rows - data.num_rows, 0)
+                result.salvaged += 1
+                result.rows_kept += data.num_rows
+                result.rows_left_out += left_out
+                result.files.append((str(info.path), str(written), data.num_rows, left_out))
+    return result
 
 
 def compact(
@@ -611,7 +746,7 @@ def _merge(con: Any, root: Path, table: str, directory: Path, group: list[Segmen
     parts = []
     for info in group:
         try:
-            parts.append(read_table(info, con))
+            parts.append(_read_salvaging(info, con, result))
         except Exception as exc:
             log.warning("tracer store: not compacting unreadable segment %s (%s)", info.path, exc)
             result.skipped_bad += 1
@@ -664,31 +799,67 @@ def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = Non
 def store_info(root: Path) -> dict[str, Any]:
     """Per table: live segments, rows, bytes, days, schema versions seen, unreadable segments (`unreadable`, and
     their paths in `bad`), and the earliest and latest time (`first`, `last`: aware datetimes from the segments'
-    footers and headers, None when unknown). Checks every row segment's body (reads it)."""
+    footers and headers, None when unknown).
+
+    Decodes every value of every segment, as a reader would (`decode`; needs DuckDB, else only the checksums are
+    checked): `rows` counts the rows that decode; `salvaged` lists the segments that decode only row by row
+    (readers read them so; `repair` rewrites them), `lost` maps each segment to the rows a reader leaves out of
+    it (a salvaged segment's lines that do not decode, an unreadable segment's rows as its header counts them),
+    `damaged_rows` counts rows with a value stored or read as NULL (`damaged_fields`), `clock_skew_rows` rows
+    stamped after now (a writer whose clock runs fast: no window that ends at now shows them)."""
+    try:
+        import duckdb
+
+        con: Any = duckdb.connect(":memory:")
+        con.execute("SET TimeZone = 'UTC'")
+    except ImportError:
+        con = None
     catalog = SegmentCatalog(root)
     out: dict[str, Any] = {}
-    for table in TABLE_NAMES:
-        all_files = list(list_segments(root, table))
-        live = []
-        for info in catalog.live(table):
-            try:
-                check_body(info)
-            except FileNotFoundError:
-                continue
-            except BadSegment as exc:
-                catalog.mark_bad(info.path, str(exc))
-                continue
-            live.append(info)
-        bad = sorted(str(path) for path, _, _ in all_files if str(path) in catalog.bad)
-        out[table] = {
-            "segments": len(live),
-            "rows": sum(i.rows for i in live),
-            "bytes": sum(i.size for i in live),
-            "days": sorted({i.path.parent.name for i in live}),
-            "versions": sorted({i.version for i in live}),
-            "unreadable": len(bad),
-            "bad": bad,
-            "first": min((i.first for i in live if i.first is not None), default=None),
-            "last": max((i.last for i in live if i.last is not None), default=None),
-        }
+    try:
+        for table in TABLE_NAMES:
+            all_files = list(list_segments(root, table))
+            live, lost, salvaged = [], {}, []
+            rows = damaged = future = 0
+            for info in catalog.live(table):
+                try:
+                    if con is None:
+                        check_body(info)
+                        found = Decoded(info.rows, info.rows, False)
+                    else:
+                        found = decode(info, con)
+                except FileNotFoundError:
+                    continue
+                except BadSegment as exc:
+                    catalog.mark_bad(info.path, str(exc))
+                    if info.rows:
+                        lost[str(info.path)] = info.rows
+                    continue
+                live.append(info)
+                rows += found.kept
+                damaged += found.damaged
+                future += found.future
+                if found.salvaged:
+                    salvaged.append(str(info.path))
+                if found.left_out:
+                    lost[str(info.path)] = found.left_out
+            bad = sorted(str(path) for path, _, _ in all_files if str(path) in catalog.bad)
+            out[table] = {
+                "segments": len(live),
+                "rows": rows,
+                "bytes": sum(i.size for i in live),
+                "days": sorted({i.path.parent.name for i in live}),
+                "versions": sorted({i.version for i in live}),
+                "unreadable": len(bad),
+                "bad": bad,
+                "salvaged": sorted(salvaged),
+                "lost": dict(sorted(lost.items())),
+                "damaged_rows": damaged,
+                "clock_skew_rows": future,
+                "first": min((i.first for i in live if i.first is not None), default=None),
+                "last": max((i.last for i in live if i.last is not None), default=None),
+            }
+    finally:
+        if con is not None:
+            con.close()
     return out
