@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from tracer import _money as money
+
 MISSING = "–"
 Format = Callable[[Any], str]
 
@@ -154,10 +156,8 @@ def label(column: str) -> str:
 
 def _usd_format(values: pd.Series) -> Format:
     # One number of decimals per column, enough for its smallest amount: "$0.00" would hide a cheap call's cost.
-    present = values.dropna().abs()
-    smallest = present[present > 0].min() if (present > 0).any() else 1.0
-    digits = 2 if smallest >= 1 else 4 if smallest >= 0.01 else 6
-    return lambda v: f"${v:,.{digits}f}"
+    places = money.column_decimals(values)
+    return lambda v: money.usd(v, places=places)
 
 
 def _time_format(zone: dt.tzinfo | str) -> Format:

@@ -22,11 +22,11 @@ APP = ROOT / "dashboard" / "app.py"  # the package `claude_tracer_dashboard` (py
 PAGES = ("overview", "latency", "reliability", "calls", "traces", "conversations")
 # Plotly charts each page draws, by key (every one of them must have data over the demo store).
 CHARTS: dict[str, tuple[str, ...]] = {
-    "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag"),
+    "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag", "cost_by_tag_over_time"),
     "latency": ("latency_over_time", "ttft_over_time", "latency_histogram", "percentiles_by_model"),
     "reliability": ("error_rates_over_time", "attempts_distribution", "retries_by_model", "ratelimit_headroom",
                     "breaker_timeline"),
-    "calls": ("waterfall",),
+    "calls": ("calls_over_time", "waterfall"),
     "traces": ("run_waterfall",),
     "conversations": ("conversation_turns",),
 }  # fmt: skip
@@ -115,7 +115,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "overview": ("cost_by_model_table",),
     "latency": ("latency_table",),
     "reliability": ("error_rates_table", "budget_table", "events_table"),
-    "calls": ("recent_calls_table", "slowest_calls_table", "costliest_calls_table", "attempts_table"),
+    "calls": ("calls_table", "attempts_table"),
     "traces": ("runs_table", "spans_table", "tools_table"),
     "conversations": ("conversations_table", "turns_table"),
 }

@@ -5,6 +5,7 @@ each page's screenshot is saved under ./artifacts/dashboard for a person to look
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,8 @@ def test_every_page_draws_all_its_charts_without_an_exception(
         page.screenshot(path=str(artifacts_dir / f"{name}.png"))
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator(".js-plotly-plot").count() == expected
-        # Every chart has drawn data, not the "No data in this window" placeholder.
-        assert page.get_by_text("No data in this window").count() == 0
+        # Every chart has drawn data, not a placeholder saying why it has none (charts.empty: "No ... in this window").
+        assert page.locator(".js-plotly-plot").get_by_text(re.compile(r"^No .* in this window")).count() == 0
         assert page.locator('[data-testid="stMetric"]').count() >= (1 if name != "calls" else 5)
     finally:
         page.close()
@@ -160,5 +161,184 @@ def test_a_run_and_a_conversation_open_from_their_urls(
         assert page.locator('[data-testid="stException"]').count() == 0
         assert conversation in chosen(page)
         assert page.get_by_text("Cache miss on turn").count() == 1
+    finally:
+        page.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# At a laptop's 1440x900: attribution first, and drill-down that follows (each checked against SQL written here)
+# ----------------------------------------------------------------------------------------------------------------
+
+LAPTOP = {"width": 1440, "height": 900}
+
+
+def open_laptop(chromium: Any, url: str, charts: int) -> Any:
+    """`open_page` at 1440x900, the size the team lead looked at."""
+    page = chromium.new_page(viewport=LAPTOP, timezone_id=VIEWER_TIMEZONE)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function(
+        "n => document.querySelectorAll('.js-plotly-plot').length >= n", arg=charts, timeout=LOAD_TIMEOUT_MS
+    )
+    settle(page)
+    return page
+
+
+def settle(page: Any) -> None:
+    """Wait until Streamlit has finished running the script (after a load or a widget change)."""
+    page.wait_for_timeout(700)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')?.innerText?.includes('Running')",
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    page.wait_for_timeout(700)
+
+
+def grid(page: Any, index: int = 0) -> dict[str, Any]:
+    """What a table (Streamlit's canvas grid) shows in its first screen: the accessible table it keeps of its visible
+    columns holds their headings and raw cell values."""
+    table = page.locator('[data-testid="stDataFrame"]').nth(index)
+    table.scroll_into_view_if_needed()
+    return table.evaluate(
+        """g => ({
+            headings: [...g.querySelectorAll('th')].map(t => t.innerText),
+            rows: [...g.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')].map(d => d.innerText)),
+        })"""
+    )
+
+
+def shown_metrics(page: Any) -> dict[str, str]:
+    out = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        out[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return out
+
+
+def test_cost_is_the_first_column_of_every_list_with_no_horizontal_scrolling(
+    chromium: Any, dashboards: dict[str, str], demo_store: Path
+) -> None:
+    """Overview's per-model table, the Calls, Traces and Conversations lists: "Cost (USD)" is the first heading of the
+    columns the grid draws in its first screen, and its first cell is the SQL's cost of the list's first row."""
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    first_costs = {
+        "overview": "SELECT sum(cost_usd)::DOUBLE FROM calls GROUP BY model ORDER BY 1 DESC NULLS LAST, count(*) DESC LIMIT 1",
+        "calls": "SELECT cost_usd::DOUBLE FROM calls ORDER BY start_time DESC, span_id LIMIT 1",
+        "traces": "SELECT cost_usd::DOUBLE FROM traces ORDER BY start_time DESC, trace_id LIMIT 1",
+        "conversations": "SELECT sum(cost_usd)::DOUBLE FROM conversations GROUP BY conversation_id "
+                         "ORDER BY max(start_time) DESC, conversation_id LIMIT 1",
+    }  # fmt: skip
+    for name, sql in first_costs.items():
+        page = open_laptop(chromium, f"{dashboards['demo']}/{URL_PATHS[name]}", len(CHARTS[name]))
+        try:
+            shown = grid(page)
+            assert shown["headings"][0] == "Cost (USD)", (name, shown["headings"])
+            assert len(shown["headings"]) < 25  # the grid's first screen, not every column of the frame
+            (expected,) = store.rows(sql)[0]
+            cell = shown["rows"][0][0]
+            if expected is None:
+                assert cell == "", (name, cell)
+            else:
+                assert float(cell) == pytest.approx(expected, rel=1e-9), name
+        finally:
+            page.close()
+
+
+def test_a_call_outside_the_list_opened_by_its_url_shows_model_cost_and_status(
+    chromium: Any, dashboards: dict[str, str], demo_store: Path
+) -> None:
+    from tracer._money import usd
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    span_id, model, cost, status, http_status = store.rows(
+        "SELECT span_id, model, cost_usd::DOUBLE, status, http_status FROM calls WHERE cost_usd IS NOT NULL "
+        "ORDER BY start_time, span_id LIMIT 1"
+    )[0]
+    (newer,) = store.rows(f"SELECT count(*) FROM calls WHERE start_time > (SELECT start_time FROM calls WHERE span_id = '{span_id}')")[0]
+    assert newer >= 50  # so it is not on the list's first page
+    page = open_laptop(chromium, f"{dashboards['demo']}/calls?call={span_id}", len(CHARTS["calls"]))
+    try:
+        shown = shown_metrics(page)
+        assert shown["Model"] == model
+        assert shown["Cost"] == usd(cost)
+        assert shown["Status"] == f"{status} {http_status}"
+        assert page.get_by_text("not in the list above").count() == 1
+    finally:
+        page.close()
+
+
+def test_paging_reaches_the_51st_call(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    from tracer.store import Store
+
+    (fifty_first,) = Store(demo_store).rows("SELECT span_id FROM calls ORDER BY start_time DESC, span_id LIMIT 1 OFFSET 50")[0]
+    page = open_laptop(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))
+    try:
+        page.locator('[data-testid="stNumberInputStepUp"]').first.click()
+        page.get_by_text(re.compile(r"^Calls 51–")).wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        shown = grid(page)
+        column = shown["headings"].index("Call")
+        assert shown["rows"][0][column].endswith(f"call={fifty_first}")
+        assert fifty_first in chosen(page)  # the detail follows the list to its new first call
+    finally:
+        page.close()
+
+
+def test_a_chart_selection_narrows_the_list(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    """Dragging a box over the first third of "Calls per minute by status" keeps, in the list, the calls of the
+    buckets and statuses selected: as many as SQL counts in the window and statuses the page states."""
+    import datetime as dt
+
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    page = open_laptop(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))
+    try:
+        area = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+        area.scroll_into_view_if_needed()
+        box = area.bounding_box()
+        page.mouse.move(box["x"] + 2, box["y"] + 3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] - 3, steps=8)
+        page.mouse.up()
+        note = page.get_by_text("selected on the chart")
+        note.wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        match = re.search(r"status ([\w, ]+), from (\S+) to (\S+) \(UTC\)", note.inner_text())
+        assert match, note.inner_text()
+        statuses = [s.strip() for s in match.group(1).split(",")]
+        lo, hi = (dt.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in match.group(2, 3))
+        (expected,) = store.rows(
+            f"SELECT count(*) FROM calls WHERE start_time >= ? AND start_time < ? AND status IN ({', '.join('?' * len(statuses))})",
+            [lo, hi, *statuses],
+        )[0]
+        (everything,) = store.rows("SELECT count(*) FROM calls")[0]
+        caption = page.get_by_text(re.compile(r"^Calls 1–\d+ of [\d,]+$")).inner_text()
+        assert int(caption.rsplit(" ", 1)[1].replace(",", "")) == expected < everything
+    finally:
+        page.close()
+
+
+def test_the_run_detail_follows_a_list_change(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    """Switching the runs list to errors only moves the detail to a run of that list: one with an error, by SQL
+    over the traces view, where the run shown before had none."""
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    page = open_laptop(chromium, f"{dashboards['demo']}/traces", len(CHARTS["traces"]))
+    try:
+        before = chosen(page)
+        page.get_by_text("Errors only").click()
+        settle(page)
+        shown = grid(page)
+        runs = [row[shown["headings"].index("Run")].rsplit("trace=", 1)[1] for row in shown["rows"]]
+        with_errors = {t for (t,) in store.rows("SELECT trace_id FROM traces WHERE errors > 0")}
+        assert runs and set(runs) <= with_errors
+        after = chosen(page)
+        assert after != before
+        assert any(t[:8] in after for t in with_errors)
+        assert not any(t[:8] in before for t in with_errors)  # the demo's richest run had no error
     finally:
         page.close()

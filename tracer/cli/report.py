@@ -75,11 +75,9 @@ def _model(value: Any) -> str:
 
 
 def _usd(value: Any) -> str:
-    import pandas as pd
+    from tracer._money import usd
 
-    if value is None or pd.isna(value):
-        return "unpriced"
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    return usd(value, missing="unpriced")
 
 
 def _num(value: Any, digits: int = 0) -> str:

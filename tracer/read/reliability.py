@@ -7,7 +7,7 @@ import datetime as dt
 
 import pandas as pd
 
-from tracer.read._buckets import bucket_for, bucket_params, bucket_us
+from tracer.read._buckets import bucket_for, bucket_params, bucket_us, with_width
 from tracer.read._filters import Filters, events_where
 from tracer.read._store import Readable
 from tracer.read._totals import attempt_totals, call_totals, sum_
@@ -42,7 +42,7 @@ def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: attempts and the 429/529/5xx/timeout rates (per attempt)."""
     size = bucket_for(store, filters)
     totals, params = attempt_totals(filters, size)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH p AS ({totals}),
              k AS (SELECT make_timestamptz({bucket_us('t')}) AS bucket, model, {_ATTEMPT_KINDS} FROM p GROUP BY ALL)
@@ -50,6 +50,7 @@ def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*params, *bucket_params(size)],
     )
+    return with_width(frame, size)
 
 
 def retries_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
@@ -87,7 +88,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: the lowest requests and tokens remaining that the API reported."""
     size = bucket_for(store, filters)
     totals, params = attempt_totals(filters, size)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH p AS ({totals})
         SELECT make_timestamptz({bucket_us('t')}) AS bucket, model,
@@ -100,6 +101,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*params, *bucket_params(size)],
     )
+    return with_width(frame, size)
 
 
 def breaker_timeline(store: Readable, filters: Filters) -> pd.DataFrame:
