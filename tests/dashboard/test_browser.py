@@ -95,6 +95,26 @@ def test_every_page_draws_all_its_charts_without_an_exception(
         page.close()
 
 
+def test_overview_answers_at_its_own_url_path_and_nothing_comes_from_the_internet(
+    chromium: Any, dashboards: dict[str, str]
+) -> None:
+    """/overview (the page's url_path, which bookmarks and shared links use) draws the Overview, and no request leaves
+    the dashboard's own address (the tab icon included): it works offline."""
+    page = chromium.new_page(viewport=VIEWPORT)
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((dashboards["demo"], "data:", "blob:")) else elsewhere.append(r.url))
+    try:
+        page.goto(f"{dashboards['demo']}/overview", wait_until="domcontentloaded")
+        page.wait_for_function(
+            "n => document.querySelectorAll('.js-plotly-plot').length >= n", arg=len(CHARTS["overview"]), timeout=LOAD_TIMEOUT_MS
+        )
+        assert page.get_by_role("heading", name="Overview").count() >= 1
+        assert page.get_by_text("Page not found").count() == 0
+        assert elsewhere == []
+    finally:
+        page.close()
+
+
 def test_times_are_shown_in_the_viewers_time_zone(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
     """The Calls page opens the slowest call; its start time reads in the browser's zone, not the server's UTC."""
     import datetime as dt
