@@ -39,6 +39,8 @@ PAGES = [
     st.Page(HERE / "calls.py", title="Calls", icon=":material/list_alt:", url_path="calls"),
     st.Page(HERE / "traces.py", title="Traces", icon=":material/account_tree:", url_path="traces"),
     st.Page(HERE / "conversations.py", title="Conversations", icon=":material/forum:", url_path="conversations"),
+    st.Page(HERE / "savings.py", title="Savings", icon=":material/savings:", url_path="savings"),
+    st.Page(HERE / "budgets.py", title="Budgets", icon=":material/account_balance_wallet:", url_path="budgets"),
 ]
 
 page = st.navigation(PAGES)

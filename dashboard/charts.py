@@ -217,6 +217,25 @@ def cost_by_tag_over_time(frame: pd.DataFrame, key: str, untagged: str = "(untag
     return _layout(fig, title)
 
 
+def hourly_spend(frame: pd.DataFrame) -> go.Figure:
+    """Spend per hour (USD per hour, 1-hour buckets) with its trailing baseline (mean + 3 standard deviations: the
+    anomaly threshold) and the anomalous hours in red."""
+    title = "Spend rate (USD per hour), 1-hour buckets, against the trailing baseline"
+    if frame.empty or not frame["spend_usd"].any():
+        return empty(title, "No spend in the last 48 hours")
+    colours = [MISS_COLOUR if a else PALETTE[0] for a in frame["anomaly"]]
+    fig = go.Figure()
+    fig.add_bar(x=frame["hour"], y=frame["spend_usd"], name="spend", marker_color=colours,
+                hovertemplate="%{x}: $%{y:,.6f}<extra></extra>")  # fmt: skip
+    limit = frame["baseline_usd"].astype("float64") + 3 * frame["baseline_sd_usd"].astype("float64")
+    if limit.notna().any():
+        fig.add_scatter(x=frame["hour"], y=limit, mode="lines", name="anomaly threshold (baseline + 3 sd)",
+                        line={"color": "#7f7f7f", "dash": "dot"})  # fmt: skip
+    fig.update_yaxes(title="USD per hour", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
 def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
     title = "Cost by tag"
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
+    BUDGET_ENV,
     CHARTS,
+    MONTHLY_BUDGET_USD,
     PAGES,
     artifacts_dir_fixture,
 )
@@ -21,14 +23,14 @@ from tests.conftest import require_system_tool
 
 pytestmark = pytest.mark.browser
 
-LOAD_TIMEOUT_MS = 45_000
+LOAD_TIMEOUT_MS = 90_000  # a first page over a store, on a shared and loaded 2-core machine
 # Tall enough for every page to fit: Streamlit scrolls inside its main container, so a full-page screenshot of a
 # shorter window would show only the top of the page.
 VIEWPORT = {"width": 1400, "height": 3200}
 # Far from the machine's UTC, so that a time shown in UTC instead of the viewer's zone cannot pass for local.
 VIEWER_TIMEZONE = "America/Los_Angeles"
 URL_PATHS = {"overview": "", "latency": "latency", "reliability": "reliability", "calls": "calls", "traces": "traces",
-             "conversations": "conversations"}  # fmt: skip
+             "conversations": "conversations", "savings": "savings", "budgets": "budgets"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,11 @@ def dashboards(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     from tracer.cli.dashboard import serve
 
     empty = tmp_path_factory.mktemp("empty-store")
-    running = {"demo": serve(demo_store, port=0, block=False), "empty": serve(empty, port=0, block=False)}
+    # The demo's dashboard has a monthly budget (read from its environment, as `tracer dashboard` reads it).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(BUDGET_ENV, str(MONTHLY_BUDGET_USD))
+        demo = serve(demo_store, port=0, block=False)
+    running = {"demo": demo, "empty": serve(empty, port=0, block=False)}
     try:
         for name, dash in running.items():
             assert dash.wait_ready(60), f"the {name} dashboard did not start"
@@ -60,15 +66,21 @@ def dashboards(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             dash.stop()
 
 
+def without_live_refresh(url: str) -> str:
+    """`url` with live refresh off (`live=0`): on a loaded machine a refresh could land while a test counts charts."""
+    return f"{url}{'&' if '?' in url else '?'}live=0"
+
+
 def open_page(chromium: Any, url: str, charts: int) -> Any:
     """A new page at `url` (a viewer in `VIEWER_TIMEZONE`), once Streamlit has drawn `charts` Plotly charts and
     stopped running the script."""
     page = chromium.new_page(viewport=VIEWPORT, timezone_id=VIEWER_TIMEZONE)
-    page.goto(url, wait_until="domcontentloaded")
+    page.goto(without_live_refresh(url), wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stMain"]', timeout=LOAD_TIMEOUT_MS)
     page.wait_for_function(
         "n => document.querySelectorAll('.js-plotly-plot').length >= n", arg=charts, timeout=LOAD_TIMEOUT_MS
     )
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LOAD_TIMEOUT_MS)  # a page without charts too
     # The script has finished when the status widget no longer says it is running.
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')?.innerText?.includes('Running')",
@@ -195,10 +207,11 @@ LAPTOP = {"width": 1440, "height": 900}
 def open_laptop(chromium: Any, url: str, charts: int) -> Any:
     """`open_page` at 1440x900, the size the team lead looked at."""
     page = chromium.new_page(viewport=LAPTOP, timezone_id=VIEWER_TIMEZONE)
-    page.goto(url, wait_until="domcontentloaded")
+    page.goto(without_live_refresh(url), wait_until="domcontentloaded")
     page.wait_for_function(
         "n => document.querySelectorAll('.js-plotly-plot').length >= n", arg=charts, timeout=LOAD_TIMEOUT_MS
     )
+    page.locator('[data-testid="stMetric"]').first.wait_for(timeout=LOAD_TIMEOUT_MS)
     settle(page)
     return page
 
@@ -360,5 +373,111 @@ def test_the_run_detail_follows_a_list_change(chromium: Any, dashboards: dict[st
         assert after != before
         assert any(t[:8] in after for t in with_errors)
         assert not any(t[:8] in before for t in with_errors)  # the demo's richest run had no error
+    finally:
+        page.close()
+
+
+def same_money(shown: str, expected: float) -> bool:
+    """`shown` (as `tracer._money.usd` writes it) is `expected` to the digits it shows: the page adds in another
+    order than SQL does, which may move the last digit's rounding."""
+    from dashtest import parse_usd
+
+    places = len(shown.rpartition(".")[2])
+    return abs(parse_usd(shown) - expected) <= 0.51 * 10**-places
+
+
+def test_each_savings_figure_equals_its_sql(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    """The Savings page's figures, as a person reads them at 1440x900, against SQL over the store written here (the
+    list prices per token come from the price table, as the page's method lines say)."""
+    from tracer.read._prices import cache_rates, token_rates
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    saved = 0.0
+    for model, read, write_5m, write_1h in store.rows(
+        "SELECT model, sum(cache_read_tokens), sum(cache_write_tokens - cache_write_1h_tokens), sum(cache_write_1h_tokens) "
+        "FROM calls WHERE model IS NOT NULL GROUP BY model"
+    ):
+        rates = cache_rates(model)
+        if rates:
+            saved += rates[0] * read - rates[1] * write_5m - rates[2] * write_1h
+    rewrites = 0.0
+    for model, write_5m, write_1h in store.rows(
+        "SELECT c.model, sum(c.cache_write_tokens - c.cache_write_1h_tokens), sum(c.cache_write_1h_tokens) FROM calls c "
+        "JOIN conversations v ON v.span_id = c.span_id AND v.trace_id = c.trace_id WHERE v.cache_rewrite GROUP BY 1"
+    ):
+        rates = cache_rates(model)
+        rewrites += rates[1] * write_5m + rates[2] * write_1h if rates else 0.0
+    (batchable,) = store.rows(
+        "SELECT sum(cost_usd)::DOUBLE FROM calls WHERE NOT streaming AND operation = 'chat' AND conversation_id IS NULL "
+        "AND status = 'ok' AND cost_usd IS NOT NULL"
+    )[0]
+    (target,) = store.rows("SELECT min(model) FROM calls WHERE model IS NOT NULL")[0]  # the what-if's first choice
+    rates = token_rates(target)
+    assert rates is not None
+    (cost, on_target) = store.rows(
+        "SELECT sum(cost_usd)::DOUBLE, sum(coalesce(input_tokens, 0) * ? + coalesce(output_tokens, 0) * ? "
+        "+ coalesce(cache_read_tokens, 0) * ? + (coalesce(cache_write_tokens, 0) - coalesce(cache_write_1h_tokens, 0)) * ? "
+        "+ coalesce(cache_write_1h_tokens, 0) * ?) FROM calls WHERE cost_usd IS NOT NULL",
+        [rates["input_tokens"], rates["output_tokens"], rates["cache_read_tokens"], rates["cache_write_5m_tokens"],
+         rates["cache_write_1h_tokens"]],
+    )[0]  # fmt: skip
+    (lost_s,) = store.rows(
+        "SELECT sum(epoch_us(last_start) - epoch_us(call_start)) / 1e6 FROM (SELECT max_by(start_time, attempt) AS last_start, "
+        "any_value(call_start_time) AS call_start FROM attempts WHERE call_start_time IS NOT NULL "
+        "GROUP BY trace_id, call_span_id HAVING count(*) > 1)"
+    )[0]
+    (after_429_s,) = store.rows(
+        "SELECT sum(coalesce(epoch_us(next_start) - epoch_us(start_time), duration_ms * 1000)) / 1e6 FROM (SELECT *, "
+        "lead(start_time) OVER (PARTITION BY trace_id, call_span_id ORDER BY attempt) AS next_start FROM attempts "
+        "WHERE call_start_time IS NOT NULL) WHERE http_status = 429"
+    )[0]
+    page = open_laptop(chromium, f"{dashboards['demo']}/savings", 0)
+    try:
+        page.get_by_text("Of it, after 429s").wait_for(timeout=LOAD_TIMEOUT_MS)
+        settle(page)
+        shown = shown_metrics(page)
+        assert same_money(shown["Caching saved"], saved), (shown["Caching saved"], saved)
+        assert same_money(shown["Cache rewrites cost"], rewrites), (shown["Cache rewrites cost"], rewrites)
+        assert same_money(shown["Spend that could have been batched"], batchable), (shown["Spend that could have been batched"], batchable)
+        assert same_money(shown["Batching would have saved"], batchable / 2), (shown["Batching would have saved"], batchable / 2)
+        assert same_money(shown["Cost of these calls"], cost), (shown["Cost of these calls"], cost)
+        assert same_money(shown[f"On {target} (what-if)"], on_target), (shown[f"On {target} (what-if)"], on_target)
+        assert shown["Time lost to retries"] == f"{lost_s:,.1f} s"
+        assert shown["Of it, after 429s"] == f"{after_429_s:,.1f} s"
+        assert page.get_by_text("Method:").count() == 5
+    finally:
+        page.close()
+
+
+def test_the_budget_projection_equals_a_hand_computation(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
+    """Spent this month (SQL from the month's start to the page's "as of"), and its projection to the month's end:
+    the spend divided by the time elapsed, times the month, computed here by hand."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from tracer.store import Store
+
+    page = open_laptop(chromium, f"{dashboards['demo']}/budgets", len(CHARTS["budgets"]))
+    try:
+        stamp = re.search(r"As of (\S+ \S+) UTC", page.get_by_text("As of").inner_text())
+        assert stamp
+        now = dt.datetime.fromisoformat(stamp.group(1)).replace(tzinfo=dt.UTC)
+        month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        (spent,) = Store(demo_store).rows(
+            "SELECT coalesce(sum(cost_usd), 0)::DOUBLE FROM calls WHERE start_time >= ? AND start_time < ?", [month, now]
+        )[0]
+        projected = spent / (now - month).total_seconds() * (next_month - month).total_seconds()
+        shown = shown_metrics(page)
+        assert same_money(shown["Spent this month"], spent), (shown, spent)
+        assert same_money(shown["Budget"], MONTHLY_BUDGET_USD)
+        assert same_money(shown["Projected to the month's end"], projected), (shown, projected)
+        if projected > MONTHLY_BUDGET_USD:
+            runs_out = month + dt.timedelta(seconds=MONTHLY_BUDGET_USD / (spent / (now - month).total_seconds()))
+            local = runs_out.astimezone(ZoneInfo(VIEWER_TIMEZONE))
+            assert shown["Runs out"] in (f"{local:%b %d %H:%M}", f"{(local + dt.timedelta(minutes=1)):%b %d %H:%M}")
+        assert page.get_by_text("Projection: the spend so far").count() == 1
+        assert page.get_by_text("Anomaly: An hour is flagged").count() == 1
     finally:
         page.close()
