@@ -382,6 +382,10 @@ def breaker_timeline(frame: pd.DataFrame) -> go.Figure:
     fig = px.timeline(frame, x_start="start", x_end="finish", y="name", color="state", color_discrete_map=STATE_COLOURS,
                       hover_data=["from_state"])
     fig.update_yaxes(title=None)
+    # Zoomed to the transitions: the last state lasts until now, which squeezed seconds of open periods to 2 px.
+    first, last = pd.Timestamp(frame["start"].min()), pd.Timestamp(frame["start"].max())
+    pad = max((last - first) * 0.25, pd.Timedelta(milliseconds=10))
+    fig.update_xaxes(range=[first - pad, last + pad], title="zoomed to the transitions; the last state lasts until now")
     return _layout(fig, title, height=max(220, 90 + 45 * frame["name"].nunique()))
 
 

@@ -14,10 +14,27 @@ from tracer.read import overview
 
 @st.cache_data(ttl=state.TTL_S, show_spinner=False)
 def _firing(path: str, end: dt.datetime | None) -> list[str]:
-    """The alert conditions of `tracer.alerts` (the Prometheus rules' thresholds) that hold at the window's end."""
+    """The alert conditions of `tracer.alerts` (the Prometheus rules' thresholds) that hold at the window's end,
+    each with its threshold and the window the rule looks at."""
     from tracer import alerts
 
-    return [f.text for f in alerts.evaluate(state.store(), now=end) if f.firing]
+    def threshold(f: alerts.Finding) -> str:
+        if f.alert.endswith("ShareHigh") or f.alert.endswith("HeadroomLow"):
+            return f"{f.threshold:.0%}"
+        if "Latency" in f.alert:
+            return f"{f.threshold:g} s"
+        if "Spend" in f.alert:
+            return f"{state.usd(f.threshold)} a day"
+        return f"{f.threshold:g}"
+
+    def window(f: alerts.Finding) -> str:
+        if f.alert.endswith("ShareHigh") or "Latency" in f.alert:
+            return f", last {alerts.SHARE_WINDOW.total_seconds() / 60:g} min"
+        if "Spend" in f.alert or "Unpriced" in f.alert:
+            return f", last {alerts.SPEND_WINDOW.total_seconds() / 60:g} min"
+        return ""
+
+    return [f"{f.text} (threshold {threshold(f)}{window(f)})" for f in alerts.evaluate(state.store(), now=end) if f.firing]
 
 
 def _cache_figures(cache: pd.DataFrame) -> tuple[float | None, float | None]:
@@ -34,7 +51,8 @@ def panels() -> None:
         return
     firing = _firing(state.store_path(), filters.end)
     if firing:  # the strip at the top: what would page someone, from the same thresholds as the Prometheus rules
-        st.error("**Alerts:** " + "; ".join(firing), icon=":material/notifications_active:")
+        st.error("**Alerts** (the Prometheus rules over the whole store at the window's end; the model, service and "
+                 "tag filters do not apply): " + "; ".join(firing), icon=":material/notifications_active:")  # fmt: skip
     head = state.run("headline", filters).iloc[0]
     cache = state.run("cache_savings", filters)
     hit_ratio, saved = _cache_figures(cache)

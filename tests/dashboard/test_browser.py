@@ -128,13 +128,14 @@ def test_overview_answers_at_its_own_url_path_and_nothing_comes_from_the_interne
 
 
 def test_times_are_shown_in_the_viewers_time_zone(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
-    """The Calls page opens the slowest call; its start time reads in the browser's zone, not the server's UTC."""
+    """The Calls page opens its list's first call, the newest; its start time reads in the browser's zone, not the
+    server's UTC."""
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     from tracer.store import Store
 
-    (start,) = Store(demo_store).rows("SELECT start_time FROM calls ORDER BY duration_ms DESC, span_id LIMIT 1")[0]
+    (start,) = Store(demo_store).rows("SELECT start_time FROM calls ORDER BY start_time DESC, span_id LIMIT 1")[0]
     local = start.astimezone(ZoneInfo(VIEWER_TIMEZONE))
     assert local.strftime("%H") != start.astimezone(dt.UTC).strftime("%H")
     page = open_page(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))

@@ -122,11 +122,15 @@ def breaker_timeline(store: Readable, filters: Filters) -> pd.DataFrame:
 
 
 def budget_events(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Budget trips and warnings, newest first."""
+    """Budget trips and warnings folded per kind and budget: how many, first and last time, and the latest one's
+    details; trips first (one trip matters more than a hundred soft-cap warnings), then the most frequent."""
     clause, params = events_where(filters)
     extra = ("AND " if clause else "WHERE ") + "e.kind LIKE 'budget%'"
     return store.sql(
-        f"SELECT e.time, e.kind, e.name, e.from_state, e.to_state, CAST(e.attributes AS VARCHAR) AS attributes FROM events e {clause} {extra} ORDER BY e.time DESC LIMIT 200",
+        f"""SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last,
+                   CAST(arg_max(e.attributes, e.time) AS VARCHAR) AS attributes
+            FROM events e {clause} {extra}
+            GROUP BY e.kind, e.name ORDER BY e.kind = 'budget_trip' DESC, events DESC, e.kind, e.name""",
         params,
     )
 
@@ -135,6 +139,7 @@ def events_summary(store: Readable, filters: Filters) -> pd.DataFrame:
     """Resilience events per kind and name: count, first and last time."""
     clause, params = events_where(filters)
     return store.sql(
-        f"SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last FROM events e {clause} GROUP BY ALL ORDER BY events DESC, e.kind, e.name",
+        f"SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last FROM events e {clause} "
+        "GROUP BY e.kind, e.name ORDER BY e.kind LIKE '%trip%' DESC, events DESC, e.kind, e.name",
         params,
     )
