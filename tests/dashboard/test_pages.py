@@ -56,6 +56,17 @@ class TestEveryPage:
 
 
 class TestOverview:
+    def test_tiles_show_the_change_against_the_previous_period(self, demo_store: Path, store: Store) -> None:
+        """Over the last 24 hours, each tile's change is against the 24 hours before; the demo's calls are all recent,
+        so the period before had none and the tiles say "new". "All time" has no period before: no change shown."""
+        (before,) = one(store, "SELECT count(*) FROM calls WHERE start_time < now() - INTERVAL 24 HOUR")
+        assert before == 0
+        at = run_page(demo_store, "overview", {"range": "24h"})
+        tiles = {m.label: m for m in at.metric}
+        assert tiles["Total cost"].delta == tiles["Calls"].delta == "new"
+        at = run_page(demo_store, "overview")
+        assert all(not m.delta for m in at.metric)
+
     def test_headline_numbers_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         shown = metrics(demo_pages["overview"])
         cost, calls, errors, tokens, uncached, read, write = one(
