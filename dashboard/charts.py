@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from tracer import _money as money
 from tracer._models import NO_MODEL
 
 HEIGHT = 340
@@ -75,12 +76,41 @@ def _layout(fig: go.Figure, title: str, *, height: int = HEIGHT, legend: bool = 
     return fig
 
 
-def empty(title: str, message: str = "No data in this window") -> go.Figure:
+def empty(title: str, message: str) -> go.Figure:
+    """A figure that says why it has nothing to show (a panel never disappears, so the layout does not jump)."""
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, font={"size": 14, "color": "#888"}, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig, title, legend=False)
+
+
+def bucket_words(seconds: int) -> str:
+    """A bucket width as a person says it.
+
+    >>> bucket_words(900), bucket_words(3600), bucket_words(86400), bucket_words(5), bucket_words(10800)
+    ('15-minute', '1-hour', '1-day', '5-second', '3-hour')
+    """
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}-{unit}"
+    return f"{seconds}-second"
+
+
+def _width(frame: pd.DataFrame) -> int | None:
+    return int(frame["bucket_s"].iloc[0]) if "bucket_s" in frame and not frame.empty else None
+
+
+def _per(frame: pd.DataFrame) -> tuple[str, float]:
+    """The rate a cost over time reads best in, and what turns one bucket's sum into it: per hour for buckets up to
+    a few hours, per day beyond (a day of one-week buckets is a smaller number than a week, and still a rate)."""
+    width = _width(frame) or 3600
+    return ("day", 86400 / width) if width >= 86400 else ("hour", 3600 / width)
+
+
+def _in_buckets(title: str, frame: pd.DataFrame) -> str:
+    width = _width(frame)
+    return f"{title}, {bucket_words(width)} buckets" if width else title
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -92,25 +122,29 @@ def cost_by_model(frame: pd.DataFrame, colours: Colours | None = None) -> go.Fig
     title = "Cost per model (USD)"
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
     if priced.empty:
-        return empty(title)
+        return empty(title, "No priced calls in this window (unpriced models have no cost, not $0)")
     fig = px.bar(priced, x="model", y="cost_usd", color="model", hover_data=["calls"], color_discrete_map=_colours(priced, colours))
     # Enough digits for the cheapest model's bar too: ".2f" labels a $0.003 model "0.00".
-    digits = 2 if priced["cost_usd"].abs().min() >= 1 else 4
-    fig.update_traces(texttemplate=f"$%{{y:,.{digits}f}}", textposition="auto")
+    fig.update_traces(texttemplate=f"$%{{y:{money.plotly_format(priced['cost_usd'])}}}", textposition="auto")
     fig.update_yaxes(title="USD", tickprefix="$")
     fig.update_xaxes(title=None)
     return _layout(fig, title, legend=False)
 
 
 def cost_over_time(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
-    title = "Cost over time (USD per bucket)"
+    """Spend as a rate (USD per hour, or per day for day-wide buckets) per model, stacked: a rate reads the same
+    whatever bucket the window chose, and a bucket's own sum is in the hover."""
+    unit, factor = _per(frame)
+    title = _in_buckets(f"Spend rate (USD per {unit}) per model", frame)
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
     if priced.empty:
-        return empty(title)
-    fig = px.bar(priced, x="bucket", y="cost_usd", color="model", hover_data=["calls", "tokens"],
-                 color_discrete_map=_colours(priced, colours))
+        return empty(title, "No priced calls in this window")
+    rate = f"usd_per_{unit}"
+    shown = priced.assign(**{rate: priced["cost_usd"] * factor})
+    fig = px.bar(shown, x="bucket", y=rate, color="model", hover_data={"calls": True, "tokens": True, "cost_usd": ":$.6f"},
+                 color_discrete_map=_colours(shown, colours), labels={rate: f"USD/{unit[0]}", "cost_usd": "USD in bucket"})
     fig.update_layout(barmode="stack", bargap=0.05)
-    fig.update_yaxes(title="USD", tickprefix="$")
+    fig.update_yaxes(title=f"USD per {unit}", tickprefix="$")
     fig.update_xaxes(title=None)
     return _layout(fig, title)
 
@@ -128,7 +162,7 @@ def tokens_by_kind(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars per model from the `cost_by_model` frame."""
     title = "Tokens by kind per model"
     if frame.empty:
-        return empty(title)
+        return empty(title, "No calls in this window")
     long = frame.melt(id_vars=["model"], value_vars=list(TOKEN_KINDS), var_name="kind", value_name="tokens")
     long["kind"] = long["kind"].map(TOKEN_KINDS)
     fig = px.bar(long, y="model", x="tokens", color="kind", orientation="h", color_discrete_map=TOKEN_COLOURS)
@@ -156,6 +190,52 @@ def cache_savings(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title)
 
 
+UNTAGGED_COLOUR = "#d0d0d0"
+
+
+def cost_by_tag_over_time(frame: pd.DataFrame, key: str, untagged: str = "(untagged)") -> go.Figure:
+    """Spend rate per value of one tag key, stacked, the calls without the key in grey: the stack is the whole
+    spend, so the untagged share is what attribution still misses. Its share of the window is in the title."""
+    unit, factor = _per(frame)
+    title = _in_buckets(f"Spend rate per {key} (USD per {unit})", frame)
+    priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
+    if priced.empty:
+        return empty(title, "No priced calls in this window")
+    total = priced["cost_usd"].sum()
+    share = priced.loc[priced["value"] == untagged, "cost_usd"].sum() / total if total else 0.0
+    title = f"{title}: {share:.1%} untagged"
+    rate = f"usd_per_{unit}"
+    shown = priced.assign(**{rate: priced["cost_usd"] * factor})
+    values = [v for v in shown.groupby("value")["cost_usd"].sum().sort_values(ascending=False).index if v != untagged]
+    palette = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(values)} | {untagged: UNTAGGED_COLOUR}
+    fig = px.bar(shown, x="bucket", y=rate, color="value", hover_data={"calls": True, "cost_usd": ":$.6f"},
+                 category_orders={"value": [*values, untagged]}, color_discrete_map=palette,
+                 labels={rate: f"USD/{unit[0]}", "cost_usd": "USD in bucket", "value": key})  # fmt: skip
+    fig.update_layout(barmode="stack", bargap=0.05)
+    fig.update_yaxes(title=f"USD per {unit}", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
+def hourly_spend(frame: pd.DataFrame) -> go.Figure:
+    """Spend per hour (USD per hour, 1-hour buckets) with its trailing baseline (mean + 3 standard deviations: the
+    anomaly threshold) and the anomalous hours in red."""
+    title = "Spend rate (USD per hour), 1-hour buckets, against the trailing baseline"
+    if frame.empty or not frame["spend_usd"].any():
+        return empty(title, "No spend in the last 48 hours")
+    colours = [MISS_COLOUR if a else PALETTE[0] for a in frame["anomaly"]]
+    fig = go.Figure()
+    fig.add_bar(x=frame["hour"], y=frame["spend_usd"], name="spend", marker_color=colours,
+                hovertemplate="%{x}: $%{y:,.6f}<extra></extra>")  # fmt: skip
+    limit = frame["baseline_usd"].astype("float64") + 3 * frame["baseline_sd_usd"].astype("float64")
+    if limit.notna().any():
+        fig.add_scatter(x=frame["hour"], y=limit, mode="lines", name="anomaly threshold (baseline + 3 sd)",
+                        line={"color": "#7f7f7f", "dash": "dot"})  # fmt: skip
+    fig.update_yaxes(title="USD per hour", tickprefix="$")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title)
+
+
 def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
     title = "Cost by tag"
     priced = frame.dropna(subset=["cost_usd"]) if not frame.empty else frame
@@ -179,8 +259,9 @@ TTFT_PERCENTILES = ("p50", "p95")
 
 def _percentile_line(frame: pd.DataFrame, column: str, title: str, colours: Colours | None) -> go.Figure:
     """One line per model for one percentile: a person compares models, then switches percentile."""
+    title = _in_buckets(title, frame)
     if frame.empty or column not in frame or not frame[column].notna().any():
-        return empty(title)
+        return empty(title, "No timed calls in this window" if column.startswith("p") else "No streamed calls in this window")
     shown = frame.dropna(subset=[column])
     fig = px.line(shown, x="bucket", y=column, color="model", markers=len(frame) < 40, hover_data=["calls"],
                   color_discrete_map=_colours(shown, colours))  # fmt: skip
@@ -202,7 +283,7 @@ def ttft_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colour
 def latency_histogram(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Latency distribution"
     if frame.empty:
-        return empty(title)
+        return empty(title, "No timed calls in this window (Message Batches results have no latency)")
     palette = _colours(frame, colours)
     fig = go.Figure()
     for model, rows in frame.groupby("model", sort=True):
@@ -225,7 +306,7 @@ def latency_histogram(frame: pd.DataFrame, colours: Colours | None = None) -> go
 def percentiles_by_model(frame: pd.DataFrame) -> go.Figure:
     title = "Latency percentiles per model"
     if frame.empty:
-        return empty(title)
+        return empty(title, "No timed calls in this window (Message Batches results have no latency)")
     long = frame.melt(id_vars=["model"], value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
     long["percentile"] = long["percentile"].str.removesuffix("_ms")
     fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group", text_auto=",.0f",
@@ -242,9 +323,9 @@ RATE_KINDS = {"rate_429": "429 rate limited", "rate_529": "529 overloaded", "rat
 
 
 def error_rates_over_time(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
-    title = "Share of HTTP attempts failing, by kind"
+    title = _in_buckets("Share of HTTP attempts failing, by kind", frame)
     if frame.empty:
-        return empty(title)
+        return empty(title, "No HTTP attempts recorded in this window")
     long = frame.melt(id_vars=["bucket", "model"], value_vars=list(RATE_KINDS), var_name="kind", value_name="rate")
     long["kind"] = long["kind"].map(RATE_KINDS)
     fig = px.line(long, x="bucket", y="rate", color="model", facet_row="kind", category_orders={"kind": list(RATE_KINDS.values())},
@@ -258,7 +339,7 @@ def error_rates_over_time(frame: pd.DataFrame, colours: Colours | None = None) -
 def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
     title = "HTTP attempts per call"
     if frame.empty:
-        return empty(title)
+        return empty(title, "No calls in this window")
     # Side by side: stacked bars on a log axis draw the upper segment's height meaninglessly.
     fig = px.bar(frame.assign(attempts=frame["attempts"].astype(str)), x="attempts", y="calls", color="status",
                  color_discrete_map=STATUS_COLOURS, text_auto=True, barmode="group")
@@ -272,7 +353,7 @@ def attempts_distribution(frame: pd.DataFrame) -> go.Figure:
 def retries_by_model(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
     title = "Retries per call"
     if frame.empty:
-        return empty(title)
+        return empty(title, "No calls in this window")
     fig = px.bar(frame, x="model", y="retries_per_call", color="model", text_auto=".3f", hover_data=["calls", "retries", "retried_calls"],
                  color_discrete_map=_colours(frame, colours))
     fig.update_xaxes(title=None)
@@ -281,7 +362,7 @@ def retries_by_model(frame: pd.DataFrame, colours: Colours | None = None) -> go.
 
 
 def ratelimit_headroom(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
-    title = "Rate-limit headroom (lowest remaining per bucket)"
+    title = _in_buckets("Rate-limit headroom (lowest remaining per bucket)", frame)
     if frame.empty:
         return empty(title, "No rate-limit headers recorded in this window")
     long = frame.melt(id_vars=["bucket", "model"], value_vars=["requests_remaining", "tokens_remaining"], var_name="limit", value_name="remaining")
@@ -301,12 +382,42 @@ def breaker_timeline(frame: pd.DataFrame) -> go.Figure:
     fig = px.timeline(frame, x_start="start", x_end="finish", y="name", color="state", color_discrete_map=STATE_COLOURS,
                       hover_data=["from_state"])
     fig.update_yaxes(title=None)
+    # Zoomed to the transitions: the last state lasts until now, which squeezed seconds of open periods to 2 px.
+    first, last = pd.Timestamp(frame["start"].min()), pd.Timestamp(frame["start"].max())
+    pad = max((last - first) * 0.25, pd.Timedelta(milliseconds=10))
+    fig.update_xaxes(range=[first - pad, last + pad], title="zoomed to the transitions; the last state lasts until now")
     return _layout(fig, title, height=max(220, 90 + 45 * frame["name"].nunique()))
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Calls
 # --------------------------------------------------------------------------------------------------------------
+
+
+def calls_over_time(frame: pd.DataFrame) -> go.Figure:
+    """Calls per minute (or per hour, for wide buckets) by final status, stacked: select bars (click, or drag a box)
+    to narrow the list under it to those calls. Each bar carries its bucket's start (epoch seconds), width and
+    status as `customdata`, which the page reads back from the selection."""
+    unit, factor = _per(frame)
+    if unit == "hour" and (_width(frame) or 3600) < 3600:
+        unit, factor = "minute", factor / 60
+    title = _in_buckets(f"Calls per {unit} by status (select bars to narrow the list)", frame)
+    if frame.empty:
+        return empty(title, "No calls match these filters")
+    fig = go.Figure()
+    for status, rows in frame.groupby("status", sort=True):
+        starts = [pd.Timestamp(b).timestamp() for b in rows["bucket"]]
+        fig.add_bar(
+            x=rows["bucket"], y=rows["calls"] * factor, name=str(status),
+            marker_color=STATUS_COLOURS.get(str(status), STATUS_COLOURS["other"]),
+            customdata=[[start, int(w), str(status)] for start, w in zip(starts, rows["bucket_s"], strict=True)],
+            hovertext=[f"{int(n):,} calls" for n in rows["calls"]],
+            hovertemplate="%{x}: %{hovertext}<extra>%{fullData.name}</extra>",
+        )  # fmt: skip
+    fig.update_layout(barmode="stack", bargap=0.05, dragmode="select")
+    fig.update_yaxes(title=f"calls per {unit}")
+    fig.update_xaxes(title=None)
+    return _layout(fig, title, height=260)
 
 
 def outcome(http_status: object, error_type: object) -> str:
@@ -398,7 +509,7 @@ def _bar_text(duration: float, tokens: float | None, cost: float | None) -> str:
     if tokens:
         text += f" · {tokens:,.0f} tok"
     if cost is not None and not pd.isna(cost):
-        text += f" · ${cost:,.{2 if cost >= 1 else 4 if cost >= 0.01 else 6}f}"
+        text += f" · {money.usd(cost)}"
     return text
 
 
@@ -494,10 +605,11 @@ def conversation_turns(turns: pd.DataFrame, colours: Colours | None = None, *, t
         subplot_titles=("Cost (USD)", "Latency (ms)", "Cache tokens (misses in red)"),
     )  # fmt: skip
     palette = _colours(turns, colours)
+    cost_format = money.plotly_format(turns["cost_usd"])
     for model, rows in turns.groupby("model", sort=True):
         colour = palette.get(str(model), NO_MODEL_COLOUR)
         fig.add_bar(x=rows["turn"], y=rows["cost_usd"], name=str(model), marker_color=colour, legendgroup=str(model),
-                    hovertemplate="turn %{x}: $%{y:,.6f}<extra></extra>", row=1, col=1)  # fmt: skip
+                    hovertemplate=f"turn %{{x}}: $%{{y:{cost_format}}}<extra></extra>", row=1, col=1)  # fmt: skip
         fig.add_bar(x=rows["turn"], y=rows["duration_ms"], name=str(model), marker_color=colour, legendgroup=str(model),
                     showlegend=False, hovertemplate="turn %{x}: %{y:,.0f} ms<extra></extra>", row=2, col=1)  # fmt: skip
     for column, kind in (("cache_read_tokens", "cache read"), ("cache_write_tokens", "cache write")):

@@ -78,7 +78,7 @@ def panels() -> None:
         return
     found = state.run_of(runs.conversations, filters)
     shown = found.assign(conversation=state.links("conversations", "conversation", found["conversation_id"]))
-    first = ["conversation", "turns", "cost_usd", "cache_rewrites"]
+    first = ["cost_usd", "conversation", "turns", "cache_rewrites"]  # cost first: who spent it
     shown = shown[[*first, *[c for c in shown.columns if c not in (*first, "conversation_id")]]]
     state.table(shown, "conversations_table", links={"conversation": r"conversation=([^&]+)"})
     st.subheader("One conversation")

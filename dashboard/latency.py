@@ -17,6 +17,8 @@ def panels() -> None:
     cols[0].metric("p50 latency", state.ms(head["p50_ms"]))
     cols[1].metric("p95 latency", state.ms(head["p95_ms"]))
     cols[2].metric("p99 latency", state.ms(head["p99_ms"]))
+    st.caption("Every latency here leaves out Message Batches results (their time is the batch queue's, not a "
+               "call's) and counts every other operation, count_tokens included. All charts in ms.")  # fmt: skip
 
     over_time = state.run("latency_over_time", filters)
     colours = state.colours()

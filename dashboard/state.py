@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from tracer import _money as money
 from tracer import read
 from tracer._models import NO_MODEL
 from tracer.read import Filters
@@ -60,8 +62,13 @@ def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], .
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
-def _run_of(path: str, module: str, name: str, args: tuple[Any, ...], extra: tuple[tuple[str, Any], ...]) -> pd.DataFrame:
-    return getattr(importlib.import_module(module), name)(_open(path), *args, **dict(extra))  # type: ignore[no-any-return]
+def _run_of(path: str, module: str, name: str, args: tuple[Any, ...], extra: tuple[tuple[str, Any], ...]) -> Any:
+    return getattr(importlib.import_module(module), name)(_open(path), *args, **dict(extra))
+
+
+def value_of(query: Callable[..., Any], *args: Any, **extra: Any) -> Any:
+    """`query(store, *args, **extra)` for a query that answers with one value (a count), cached like `run_of`."""
+    return _run_of(store_path(), query.__module__, query.__name__, args, tuple(sorted(extra.items())))
 
 
 def run_of(query: Callable[..., pd.DataFrame], *args: Any, name_models: bool = True, **extra: Any) -> pd.DataFrame:
@@ -207,6 +214,18 @@ def now() -> dt.datetime:
     return dt.datetime.fromtimestamp(stamp - stamp % TTL_S, dt.UTC)
 
 
+def current_range() -> str:
+    """The time range in force (a key of `RANGES`)."""
+    rng = st.session_state.get("f_range", DEFAULT_RANGE)
+    return rng if rng in RANGES else DEFAULT_RANGE
+
+
+def filters_key() -> tuple[Any, ...]:
+    """What the filters in force are set to (not the times they resolve to, which move with the clock): a list
+    compares it to tell whether a person changed it."""
+    return tuple(tuple(v) if isinstance(v := st.session_state.get(key), list) else v for key in _KEYS.values())
+
+
 def current() -> Filters:
     """The filters in force (read from the widgets' state, so a live fragment sees changes too)."""
     rng = st.session_state.get("f_range", DEFAULT_RANGE)
@@ -221,6 +240,24 @@ def current() -> Filters:
         services=tuple(st.session_state.get("f_services", ())),
         tags=tags,
     )
+
+
+def previous(filters: Filters) -> Filters | None:
+    """The period of the same length just before `filters`' window (None for "All time": there is none)."""
+    if filters.start is None:
+        return None
+    end = filters.end or now()
+    return replace(filters, start=filters.start - (end - filters.start), end=filters.start)
+
+
+def change(current: float | None, before: float | None) -> str | None:
+    """A tile's change against the previous period, in percent ("+12.5%"), "new" where there was nothing before;
+    None without a previous period (Streamlit then draws no delta)."""
+    if current is None or before is None or pd.isna(current) or pd.isna(before):
+        return None
+    if before == 0:
+        return None if current == 0 else "new"
+    return f"{(current - before) / abs(before) * 100:+.1f}%"
 
 
 def live(body: Callable[[], None]) -> None:
@@ -274,12 +311,8 @@ tracer.flush()                             # before a short script exits""",
 
 
 def usd(value: float | None) -> str:
-    # Six decimals below a cent: one cheap call costs thousandths of a cent, which "$0.0000" would hide.
-    if value is None or pd.isna(value):
-        return "n/a"
-    sign, size = ("-" if value < 0 else ""), abs(value)
-    digits = 2 if size >= 1 else 4 if size >= 0.01 or size == 0 else 6
-    return f"{sign}${size:,.{digits}f}"
+    """Money as every page, `tracer report` and the CLI write it (`tracer._money.usd`)."""
+    return money.usd(value)
 
 
 def count(value: float | None) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from tracer import _money as money
+
 MISSING = "–"
 Format = Callable[[Any], str]
 
@@ -60,6 +62,23 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "model": ("Model", _text),
     "calls": ("Calls", _count),
     "cost_usd": ("Cost (USD)", _text),  # digits per column: see _usd_format
+    "saved_usd": ("Saved (USD)", _text),
+    "read_saved_usd": ("Saved on reads (USD)", _text),
+    "write_premium_usd": ("Write premium (USD)", _text),
+    "premium_usd": ("Premium paid (USD)", _text),
+    "saving_usd": ("Batch would save (USD)", _text),
+    "target_usd": ("What-if cost (USD)", _text),
+    "change_usd": ("Change (USD)", _text),
+    "cache_write_5m_tokens": ("Cache write 5m tokens", _count),
+    "budget": ("Budget", _text),
+    "spent_usd": ("Spent (USD)", _text),
+    "projected_usd": ("Projected (USD)", _text),
+    "used": ("Used", _pct),
+    "runs_out": ("Runs out", _text),
+    "period_start": ("Period from", _text),
+    "period_end": ("Period to", _text),
+    "exceeded": ("Over", _yes_no),
+    "projected_over": ("Projected over", _yes_no),
     "errors": ("Errors", _count),
     "unpriced_calls": ("Unpriced calls", _count),
     "input_tokens": ("Input tokens (uncached)", _count),
@@ -153,11 +172,9 @@ def label(column: str) -> str:
 
 
 def _usd_format(values: pd.Series) -> Format:
-    # One number of decimals per column, enough for its smallest amount: "$0.00" would hide a cheap call's cost.
-    present = values.dropna().abs()
-    smallest = present[present > 0].min() if (present > 0).any() else 1.0
-    digits = 2 if smallest >= 1 else 4 if smallest >= 0.01 else 6
-    return lambda v: f"${v:,.{digits}f}"
+    # Each amount with its own significant digits (`tracer._money.usd`): one number of decimals per column, enough
+    # for its smallest amount, wrote "$0.03092840" beside "$0.00058600" (looked at in the screenshots).
+    return money.usd
 
 
 def _time_format(zone: dt.tzinfo | str) -> Format:

@@ -43,15 +43,25 @@ def run_list(filters: state.Filters) -> pd.DataFrame:
                          errors_only=errors_only)  # fmt: skip
     shown = found.assign(run=state.links("traces", "trace", found["trace_id"]),
                          conversation=state.links("conversations", "conversation", found["conversation_id"]))  # fmt: skip
-    shown = shown[["run", *[c for c in shown.columns if c not in ("run", "conversation_id")]]]
+    first = ["cost_usd", "run"]  # cost first: a list of runs answers "who spent it" before anything else
+    shown = shown[[*first, *[c for c in shown.columns if c not in (*first, "conversation_id")]]]
     state.table(shown, "runs_table", hide=HIDDEN_RUN_COLUMNS,
                 links={"run": r"trace=([0-9a-f]{8})", "conversation": r"conversation=([^&]+)"})  # fmt: skip
+    st.session_state["_runs_list"] = (state.filters_key(), order, root, errors_only)
     return found
 
 
 def one_run(found: pd.DataFrame) -> None:
+    """The run the URL names, else the list's richest. When the list changes (another order, root span, errors
+    only, filters), the detail follows it; a linked run outside an unchanged list is kept, and says so."""
     labels = {row["trace_id"]: _label(row) for _, row in found.iterrows()}
     wanted = st.query_params.get("trace")
+    signature = st.session_state.get("_runs_list")
+    changed = st.session_state.get("_runs_seen") not in (None, signature)
+    st.session_state["_runs_seen"] = signature
+    if changed and wanted not in labels:
+        wanted = None
+        st.session_state.pop("trace_choice", None)
     options = list(labels)
     if wanted and wanted not in labels:
         options.insert(0, wanted)  # a shared link to a run outside this list still opens it
@@ -63,10 +73,13 @@ def one_run(found: pd.DataFrame) -> None:
         return
     # Without a link, the first run of the list that used tools (the most to look at), else the first.
     richest = next((t for t, n in zip(found["trace_id"], found["tool_executions"], strict=True) if n), options[0])
-    trace_id = st.selectbox("Run", options, index=options.index(wanted if wanted in options else richest),
-                            format_func=lambda t: labels.get(t, t), key="trace_choice")  # fmt: skip
+    if st.session_state.get("trace_choice") not in options:
+        st.session_state["trace_choice"] = wanted if wanted in options else richest
+    trace_id = st.selectbox("Run", options, format_func=lambda t: labels.get(t, t), key="trace_choice")
     if st.query_params.get("trace") != trace_id:
         st.query_params["trace"] = trace_id
+    if trace_id not in set(found["trace_id"]):
+        st.caption("This run is not in the list above (it was opened by its link); change the list and the detail follows it.")
 
     summary = state.run_of(runs.trace_summary, trace_id)
     tree = state.run_of(runs.trace_tree, trace_id, name_models=False)

@@ -19,17 +19,21 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "dashboard" / "app.py"  # the package `claude_tracer_dashboard` (pyproject.toml's package-dir)
-PAGES = ("overview", "latency", "reliability", "calls", "traces", "conversations")
+PAGES = ("overview", "latency", "reliability", "calls", "traces", "conversations", "savings", "budgets")
 # Plotly charts each page draws, by key (every one of them must have data over the demo store).
 CHARTS: dict[str, tuple[str, ...]] = {
-    "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag"),
+    "overview": ("cost_by_model", "tokens_by_kind", "cost_over_time", "cache_savings", "cost_by_tag", "cost_by_tag_over_time"),
     "latency": ("latency_over_time", "ttft_over_time", "latency_histogram", "percentiles_by_model"),
     "reliability": ("error_rates_over_time", "attempts_distribution", "retries_by_model", "ratelimit_headroom",
                     "breaker_timeline"),
-    "calls": ("waterfall",),
+    "calls": ("calls_over_time", "waterfall"),
     "traces": ("run_waterfall",),
     "conversations": ("conversation_turns",),
+    "savings": (),
+    "budgets": ("hourly_spend",),
 }  # fmt: skip
+BUDGET_ENV = "TRACER_BUDGET_USD_PER_MONTH"
+MONTHLY_BUDGET_USD = 2.0  # the budget the tests' dashboards run with
 TIMEOUT_S = 60  # AppTest's default of 3 s is too short for a page's first queries on a loaded CI machine
 
 RunPage = Callable[..., AppTest]
@@ -39,6 +43,9 @@ def run_page(store: Path, page: str, query: dict[str, Any] | None = None) -> App
     """Run `page` of the dashboard over `store` once, the way `tracer dashboard --store` would (URL `query` too)."""
     previous = os.environ.get("TRACER_STORE")
     os.environ["TRACER_STORE"] = str(store)
+    # The Budgets page shows its figures for the budgets configured in the dashboard's environment.
+    budget = os.environ.get(BUDGET_ENV)
+    os.environ[BUDGET_ENV] = str(MONTHLY_BUDGET_USD)
     try:
         at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
         for key, value in (query or {}).items():
@@ -52,6 +59,10 @@ def run_page(store: Path, page: str, query: dict[str, Any] | None = None) -> App
             del os.environ["TRACER_STORE"]
         else:
             os.environ["TRACER_STORE"] = previous
+        if budget is None:
+            del os.environ[BUDGET_ENV]
+        else:
+            os.environ[BUDGET_ENV] = budget
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -115,9 +126,11 @@ TABLES: dict[str, tuple[str, ...]] = {
     "overview": ("cost_by_model_table",),
     "latency": ("latency_table",),
     "reliability": ("error_rates_table", "budget_table", "events_table"),
-    "calls": ("recent_calls_table", "slowest_calls_table", "costliest_calls_table", "attempts_table"),
+    "calls": ("calls_table", "attempts_table"),
     "traces": ("runs_table", "spans_table", "tools_table"),
     "conversations": ("conversations_table", "turns_table"),
+    "savings": ("savings_caching_table", "savings_rewrites_table", "savings_batch_table", "savings_what_if_table"),
+    "budgets": ("budgets_table",),
 }
 
 

@@ -56,6 +56,17 @@ class TestEveryPage:
 
 
 class TestOverview:
+    def test_tiles_show_the_change_against_the_previous_period(self, demo_store: Path, store: Store) -> None:
+        """Over the last 24 hours, each tile's change is against the 24 hours before; the demo's calls are all recent,
+        so the period before had none and the tiles say "new". "All time" has no period before: no change shown."""
+        (before,) = one(store, "SELECT count(*) FROM calls WHERE start_time < now() - INTERVAL 24 HOUR")
+        assert before == 0
+        at = run_page(demo_store, "overview", {"range": "24h"})
+        tiles = {m.label: m for m in at.metric}
+        assert tiles["Total cost"].delta == tiles["Calls"].delta == "new"
+        at = run_page(demo_store, "overview")
+        assert all(not m.delta for m in at.metric)
+
     def test_headline_numbers_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         shown = metrics(demo_pages["overview"])
         cost, calls, errors, tokens, uncached, read, write = one(
@@ -149,7 +160,8 @@ class TestReliability:
     def test_budget_and_resilience_events_are_listed(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         budget = frame(demo_pages["reliability"], "budget_table")
         assert "budget_trip" in set(budget["kind"])
-        assert len(budget) == one(store, "SELECT count(*) FROM events WHERE kind LIKE 'budget%'")[0]
+        assert budget["events"].sum() == one(store, "SELECT count(*) FROM events WHERE kind LIKE 'budget%'")[0]
+        assert budget["kind"].iloc[0] == "budget_trip"  # the one trip first, whatever the warnings' count
         events = frame(demo_pages["reliability"], "events_table")
         shown = events.groupby("kind")["events"].sum().to_dict()
         assert shown == dict(store.rows("SELECT kind, count(*) FROM events GROUP BY kind"))
@@ -160,28 +172,83 @@ class TestReliability:
 
 
 class TestCalls:
-    def test_tables_are_ordered_as_named(self, demo_pages: dict[str, AppTest], store: Store) -> None:
-        at = demo_pages["calls"]
+    @pytest.fixture(autouse=True)
+    def _store_for_reruns(self, demo_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        # run_page sets TRACER_STORE for its first run only; these tests run the page again after using a widget.
+        monkeypatch.setenv("TRACER_STORE", str(demo_store))
+
+    def test_each_order_puts_first_what_it_names(self, demo_store: Path, store: Store) -> None:
         slowest, costliest, recent = one(
             store, "SELECT max(duration_ms), max(cost_usd)::DOUBLE, max(start_time) FROM calls"
         )
-        assert close(frame(at, "slowest_calls_table")["duration_ms"].iloc[0], slowest, rel=1e-9)
-        assert close(frame(at, "costliest_calls_table")["cost_usd"].iloc[0], costliest, rel=1e-9)
-        assert frame(at, "recent_calls_table")["start_time"].iloc[0] == recent
+        at = run_page(demo_store, "calls")
+        assert frame(at, "calls_table")["start_time"].iloc[0] == recent  # newest first unless told otherwise
+        at.segmented_control(key="calls_order").set_value("slowest").run()
+        assert close(frame(at, "calls_table")["duration_ms"].iloc[0], slowest, rel=1e-9)
+        at.segmented_control(key="calls_order").set_value("costliest").run()
+        assert close(frame(at, "calls_table")["cost_usd"].iloc[0], costliest, rel=1e-9)
 
-    def test_the_slowest_call_is_shown_with_its_attempts(self, demo_pages: dict[str, AppTest], store: Store) -> None:
+    def test_the_detail_is_the_lists_first_call_with_its_attempts(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         at = demo_pages["calls"]
-        span_id, duration, attempts = one(
-            store, "SELECT span_id, duration_ms, attempts FROM calls ORDER BY duration_ms DESC, span_id LIMIT 1"
+        span_id, duration, attempts, model = one(
+            store, "SELECT span_id, duration_ms, attempts, model FROM calls ORDER BY start_time DESC, span_id LIMIT 1"
         )
         assert at.selectbox(key="call_choice").value == span_id
         shown = metrics(at)
         assert close(parse_ms(shown["Duration"]), duration, abs_=0.51 if duration < 10_000 else 5.1)
         assert parse_count(shown["Attempts"]) == attempts
+        assert shown["Model"] == (model or NO_MODEL)
         assert (
             len(frame(at, "attempts_table"))
             == one(store, f"SELECT count(*) FROM attempts WHERE call_span_id = '{span_id}'")[0]
         )
+
+    def test_the_list_pages_on_and_narrows_by_status_error_type_operation_and_id(self, demo_store: Path, store: Store) -> None:
+        at = run_page(demo_store, "calls")
+        (total,) = one(store, "SELECT count(*) FROM calls")
+        assert total > 50
+        at.number_input(key="calls_page").set_value(2).run()
+        (fifty_first,) = one(store, "SELECT span_id FROM calls ORDER BY start_time DESC, span_id LIMIT 1 OFFSET 50")
+        assert frame(at, "calls_table")["span_id"].iloc[0] == fifty_first
+        assert at.selectbox(key="call_choice").value == fifty_first  # the detail follows the list
+
+        at.multiselect(key="calls_status").set_value(["error"]).run()
+        errors = [r[0] for r in store.rows("SELECT span_id FROM calls WHERE status = 'error' ORDER BY start_time DESC, span_id")]
+        assert at.number_input(key="calls_page").value == 1  # another list starts at its first page
+        assert list(frame(at, "calls_table")["span_id"]) == errors[:50]
+        error_type = store.rows("SELECT error_type FROM calls WHERE status = 'error' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0][0]
+        at.multiselect(key="calls_error").set_value([error_type]).run()
+        assert set(frame(at, "calls_table")["error_type"]) == {error_type}
+        at.multiselect(key="calls_status").set_value([]).run()
+        at.multiselect(key="calls_error").set_value([]).run()
+        at.multiselect(key="calls_operation").set_value(["count_tokens"]).run()
+        assert len(frame(at, "calls_table")) == one(store, "SELECT count(*) FROM calls WHERE operation = 'count_tokens'")[0]
+        at.multiselect(key="calls_operation").set_value([]).run()
+
+        span_id, request_id, response_id, trace_id = one(
+            store, "SELECT span_id, request_id, response_id, trace_id FROM calls WHERE request_id IS NOT NULL AND response_id IS NOT NULL "
+                   "ORDER BY start_time LIMIT 1",
+        )  # fmt: skip
+        for wanted in (request_id, response_id):
+            at.text_input(key="calls_search").set_value(wanted).run()
+            assert list(frame(at, "calls_table")["span_id"]) == [span_id]
+        at.text_input(key="calls_search").set_value(trace_id).run()
+        assert set(frame(at, "calls_table")["span_id"]) == {
+            r[0] for r in store.rows(f"SELECT span_id FROM calls WHERE trace_id = '{trace_id}'")
+        }
+
+    def test_a_link_to_a_call_outside_the_list_shows_its_summary(self, demo_store: Path, store: Store) -> None:
+        span_id, model, cost, status = one(
+            store, "SELECT span_id, model, cost_usd::DOUBLE, status FROM calls WHERE cost_usd IS NOT NULL "
+                   "ORDER BY start_time, span_id LIMIT 1",
+        )  # fmt: skip
+        at = run_page(demo_store, "calls", {"call": span_id})
+        assert span_id not in set(frame(at, "calls_table")["span_id"])  # the oldest call: not among the newest 50
+        assert at.selectbox(key="call_choice").value == span_id
+        shown = metrics(at)
+        assert shown["Model"] == model
+        assert close(parse_usd(shown["Cost"]), cost, rel=1e-3)
+        assert shown["Status"].split()[0] == status
 
     def test_a_link_to_a_retried_call_opens_its_waterfall(self, demo_store: Path, store: Store) -> None:
         """?call=SPAN opens that call: a 429 then a success, with the retry-after wait drawn between them."""

@@ -15,6 +15,7 @@ import pytest
 from dashtest import parse_count, parse_usd, run_page
 
 from tracer import _models
+from tracer._money import usd
 from tracer.store import Store
 from tracer.store.synthetic import write_synthetic
 
@@ -88,7 +89,7 @@ class TestReport:
             (line,) = [line for line in section.splitlines() if f" {model} " in line]
             assert retires.isoformat() in line
             assert f"{calls:,}" in line
-            assert f"${cost:,.2f}" in line if cost >= 1 else f"${cost:,.4f}" in line
+            assert usd(cost) in line  # the one money format (tracer._money)
         assert "claude-haiku-4-5" not in section
 
 

@@ -259,7 +259,7 @@ class TestConversations:
 
 class TestLinks:
     def test_every_call_links_to_its_run(self, demo_pages: dict[str, AppTest]) -> None:
-        table = frame(demo_pages["calls"], "recent_calls_table")
+        table = frame(demo_pages["calls"], "calls_table")
         assert [linked(url, "trace") for url in table["run"]] == list(table["trace_id"])
         assert [linked(url, "call") for url in table["call"]] == list(table["span_id"])
         assert all(urlsplit(url).path == "traces" for url in table["run"])

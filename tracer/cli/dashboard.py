@@ -13,12 +13,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import webbrowser
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,9 @@ def serve(
     dash = Dashboard(url=url, process=process, store=store)
     if not block:
         return dash
+    # SIGTERM (a service manager, `kill`, a container stopping) ends us like Ctrl-C does, through the `finally`
+    # below that stops Streamlit: the default action would end this process and leave Streamlit on the port.
+    restore = _on_sigterm_interrupt()
     try:
         if not dash.wait_ready():
             dash.stop()
@@ -144,7 +150,25 @@ def serve(
         pass
     finally:
         dash.stop()
+        restore()
     return dash
+
+
+def _on_sigterm_interrupt() -> Callable[[], None]:
+    """Make SIGTERM raise KeyboardInterrupt in this (main) thread; returns what puts the previous handler back.
+    Signal handlers can only be set from the main thread: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _free_port(host: str) -> int:

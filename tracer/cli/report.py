@@ -76,11 +76,9 @@ def _model(value: Any) -> str:
 
 
 def _usd(value: Any) -> str:
-    import pandas as pd
+    from tracer._money import usd
 
-    if value is None or pd.isna(value):
-        return "unpriced"
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    return usd(value, missing="unpriced")
 
 
 def _num(value: Any, digits: int = 0) -> str:
@@ -153,6 +151,7 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
         console.print(f"Prompt caching: {cache['cache_read_tokens'].sum() / all_input * 100:.1f}% of input tokens read from cache, saving {_usd(saved)} at list prices.")
 
     _print_alerts(console, store, filters.end)
+    _print_budgets(console, store, filters.end)
 
     tags = overview.cost_by_tag(store, filters).head(10)
     if not tags.empty:
@@ -179,6 +178,48 @@ def _print_retiring(console: Any, per_model: Any) -> None:
     for r in found:
         table.add_row(f"[yellow]{r.model}[/yellow]", r.when(), _num(r.calls), _usd(r.cost_usd))
     console.print(table)
+
+
+def _print_budgets(console: Any, store: Any, end: Any) -> None:
+    """Each configured budget (`tracer.read.budgets`: TRACER_BUDGETS, TRACER_BUDGET_USD_PER_DAY/_MONTH) at the
+    window's end: spent so far in its period, the projection to the period's end and when it runs out; and the
+    last 48 hours' anomalous hours."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from tracer.read import Filters, budgets
+
+    now = end or dt.datetime.now(dt.UTC)
+    try:
+        configured = budgets.load()
+    except ValueError as exc:
+        console.print(f"[yellow]Budgets not read: {exc}[/yellow]")
+        configured = []
+    if configured:
+        found = budgets.status(store, configured, now)
+        table = Table(title=f"Budgets at {now:%Y-%m-%d %H:%M} UTC", title_justify="left")
+        for column in ("budget", "spent", "projected", "used", "runs out"):
+            table.add_column(column, justify="left" if column == "budget" else "right", no_wrap=True)
+        for _, row in found.iterrows():
+            over = "[red]" if row["exceeded"] or row["projected_over"] else ""
+            runs_out = "-" if pd_isna(row["runs_out"]) else f"{row['runs_out']:%Y-%m-%d %H:%M}"
+            table.add_row(str(row["budget"]), _usd(row["spent_usd"]), f"{over}{_usd(row['projected_usd'])}",
+                          _pct(row["used"]), runs_out)  # fmt: skip
+        console.print(table)
+        console.print(budgets.PROJECTION_METHOD, style="dim")
+    hourly = budgets.hourly_spend(store, Filters(), now)
+    flagged = hourly[hourly["anomaly"]]
+    if not flagged.empty:
+        hours = ", ".join(f"{h:%m-%d %H:00} ({_usd(u)})" for h, u in zip(flagged["hour"], flagged["spend_usd"], strict=True))
+        console.print(f"[red]Spend anomalies (UTC hours):[/red] {hours}")
+        console.print(budgets.ANOMALY_METHOD, style="dim")
+
+
+def pd_isna(value: Any) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
 
 
 def _print_alerts(console: Any, store: Any, end: Any) -> None:

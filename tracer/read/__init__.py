@@ -37,6 +37,7 @@ NAMED: dict[str, Query] = {
     "cost_by_model": overview.cost_by_model,
     "cost_over_time": overview.cost_over_time,
     "cost_by_tag": overview.cost_by_tag,
+    "tag_keys": overview.tag_keys,
     "unpriced_calls": overview.unpriced_calls,
     "cache_savings": overview.cache_savings,
     "latency_by_model": latency.latency_by_model,

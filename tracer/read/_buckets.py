@@ -46,6 +46,12 @@ def bucket_us(micros: str) -> str:
     return f"({micros} - (({micros} - {_ORIGIN_US}) % ? + ?) % ?)"
 
 
+def with_width(frame: pd.DataFrame, seconds: int) -> pd.DataFrame:
+    """`frame` with its bucket width in seconds as a column, `bucket_s`: a chart states it and turns sums into rates."""
+    frame["bucket_s"] = pd.Series(int(seconds), index=frame.index, dtype="int64")
+    return frame
+
+
 def bucket_params(seconds: int) -> list[int]:
     width = int(seconds) * 1_000_000
     return [width, width, width]

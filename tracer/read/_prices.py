@@ -1,5 +1,6 @@
-"""What caching saved: the list prices of uncached input, cache reads and cache writes per model, from
-`tracer.cost` (or `genai-prices` where `tracer.cost` is absent), looked up once per model and process."""
+"""List prices per token for the savings figures: what caching saved (`cache_rates`) and what the same tokens
+would cost on another model (`token_rates`), from `tracer.cost` (or `genai-prices` where `tracer.cost` is absent),
+looked up once per model and process."""
 
 from __future__ import annotations
 
@@ -68,3 +69,43 @@ def _rates_from_genai_prices(model: str) -> tuple[float, float, float] | None:
         return None
     # genai-prices has one cache-write price (5 minutes); the 1-hour write costs twice the input price.
     return (float(plain - read) / _PROBE, float(write - plain) / _PROBE, float(plain) / _PROBE)
+
+
+TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
+_token_rates: dict[str, dict[str, float] | None] = {}
+
+
+def token_rates(model: str) -> dict[str, float] | None:
+    """USD per token of each of `TOKEN_KINDS` at `model`'s list prices (below any long-context tier, standard
+    tier, not batched), or None when the model has no price."""
+    with _rates_lock:
+        if model in _token_rates:
+            return _token_rates[model]
+    rates: dict[str, float] | None = None
+    try:
+        from tracer.cost import cost_of
+
+        def per_token(**usage: Any) -> float | None:
+            found = cost_of(model, {"input_tokens": 0, "output_tokens": 0, **usage})
+            return None if found is None else float(found) / _PROBE
+
+        found = {
+            "input_tokens": per_token(input_tokens=_PROBE),
+            "output_tokens": per_token(output_tokens=_PROBE),
+            "cache_read_tokens": per_token(cache_read_input_tokens=_PROBE),
+            "cache_write_5m_tokens": per_token(
+                cache_creation_input_tokens=_PROBE,
+                cache_creation={"ephemeral_5m_input_tokens": _PROBE, "ephemeral_1h_input_tokens": 0},
+            ),
+            "cache_write_1h_tokens": per_token(
+                cache_creation_input_tokens=_PROBE,
+                cache_creation={"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": _PROBE},
+            ),
+        }
+        if all(v is not None for v in found.values()):
+            rates = {k: float(v) for k, v in found.items() if v is not None}
+    except Exception:  # no cost engine, or no price: the what-if leaves this model out and says so
+        log.debug("no token prices for %s", model, exc_info=True)
+    with _rates_lock:
+        _token_rates[model] = rates
+    return rates

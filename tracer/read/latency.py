@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import pandas as pd
 
-from tracer.read._buckets import bucket, bucket_for, bucket_params
+from tracer.read._buckets import bucket, bucket_for, bucket_params, with_width
 from tracer.read._filters import Filters, and_, where
 from tracer.read._percentiles import P3, TIMED, Percentiles, exact_percentiles
 from tracer.read._store import Readable
@@ -70,7 +70,7 @@ def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     Batches results left out)."""
     clause, params = where(filters)
     size = bucket_for(store, filters)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH q AS (
             SELECT {bucket('c.start_time')} AS bucket, c.model, count(*) AS calls,
@@ -84,6 +84,7 @@ def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*bucket_params(size), *params],
     )
+    return with_width(frame, size)
 
 
 def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:

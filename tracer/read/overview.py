@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tracer.read._buckets import bucket_for, bucket_params, bucket_us
+from tracer.read._buckets import bucket, bucket_for, bucket_params, bucket_us, with_width
 from tracer.read._filters import Filters, and_, where
 from tracer.read._percentiles import P3, TIMED, Percentiles, exact_percentiles
 from tracer.read._prices import cache_rates
@@ -70,10 +70,11 @@ def cost_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
 
 
 def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per time bucket and model: calls, cost_usd, tokens (bucket size chosen from the window)."""
+    """Per time bucket and model: calls, cost_usd, tokens, and the bucket's width `bucket_s` (chosen from the
+    window)."""
     size = bucket_for(store, filters)
     totals, params = call_totals(filters, size)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH p AS ({totals})
         SELECT make_timestamptz({bucket_us('t')}) AS bucket, model,
@@ -85,6 +86,41 @@ def cost_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*params, *bucket_params(size)],
     )
+    return with_width(frame, size)
+
+
+UNTAGGED = "(untagged)"
+"""The value `cost_by_tag_over_time` gives the calls that lack the tag key."""
+
+
+def tag_keys(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Each tag key used in `filters`' calls: `tag`, `calls` carrying it and their `cost_usd`, costliest first."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        WITH tagged AS (SELECT unnest(map_keys(c.tags)) AS tag, c.cost_usd FROM calls c {clause})
+        SELECT tag, count(*) AS calls, sum(cost_usd)::DOUBLE AS cost_usd
+        FROM tagged GROUP BY tag ORDER BY cost_usd DESC NULLS LAST, calls DESC, tag
+        """,
+        params,
+    )
+
+
+def cost_by_tag_over_time(store: Readable, filters: Filters, key: str) -> pd.DataFrame:
+    """Per time bucket and value of the tag `key`: calls and cost_usd, the calls without that key under
+    `UNTAGGED` (so the values add up to the whole cost), and the bucket's width `bucket_s`."""
+    clause, params = where(filters)
+    size = bucket_for(store, filters)
+    frame = store.sql(
+        f"""
+        SELECT {bucket('c.start_time')} AS bucket, coalesce(c.tags[?], ?) AS value,
+               count(*) AS calls, sum(c.cost_usd)::DOUBLE AS cost_usd
+        FROM calls c {clause}
+        GROUP BY ALL ORDER BY bucket, value
+        """,
+        [*bucket_params(size), key, UNTAGGED, *params],
+    )
+    return with_width(frame, size)
 
 
 def cost_by_tag(store: Readable, filters: Filters) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pandas as pd
 
-from tracer.read._buckets import bucket_for, bucket_params, bucket_us
+from tracer.read._buckets import bucket_for, bucket_params, bucket_us, with_width
 from tracer.read._filters import Filters, events_where
 from tracer.read._store import Readable
 from tracer.read._totals import attempt_totals, call_totals, sum_
@@ -42,7 +42,7 @@ def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: attempts and the 429/529/5xx/timeout rates (per attempt)."""
     size = bucket_for(store, filters)
     totals, params = attempt_totals(filters, size)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH p AS ({totals}),
              k AS (SELECT make_timestamptz({bucket_us('t')}) AS bucket, model, {_ATTEMPT_KINDS} FROM p GROUP BY ALL)
@@ -50,6 +50,7 @@ def error_rates_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*params, *bucket_params(size)],
     )
+    return with_width(frame, size)
 
 
 def retries_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
@@ -87,7 +88,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per time bucket and model: the lowest requests and tokens remaining that the API reported."""
     size = bucket_for(store, filters)
     totals, params = attempt_totals(filters, size)
-    return store.sql(
+    frame = store.sql(
         f"""
         WITH p AS ({totals})
         SELECT make_timestamptz({bucket_us('t')}) AS bucket, model,
@@ -100,6 +101,7 @@ def ratelimit_headroom(store: Readable, filters: Filters) -> pd.DataFrame:
         """,
         [*params, *bucket_params(size)],
     )
+    return with_width(frame, size)
 
 
 def breaker_timeline(store: Readable, filters: Filters) -> pd.DataFrame:
@@ -120,11 +122,15 @@ def breaker_timeline(store: Readable, filters: Filters) -> pd.DataFrame:
 
 
 def budget_events(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Budget trips and warnings, newest first."""
+    """Budget trips and warnings folded per kind and budget: how many, first and last time, and the latest one's
+    details; trips first (one trip matters more than a hundred soft-cap warnings), then the most frequent."""
     clause, params = events_where(filters)
     extra = ("AND " if clause else "WHERE ") + "e.kind LIKE 'budget%'"
     return store.sql(
-        f"SELECT e.time, e.kind, e.name, e.from_state, e.to_state, CAST(e.attributes AS VARCHAR) AS attributes FROM events e {clause} {extra} ORDER BY e.time DESC LIMIT 200",
+        f"""SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last,
+                   CAST(arg_max(e.attributes, e.time) AS VARCHAR) AS attributes
+            FROM events e {clause} {extra}
+            GROUP BY e.kind, e.name ORDER BY e.kind = 'budget_trip' DESC, events DESC, e.kind, e.name""",
         params,
     )
 
@@ -133,6 +139,7 @@ def events_summary(store: Readable, filters: Filters) -> pd.DataFrame:
     """Resilience events per kind and name: count, first and last time."""
     clause, params = events_where(filters)
     return store.sql(
-        f"SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last FROM events e {clause} GROUP BY ALL ORDER BY events DESC, e.kind, e.name",
+        f"SELECT e.kind, e.name, count(*) AS events, min(e.time) AS first, max(e.time) AS last FROM events e {clause} "
+        "GROUP BY e.kind, e.name ORDER BY e.kind LIKE '%trip%' DESC, events DESC, e.kind, e.name",
         params,
     )
