@@ -16,12 +16,13 @@ UV     := $(TOOLS)/bin/uv
 # uv must use the interpreters on this machine: it may not download one.
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint typecheck bench system-tools lock lanes clean help
+.PHONY: demo test test-world lint typecheck bench system-tools lock lanes clean help
 
 help:
 	@echo "make demo         set up .venv, fill ./.tracer with demo traffic, serve the dashboard"
 	@echo "make test         set up .venv and the system tools, run the whole test suite"
 	@echo "make lint         ruff + mypy"
+	@echo "make test-world   the slow real-world suites (Prometheus workloads, the fuzzer, a fresh core install)"
 	@echo "make lock         re-resolve requirements/lock.txt (newest releases within pyproject.toml's ranges)"
 	@echo "make lanes        the newest and oldest releases within our ranges, on Python 3.11 and 3.13 (scripts/lane.py)"
 	@echo "make bench        benchmarks/ (overhead vs bare SDK and peers, store ingest and queries)"
@@ -60,8 +61,13 @@ system-tools:
 	  fi; \
 	fi
 
+# `make test` keeps under 10 minutes on 2 cores; the slow real-world suites (marker `world`) run in `make test-world`,
+# which .ci/run runs right after it.
 test: $(STAMP) system-tools
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not world" --durations=15 $(PYTEST_ARGS)
+
+test-world: $(STAMP) system-tools
+	$(BIN)/python -m pytest -m world $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/tracer demo

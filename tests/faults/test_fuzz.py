@@ -14,6 +14,7 @@ from typing import Any
 
 import anthropic
 import duckdb
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,8 @@ from tracer import semconv
 from tracer.store import Store, store_info
 from tracer.store._rows import row_tuple_from_span_data
 from tracer.store._segments import decode, read_info, write_rows
+
+pytestmark = pytest.mark.world  # hundreds of generated responses, each over real HTTP, bare and instrumented
 
 # Numbers a broken or hostile server (or a bug upstream) could put where a count goes.
 WILD = st.one_of(

@@ -27,7 +27,7 @@ from tests.conftest import require_system_tool
 from . import promnames, stack
 from .promserver import Prometheus, free_port
 
-pytestmark = [pytest.mark.prometheus, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.prometheus, pytest.mark.world, pytest.mark.timeout(180)]
 
 ROUNDS = 10
 WORKLOAD = Path(__file__).with_name("workload.py")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # The dashboard extra: none of it may reach the application's process.
 READ_SIDE = ("streamlit", "plotly", "pandas", "pyarrow", "duckdb", "numpy", "rich", "pytz")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.world]  # a fresh venv installs the core from the index
 
 
 def _core_venv() -> Path:
