@@ -22,7 +22,7 @@ help:
 	@echo "make demo         set up .venv, fill ./.tracer with demo traffic, serve the dashboard"
 	@echo "make test         set up .venv and the system tools, run the whole test suite"
 	@echo "make lint         ruff + mypy"
-	@echo "make test-world   the slow real-world suites (Prometheus workloads, the fuzzer, a fresh core install)"
+	@echo "make test-world   the slow real-world suites (Prometheus workloads, the fuzzer, a fresh core install, a store stress run)"
 	@echo "make lock         re-resolve requirements/lock.txt (newest releases within pyproject.toml's ranges)"
 	@echo "make lanes        the newest and oldest releases within our ranges, on Python 3.11 and 3.13 (scripts/lane.py)"
 	@echo "make bench        benchmarks/ (overhead vs bare SDK and peers, store ingest and queries)"

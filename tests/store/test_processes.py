@@ -21,6 +21,7 @@ TOTAL_CALLS = int(os.environ.get("TRACER_STORE_TEST_CALLS", "50000"))
 
 
 @pytest.mark.slow
+@pytest.mark.world  # a stress run of 16 writers and a reader (about 90 s): make test-world
 @pytest.mark.timeout(600)
 def test_four_processes_by_four_threads_while_a_reader_queries(tmp_path):
     """50,000 calls from 4 processes x 4 threads; a reader queries all along and never sees a duplicate; at the
