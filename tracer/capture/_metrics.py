@@ -109,26 +109,18 @@ class _Instruments:
                 name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets or ())
             )
 
+        def make_if(wanted: bool, name: str, description: str, buckets: tuple[float, ...] | None = None) -> Any:
+            return make(name, description, buckets) if wanted else None
+
         # Released names: every operation's latency on gen_ai.client.operation.duration. Newest (#521): inference
         # on gen_ai.client.inference.duration, the other operations (count_tokens) still on the operation one.
+        ttft, seconds = "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS
         self.released = released
-        self.duration = make(semconv.METRIC_OPERATION_DURATION, "GenAI operation duration", semconv.DURATION_BUCKETS)
-        self.inference_duration = (
-            make(semconv.METRIC_INFERENCE_DURATION, "GenAI inference duration", semconv.DURATION_BUCKETS)
-            if latest else None
-        )  # fmt: skip
-        self.ttft = (
-            make(semconv.METRIC_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
-            if released else None
-        )  # fmt: skip
-        self.inference_ttft = (
-            make(semconv.METRIC_INFERENCE_TIME_TO_FIRST_CHUNK, "Time to the first chunk of a streamed response", semconv.DURATION_BUCKETS)
-            if latest else None
-        )  # fmt: skip
-        self.tokens = (
-            make(semconv.METRIC_TOKEN_USAGE, "Number of input and output tokens used", semconv.TOKEN_BUCKETS)
-            if released else None
-        )  # fmt: skip
+        self.duration = make(semconv.METRIC_OPERATION_DURATION, "GenAI operation duration", seconds)
+        self.inference_duration = make_if(latest, semconv.METRIC_INFERENCE_DURATION, "GenAI inference duration", seconds)
+        self.ttft = make_if(released, semconv.METRIC_TIME_TO_FIRST_CHUNK, ttft, seconds)
+        self.inference_ttft = make_if(latest, semconv.METRIC_INFERENCE_TIME_TO_FIRST_CHUNK, ttft, seconds)
+        self.tokens = make_if(released, semconv.METRIC_TOKEN_USAGE, "Number of input and output tokens used", semconv.TOKEN_BUCKETS)
         # The newest conventions: a counter per token kind, and per-operation histograms of input and output.
         self.latest: tuple[Any, ...] | None = None
         if latest:
