@@ -192,6 +192,20 @@ class TestOneScreen:
         assert out.count("429 burst") == 1
         assert len(out[: out.index("This demo run")].splitlines()) < 40  # one screen before the summary tables
 
+    def test_every_line_fits_100_columns_and_nothing_is_cut(self, tmp_path: Path) -> None:
+        """Piped (not a terminal), the whole output is at most 100 columns wide; no value or scenario description
+        ends in an ellipsis, and each everyday scenario's line is printed whole."""
+        done = tracer_cli("demo", "--no-dashboard", "--store", str(tmp_path / "s"), "--calls", "120",
+                          "--latency-scale", "0", timeout=240)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        too_wide = [line for line in lines if len(line) > 100]
+        assert not too_wide, too_wide
+        assert not [line for line in lines if "\u2026" in line]  # rich's ellipsis: a cut cell
+        for fn, _, _ in scenarios.EVERYDAY:
+            line = (fn.__doc__ or "").strip().splitlines()[0]
+            assert any(line in row for row in lines), line
+
 
 class TestPlan:
     def test_every_scenario_runs_at_least_once_even_in_a_short_run(self) -> None:

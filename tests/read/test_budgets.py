@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer.read.budgets import Budget, load
+from tracer.read.budgets import Budget, budget_filters, load
 
 
 class TestLoad:
@@ -17,7 +17,7 @@ class TestLoad:
         path.write_text('[[budget]]\nusd = 500\nper = "month"\n\n[[budget]]\nusd = 20\nper = "day"\ntag = "customer=acme"\n')
         found = load({"TRACER_BUDGETS": str(path), "TRACER_BUDGET_USD_PER_DAY": "40"})
         assert found == [Budget(500, "month"), Budget(20, "day", "customer=acme"), Budget(40, "day")]
-        assert found[1].filters(dt.datetime(2026, 12, 7, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC)).tags == {
+        assert budget_filters(found[1], dt.datetime(2026, 12, 7, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC)).tags == {
             "customer": "acme"
         }
 

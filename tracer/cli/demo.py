@@ -17,6 +17,7 @@ from typing import Any
 from tracer.cli import CliError
 
 DEFAULT_PORT = 8501
+WIDTH = 100  # columns: the whole output fits one screen of this width
 
 
 def register(subparsers: Any) -> None:
@@ -89,9 +90,8 @@ def handler(args: argparse.Namespace) -> int:
     store = Path(args.store or os.environ.get("TRACER_STORE") or ".tracer").expanduser().resolve()
     if store.exists() and not store.is_dir():
         raise CliError(f"{store} is a file; the demo writes a store directory (--store DIR)")
-    console = Console()
-    if not console.is_terminal:  # piped or captured: do not squeeze the tables into 80 columns
-        console = Console(width=160)
+    # One 100-column screen, in a terminal or piped (the default for a pipe would squeeze it into 80).
+    console = Console(width=min(Console().width, WIDTH) if Console().is_terminal else WIDTH)
     result = _run_with_progress(console, store, args)
     _summary(console, result)
     if result.unexpected:
@@ -177,7 +177,8 @@ def scenario_table(result: Any) -> Any:
     table.add_column("scenario", no_wrap=True, min_width=16)
     table.add_column("runs", justify="right", no_wrap=True, min_width=4)
     table.add_column("API errors", justify="right", no_wrap=True, min_width=10)
-    table.add_column("what happened", no_wrap=True, overflow="ellipsis", max_width=100)
+    # Wrapped, never cut: the lines are written to fit (tests/demo checks), a longer one takes a second line.
+    table.add_column("what happened", overflow="fold")
     previous = "everyday"
     for name in sorted(result.scenarios, key=lambda n: (list(kinds).index(n) if n in kinds else len(kinds), n)):
         outcomes = result.scenarios[name]

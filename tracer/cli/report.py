@@ -106,8 +106,10 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     if not int(head["calls"]):
         console.print(f"[bold]{title}[/bold]\nNo calls in this window.")
         return
+    # Headings on two lines (and, per model, shared padding): the tables fit 100 columns (`tracer demo`'s screen)
+    # with every value whole.
     summary = Table(title=title, title_justify="left", show_header=True)
-    for column in ("cost", "calls", "error rate", "tokens", "retries/call", "p50 ms", "p95 ms", "p99 ms", "unpriced calls"):
+    for column in ("cost", "calls", "error\nrate", "tokens", "retries\n/call", "p50\nms", "p95\nms", "p99\nms", "unpriced\ncalls"):
         summary.add_column(column, justify="right", no_wrap=True)
     summary.add_row(
         _usd(head["cost_usd"]), _num(head["calls"]), _pct(head["error_rate"]), _num(head["total_tokens"]),
@@ -120,8 +122,9 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     by_model = latency.latency_by_model(store, filters).set_index("model")
     rates = reliability.error_rates(store, filters).set_index("model")
     retries = reliability.retries_by_model(store, filters).set_index("model")
-    per_model = Table(title="Per model", title_justify="left")
-    for column in ("model", "calls", "cost", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50", "429 rate", "529 rate", "retries/call"):
+    per_model = Table(title="Per model", title_justify="left", collapse_padding=True)
+    for column in ("model", "calls", "cost", "errors", "p50\nms", "p95\nms", "p99\nms", "TTFT\np50 ms", "429\nrate", "529\nrate",
+                   "retries\n/call"):
         per_model.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
     for model, row in cost.iterrows():
         lat = by_model.loc[model] if model in by_model.index else None

@@ -93,7 +93,10 @@ def _customer(rng: random.Random) -> str:
 
 
 def chat(app: App, rng: random.Random) -> str | None:
-    """The chat product: multi-turn, mostly on the current sonnet, some still on the previous one."""
+    """Multi-turn chat, mostly on the current sonnet.
+
+    The chat product: mostly on the current sonnet, some still on the previous one.
+    """
     model = app.models.sonnet if rng.random() < 0.7 else app.models.sonnet_previous
     with tracer.tags(feature="chat", customer=_customer(rng)):
         app.client.messages.create(model=model, max_tokens=512, messages=content.conversation(rng, rng.randint(1, 3)))
@@ -101,7 +104,10 @@ def chat(app: App, rng: random.Random) -> str | None:
 
 
 def chat_stream(app: App, rng: random.Random) -> str | None:
-    """The chat UI streams; one user in twenty leaves before the answer ends (the stream is closed early)."""
+    """Streamed chat; one user in 20 leaves mid-answer.
+
+    The chat UI streams; one user in twenty leaves before the answer ends (the stream is closed early).
+    """
     model = app.models.sonnet if rng.random() < 0.7 else app.models.sonnet_previous
     leaves = rng.random() < 0.05
     with (
@@ -117,7 +123,10 @@ def chat_stream(app: App, rng: random.Random) -> str | None:
 
 
 def grounded_search(app: App, rng: random.Random) -> str | None:
-    """Search answers grounded in the handbook (a cached system prompt), streamed with create(stream=True)."""
+    """Search over the cached handbook, streamed.
+
+    Search answers grounded in the handbook (a cached system prompt), streamed with create(stream=True).
+    """
     # One search in four may also search the web (server tool use, billed per search).
     tools: list[ToolUnionParam] | anthropic.Omit = [content.WEB_SEARCH_TOOL] if rng.random() < 0.25 else anthropic.omit
     with tracer.tags(feature="search", customer=_customer(rng)):
@@ -132,7 +141,10 @@ def grounded_search(app: App, rng: random.Random) -> str | None:
 
 
 def support_answer(app: App, rng: random.Random) -> str | None:
-    """Support replies on haiku over the same cached handbook (a cache of its own: caches are per model)."""
+    """Support replies on haiku over the cached handbook.
+
+    The same handbook as search, in a cache of its own: caches are per model.
+    """
     with tracer.tags(feature="search", customer=_customer(rng)):
         app.client.messages.create(
             model=app.models.haiku, max_tokens=300, system=content.cached_system(),
@@ -142,7 +154,10 @@ def support_answer(app: App, rng: random.Random) -> str | None:
 
 
 def summarise(app: App, rng: random.Random) -> str | None:
-    """Long documents: count the tokens first (to choose a model), then summarise."""
+    """Long documents: count tokens, then summarise.
+
+    The token count chooses the model.
+    """
     doc = content.document(rng, rng.randint(3, 12))
     messages = content.user(f"Summarise for an executive in five bullet points:\n\n{doc}")
     with tracer.tags(feature="summarise", customer=_customer(rng)):
@@ -153,7 +168,7 @@ def summarise(app: App, rng: random.Random) -> str | None:
 
 
 def extract(app: App, rng: random.Random) -> str | None:
-    """Structured extraction from support tickets: short, cheap, on haiku."""
+    """Ticket extraction: short, cheap, on haiku."""
     with tracer.tags(feature="extract", customer=_customer(rng)):
         app.client.messages.create(
             model=app.models.haiku, max_tokens=200, stop_sequences=["\n\n"],
@@ -164,7 +179,9 @@ def extract(app: App, rng: random.Random) -> str | None:
 
 
 def agent(app: App, rng: random.Random) -> str | None:
-    """An agent on opus: thinking, two tools, a long-lived (1-hour) cached handbook, a loop until it answers.
+    """Opus agent: thinking, two tools, a 1-hour cache.
+
+    It loops until it answers, over a long-lived (1-hour) cached handbook.
 
     It goes through a GuardedClient: the toolkit's retries, and a soft budget that records warnings.
     """
@@ -189,7 +206,7 @@ def agent(app: App, rng: random.Random) -> str | None:
 
 
 def think(app: App, rng: random.Random) -> str | None:
-    """Hard questions: streamed extended thinking, on opus or sonnet."""
+    """Hard questions: streamed thinking, opus or sonnet."""
     model = app.models.opus if rng.random() < 0.5 else app.models.sonnet
     with tracer.tags(feature="chat", customer=_customer(rng)), app.client.messages.stream(
         model=model, max_tokens=3000, thinking={"type": "enabled", "budget_tokens": 2000},
@@ -200,7 +217,10 @@ def think(app: App, rng: random.Random) -> str | None:
 
 
 def triage(app: App, rng: random.Random) -> str | None:
-    """An async worker triaging a handful of tickets at once (AsyncAnthropic, some streamed)."""
+    """Async worker: a few tickets at once, some streamed.
+
+    An AsyncAnthropic worker triaging a handful of tickets concurrently.
+    """
 
     async def one(client: anthropic.AsyncAnthropic, i: int) -> None:
         messages = content.user(f"Classify (billing, bug, shipping, other): {content.ticket(rng)}")
@@ -236,7 +256,9 @@ _APP_TRACER = otel_trace.get_tracer("demo-app")
 
 
 def agent_run(app: App, rng: random.Random) -> str | None:
-    """The support agent of the new product: the SDK's tool runner inside the application's own `agent.run` span
+    """Tool runner inside the app's own agent.run span.
+
+    The support agent of the new product: the SDK's tool runner inside the application's own `agent.run` span
     (one tool call forced, then the answer), so a run is a tree: the app's span, the runner, calls, a tool. One run
     in three meets a busy moment: each of its calls is answered 429 first and retried after the API's retry-after."""
     busy = script(f"429:{app.ms(400)}", "ok") if rng.random() < 1 / 3 else None
@@ -254,7 +276,9 @@ CONVERSATION_TURNS = 3
 
 
 def support_conversation(app: App, rng: random.Random) -> str | None:
-    """A support chat of a few turns, one conversation id (`tracer.conversation`), over the cached handbook. One in
+    """Support chat: a few turns, one conversation id.
+
+    A support chat of a few turns, one conversation id (`tracer.conversation`), over the cached handbook. One in
     three has its system prompt edited between turns (a date added to it): the cache prefix is written again, the
     cache miss the Conversations page flags."""
     conversation_id = f"support-{rng.randint(1000, 9999)}"
@@ -297,7 +321,10 @@ EVERYDAY: tuple[tuple[Scenario, float, int], ...] = (
 
 
 def rate_limited(app: App, rng: random.Random) -> str | None:
-    """429s with retry-after: the SDK waits exactly what the API asks, then succeeds."""
+    """429s with retry-after, then success.
+
+    The SDK waits exactly what the API asks, then succeeds.
+    """
     wait = app.ms(1500)
     with tracer.tags(feature="chat", customer="acme"):
         app.client.messages.create(
@@ -309,11 +336,13 @@ def rate_limited(app: App, rng: random.Random) -> str | None:
             extra_headers=script(f"429:{wait}", f"429:{wait * 2}", "ok"),
         ) as stream:  # fmt: skip
             stream.get_final_message()
-    return "429 burst: three rate-limited attempts, each retried after the API's retry-after"
+    return "429 burst: 3 attempts retried after retry-after"
 
 
 def overload(app: App, rng: random.Random) -> str | None:
-    """Opus overloaded (529) for a while: three failures trip a circuit breaker, which fails the next calls fast,
+    """Opus overloaded (529): a circuit breaker trips.
+
+    Three failures trip a circuit breaker, which fails the next calls fast,
     lets a trial call through after its recovery timeout, and closes again when that succeeds."""
     recovery = app.wait(3.0, floor=0.05)
     breaker = CircuitBreaker(failure_threshold=3, recovery_timeout=recovery, name=f"{app.models.opus} (reports)")
@@ -334,13 +363,15 @@ def overload(app: App, rng: random.Random) -> str | None:
         time.sleep(recovery)
         reports.messages.create(**ask, extra_headers=script("ok"))
     return (
-        f"overload: 3 x 529 opened the breaker on {app.models.opus}; {rejected} calls failed fast; "
-        f"it closed after a trial call ({breaker.state.value})"
+        f"overload: 529s opened the breaker, {rejected} failed fast, then {breaker.state.value}"
     )
 
 
 def stalled_stream(app: App, rng: random.Random) -> str | None:
-    """A stream that stops sending mid-answer: the StreamDeadline's idle timeout cuts it, keeping the partial text."""
+    """A stream stalls mid-answer; a deadline cuts it.
+
+    The StreamDeadline's idle timeout cuts it, keeping the partial text.
+    """
     with tracer.tags(feature="chat", customer="initech"):
         try:
             with app.streams.messages.stream(
@@ -349,12 +380,15 @@ def stalled_stream(app: App, rng: random.Random) -> str | None:
             ) as stream:  # fmt: skip
                 stream.get_final_text()
         except StreamTimeoutError as exc:
-            return f"stalled stream: cut by its {exc.kind} deadline with {len(exc.partial_text)} characters received"
-    return "stalled stream: finished before its deadline"
+            return f"stalled stream: {exc.kind} deadline cut it at {len(exc.partial_text)} chars"
+    return "stalled stream: ended before its deadline"
 
 
 def mid_stream_error(app: App, rng: random.Random) -> str | None:
-    """An overloaded_error event in the middle of a stream (HTTP 200 already sent): the SDK raises, nothing retries."""
+    """An error event mid-stream: the SDK raises.
+
+    An overloaded_error event in the middle of a stream (HTTP 200 already sent): nothing retries.
+    """
     with tracer.tags(feature="search", customer="acme"):
         try:
             with app.client.messages.stream(
@@ -363,12 +397,15 @@ def mid_stream_error(app: App, rng: random.Random) -> str | None:
             ) as stream:  # fmt: skip
                 stream.get_final_message()
         except anthropic.APIStatusError as exc:
-            return f"mid-stream error: {type(exc).__name__} after the first events"
+            return f"mid-stream error: {type(exc).__name__}, not retried"
     return None
 
 
 def budget_trip(app: App, rng: random.Random) -> str | None:
-    """A nightly digest job under a hard budget: it runs until the next call's estimate would cross the cap."""
+    """A nightly digest job stopped by a hard budget.
+
+    It runs until the next call's estimate would cross the cap.
+    """
 
     def ask() -> dict[str, Any]:
         return {"model": app.models.sonnet, "max_tokens": 1024,
@@ -386,13 +423,16 @@ def budget_trip(app: App, rng: random.Random) -> str | None:
             try:
                 digest.messages.create(**ask())
             except BudgetExceededError:
-                return f"budget: nightly-digest stopped after {done} calls at its ${budget.limit_usd} cap"
+                return f"budget: digest stopped after {done} calls (${budget.limit_usd} cap)"
             done += 1
     return None
 
 
 def app_retries(app: App, rng: random.Random) -> str | None:
-    """The toolkit's `retry` around a client without SDK retries: 500 then 529, then success; and one give-up."""
+    """The toolkit's `retry` without SDK retries.
+
+    500 then 529, then success; and one give-up.
+    """
     no_sdk_retries = app.client.with_options(max_retries=0)
     policy = retry(max_attempts=4, base_delay_s=app.wait(0.4), max_delay_s=app.wait(2.0), name="ingest-retry")
     outcomes = iter(("500", "529", "ok"))
@@ -408,22 +448,28 @@ def app_retries(app: App, rng: random.Random) -> str | None:
         short = retry(max_attempts=2, base_delay_s=app.wait(0.2), max_delay_s=app.wait(0.5), name="ingest-retry")
         with contextlib.suppress(anthropic.InternalServerError, anthropic.OverloadedError):
             short.call(ask, iter(("503", "503")))
-    return "retries: the toolkit retried a 500 and a 529 to success, and gave up on a 503 after two attempts"
+    return "retries: 500, 529 then success; gave up on 503 x2"
 
 
 def timeouts(app: App, rng: random.Random) -> str | None:
-    """A request the API never answers: the client's read timeout fires and the SDK's retry succeeds."""
+    """A read timeout, then the SDK's retry succeeds.
+
+    The API never answers the first request: the client's read timeout fires.
+    """
     quick = app.client.with_options(timeout=app.wait(5.0, floor=0.3), max_retries=2)
     with tracer.tags(feature="extract", customer="acme"):
         quick.messages.create(
             model=app.models.haiku, max_tokens=128, messages=content.user(content.ticket(rng)),
             extra_headers=script("stall:0", "ok"),
         )  # fmt: skip
-    return "timeout: one attempt timed out, the retry answered"
+    return "timeout: an attempt timed out, the retry answered"
 
 
 def server_errors(app: App, rng: random.Random) -> str | None:
-    """5xx answers: one retried to success, one that fails all three attempts, a dropped connection, a bad request."""
+    """5xx answers, a dropped connection, a bad request.
+
+    One retried to success, one that fails all three attempts, a dropped connection, a bad request.
+    """
     failed = []
     with tracer.tags(feature="chat", customer="globex"):
         ask: dict[str, Any] = {"model": app.models.sonnet_previous, "max_tokens": 256,
@@ -435,11 +481,14 @@ def server_errors(app: App, rng: random.Random) -> str | None:
                 app.client.messages.create(**ask, extra_headers=script(*outcome))
             except anthropic.APIStatusError as exc:
                 failed.append(str(exc.status_code))
-    return f"server errors: a 500 and a dropped connection retried to success; {' and '.join(failed)} failed the call"
+    return f"server errors: 500, cut retried; {' and '.join(failed)} failed"
 
 
 def batch(app: App, rng: random.Random) -> str | None:
-    """A Message Batch of overnight summaries: create, poll until it ends, read the results."""
+    """A Message Batch: create, poll, read the results.
+
+    Overnight summaries, billed at half price.
+    """
     requests: list[Request] = [
         {"custom_id": f"doc-{i}", "params": {"model": app.models.haiku, "max_tokens": 300,
                                              "messages": content.user(content.document(rng, 2))}}
@@ -454,7 +503,7 @@ def batch(app: App, rng: random.Random) -> str | None:
             time.sleep(app.wait(1.0, floor=0.02))
             status = app.client.messages.batches.retrieve(created.id)
         succeeded = sum(1 for r in app.client.messages.batches.results(created.id) if r.result.type == "succeeded")
-    return f"batch: {succeeded} of {len(requests)} requests succeeded at half price"
+    return f"batch: {succeeded} of {len(requests)} succeeded at half price"
 
 
 # (scenario, API calls it makes, about)

@@ -1,111 +1,39 @@
 """The Budgets page's queries (and `tracer report`'s budget lines): spend in the current day or month against a
 budget, its projection to the period's end, the day the budget runs out, and hours whose spend departs from their
-trailing baseline.
-
-Budgets come from a TOML file named by `TRACER_BUDGETS` (each `[[budget]]` an amount in USD `per` "day" or "month",
-optionally for one tag value), or from `TRACER_BUDGET_USD_PER_DAY` / `TRACER_BUDGET_USD_PER_MONTH` for the whole
-spend:
-
-    [[budget]]
-    usd = 500
-    per = "month"
-
-    [[budget]]
-    usd = 20
-    per = "day"
-    tag = "customer=acme"
-
->>> Budget(usd=300, per="month").period_of(dt.datetime(2026, 12, 7, 12, tzinfo=dt.UTC))
-(datetime.datetime(2026, 12, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2027, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+trailing baseline. What a budget is and where budgets are configured: `tracer._budgets` (shared with the Prometheus
+rules of `tracer.alerts`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import os
 import statistics
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
+from tracer._budgets import (
+    ANOMALY_METHOD,
+    ANOMALY_MIN_USD,
+    ANOMALY_SIGMAS,
+    BASELINE_HOURS,
+    ENV_FILE,
+    ENV_PER,
+    MIN_BASELINE_HOURS,
+    PROJECTION_METHOD,
+    Budget,
+    load,
+)
 from tracer.read._filters import Filters, where
 from tracer.read._store import Readable
 
-ENV_FILE = "TRACER_BUDGETS"
-ENV_PER = {"day": "TRACER_BUDGET_USD_PER_DAY", "month": "TRACER_BUDGET_USD_PER_MONTH"}
-BASELINE_HOURS = 24  # the trailing hours an hour's spend is compared with
-MIN_BASELINE_HOURS = 6  # fewer hours of history make no baseline: the flag says so instead
-ANOMALY_SIGMAS = 3.0
-ANOMALY_METHOD = (
-    f"An hour is flagged when its spend exceeds the mean of the {BASELINE_HOURS} hours before it by more than "
-    f"{ANOMALY_SIGMAS:g} standard deviations (and by at least $0.01), with at least {MIN_BASELINE_HOURS} hours of "
-    "history; hours without calls count as $0."
-)
-PROJECTION_METHOD = (
-    "Projection: the spend so far in the period divided by the time elapsed, times the whole period (a straight "
-    "line at the period's average rate). Runs out: when that line reaches the budget."
-)
+__all__ = ["ANOMALY_METHOD", "BASELINE_HOURS", "ENV_FILE", "ENV_PER", "MIN_BASELINE_HOURS", "PROJECTION_METHOD",
+           "Budget", "hourly_spend", "load", "status"]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Budget:
-    """`usd` per `per` ("day" or "month", UTC), for the calls with tag `tag` ("key=value"), or all calls."""
-
-    usd: float
-    per: str = "month"
-    tag: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.per not in ("day", "month"):
-            raise ValueError(f"a budget is per 'day' or 'month', not {self.per!r}")
-        if not (self.usd > 0 and math.isfinite(self.usd)):
-            raise ValueError(f"a budget is a positive amount of USD, not {self.usd!r}")
-        if self.tag is not None and "=" not in self.tag:
-            raise ValueError(f"a budget's tag is key=value, not {self.tag!r}")
-
-    @property
-    def name(self) -> str:
-        return f"${self.usd:,.2f} per {self.per}" + (f" for {self.tag}" if self.tag else "")
-
-    def period_of(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-        """The period (UTC day or calendar month) that `now` is in: its start, inclusive, and end, exclusive."""
-        now = now.astimezone(dt.UTC)
-        if self.per == "day":
-            start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            return start, start + dt.timedelta(days=1)
-        start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-        return start, end
-
-    def filters(self, start: dt.datetime, end: dt.datetime) -> Filters:
-        key, _, value = (self.tag or "").partition("=")
-        return Filters(start=start, end=end, tags={key: value} if self.tag else {})
-
-
-def load(environ: Mapping[str, str] | None = None) -> list[Budget]:
-    """The budgets configured in `environ` (default: the process's): the file `TRACER_BUDGETS` names, then the
-    overall ones of `TRACER_BUDGET_USD_PER_DAY` / `_PER_MONTH`. Raises ValueError naming what is wrong."""
-    env = os.environ if environ is None else environ
-    found: list[Budget] = []
-    path = env.get(ENV_FILE)
-    if path:
-        try:
-            data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"{ENV_FILE}={path}: {exc}") from None
-        for item in data.get("budget", []):
-            found.append(Budget(usd=float(item["usd"]), per=str(item.get("per", "month")), tag=item.get("tag")))
-    for per, name in ENV_PER.items():
-        if env.get(name):
-            try:
-                found.append(Budget(usd=float(env[name]), per=per))
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-    return found
+def budget_filters(budget: Budget, start: dt.datetime, end: dt.datetime) -> Filters:
+    """The calls a budget counts between `start` and `end`: all, or those with its tag."""
+    key, _, value = (budget.tag or "").partition("=")
+    return Filters(start=start, end=end, tags={key: value} if budget.tag else {})
 
 
 def status(store: Readable, budgets: list[Budget], now: dt.datetime) -> pd.DataFrame:
@@ -115,7 +43,7 @@ def status(store: Readable, budgets: list[Budget], now: dt.datetime) -> pd.DataF
     rows = []
     for budget in budgets:
         start, end = budget.period_of(now)
-        clause, params = where(budget.filters(start, now))
+        clause, params = where(budget_filters(budget, start, now))
         spent = float(store.sql(f"SELECT coalesce(sum(c.cost_usd), 0)::DOUBLE AS usd FROM calls c {clause}", params)["usd"].iloc[0])
         elapsed = (now - start).total_seconds()
         whole = (end - start).total_seconds()
@@ -159,7 +87,7 @@ def hourly_spend(store: Readable, filters: Filters, now: dt.datetime, hours: int
                    if known_from is not None and h >= known_from]  # fmt: skip
         mean = statistics.fmean(history) if len(history) >= MIN_BASELINE_HOURS else None
         sd = statistics.pstdev(history) if mean is not None else None
-        anomaly = bool(mean is not None and sd is not None and spend[i] > mean + ANOMALY_SIGMAS * sd and spend[i] - mean >= 0.01)
+        anomaly = bool(mean is not None and sd is not None and spend[i] > mean + ANOMALY_SIGMAS * sd and spend[i] - mean >= ANOMALY_MIN_USD)
         rows.append({"hour": all_hours[i], "spend_usd": spend[i], "baseline_usd": mean, "baseline_sd_usd": sd,
                      "history_hours": len(history), "anomaly": anomaly})  # fmt: skip
     frame = pd.DataFrame(rows)
