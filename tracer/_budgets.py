@@ -24,8 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import statistics
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +98,23 @@ def load(environ: Mapping[str, str] | None = None) -> list[Budget]:
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
     return found
+
+
+def departure(spend: float, history: Sequence[float]) -> float | None:
+    """How many standard deviations (population) `spend` lies above the mean of `history`, the hours before it; None
+    when the hour is no candidate at all: fewer than `MIN_BASELINE_HOURS` hours of history, or less than
+    `ANOMALY_MIN_USD` above their mean. `inf` over a flat history. The hour is an anomaly when this exceeds
+    `ANOMALY_SIGMAS` (the Prometheus rule `ClaudeSpendAnomaly` records the same number).
+
+    >>> round(departure(5.0, [1.0, 1.0, 1.0, 1.0, 1.0, 3.0]), 2)
+    4.92
+    >>> departure(5.0, [1.0] * 6), departure(1.005, [1.0] * 6), departure(9.0, [1.0] * 5)
+    (inf, None, None)
+    """
+    if len(history) < MIN_BASELINE_HOURS:
+        return None
+    mean = statistics.fmean(history)
+    if spend - mean < ANOMALY_MIN_USD:
+        return None
+    sd = statistics.pstdev(history)
+    return (spend - mean) / sd if sd > 0 else math.inf

@@ -13,7 +13,6 @@ import pandas as pd
 
 from tracer._budgets import (
     ANOMALY_METHOD,
-    ANOMALY_MIN_USD,
     ANOMALY_SIGMAS,
     BASELINE_HOURS,
     ENV_FILE,
@@ -21,6 +20,7 @@ from tracer._budgets import (
     MIN_BASELINE_HOURS,
     PROJECTION_METHOD,
     Budget,
+    departure,
     load,
 )
 from tracer.read._filters import Filters, where
@@ -87,7 +87,8 @@ def hourly_spend(store: Readable, filters: Filters, now: dt.datetime, hours: int
                    if known_from is not None and h >= known_from]  # fmt: skip
         mean = statistics.fmean(history) if len(history) >= MIN_BASELINE_HOURS else None
         sd = statistics.pstdev(history) if mean is not None else None
-        anomaly = bool(mean is not None and sd is not None and spend[i] > mean + ANOMALY_SIGMAS * sd and spend[i] - mean >= ANOMALY_MIN_USD)
+        sigmas = departure(spend[i], history)
+        anomaly = sigmas is not None and sigmas > ANOMALY_SIGMAS
         rows.append({"hour": all_hours[i], "spend_usd": spend[i], "baseline_usd": mean, "baseline_sd_usd": sd,
                      "history_hours": len(history), "anomaly": anomaly})  # fmt: skip
     frame = pd.DataFrame(rows)
