@@ -4,6 +4,7 @@ the same conditions evaluated over a real store that the real SDK filled through
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from . import promnames, stack
 RULES_DIR = stack.ROOT / "deploy" / "prometheus" / "rules"
 RULES = RULES_DIR / "claude-tracer.rules.yml"
 RULE_TESTS = RULES_DIR / "claude-tracer.rules.test.yml"
+BUDGET_RULES = stack.ROOT / alerts.BUDGET_RULES_FILE
+BUDGET_RULE_TESTS = RULES_DIR / "claude-tracer-budgets.rules.test.yml"
+EXAMPLE_BUDGETS = stack.ROOT / "deploy" / "prometheus" / "budgets.toml"
 
 
 def promtool(*args: str | Path, cwd: Path | None = None) -> str:
@@ -55,8 +59,17 @@ class TestRulesFile:
         assert {a.name for a in alerts.ALERTS} == {
             "ClaudeRateLimitedShareHigh", "ClaudeOverloadedShareHigh", "ClaudeServerErrorShareHigh",
             "ClaudeLatencyP95High", "ClaudeSpendOverDailyBudget", "ClaudeCircuitBreakerOpen", "ClaudeUnpricedCalls",
-            "ClaudeRateLimitHeadroomLow",
+            "ClaudeRateLimitHeadroomLow", "ClaudeSpendAnomaly",
         }  # fmt: skip
+
+    def test_the_anomaly_rule_uses_the_budgets_pages_method(self) -> None:
+        """The same baseline (24 whole hours), minimum history, minimum excess and threshold as `_budgets`."""
+        from tracer import _budgets
+
+        anomaly = next(a for a in alerts.ALERTS if a.name == "ClaudeSpendAnomaly")
+        assert anomaly.threshold == _budgets.ANOMALY_SIGMAS
+        assert f"[{_budgets.BASELINE_HOURS}h:1h]" in anomaly.expr
+        assert f">= {_budgets.MIN_BASELINE_HOURS})" in anomaly.expr and f">= {_budgets.ANOMALY_MIN_USD})" in anomaly.expr
 
 
 class TestPromtool:
@@ -80,7 +93,8 @@ class TestPromtool:
         use nothing newer."""
         config = stack.mounted_file("prometheus", stack.command_flag("prometheus", "--config.file") or "")
         out = promtool("check", "config", config)
-        assert "1 rule files found" in out and f"{len(alerts.ALERTS) * 2} rules found" in out
+        assert "2 rule files found" in out and f"{len(alerts.ALERTS) * 2} rules found" in out
+        assert f"{_budget_rule_count()} rules found" in out
         promtool("check", "config", stack.ROOT / "deploy" / "prometheus" / "scrape-tracer.yml")
 
     def test_the_stack_mounts_the_rules_where_rule_files_points(self) -> None:
@@ -89,6 +103,62 @@ class TestPromtool:
         target = str(Path("/etc/prometheus") / pattern)  # relative to the config file's directory in the container
         mounted = stack.mounted_file("prometheus", target.replace("*", "claude-tracer"))
         assert mounted == RULES
+
+
+def _budget_rule_count() -> int:
+    return sum(len(g["rules"]) for g in yaml.safe_load(BUDGET_RULES.read_text())["groups"])
+
+
+class TestBudgetRules:
+    """deploy/prometheus/rules/claude-tracer-budgets.rules.yml: the example budgets of deploy/prometheus/budgets.toml
+    (the file the dashboard reads with TRACER_BUDGETS) as Prometheus rules, with promtool tests of their own."""
+
+    def test_is_generated_from_the_example_budgets(self) -> None:
+        from tracer import _budgets
+
+        budgets = _budgets.load({_budgets.ENV_FILE: str(EXAMPLE_BUDGETS)})
+        assert len(budgets) == 3 and {b.per for b in budgets} == {"day", "month"} and any(b.tag for b in budgets)
+        expected = alerts.budget_rules_yaml(budgets, source="deploy/prometheus/budgets.toml")
+        assert BUDGET_RULES.read_text(encoding="utf-8") == expected, (
+            "regenerate: python -m tracer.alerts budgets deploy/prometheus/budgets.toml > " + alerts.BUDGET_RULES_FILE
+        )
+
+    def test_each_budget_is_a_parameter_with_its_amount(self) -> None:
+        from tracer import _budgets
+
+        rules = [r for g in yaml.safe_load(BUDGET_RULES.read_text())["groups"] for r in g["rules"]]
+        params = {r["labels"]["budget"]: r["expr"] for r in rules if r.get("record") == "claude:budget_usd"}
+        budgets = _budgets.load({_budgets.ENV_FILE: str(EXAMPLE_BUDGETS)})
+        assert params == {alerts.budget_id(b): f"vector({b.usd:g})" for b in budgets}
+
+    def test_rules_select_the_cost_counter_with_the_tag_label(self) -> None:
+        series = set(promnames.tracer_series())
+        rules = [r for g in yaml.safe_load(BUDGET_RULES.read_text())["groups"] for r in g["rules"]]
+        selected = set().union(*(stack.promql_metrics(r["expr"]) for r in rules))
+        (cost,) = promnames.series(semconv.METRIC_COST, *reversed(semconv.METRIC_INSTRUMENTS[semconv.METRIC_COST]))
+        assert cost in series and selected - {r.get("record") for r in rules} == {cost}
+        labels = set().union(*(stack.promql_labels(r["expr"]) for r in rules))
+        # the example's tag budget: the label tracer._metrics gives the cost counter for the tag key "customer"
+        assert labels <= {"period", "budget", promnames.label(semconv.TAG_PREFIX + "customer")}
+
+    @pytest.mark.prometheus
+    def test_check_rules(self) -> None:
+        assert f"{_budget_rule_count()} rules found" in promtool("check", "rules", BUDGET_RULES)
+
+    @pytest.mark.prometheus
+    def test_unit_tests_pass(self) -> None:
+        assert "SUCCESS" in promtool("test", "rules", BUDGET_RULE_TESTS.name, cwd=RULES_DIR)
+
+    def test_every_budget_alert_has_a_unit_test_that_fires_it(self) -> None:
+        tests = yaml.safe_load(BUDGET_RULE_TESTS.read_text())["tests"]
+        fired = {t["alertname"] for group in tests for t in group.get("alert_rule_test", []) if t.get("exp_alerts")}
+        assert fired == set(alerts.BUDGET_ALERTS)
+
+    def test_no_budget_still_makes_a_valid_file(self, tmp_path: Path) -> None:
+        (tmp_path / "none.rules.yml").write_text(alerts.budget_rules_yaml([]))
+        if shutil.which("promtool"):
+            promtool("check", "rules", tmp_path / "none.rules.yml")
+        assert "no budget configured" in (tmp_path / "none.rules.yml").read_text()
 
 
 class TestOverTheStore:

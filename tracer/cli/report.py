@@ -95,6 +95,8 @@ def _pct(value: Any) -> str:
     return "-" if value is None or pd.isna(value) else f"{value * 100:.2f}%"
 
 
+WIDE = 130  # columns: below this, the tables fold their headings
+
 def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API calls") -> None:
     """Print the headline tables for `filters` (the same queries as the dashboard's Overview, Latency and
     Reliability pages: `tracer.read`)."""
@@ -106,11 +108,16 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     if not int(head["calls"]):
         console.print(f"[bold]{title}[/bold]\nNo calls in this window.")
         return
-    # Headings on two lines (and, per model, shared padding): the tables fit 100 columns (`tracer demo`'s screen)
-    # with every value whole.
+    # On a narrow screen, headings on two lines (and, per model, shared padding): the tables fit 100 columns
+    # (`tracer demo`'s screen) with every value whole.
+    narrow = console.width < WIDE
+
+    def heading(text: str) -> str:
+        return text.replace("/", "\n/").replace(" ", "\n", 1) if narrow else text
+
     summary = Table(title=title, title_justify="left", show_header=True)
-    for column in ("cost", "calls", "error\nrate", "tokens", "retries\n/call", "p50\nms", "p95\nms", "p99\nms", "unpriced\ncalls"):
-        summary.add_column(column, justify="right", no_wrap=True)
+    for column in ("cost", "calls", "error rate", "tokens", "retries/call", "p50 ms", "p95 ms", "p99 ms", "unpriced calls"):
+        summary.add_column(heading(column), justify="right", no_wrap=True)
     summary.add_row(
         _usd(head["cost_usd"]), _num(head["calls"]), _pct(head["error_rate"]), _num(head["total_tokens"]),
         _num(head["retries"] / head["calls"], 3), _num(head["p50_ms"]), _num(head["p95_ms"]),
@@ -122,10 +129,9 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     by_model = latency.latency_by_model(store, filters).set_index("model")
     rates = reliability.error_rates(store, filters).set_index("model")
     retries = reliability.retries_by_model(store, filters).set_index("model")
-    per_model = Table(title="Per model", title_justify="left", collapse_padding=True)
-    for column in ("model", "calls", "cost", "errors", "p50\nms", "p95\nms", "p99\nms", "TTFT\np50 ms", "429\nrate", "529\nrate",
-                   "retries\n/call"):
-        per_model.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    per_model = Table(title="Per model", title_justify="left", collapse_padding=narrow)
+    for column in ("model", "calls", "cost", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50", "429 rate", "529 rate", "retries/call"):
+        per_model.add_column(heading(column), justify="left" if column == "model" else "right", no_wrap=True)
     for model, row in cost.iterrows():
         lat = by_model.loc[model] if model in by_model.index else None
         rate = rates.loc[model] if model in rates.index else None
