@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 from tracer import _money as money
 from tracer._models import NO_MODEL
+from tracer.read import latency
 
 HEIGHT = 340
 # Tableau 10 without its grey, which is kept for the calls that name no model.
@@ -255,62 +256,149 @@ def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
 
 LATENCY_PERCENTILES = ("p50", "p95", "p99")
 TTFT_PERCENTILES = ("p50", "p95")
+THIN_COLOUR = "#7f7f7f"
+AXIS_METHOD = "Q3 + 3 x IQR of the values drawn (Tukey's far-out fence)"
 
 
-def _percentile_line(frame: pd.DataFrame, column: str, title: str, colours: Colours | None) -> go.Figure:
-    """One line per model for one percentile: a person compares models, then switches percentile."""
+def robust_top(values: Iterable[float]) -> float | None:
+    """Where a latency axis stops so that one very slow value does not flatten the rest: Tukey's far-out fence
+    (Q3 + 3 IQR) of the values drawn, when one lies beyond it; None when every value fits under it.
+
+    >>> robust_top([900, 1000, 1100, 1200, 70_000])
+    1800.0
+    >>> robust_top([900, 1000, 1100, 1200, 1300]) is None
+    True
+    """
+    found = sorted(float(v) for v in values if v is not None and pd.notna(v))
+    if len(found) < 4:
+        return None
+    q1, q3 = (float(q) for q in pd.Series(found).quantile([0.25, 0.75]))
+    fence = q3 + 3 * (q3 - q1)
+    return fence if found[-1] > fence and fence > 0 else None
+
+
+def latency_unit(top_ms: float | None) -> tuple[str, float]:
+    """One unit for a whole chart (or row of tiles): seconds when its axis reaches 10 s, else ms.
+
+    >>> latency_unit(9_000), latency_unit(70_000)
+    (('ms', 1.0), ('s', 1000.0))
+    """
+    return ("s", 1000.0) if top_ms is not None and top_ms >= 10_000 else ("ms", 1.0)
+
+
+def _fmt(unit: str) -> str:
+    return ",.2f" if unit == "s" else ",.0f"
+
+
+def in_unit(value_ms: float | None, unit: str) -> str:
+    """A latency in `unit` ("ms" or "s", from `latency_unit`), as the charts write it.
+
+    >>> in_unit(1234.5, "ms"), in_unit(70_123, "s"), in_unit(None, "s")
+    ('1,234 ms', '70.12 s', 'n/a')
+    """
+    if value_ms is None or pd.isna(value_ms):
+        return "n/a"
+    return f"{value_ms / (1000.0 if unit == 's' else 1.0):{_fmt(unit)}} {unit}"
+
+
+def _group_colours(frame: pd.DataFrame, by: str, colours: Colours | None) -> dict[str, str]:
+    return _colours(frame, colours) if by == "model" else model_colours(frame[by].dropna().unique())
+
+
+def _percentile_line(
+    frame: pd.DataFrame, column: str, title: str, colours: Colours | None, by: str = "model", count: str = "calls"
+) -> go.Figure:
+    """One line per model (or operation, `by`) for one percentile: a person compares them, then switches
+    percentile. A point from a bucket with too few calls (`count`) for its percentile is drawn hollow ("thin"); the
+    axis stops at `robust_top` when one point would flatten the others, and says so."""
     title = _in_buckets(title, frame)
     if frame.empty or column not in frame or not frame[column].notna().any():
         return empty(title, "No timed calls in this window" if column.startswith("p") else "No streamed calls in this window")
-    shown = frame.dropna(subset=[column])
-    fig = px.line(shown, x="bucket", y=column, color="model", markers=len(frame) < 40, hover_data=["calls"],
-                  color_discrete_map=_colours(shown, colours))  # fmt: skip
-    fig.update_yaxes(title="ms", rangemode="tozero")
+    shown = frame.dropna(subset=[column]).copy()
+    top = robust_top(shown[column])
+    unit, per = latency_unit(top if top is not None else shown[column].max())
+    shown["value"] = shown[column] / per
+    percentile = column.removeprefix("ttft_").removesuffix("_ms")
+    fig = px.line(shown, x="bucket", y="value", color=by, markers=len(frame) < 40, hover_data=[count],
+                  color_discrete_map=_group_colours(shown, by, colours))  # fmt: skip
+    thin = shown[shown[count] < latency.min_calls(int(percentile[1:]) / 100)]
+    if not thin.empty:
+        fig.add_scatter(x=thin["bucket"], y=thin["value"], mode="markers", name=f"thin: < {latency.min_calls(int(percentile[1:]) / 100)} {count}",
+                        marker={"symbol": "circle-open", "size": 9, "color": THIN_COLOUR, "line": {"width": 2}},
+                        customdata=thin[[count]], hovertemplate=f"thin: %{{customdata[0]}} {count}<extra></extra>")  # fmt: skip
+    if top is not None:
+        above = shown[shown[column] > top]
+        fig.add_scatter(x=above["bucket"], y=[top / per] * len(above), mode="markers", name="above the axis",
+                        marker={"symbol": "triangle-up", "size": 11, "color": "#d62728"}, customdata=above[["value"]],
+                        hovertemplate=f"%{{customdata[0]:{_fmt(unit)}}} {unit}<extra>above the axis</extra>")  # fmt: skip
+        fig.update_yaxes(range=[0, top / per * 1.04])
+        title += f"; axis clipped at {top / per:{_fmt(unit)}} {unit}: {len(above)} point(s) above"
+    fig.update_yaxes(title=unit, rangemode="tozero")
     fig.update_xaxes(title=None)
     return _layout(fig, title, height=380)
 
 
-def latency_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None) -> go.Figure:
-    """Call duration over time, one line per model, at `percentile` (one of `LATENCY_PERCENTILES`)."""
-    return _percentile_line(frame, f"{percentile}_ms", f"Call latency {percentile} per model", colours)
+def latency_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None, by: str = "model") -> go.Figure:
+    """Call duration over time, one line per model (or operation), at `percentile` (one of `LATENCY_PERCENTILES`)."""
+    return _percentile_line(frame, f"{percentile}_ms", f"Call latency {percentile} per {by}", colours, by)
 
 
-def ttft_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None) -> go.Figure:
-    """Time to first token over time (streamed calls), one line per model, at `percentile` (`TTFT_PERCENTILES`)."""
-    return _percentile_line(frame, f"ttft_{percentile}_ms", f"Time to first token {percentile} per model (streams)", colours)
+def ttft_over_time(frame: pd.DataFrame, percentile: str = "p95", colours: Colours | None = None, by: str = "model") -> go.Figure:
+    """Time to first token over time (streamed calls), one line per model (or operation), at `percentile`."""
+    return _percentile_line(frame, f"ttft_{percentile}_ms", f"Time to first token {percentile} per {by} (streams)",
+                            colours, by, count="streams")  # fmt: skip
 
 
-def latency_histogram(frame: pd.DataFrame, colours: Colours | None = None) -> go.Figure:
+def latency_histogram(frame: pd.DataFrame, colours: Colours | None = None, by: str = "model") -> go.Figure:
     title = "Latency distribution"
     if frame.empty:
         return empty(title, "No timed calls in this window (Message Batches results have no latency)")
-    palette = _colours(frame, colours)
+    palette = _group_colours(frame, by, colours)
+    unit, per = latency_unit(frame["bin_end_ms"].max())
     fig = go.Figure()
-    for model, rows in frame.groupby("model", sort=True):
+    for group, rows in frame.groupby(by, sort=True):
         fig.add_bar(
-            name=str(model),
-            x=(rows["bin_start_ms"] + rows["bin_end_ms"]) / 2,
+            name=str(group),
+            x=(rows["bin_start_ms"] + rows["bin_end_ms"]) / 2 / per,
             y=rows["calls"],
-            width=rows["bin_end_ms"] - rows["bin_start_ms"],
+            width=(rows["bin_end_ms"] - rows["bin_start_ms"]) / per,
             opacity=0.65,
-            marker_color=palette.get(str(model)),
-            customdata=rows[["bin_start_ms", "bin_end_ms"]],
-            hovertemplate="%{customdata[0]:.0f}-%{customdata[1]:.0f} ms: %{y} calls",
+            marker_color=palette.get(str(group)),
+            customdata=rows[["bin_start_ms", "bin_end_ms"]] / per,
+            hovertemplate=f"%{{customdata[0]:{_fmt(unit)}}}-%{{customdata[1]:{_fmt(unit)}}} {unit}: %{{y}} calls",
         )
     fig.update_layout(barmode="overlay")
-    fig.update_xaxes(title="ms (slowest 1% in the last bin)")
+    fig.update_xaxes(title=f"{unit} (slowest 1% in the last bin)")
     fig.update_yaxes(title="calls")
     return _layout(fig, title)
 
 
-def percentiles_by_model(frame: pd.DataFrame) -> go.Figure:
-    title = "Latency percentiles per model"
+def percentiles_by_model(frame: pd.DataFrame, by: str = "model") -> go.Figure:
+    """p50/p95/p99 side by side per model (or operation). A thin percentile (too few calls behind it) is hatched
+    and labelled; the axis stops at `robust_top` when one bar would flatten the rest (its label keeps the value)."""
+    title = f"Latency percentiles per {by}"
     if frame.empty:
         return empty(title, "No timed calls in this window (Message Batches results have no latency)")
-    long = frame.melt(id_vars=["model"], value_vars=["p50_ms", "p95_ms", "p99_ms"], var_name="percentile", value_name="ms")
-    long["percentile"] = long["percentile"].str.removesuffix("_ms")
-    fig = px.bar(long, x="model", y="ms", color="percentile", barmode="group", text_auto=",.0f",
-                 color_discrete_map=PERCENTILE_COLOURS)
+    values = frame[["p50_ms", "p95_ms", "p99_ms"]].to_numpy().ravel()
+    top = robust_top(values)
+    unit, per = latency_unit(top if top is not None else pd.Series(values).max())
+    fig = go.Figure()
+    names = [str(v) for v in frame[by]]
+    for percentile in LATENCY_PERCENTILES:
+        ms = frame[f"{percentile}_ms"]
+        thin = [latency.is_thin(n, percentile) for n in frame["calls"]]
+        fig.add_bar(
+            name=percentile, x=names, y=ms / per, marker_color=PERCENTILE_COLOURS[percentile],
+            marker_pattern_shape=["/" if t else "" for t in thin],
+            text=[("n/a" if pd.isna(v) else f"{v / per:{_fmt(unit)}}") + (" thin" if t else "") for v, t in zip(ms, thin, strict=True)],
+            textposition=["inside" if top is not None and v > top else "outside" for v in ms],
+            hovertemplate=f"%{{x}} {percentile}: %{{y:{_fmt(unit)}}} {unit}<extra></extra>",
+        )  # fmt: skip
+    fig.update_layout(barmode="group")
+    if top is not None:
+        fig.update_yaxes(range=[0, top / per * 1.08])
+        title += f"; axis clipped at {top / per:{_fmt(unit)}} {unit} (taller bars keep their value)"
+    fig.update_yaxes(title=unit)
     fig.update_xaxes(title=None)
     return _layout(fig, title)
 

@@ -93,6 +93,7 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "p95_ms": ("Latency p95 (ms)", _ms),
     "p99_ms": ("Latency p99 (ms)", _ms),
     "streamed": ("Streamed calls", _count),
+    "thin": ("Thin percentiles", _text),
     "ttft_p50_ms": ("TTFT p50 (ms)", _ms),
     "ttft_p95_ms": ("TTFT p95 (ms)", _ms),
     "ttft_p99_ms": ("TTFT p99 (ms)", _ms),

@@ -36,6 +36,7 @@ class Percentiles:
     quantiles: tuple[float, ...]
     extra: str = ""
     key_params: tuple[Any, ...] = ()
+    extra_params: tuple[Any, ...] = ()  # the parameters of `extra`, after the filters' own
 
     def bucket(self) -> str:
         # floor() never decreases as the value grows, so the buckets keep the values' order. A value too big for
@@ -64,7 +65,7 @@ def exact_percentiles(store: Readable, filters: Filters, sets: Sequence[Percenti
     for s in sets:
         frame = store.sql(
             f"SELECT {s.key} AS k, quantile_cont({s.value}, ?::DOUBLE[]) AS q {s.source(clause)} GROUP BY ALL",
-            [*s.key_params, list(s.quantiles), *params],
+            [*s.key_params, list(s.quantiles), *params, *s.extra_params],
         )
         results.append({int(k): [None if pd.isna(v) else float(v) for v in q] for k, q in frame.itertuples(index=False)})
     return results
@@ -74,7 +75,7 @@ def _two_passes(store: Readable, clause: str, params: list[Any], sets: Sequence[
     parts, args = [], []
     for index, s in enumerate(sets):
         parts.append(f"SELECT {index} AS s, {s.key} AS k, {s.bucket()} AS b, count(*) AS n {s.source(clause)} GROUP BY ALL")
-        args.extend([*s.key_params, *params])
+        args.extend([*s.key_params, *params, *s.extra_params])
     # Per set and key: the buckets that hold a wanted rank, each with the rank of its first value (`lo`).
     found = store.sql(
         f"""
@@ -100,7 +101,7 @@ def _two_passes(store: Readable, clause: str, params: list[Any], sets: Sequence[
                 f"SELECT {index} AS s, {s.key} AS k, {s.bucket()} AS b, list_sort(list({s.value})) AS v "
                 f"{s.source(clause)} AND {s.bucket()} IN (SELECT unnest(?::BIGINT[])) GROUP BY ALL"
             )
-            args.extend([*s.key_params, *params, buckets])
+            args.extend([*s.key_params, *params, *s.extra_params, buckets])
     fetched = store.sql(" UNION ALL ".join(parts), args)
     values = {(int(i), int(k), int(b)): v for i, k, b, v in fetched.itertuples(index=False)}
     chunks: dict[tuple[int, int], list[tuple[int, int]]] = {}

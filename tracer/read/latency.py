@@ -1,8 +1,16 @@
-"""The Latency page's queries: p50/p95/p99 per model and over time, time to first token, output speed, the
-distribution of durations. Message Batches results are left out (`TIMED`); every percentile is exact."""
+"""The Latency page's queries: p50/p95/p99 per model (or per operation) and over time, time to first token, output
+speed, the distribution of durations. Message Batches results are left out (`TIMED`); every percentile is exact.
+
+Each query takes `operations` (the operations it looks at; empty: every timed one) and `split`, the column its
+groups are (`"model"` or `"operation"`): Messages calls and count_tokens are different things to time.
+
+>>> min_calls(0.99), is_thin(120, "p95"), is_thin(120, "p99")
+(500, False, True)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import pandas as pd
@@ -14,35 +22,110 @@ from tracer.read._store import Readable
 from tracer.read._totals import call_totals, sum_
 
 HISTOGRAM_BINS = 40
+SPLITS = ("model", "operation")
+MESSAGES = "chat"  # the operation name of a Messages call (gen_ai.operation.name)
+BATCH_RESULTS = "batch"  # Message Batches results: recorded when read, with no latency of their own
+# A percentile is thin when fewer calls than this many per call beyond it stand behind it: p50 needs 10 calls, p95
+# 100, p99 500 (five calls slower than it). From fewer, one call moves it.
+MIN_TAIL = 5
+THIN_METHOD = (
+    f"A percentile is marked thin when fewer than {MIN_TAIL} calls lie beyond it: p50 from under 10 calls, p95 "
+    "under 100, p99 under 500 (in its bucket, or its model or operation)."
+)
 
 
-def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per model: calls, p50/p95/p99 duration and time to first token (ms), median output tokens per second
-    (Message Batches results left out)."""
+def min_calls(q: float) -> int:
+    """The calls a `q` percentile needs not to be thin: `MIN_TAIL` of them beyond it."""
+    return round(MIN_TAIL / (1 - q))
+
+
+def is_thin(calls: float | None, percentile: str) -> bool:
+    """Whether a percentile named `percentile` ("p50", "p95", "p99") over `calls` calls is thin."""
+    return calls is None or pd.isna(calls) or calls < min_calls(int(percentile[1:]) / 100)
+
+
+def operation_label(operation: object) -> str:
+    """How the page names an operation: "messages" for Messages calls, the batch API's calls by their method."""
+    if not isinstance(operation, str):
+        return "(none)"
+    if operation == MESSAGES:
+        return "messages"
+    if operation == BATCH_RESULTS:
+        return "batch results"
+    return operation.removeprefix("anthropic.messages.")
+
+
+def operations(store: Readable, filters: Filters) -> pd.DataFrame:
+    """Per operation in `filters`: `calls`, and `timed`, whether the Latency page can time it (Message Batches
+    results cannot). Most calls first."""
+    clause, params = where(filters)
+    return store.sql(
+        f"""
+        SELECT c.operation, count(*) AS calls, bool_or({TIMED} AND c.duration_ms IS NOT NULL) AS timed
+        FROM calls c {clause} GROUP BY ALL ORDER BY calls DESC, c.operation
+        """,
+        params,
+    )
+
+
+def default_operations(found: pd.DataFrame) -> tuple[str, ...]:
+    """What the page times unless told otherwise: Messages calls where there are any, else every timed operation."""
+    timed = [o for o, t in zip(found["operation"], found["timed"], strict=True) if t and isinstance(o, str)]
+    return (MESSAGES,) if MESSAGES in timed else tuple(timed)
+
+
+def _only(operations: Sequence[str]) -> tuple[str, list[Any]]:
+    """The condition keeping `operations` (none: all timed ones), with its parameters, over the calls `c`."""
+    if not operations:
+        return TIMED, []
+    return f"{TIMED} AND c.operation IN ({', '.join('?' * len(operations))})", list(operations)
+
+
+def _split(split: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"split is one of {SPLITS}, not {split!r}")
+    return split
+
+
+def latency_summary(store: Readable, filters: Filters, operations: Sequence[str] = ()) -> pd.DataFrame:
+    """One row: `calls` timed and their p50/p95/p99 duration (ms), over `operations`."""
+    condition, extra = _only(operations)
+    clause, params = where(filters)
+    calls = store.sql(f"SELECT count(c.duration_ms) AS n FROM calls c {and_(clause, condition)}", [*params, *extra])
+    (found,) = exact_percentiles(store, filters, [Percentiles("0", "c.duration_ms", P3, condition, (), tuple(extra))])
+    p50, p95, p99 = found.get(0, [None] * 3)
+    return pd.DataFrame({"calls": [int(calls["n"].iloc[0])], "p50_ms": [p50], "p95_ms": [p95], "p99_ms": [p99]}, dtype="float64")
+
+
+def latency_by_model(store: Readable, filters: Filters, operations: Sequence[str] = (), split: str = "model") -> pd.DataFrame:
+    """Per model (or per operation, `split`): calls, p50/p95/p99 duration and time to first token (ms), median
+    output tokens per second, over `operations` (Message Batches results left out)."""
+    by = _split(split)
+    condition, extra = _only(operations)
     totals, params = call_totals(filters)
     frame = store.sql(
         f"""
         WITH p AS ({totals})
-        SELECT model, {sum_('calls')} AS calls, {sum_('streamed')} AS streamed, hash(model) AS _k
-        FROM p WHERE {TIMED.replace('c.', '')}
-        GROUP BY model ORDER BY calls DESC, model
+        SELECT {by}, {sum_('calls')} AS calls, {sum_('streamed')} AS streamed, hash({by}) AS _k
+        FROM p c WHERE {condition}
+        GROUP BY {by} ORDER BY calls DESC, {by}
         """,
-        params,
+        [*params, *extra],
     )
-    key, key_params = "hash(c.model)", cast(tuple[Any, ...], ())
+    key, key_params = f"hash(c.{by})", cast(tuple[Any, ...], ())
     keys = [int(k) for k in frame.pop("_k")]
-    if len(set(keys)) < len(keys):  # two models with one hash: number them instead (a little slower)
-        models = [m for m in frame["model"] if isinstance(m, str)]
-        key, key_params = "coalesce(list_position(?::VARCHAR[], c.model), 0)", (models,)
-        keys = [models.index(m) + 1 if isinstance(m, str) else 0 for m in frame["model"]]
+    if len(set(keys)) < len(keys):  # two groups with one hash: number them instead (a little slower)
+        names = [m for m in frame[by] if isinstance(m, str)]
+        key, key_params = f"coalesce(list_position(?::VARCHAR[], c.{by}), 0)", (names,)
+        keys = [names.index(m) + 1 if isinstance(m, str) else 0 for m in frame[by]]
     # The store keeps each call's output tokens per second as a column (tracer.store._reader._speed).
     durations, ttfts, speeds = exact_percentiles(
         store,
         filters,
         [
-            Percentiles(key, "c.duration_ms", P3, TIMED, key_params),
-            Percentiles(key, "c.ttft_ms", P3, TIMED, key_params),
-            Percentiles(key, "c.output_tokens_per_s", (0.5,), TIMED, key_params),
+            Percentiles(key, "c.duration_ms", P3, condition, key_params, tuple(extra)),
+            Percentiles(key, "c.ttft_ms", P3, condition, key_params, tuple(extra)),
+            Percentiles(key, "c.output_tokens_per_s", (0.5,), condition, key_params, tuple(extra)),
         ],
     )
 
@@ -51,7 +134,7 @@ def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "model": frame["model"],
+            by: frame[by],
             "calls": frame["calls"],
             "p50_ms": column(durations, 0),
             "p95_ms": column(durations, 1),
@@ -65,40 +148,45 @@ def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
     )
 
 
-def latency_over_time(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per time bucket and model: calls, p50/p95/p99 duration and p50/p95 time to first token (ms) (Message
-    Batches results left out)."""
+def latency_over_time(store: Readable, filters: Filters, operations: Sequence[str] = (), split: str = "model") -> pd.DataFrame:
+    """Per time bucket and model (or operation, `split`): calls, streams (calls with a time to first token),
+    p50/p95/p99 duration and p50/p95 time to first token (ms), over `operations` (Message Batches results left out)."""
+    by = _split(split)
+    condition, extra = _only(operations)
     clause, params = where(filters)
     size = bucket_for(store, filters)
     frame = store.sql(
         f"""
         WITH q AS (
-            SELECT {bucket('c.start_time')} AS bucket, c.model, count(*) AS calls,
+            SELECT {bucket('c.start_time')} AS bucket, c.{by}, count(*) AS calls, count(c.ttft_ms) AS streams,
                    quantile_cont(c.duration_ms, [0.5, 0.95, 0.99]) AS d,
                    quantile_cont(c.ttft_ms, [0.5, 0.95]) AS t
-            FROM calls c {and_(clause, TIMED)}
+            FROM calls c {and_(clause, condition)}
             GROUP BY ALL
         )
-        SELECT bucket, model, calls, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms, t[1] AS ttft_p50_ms, t[2] AS ttft_p95_ms
-        FROM q ORDER BY bucket, model
+        SELECT bucket, {by}, calls, streams, d[1] AS p50_ms, d[2] AS p95_ms, d[3] AS p99_ms, t[1] AS ttft_p50_ms,
+               t[2] AS ttft_p95_ms
+        FROM q ORDER BY bucket, {by}
         """,
-        [*bucket_params(size), *params],
+        [*bucket_params(size), *params, *extra],
     )
     return with_width(frame, size)
 
 
-def latency_histogram(store: Readable, filters: Filters) -> pd.DataFrame:
-    """Per model and duration bin: `bin_start_ms`, `bin_end_ms`, `calls`. Bins are equal widths up to the p99
-    duration; slower calls land in the last bin (Message Batches results left out)."""
+def latency_histogram(store: Readable, filters: Filters, operations: Sequence[str] = (), split: str = "model") -> pd.DataFrame:
+    """Per model (or operation, `split`) and duration bin: `bin_start_ms`, `bin_end_ms`, `calls`. Bins are equal
+    widths up to the p99 duration; slower calls land in the last bin (Message Batches results left out)."""
+    by = _split(split)
+    condition, extra = _only(operations)
     clause, params = where(filters)
-    clause = and_(clause, f"c.duration_ms IS NOT NULL AND {TIMED}")
-    (p99,) = exact_percentiles(store, filters, [Percentiles("0", "c.duration_ms", (0.99,), TIMED)])
+    clause = and_(clause, f"c.duration_ms IS NOT NULL AND {condition}")
+    (p99,) = exact_percentiles(store, filters, [Percentiles("0", "c.duration_ms", (0.99,), condition, (), tuple(extra))])
     width = max(p99[0][0] / HISTOGRAM_BINS, 1.0) if 0 in p99 else 1.0  # type: ignore[operator]
     return store.sql(
         f"""
-        WITH b AS (SELECT c.model, least(floor(c.duration_ms / ?), ? - 1)::INTEGER AS i, ?::DOUBLE AS width FROM calls c {clause})
-        SELECT model, i * width AS bin_start_ms, (i + 1) * width AS bin_end_ms, count(*) AS calls
-        FROM b GROUP BY ALL ORDER BY model, bin_start_ms
+        WITH b AS (SELECT c.{by}, least(floor(c.duration_ms / ?), ? - 1)::INTEGER AS i, ?::DOUBLE AS width FROM calls c {clause})
+        SELECT {by}, i * width AS bin_start_ms, (i + 1) * width AS bin_end_ms, count(*) AS calls
+        FROM b GROUP BY ALL ORDER BY {by}, bin_start_ms
         """,
-        [width, HISTOGRAM_BINS, width, *params],
+        [width, HISTOGRAM_BINS, width, *params, *extra],
     )
