@@ -482,3 +482,97 @@ def test_the_budget_projection_equals_a_hand_computation(chromium: Any, dashboar
         assert page.get_by_text("Anomaly: An hour is flagged").count() == 1
     finally:
         page.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Latency that reads true: operations as a filter, thin percentiles marked (against SQL written here)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def tile_ms(text: str) -> float:
+    """A latency tile's value in ms: "516 ms" or "12.34 s"."""
+    number, unit = text.replace(",", "").split()
+    return float(number) * (1000.0 if unit == "s" else 1.0)
+
+
+def latency_sql(store: Any, operations: tuple[str, ...]) -> tuple[int, list[float]]:
+    marks = ", ".join("?" * len(operations))
+    calls, found = store.rows(
+        f"SELECT count(duration_ms), quantile_cont(duration_ms, [0.5, 0.95, 0.99]) FROM calls WHERE operation IN ({marks})",
+        list(operations),
+    )[0]
+    return int(calls), [float(v) for v in found]
+
+
+def test_the_latency_page_times_the_operations_chosen_and_says_what_it_leaves_out(
+    chromium: Any, dashboards: dict[str, str], demo_store: Path
+) -> None:
+    """Messages calls by default: the tiles are SQL's percentiles over `operation = 'chat'`, and the page names
+    count_tokens with its SQL count among what it leaves out. Adding count_tokens to the filter moves the tiles to
+    SQL's percentiles over both, and count_tokens leaves the "Left out" sentence. Split by operation, the table has
+    one row per operation chosen, each with SQL's count."""
+    from tracer.store import Store
+
+    store = Store(demo_store)
+    (counted,) = store.rows("SELECT count(*) FROM calls WHERE operation = 'count_tokens'")[0]
+    assert counted > 0  # the demo's summarise scenario counts tokens first
+    page = open_laptop(chromium, f"{dashboards['demo']}/latency", len(CHARTS["latency"]))
+    try:
+        for operations in (("chat",), ("chat", "count_tokens")):
+            if len(operations) == 2:
+                page.get_by_test_id("stMultiSelect").locator("input").fill("count_tokens")
+                page.keyboard.press("Enter")
+                settle(page)
+            _, percentiles = latency_sql(store, operations)
+            shown = {label.removesuffix(" (thin)"): value for label, value in shown_metrics(page).items()}
+            for name, expected in zip(("p50", "p95", "p99"), percentiles, strict=True):
+                # Tiles round to whole ms (or to 10 ms in seconds).
+                assert tile_ms(shown[f"{name} latency"]) == pytest.approx(expected, abs=10.0 if expected >= 10_000 else 0.5), name
+            caption = page.get_by_text("Left out:").inner_text()
+            assert (f"count_tokens ({counted:,} call" in caption) == (operations == ("chat",)), caption
+            assert page.get_by_text(f"Timing {', '.join('messages' if o == 'chat' else o for o in operations)}.").count() == 1
+        page.get_by_test_id("stBaseButton-segmented_control").get_by_text("Operation", exact=True).click()
+        settle(page)
+        table = grid(page, 0)
+        column = table["headings"].index("Operation")
+        calls_at = table["headings"].index("Calls")
+        rows = {row[column]: int(float(row[calls_at])) for row in table["rows"]}
+        expected_rows = dict(store.rows(
+            "SELECT CASE operation WHEN 'chat' THEN 'messages' ELSE operation END, count(*) FROM calls "
+            "WHERE operation IN ('chat', 'count_tokens') GROUP BY 1"
+        ))  # fmt: skip
+        assert rows == expected_rows
+    finally:
+        page.close()
+
+
+def test_thin_percentiles_are_marked_as_sql_counts_say(
+    chromium: Any, dashboards: dict[str, str], demo_store: Path, artifacts_dir: Path
+) -> None:
+    """A percentile with fewer than 5 calls beyond it is marked thin: in the per-model table, each model's "Thin
+    percentiles" are those of p50 (10 calls), p95 (100) and p99 (500) that its SQL count of Messages calls does not
+    reach; a tile says "(thin)" exactly when the window's count does not reach its percentile's minimum."""
+    from tracer.store import Store
+
+    minimum = {"p50": 10, "p95": 100, "p99": 500}
+    store = Store(demo_store)
+    per_model = dict(store.rows("SELECT model, count(*) FROM calls WHERE operation = 'chat' GROUP BY model"))
+    (total,) = store.rows("SELECT count(*) FROM calls WHERE operation = 'chat'")[0]
+    page = open_laptop(chromium, f"{dashboards['demo']}/latency", len(CHARTS["latency"]))
+    try:
+        page.screenshot(path=str(artifacts_dir / "latency-laptop.png"))
+        table = grid(page, 0)
+        model, thin = table["headings"].index("Model"), table["headings"].index("Thin percentiles")
+        marks = {row[model]: row[thin] for row in table["rows"]}
+        assert marks.keys() == per_model.keys()
+        for name, calls in per_model.items():
+            expected = ", ".join(p for p, n in minimum.items() if calls < n) or "no"
+            assert marks[name] == expected, (name, calls, marks[name])
+        assert any(mark != "no" for mark in marks.values())  # the demo store is small: some percentile is thin
+        labels = set(shown_metrics(page))
+        for p, n in minimum.items():
+            assert (f"{p} latency (thin)" in labels) == (total < n), (p, total, labels)
+        # The thin mark on the charts: the percentile bars say it in their labels.
+        assert page.locator(".js-plotly-plot").get_by_text(re.compile(r" thin$")).count() >= 1
+    finally:
+        page.close()
