@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
     CHARTS,
@@ -109,11 +110,12 @@ class TestOverview:
 
 class TestLatency:
     def test_percentiles_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
-        shown = metrics(demo_pages["latency"])
+        """By default the page times Messages calls (operation `chat`) only; a tile may say "(thin)"."""
+        shown = {label.removesuffix(" (thin)"): value for label, value in metrics(demo_pages["latency"]).items()}
         p50, p95, p99 = one(
             store,
             "SELECT quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95), quantile_cont(duration_ms, 0.99) FROM calls "
-            "WHERE operation IS DISTINCT FROM 'batch'",
+            "WHERE operation = 'chat'",
         )
         for label, value in (("p50 latency", p50), ("p95 latency", p95), ("p99 latency", p99)):
             assert close(parse_ms(shown[label]), value, abs_=0.51), label  # shown to the millisecond
@@ -122,13 +124,53 @@ class TestLatency:
         table = frame(demo_pages["latency"], "latency_table").set_index("model")
         rows = store.rows(
             "SELECT model, count(*), quantile_cont(duration_ms, 0.95), quantile_cont(ttft_ms, 0.5), count(ttft_ms) "
-            "FROM calls WHERE model IS NOT NULL AND operation IS DISTINCT FROM 'batch' GROUP BY model"
+            "FROM calls WHERE model IS NOT NULL AND operation = 'chat' GROUP BY model"
         )
         for model, calls, p95, ttft_p50, streamed in rows:
             assert table.loc[model, "calls"] == calls
             assert close(table.loc[model, "p95_ms"], p95, rel=1e-9)
             assert table.loc[model, "streamed"] == streamed > 0  # every demo model has streamed calls
             assert close(table.loc[model, "ttft_p50_ms"], ttft_p50, rel=1e-9)
+
+
+class TestLatencyCharts:
+    """The Latency builders over frames written here: a 70 s bucket does not flatten the axis, thin points are marked."""
+
+    @staticmethod
+    def over_time(p95s: list[float], calls: list[int]) -> pd.DataFrame:
+        buckets = pd.date_range("2026-12-07 10:00", periods=len(p95s), freq="min", tz="UTC")
+        return pd.DataFrame({"bucket": buckets, "model": "m", "calls": calls, "streams": calls, "p50_ms": p95s,
+                             "p95_ms": p95s, "p99_ms": p95s, "ttft_p50_ms": p95s, "ttft_p95_ms": p95s, "bucket_s": 60})  # fmt: skip
+
+    def test_one_slow_bucket_is_drawn_on_a_clipped_axis_that_says_so(self) -> None:
+        from claude_tracer_dashboard import charts
+
+        p95s = [900.0, 1000.0, 1100.0, 1000.0, 1200.0, 950.0, 70_000.0]
+        fig = charts.latency_over_time(self.over_time(p95s, [200] * len(p95s)), "p95")
+        top = charts.robust_top(p95s)
+        assert top is not None and top < 70_000
+        assert fig.layout.yaxis.range[1] == pytest.approx(top * 1.04)
+        assert fig.layout.yaxis.title.text == "ms"  # the axis stops under 10 s: one unit, ms
+        assert "axis clipped at" in fig.layout.title.text and "1 point(s) above" in fig.layout.title.text
+        (above,) = [t for t in fig.data if t.name == "above the axis"]
+        assert [list(row) for row in above.customdata] == [[70_000.0]]
+
+    def test_points_from_too_few_calls_are_marked_thin_and_the_others_are_not(self) -> None:
+        from claude_tracer_dashboard import charts
+
+        fig = charts.latency_over_time(self.over_time([900.0, 1000.0, 1100.0], [150, 99, 100]), "p95")
+        (thin,) = [t for t in fig.data if t.name.startswith("thin")]
+        assert list(thin.y) == [1000.0] and thin.name == "thin: < 100 calls"
+
+    def test_a_chart_reaching_10_s_is_all_in_seconds(self) -> None:
+        from claude_tracer_dashboard import charts
+
+        frame = pd.DataFrame({"model": ["a", "b"], "calls": [600, 20], "p50_ms": [2_000.0, 3_000.0],
+                              "p95_ms": [9_000.0, 12_000.0], "p99_ms": [11_000.0, 14_000.0]})  # fmt: skip
+        fig = charts.percentiles_by_model(frame)
+        assert fig.layout.yaxis.title.text == "s"
+        p99 = next(t for t in fig.data if t.name == "p99")
+        assert list(p99.y) == [11.0, 14.0] and list(p99.text) == ["11.00", "14.00 thin"]
 
 
 class TestReliability:
@@ -306,7 +348,8 @@ class TestOneVisualLanguage:
     def test_latency_over_time_shows_one_percentile_at_a_time(self, demo_store: Path) -> None:
         """One line per model, at the percentile the switch names (p95 unless another is picked)."""
         at = run_page(demo_store, "latency")
-        assert at.get("button_group")[0].value == "p95"
+        (switch,) = [b for b in at.get("button_group") if b.key == "latency_pct"]
+        assert switch.value == "p95"
         lines = figures(at)["latency_over_time"]["data"]
         assert "p95" in figures(at)["latency_over_time"]["layout"]["title"]["text"]
         assert len({trace["name"] for trace in lines}) == len(lines)  # one trace per model, no dash per percentile
