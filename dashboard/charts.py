@@ -391,13 +391,15 @@ def percentiles_by_model(frame: pd.DataFrame, by: str = "model") -> go.Figure:
             name=percentile, x=names, y=ms / per, marker_color=PERCENTILE_COLOURS[percentile],
             marker_pattern_shape=["/" if t else "" for t in thin],
             text=[("n/a" if pd.isna(v) else f"{v / per:{_fmt(unit)}}") + (" thin" if t else "") for v, t in zip(ms, thin, strict=True)],
-            textposition=["inside" if top is not None and v > top else "outside" for v in ms],
+            textposition=["inside" if top is not None and v > top else "outside" for v in ms], cliponaxis=False,
             hovertemplate=f"%{{x}} {percentile}: %{{y:{_fmt(unit)}}} {unit}<extra></extra>",
         )  # fmt: skip
     fig.update_layout(barmode="group")
     if top is not None:
         fig.update_yaxes(range=[0, top / per * 1.08])
         title += f"; axis clipped at {top / per:{_fmt(unit)}} {unit} (taller bars keep their value)"
+    elif pd.Series(values).notna().any():  # room above the tallest bar for its label
+        fig.update_yaxes(range=[0, float(pd.Series(values).max()) / per * 1.12])
     fig.update_yaxes(title=unit)
     fig.update_xaxes(title=None)
     return _layout(fig, title)

@@ -39,8 +39,7 @@ def panels() -> None:
                                  key="latency_split") or "model"  # fmt: skip
     operations = tuple(chosen) or tuple(timed)
     here = state.run_of(latency.operations, filters, name_models=False)
-    st.caption(f"Timing {', '.join(latency.operation_label(o) for o in operations)}. {_left_out(here, operations)} "
-               f"{latency.THIN_METHOD}")  # fmt: skip
+    st.caption(f"Timing {', '.join(latency.operation_label(o) for o in operations)}. {_left_out(here, operations)}")
 
     head = state.run_of(latency.latency_summary, filters, operations).iloc[0]
     unit, _ = charts.latency_unit(head["p99_ms"])  # one unit for the three tiles
@@ -48,7 +47,7 @@ def panels() -> None:
     for col, percentile in zip(cols, charts.LATENCY_PERCENTILES, strict=True):
         thin = " (thin)" if latency.is_thin(head["calls"], percentile) else ""
         col.metric(f"{percentile} latency{thin}", charts.in_unit(head[f"{percentile}_ms"], unit),
-                   help=f"Over {int(head['calls']):,} calls")  # fmt: skip
+                   help=f"Over {int(head['calls']):,} calls. {latency.THIN_METHOD}")  # fmt: skip
 
     extra = {"operations": operations, "split": by}
 
@@ -68,7 +67,8 @@ def panels() -> None:
     right.plotly_chart(charts.latency_histogram(histogram, colours, by), key="latency_histogram")
     per_group = named(state.run("latency_by_model", filters, **extra))
     st.plotly_chart(charts.percentiles_by_model(per_group, by), key="percentiles_by_model")
-    st.caption(f"Axes stop at {charts.AXIS_METHOD} when one value would flatten the rest, and the title says so.")
+    st.caption(f"{latency.THIN_METHOD} Axes stop at {charts.AXIS_METHOD} when one value would flatten the rest, and "
+               "the title says so.")  # fmt: skip
 
     st.subheader(f"Per {by}")
     # Beside the calls that make a percentile thin or not, where the eye is (the table is wider than the screen).

@@ -505,7 +505,7 @@ def latency_sql(store: Any, operations: tuple[str, ...]) -> tuple[int, list[floa
 
 
 def test_the_latency_page_times_the_operations_chosen_and_says_what_it_leaves_out(
-    chromium: Any, dashboards: dict[str, str], demo_store: Path
+    chromium: Any, dashboards: dict[str, str], demo_store: Path, artifacts_dir: Path
 ) -> None:
     """Messages calls by default: the tiles are SQL's percentiles over `operation = 'chat'`, and the page names
     count_tokens with its SQL count among what it leaves out. Adding count_tokens to the filter moves the tiles to
@@ -534,6 +534,7 @@ def test_the_latency_page_times_the_operations_chosen_and_says_what_it_leaves_ou
             assert page.get_by_text(f"Timing {', '.join('messages' if o == 'chat' else o for o in operations)}.").count() == 1
         page.locator(".st-key-latency_split").get_by_role("radio", name="Operation").click()
         settle(page)
+        page.screenshot(path=str(artifacts_dir / "latency-by-operation.png"), full_page=True)
         table = grid(page, 0)
         column = table["headings"].index("Operation")
         calls_at = table["headings"].index("Calls")
