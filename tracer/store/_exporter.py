@@ -36,7 +36,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracer import semconv
+from tracer import _drops, semconv
 from tracer.store._rows import COLUMNS, TraceKeeper, day_of, row_tuples_from_spans
 from tracer.store._schema import TABLE_NAMES, TIME_COLUMN
 from tracer.store._segments import default_root, write_rows
@@ -113,6 +113,8 @@ class StoreExporter(SpanExporter):
         self._closed = False
         self._warned: set[str] = set()
         self._dropped_counter: Any = None
+        self._drops_seen = 0  # `_drops.total()` when this process's drop record was last brought up to date
+        self._drops_written: dict[str, int] = {}
         self._meter_provider = meter_provider  # None: the global one, looked up when the first span is dropped
         ref = weakref.ref(self)
         atexit.register(lambda: None if (e := ref()) is None else e._flush_at_exit())
@@ -183,7 +185,7 @@ class StoreExporter(SpanExporter):
                 if self._closed:
                     return
                 pending = self._buffered
-            if pending:
+            if pending or _drops.total() != self._drops_seen:
                 self._write_buffered()
 
     def _take(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -200,7 +202,21 @@ class StoreExporter(SpanExporter):
             for table, rows in taken.items():
                 if rows and not self._write_table(table, rows):
                     ok = False
+            self._record_drops()
             return ok
+
+    def _record_drops(self) -> None:
+        """Bring this process's drop record in the store up to date (`tracer._drops`: what this process dropped on
+        the way to a store, which `tracer store info` reports), when it changed. Called with the write lock held."""
+        self._drops_seen = _drops.total()
+        counts = _drops.store_counts()
+        if counts == self._drops_written:
+            return
+        self._drops_written = counts  # also on failure: a directory that cannot be written is not tried each second
+        try:
+            _drops.write_record(self.root, counts)
+        except Exception:
+            log.debug("tracer store: could not record the drop counts", exc_info=True)
 
     def _write_table(self, table: str, rows: list[tuple[Any, ...]]) -> bool:
         try:
@@ -230,6 +246,7 @@ class StoreExporter(SpanExporter):
 
     def _count_dropped(self, n: int, key: str, message: str) -> None:
         self.dropped += n
+        _drops.count(_drops.EXPORTER, _drops.STORE, n)
         if key not in self._warned:
             self._warned.add(key)
             log.warning("tracer store: %s", message)
