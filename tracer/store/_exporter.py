@@ -113,7 +113,10 @@ class StoreExporter(SpanExporter):
         self._closed = False
         self._warned: set[str] = set()
         self._dropped_counter: Any = None
-        self._drops_seen = 0  # `_drops.total()` when this process's drop record was last brought up to date
+        # This process's drops on the way to a store since this exporter began, kept in the store (`_record_drops`).
+        self._drops_base = _drops.store_counts()
+        self._drops_pid = os.getpid()
+        self._drops_seen = 0  # `_drops.total()` when the record was last brought up to date
         self._drops_written: dict[str, int] = {}
         self._meter_provider = meter_provider  # None: the global one, looked up when the first span is dropped
         ref = weakref.ref(self)
@@ -207,9 +210,13 @@ class StoreExporter(SpanExporter):
 
     def _record_drops(self) -> None:
         """Bring this process's drop record in the store up to date (`tracer._drops`: what this process dropped on
-        the way to a store, which `tracer store info` reports), when it changed. Called with the write lock held."""
+        the way to a store since this exporter began, which `tracer store info` reports), when it changed. Called
+        with the write lock held."""
+        if self._drops_pid != os.getpid():  # a forked child: its counts start at the fork
+            self._drops_pid, self._drops_base, self._drops_written = os.getpid(), {}, {}
         self._drops_seen = _drops.total()
-        counts = _drops.store_counts()
+        base = self._drops_base
+        counts = {stage: n - base.get(stage, 0) for stage, n in _drops.store_counts().items() if n > base.get(stage, 0)}
         if counts == self._drops_written:
             return
         self._drops_written = counts  # also on failure: a directory that cannot be written is not tried each second
