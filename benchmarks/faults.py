@@ -11,8 +11,10 @@ an OTLP endpoint that accepts connections and never answers.
 (c) A silent OTLP endpoint: how long `tracer.flush(timeout_s=1)` takes, and the process's exit after its last
     line, with the default exit deadline.
 (d) A burst (`burst`): 50 threads sharing one client make 20,000 calls, store on, each its own child process: with
-    OpenTelemetry's default queue (2,048 spans) and with ours; calls and attempts stored, drops counted by stage,
-    what flush() said, peak RSS growth. `TREE=/path/to/checkout` runs the child on another checkout's code (main
+    OpenTelemetry's default queue (2,048 spans) and with ours (`SERVER=fast`: against a canned answer from an asyncio
+    server in a process of its own, several times the fake API's rate); calls and attempts stored, drops counted by stage,
+    what flush() said, peak RSS growth, the deepest the store's queue got (sampled every 5 ms). `NICE=19` runs the
+    child at the lowest priority (what a busy host does to it, without loading the host). `TREE=/path/to/checkout` runs the child on another checkout's code (main
     before the drops were counted, say; the queue argument is then not passed).
 (e) Memory per queued span (`queue_memory`): a child makes 5,000 calls while the store's exporter is held (every
     span waits in the queue) and again with it free; the RSS difference over the spans that waited.
@@ -149,7 +151,7 @@ def silent_endpoint() -> dict[str, float]:
 
 
 BURST_APP = """
-import json, resource, sys, threading
+import json, resource, sys, threading, time
 import anthropic
 import tracer
 base_url, store, queue, threads, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -173,8 +175,10 @@ def work():
     for _ in range(calls // threads):
         client.messages.create(model="claude-haiku-4-5", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
 workers = [threading.Thread(target=work) for _ in range(threads)]
+started = time.monotonic()
 for w in workers: w.start()
 for w in workers: w.join()
+burst_s = time.monotonic() - started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - start_peak
 sampling.set()
 flushed = tracer.flush(timeout_s=120)
@@ -184,8 +188,50 @@ try:
 except ImportError:
     dropped = "not counted"
 tracer.uninstrument()
-print(json.dumps({"flushed": flushed, "dropped": dropped, "peak_rss_growth_mb": peak, "deepest": deepest[0]}), flush=True)
+print(json.dumps({"flushed": flushed, "dropped": dropped, "peak_rss_growth_mb": peak, "deepest": deepest[0], "burst_s": burst_s}), flush=True)
 """
+
+
+# A canned Messages API answer from an asyncio server in a process of its own: several times the fake API's rate
+# (which does the API's work per call), like the small server of the fault-injection pass that first saw drops.
+FAST_SERVER = """
+import asyncio, json, sys
+BODY = json.dumps({"id": "msg_fast", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                   "content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn", "stop_sequence": None,
+                   "usage": {"input_tokens": 10, "output_tokens": 5}}).encode()
+HEAD = (b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\nrequest-id: req_fast\\r\\ncontent-length: "
+        + str(len(BODY)).encode() + b"\\r\\n\\r\\n")
+async def serve(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\\r\\n\\r\\n")
+            length = 0
+            for line in head.split(b"\\r\\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            writer.write(HEAD + BODY)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+class _FastServer:
+    def __enter__(self) -> _FastServer:
+        self.process = subprocess.Popen([sys.executable, "-c", FAST_SERVER], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.base_url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def burst(threads: int = 50, calls: int = 20_000) -> dict[str, object]:
@@ -195,10 +241,11 @@ def burst(threads: int = 50, calls: int = 20_000) -> dict[str, object]:
     out: dict[str, object] = {}
     tree = os.environ.get("TREE")
     env = {**os.environ, "PYTHONPATH": tree} if tree else None
-    with FakeAPI(seed=0, latency_scale=0.0) as api:
+    with _FastServer() if os.environ.get("SERVER") == "fast" else FakeAPI(seed=0, latency_scale=0.0) as api:
         for queue in (["default"] if tree else os.environ.get("QUEUES", "2048,default").split(",")):
             with tempfile.TemporaryDirectory() as store:
-                done = subprocess.run([sys.executable, "-c", BURST_APP, api.base_url, store, queue, str(threads), str(calls)],
+                nice = ["nice", "-n", os.environ["NICE"]] if os.environ.get("NICE") else []  # starved, as on a loaded host
+                done = subprocess.run([*nice, sys.executable, "-c", BURST_APP, api.base_url, store, queue, str(threads), str(calls)],
                                       capture_output=True, text=True, timeout=1800, check=True, env=env)
                 got = json.loads(done.stdout.splitlines()[-1])
                 stored = Store(store).rows("SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM attempts)")[0]
@@ -210,6 +257,7 @@ def burst(threads: int = 50, calls: int = 20_000) -> dict[str, object]:
                 out[f"{name}_queue_full_logged"] = "Queue full" in done.stderr
                 out[f"{name}_peak_rss_growth_mb"] = got["peak_rss_growth_mb"]
                 out[f"{name}_deepest_queue"] = got["deepest"]
+                out[f"{name}_spans_per_s"] = round(2 * calls / got["burst_s"])
     return out
 
 

@@ -26,7 +26,7 @@ from tracer import _compat, _drops
 log = logging.getLogger("tracer.capture")
 
 ENV_QUEUE_SIZE = "OTEL_BSP_MAX_QUEUE_SIZE"  # the standard variable, read by OpenTelemetry's own processors too
-DEFAULT_SPAN_QUEUE_SIZE = 65_536
+DEFAULT_SPAN_QUEUE_SIZE = 16_384
 _OTEL_BATCH_SIZE = 512  # OpenTelemetry's default export batch (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)
 _SLACK = 1_024
 
@@ -58,7 +58,7 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
     """A `BatchSpanProcessor` that drops and counts a span when `limit` spans already wait, instead of letting its
     deque push the oldest out unseen. `feeds` names what the exporter feeds in the count (`_drops.STORE`, `OTLP`).
 
-    >>> CountingBatchSpanProcessor(StoreExporter(".tracer"), feeds=_drops.STORE, limit=65_536)  # doctest: +SKIP
+    >>> CountingBatchSpanProcessor(StoreExporter(".tracer"), feeds=_drops.STORE, limit=16_384)  # doctest: +SKIP
     """
 
     def __init__(self, exporter: SpanExporter, *, feeds: str, limit: int) -> None:
