@@ -19,7 +19,7 @@ over a big store.
     conversation's turns, and the run, conversation and tool lists, each the median of `--runs`. Goal: each <= 0.5 s
     over 10,000,000 calls.
 
-The synthetic store is written by `tracer.store.synthetic` into `--cache` (default
+The synthetic store is written by `tracer.read.synthetic` into `--cache` (default
 `~/.cache/claude-tracer/bench-store-<calls>`) and reused by later runs.
 """
 
@@ -262,8 +262,8 @@ def bench_runs(store: Any, runs: int) -> None:
 
 
 def ensure_store(n_calls: int, cache: Path | None) -> Path:
+    from tracer.read.synthetic import write_synthetic
     from tracer.store import SCHEMA_VERSION
-    from tracer.store.synthetic import write_synthetic
 
     root = cache or Path.home() / ".cache" / "claude-tracer" / f"bench-store-{n_calls}-v{SCHEMA_VERSION}"
     marker = root / ".complete"
@@ -280,9 +280,8 @@ def ensure_store(n_calls: int, cache: Path | None) -> Path:
 
 
 def bench_queries(n_calls: int, cache: Path | None, runs: int, cold: bool = False) -> None:
-    from tracer.read import NAMED, Filters
-    from tracer.store import Store, compact
-    from tracer.store._reader import CACHE_DIR
+    from tracer.read import NAMED, Filters, Store, compact
+    from tracer.read._reader import CACHE_DIR
 
     print(f"(b) the dashboard's {len(NAMED)} named queries over {n_calls:,} synthetic calls (all time, no filters)")
     root = ensure_store(n_calls, cache)

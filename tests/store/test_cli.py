@@ -10,8 +10,9 @@ import pytest
 
 from tracer.cli import main
 from tracer.cli.store_cmd import parse_age
-from tracer.store import SCHEMA_VERSION, Store, store_info
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Store, store_info
+from tracer.read.synthetic import write_synthetic
+from tracer.store import SCHEMA_VERSION
 
 # Fixed so that "older than N days" always selects the same days, whatever day the tests run.
 END = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from tracer import read as q
-from tracer.read import reliability
+from tracer.read import Store, compact, prune, reliability, store_info
 from tracer.read._buckets import bucket, bucket_params
-from tracer.store import Store, compact, prune, store_info
-from tracer.store._reader import CACHE_DIR
-from tracer.store.synthetic import write_synthetic
+from tracer.read._reader import CACHE_DIR
+from tracer.read.synthetic import write_synthetic
 
 from .days import empty_day, link_day, unlink_day
 
@@ -107,7 +106,7 @@ class TestCacheFile:
         small = Store(synthetic)
         small.rows("SELECT 1")
         assert small.cache_path is None
-        monkeypatch.setattr("tracer.store._reader.CACHE_MIN_ROWS", 10)
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 10)
         big = Store(synthetic)
         big.rows("SELECT 1")
         assert big.cache_path == synthetic / CACHE_DIR / "reader-0.duckdb"
@@ -173,7 +172,7 @@ class TestCacheFile:
     def test_a_cache_from_another_layout_is_started_afresh(self, tmp_path: Path) -> None:
         import duckdb
 
-        from tracer.store._reader import CACHE_FORMAT
+        from tracer.read._reader import CACHE_FORMAT
 
         write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
         Store(tmp_path, cache=True).rows("SELECT 1")

@@ -1,4 +1,4 @@
-"""The one backend: the store (`tracer.store.Store`), opened for reading."""
+"""The one backend: the store (`tracer.read.Store`), opened for reading."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 
 
 class Readable(Protocol):
-    """What a query needs of `tracer.store.Store`: its `.sql`. The queries rely on the store's views (`calls`,
+    """What a query needs of `tracer.read.Store`: its `.sql`. The queries rely on the store's views (`calls`,
     `attempts` with their call's columns, `events`, the per-minute totals); a wrapper passes them through (the
     tests record the SQL asked this way)."""
 
@@ -18,7 +18,7 @@ class Readable(Protocol):
 
 
 def open_store(path: str | Path) -> Readable:
-    """The store at directory `path`, for reading (`tracer.store.Store`). Raises ValueError for a file: a store is
+    """The store at directory `path`, for reading (`tracer.read.Store`). Raises ValueError for a file: a store is
     a directory of segments; ImportError without DuckDB (the `dashboard` extra).
 
     >>> store = open_store(".tracer")            # doctest: +SKIP
@@ -26,7 +26,7 @@ def open_store(path: str | Path) -> Readable:
     target = Path(path)
     if target.is_file():
         raise ValueError(f"{target} is a file; a claude-tracer store is a directory (tracer.instrument(store=DIR))")
-    from tracer.store import Store
+    from tracer.read._reader import Store
 
     store: Readable = Store(target)
     return store

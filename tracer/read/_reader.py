@@ -9,7 +9,7 @@ dashboard runs about twenty queries per page), and they never touch the segment 
 deleting files cannot break a running query.
 
 That database is a cache file in the store, `<root>/.cache/reader-<n>.duckdb`, claimed by one reader at a time
-(a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `_locks`) and kept between runs: a
+(a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `tracer.store.locks`) and kept between runs: a
 dashboard that restarts finds its rows already loaded, compressed by DuckDB (dictionary-encoded models, statuses
 and services; about 2.5 times faster aggregates than an uncompressed in-memory table), and loads only what was
 written since. It records which segments it holds; a cache from another layout (`CACHE_FORMAT`) is rebuilt. Where
@@ -35,9 +35,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tracer.store import _locks, _rollup
-from tracer.store._schema import COLUMN_TYPES, TABLE_NAMES
-from tracer.store._segments import BadSegment, SegmentCatalog, SegmentInfo, check_body, default_root, select_sql
+from tracer.read import _rollup
+from tracer.read._segments import BadSegment, SegmentCatalog, SegmentInfo, check_body, select_sql
+from tracer.store import locks
+from tracer.store.schema import COLUMN_TYPES, TABLE_NAMES
+from tracer.store.segments import default_root
 
 log = logging.getLogger("tracer.store")
 
@@ -651,7 +653,7 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         except OSError:
             return None, None
         try:
-            held = _locks.lock(fd, blocking=False)
+            held = locks.lock(fd, blocking=False)
         except OSError:
             held = False
         if not held:
