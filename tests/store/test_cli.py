@@ -164,3 +164,23 @@ def test_tracer_store_alone_prints_its_subcommands(capsys):
     out = capsys.readouterr().out
     for name in ("info", "compact", "prune"):
         assert name in out
+
+
+class TestFirstOpenProgress:
+    def test_report_over_a_big_store_says_it_is_loading_and_how_far(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        fill(tmp_path, 3_000)
+        monkeypatch.setattr("tracer.read._reader.LOAD_STEP_ROWS", 1_000)
+        monkeypatch.setattr("tracer.cli._loading.SHOW_FROM_ROWS", 1_000)
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 1_000)
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith("tracer: loading ") and "reader cache" in err[0], err
+        assert err[-1].lstrip().startswith("100%"), err  # not a terminal: a line per quarter, then the end
+        assert 2 <= len(err) <= 6, err
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        assert capsys.readouterr().err == ""  # the cache is current: nothing to load, nothing said
+
+    def test_a_small_load_prints_nothing(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        fill(tmp_path, 500)
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        assert capsys.readouterr().err == ""

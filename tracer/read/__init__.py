@@ -32,7 +32,7 @@ from tracer.read import calls, choices, latency, overview, reliability, runs
 from tracer.read._buckets import BUCKETS_S, bucket_seconds
 from tracer.read._filters import Filters, parse_since, parse_time, where
 from tracer.read._maintain import CompactResult, PruneResult, RepairResult, compact, prune, repair, store_info
-from tracer.read._reader import Store
+from tracer.read._reader import Progress, Store, prepare
 from tracer.read._store import Readable, open_store
 from tracer.read._totals import rows_only
 
@@ -71,6 +71,7 @@ __all__ = [
     "NAMED",
     "CompactResult",
     "Filters",
+    "Progress",
     "PruneResult",
     "Query",
     "Readable",
@@ -85,6 +86,7 @@ __all__ = [
     "overview",
     "parse_since",
     "parse_time",
+    "prepare",
     "prune",
     "reliability",
     "repair",

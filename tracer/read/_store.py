@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from tracer.read._reader import Progress
 
 
 class Readable(Protocol):
@@ -17,9 +20,9 @@ class Readable(Protocol):
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame: ...
 
 
-def open_store(path: str | Path) -> Readable:
+def open_store(path: str | Path, progress: Progress | None = None) -> Readable:
     """The store at directory `path`, for reading (`tracer.read.Store`). Raises ValueError for a file: a store is
-    a directory of segments; ImportError without DuckDB (the `dashboard` extra).
+    a directory of segments; ImportError without DuckDB (the `dashboard` extra). `progress`: see `Store`.
 
     >>> store = open_store(".tracer")            # doctest: +SKIP
     """
@@ -28,5 +31,5 @@ def open_store(path: str | Path) -> Readable:
         raise ValueError(f"{target} is a file; a claude-tracer store is a directory (tracer.instrument(store=DIR))")
     from tracer.read._reader import Store
 
-    store: Readable = Store(target)
+    store: Readable = Store(target, progress=progress)
     return store
