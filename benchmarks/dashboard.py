@@ -3,7 +3,7 @@ change at most 1 s; a cold render under 2 s).
 
     .venv/bin/python benchmarks/dashboard.py [--calls 1000000] [--store DIR] [--runs 5] [--pages overview,traces]
 
-Writes a synthetic store (`tracer.store.synthetic`: a week of calls with their attempts and events, as Parquet
+Writes a synthetic store (`tracer.read.synthetic`: a week of calls with their attempts and events, as Parquet
 segments like a real store) unless --store names one, then renders the page with Streamlit's AppTest, which runs
 the page script as the server does for a browser session:
 
@@ -142,7 +142,7 @@ def main() -> int:
 
     import streamlit as st
 
-    from tracer.store.synthetic import write_synthetic
+    from tracer.read.synthetic import write_synthetic
 
     with tempfile.TemporaryDirectory(prefix="tracer-bench-") as tmp:
         store = args.store or Path(tmp) / "store"

@@ -236,7 +236,7 @@ class _FastServer:
 
 def burst(threads: int = 50, calls: int = 20_000) -> dict[str, object]:
     from tracer.fakeapi import FakeAPI
-    from tracer.store import Store
+    from tracer.read import Store
 
     out: dict[str, object] = {}
     tree = os.environ.get("TREE")

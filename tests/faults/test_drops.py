@@ -27,7 +27,8 @@ from tests.conftest import metric_points
 from tests.faults.conftest import HELLO, MODEL, Spans, sync_client
 from tracer import _drops, semconv
 from tracer.capture import _worker
-from tracer.store import Store, StoreExporter
+from tracer.read import Store
+from tracer.store import StoreExporter
 
 
 def _dropped(reader: InMemoryMetricReader, stage: str, exporter: str | None) -> int:
@@ -169,7 +170,7 @@ class TestExporter:
 
 class TestDropRecords:
     def test_store_info_sums_every_process_and_lists_a_record_it_cannot_read(self, tmp_path: Path) -> None:
-        from tracer.read._drops import store_drops
+        from tracer.read import store_drops
 
         records = tmp_path / _drops.RECORD_DIR
         records.mkdir()

@@ -125,8 +125,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def info_handler(args: argparse.Namespace) -> int:
-    from tracer.read._drops import store_drops
-    from tracer.store import store_info
+    from tracer.read import store_drops, store_info
 
     root = _root(args)
     info = store_info(root)
@@ -199,7 +198,7 @@ def info_handler(args: argparse.Namespace) -> int:
 
 
 def repair_handler(args: argparse.Namespace) -> int:
-    from tracer.store import repair
+    from tracer.read import repair
 
     root = _root(args)
     try:
@@ -221,7 +220,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def compact_handler(args: argparse.Namespace) -> int:
-    from tracer.store import compact, store_info
+    from tracer.read import compact, store_info
 
     root = _root(args)
     before = sum(v["segments"] for v in store_info(root).values())
@@ -242,7 +241,7 @@ def compact_handler(args: argparse.Namespace) -> int:
 
 
 def prune_handler(args: argparse.Namespace) -> int:
-    from tracer.store import prune
+    from tracer.read import prune
 
     age = parse_age(args.older_than)
     root = _root(args)
