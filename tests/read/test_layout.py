@@ -56,6 +56,18 @@ class TestTheWriterAndTheReaderApart:
                     found.add(f"{p.relative_to(ROOT)}: {name}")
         assert found == set()
 
+    def test_importing_the_writer_loads_nothing_of_the_reading_side(self) -> None:
+        import subprocess
+        import sys
+
+        probe = (
+            "import sys, tracer.store; from tracer.store import StoreExporter, default_root, rows_from_spans; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'duckdb', 'pandas', 'numpy'} "
+            "| {m for m in sys.modules if m.startswith('tracer.read')}))"
+        )
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+        assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
     def test_the_old_names_of_the_reader_answer_with_a_deprecation_warning(self) -> None:
         import tracer.store
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from tracer.store._exporter import StoreExporter, table_from_rows
 from tracer.store._rows import classify, row_from_span_data, rows_from_spans
-from tracer.store.schema import SCHEMA_VERSION, TABLES
+from tracer.store.schema import SCHEMA_VERSION
 from tracer.store.segments import default_root
 
 READER_NAMES_REMOVAL = "2027-06-01"  # six months after the reader moved to tracer.read
@@ -42,6 +42,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "TABLES":  # Arrow schemas: made (and pyarrow imported) only when asked for, never by the writer
+        from tracer.store import schema
+
+        return schema.TABLES
     if name not in _MOVED_TO_READ:
         raise AttributeError(f"module 'tracer.store' has no attribute {name!r}")
     warnings.warn(
