@@ -193,7 +193,8 @@ def info_handler(args: argparse.Namespace) -> int:
         console.print(f"{damaged:,} rows hold a value stored as NULL because it did not fit its column (damaged_fields)")
     if drops["by_stage"]:
         stages = ", ".join(f"{n:,} at {stage}" for stage, n in drops["by_stage"].items())
-        console.print(f"dropped before reaching the store, by {drops['processes']} writing processes: {stages} (see docs/faults.md)")
+        writers = f"{drops['processes']} writing process" + ("es" if drops["processes"] != 1 else "")
+        console.print(f"dropped before reaching the store, by {writers}: {stages} (see docs/faults.md section 10)")
     return 0
 
 
