@@ -74,12 +74,16 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
             )
 
     def on_end(self, span: ReadableSpan) -> None:
-        waiting = self._waiting
-        if waiting is not None and waiting() >= self.limit:
-            context = span.context
-            if context is not None and context.trace_flags.sampled:  # the processor lets unsampled spans go anyway
-                _drops.count(_drops.PROCESSOR_QUEUE, self.feeds)
-            return
+        """On the thread that ends the span (often the application's): no I/O, no log line. Never raises."""
+        try:
+            waiting = self._waiting
+            if waiting is not None and waiting() >= self.limit:
+                context = span.context
+                if context is not None and context.trace_flags.sampled:  # unsampled spans are let go anyway
+                    _drops.count(_drops.PROCESSOR_QUEUE, self.feeds)
+                return
+        except Exception:  # the SDK's processor list passes an exception on to the application's call
+            log.debug("tracer: could not check a span processor's queue", exc_info=True)
         super().on_end(span)
 
     def force_flush(self, timeout_millis: int | None = None) -> bool:
