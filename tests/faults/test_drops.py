@@ -179,3 +179,26 @@ class TestDropRecords:
         (records / "c.json").write_text("{not json")
         found = store_drops(tmp_path)
         assert found == {"by_stage": {"processor_queue": 7, "worker_queue": 1}, "processes": 2, "unreadable": [str(records / "c.json")]}
+
+
+class TestNeverBreaks:
+    def test_a_failing_queue_check_never_reaches_the_application(
+        self, tmp_path: Path, fake_api: Any, spans: Spans, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Zone 2 sabotaged: the queue check raises on the application's thread; the call still returns its answer
+        and the span still goes to the store (the check is skipped, not the span)."""
+        from tracer.capture import _instrumentor
+        from tracer.capture._batch import CountingBatchSpanProcessor
+
+        store = tmp_path / "store"
+        tracer.instrument(store=store)
+        try:
+            assert _instrumentor._state is not None
+            (processor,) = [s.inner for s in _instrumentor._state.processors if isinstance(s.inner, CountingBatchSpanProcessor)]
+            monkeypatch.setattr(processor, "_waiting", lambda: 1 // 0)
+            message = sync_client(fake_api).messages.create(model=MODEL, max_tokens=16, messages=HELLO)
+            assert message.content
+            assert tracer.flush(timeout_s=30) is True
+        finally:
+            tracer.uninstrument()
+        assert Store(store).rows("SELECT count(*) FROM calls") == [(1,)]
