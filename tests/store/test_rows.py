@@ -131,7 +131,7 @@ class TestRowSegmentEncoding:
     def test_the_made_once_encoder_writes_the_same_bytes_as_the_plain_one(self):
         """Every kind of value a row holds: ids, ints, floats (NaN and infinity too), booleans, None, an exact
         Decimal cost, tags as tuples of pairs, and text that JSON must escape."""
-        from tracer.store._segments import _c_encoder, encode_rows
+        from tracer.store.segments import _c_encoder, encode_rows
 
         assert _c_encoder is not None  # CPython: the fast path is the one that runs
         rows = [

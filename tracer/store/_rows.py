@@ -17,7 +17,7 @@ from opentelemetry.trace import StatusCode
 from tracer import semconv
 from tracer._secrets import REDACTED, SECRET_NAMES, scrub_short
 from tracer._spans import raw_attributes
-from tracer.store._schema import COLUMN_TYPES
+from tracer.store.schema import COLUMN_TYPES
 
 _ERROR = StatusCode.ERROR
 
