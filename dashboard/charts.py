@@ -257,24 +257,25 @@ def cost_by_tag(frame: pd.DataFrame) -> go.Figure:
 LATENCY_PERCENTILES = ("p50", "p95", "p99")
 TTFT_PERCENTILES = ("p50", "p95")
 THIN_COLOUR = "#7f7f7f"
-AXIS_METHOD = "Q3 + 3 x IQR of the values drawn (Tukey's far-out fence)"
+AXIS_METHOD = "Q3 + 3 x IQR of the values drawn (Tukey's far-out fence), when the largest is over twice that"
 
 
 def robust_top(values: Iterable[float]) -> float | None:
     """Where a latency axis stops so that one very slow value does not flatten the rest: Tukey's far-out fence
-    (Q3 + 3 IQR) of the values drawn, when one lies beyond it; None when every value fits under it.
+    (Q3 + 3 IQR) of the values drawn, when the largest is over twice the fence (the others would get under half the
+    height); None otherwise: a value just past the fence flattens nothing, and clipping it would only hide it.
 
     >>> robust_top([900, 1000, 1100, 1200, 70_000])
     1800.0
-    >>> robust_top([900, 1000, 1100, 1200, 1300]) is None
-    True
+    >>> robust_top([900, 1000, 1100, 1200, 1300]) is None, robust_top([900, 1000, 1100, 1200, 3000]) is None
+    (True, True)
     """
     found = sorted(float(v) for v in values if v is not None and pd.notna(v))
     if len(found) < 4:
         return None
     q1, q3 = (float(q) for q in pd.Series(found).quantile([0.25, 0.75]))
     fence = q3 + 3 * (q3 - q1)
-    return fence if found[-1] > fence and fence > 0 else None
+    return fence if fence > 0 and found[-1] > 2 * fence else None
 
 
 def latency_unit(top_ms: float | None) -> tuple[str, float]:
