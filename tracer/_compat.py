@@ -265,13 +265,20 @@ _span_parts_probed: list[bool] = []
 def finished_span_fields(span: Any) -> tuple[Any, ...]:
     """(attributes, resource, context, parent, scope, status, name, start, end, kind) of a finished span: the
     store's exporter reads every span it is given, so the SDK's `ReadableSpan` is read through the plain instance
-    attributes its public properties return (an attribute load each instead of a property call). Not through
-    `__dict__`, which makes CPython 3.11+ build a dict for each span, that the garbage collector then tracks.
-    Anything else is read through its public properties."""
+    attributes its public properties return (an attribute load each instead of a property call), its attributes
+    as `raw_attributes` reads them. Not through `__dict__`, which makes CPython 3.11+ build a dict for each span,
+    that the garbage collector then tracks. Anything else is read through its public properties."""
     try:
+        attrs = span._attributes
+        if _fast_spans and type(raw := attrs._dict) is dict:
+            attrs = raw
+        elif attrs is None:
+            attrs = {}
+        elif type(attrs) is not dict:
+            attrs = span.attributes or {}
         return (
-            raw_attributes(span), span._resource, span._context, span._parent, span._instrumentation_scope,
-            span._status, span._name, span._start_time, span._end_time, span._kind,
+            attrs, span._resource, span._context, span._parent, span._instrumentation_scope, span._status, span._name,
+            span._start_time, span._end_time, span._kind,
         )  # fmt: skip
     except AttributeError:
         return (
