@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 
@@ -132,7 +132,7 @@ class TestAttemptAndEventRows:
 class TestRowSegmentEncoding:
     """The row segment's two encoders (msgspec's, the standard library's) behind `encode_rows(encoder=...)`."""
 
-    ROWS = [
+    ROWS: ClassVar[list[tuple[object, ...]]] = [
         ("0" * 32, 1, 2.5, -0.0, 1e-300, True, None, Decimal("0.010500000000"), (("k", "v"), ("é", 'q"\n\\')), "ünï ✓"),
         ("b", 10**18, 0.1, 0.0, 1.5e300, False, None, Decimal("1E-12"), (), ""),
     ]
