@@ -3,11 +3,14 @@ change at most 1 s; a cold render under 2 s).
 
     .venv/bin/python benchmarks/dashboard.py [--calls 1000000] [--store DIR] [--runs 5] [--pages overview,traces]
 
-Writes a synthetic store (`tracer.store.synthetic`: a week of calls with their attempts and events, as Parquet
+Writes a synthetic store (`tracer.read.synthetic`: a week of calls with their attempts and events, as Parquet
 segments like a real store) unless --store names one, then renders the page with Streamlit's AppTest, which runs
 the page script as the server does for a browser session:
 
-- first render: the store opened and every query run (a new dashboard process, the first visitor);
+- prepare: what `tracer dashboard` does before it starts the server: the store's reader cache brought up to date
+  (for a new store, every segment loaded: a first open), with progress on the command line;
+- first render: the store opened from that current cache and every query run (a new dashboard process, the first
+  visitor; the dashboard's imports are not in it: they are paid before, at server start);
 - cold render: the store already open, the query cache cleared (what a visitor sees after the 10 s cache expired);
 - warm render: every query answered from the cache (reloads and other visitors within the TTL);
 - filter change: a warm page whose time range a person changes (All time -> Last 7 days): new queries, run anew.
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
 GOAL_S = 2.0  # cold render
 WARM_GOAL_S = 1.0  # warm render and filter change
+FIRST_GOAL_S = 3.0  # the first render of a new dashboard process over 1M calls (the cache current)
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -139,10 +143,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="cold and warm renders to time (median reported)")
     parser.add_argument("--pages", default=",".join(CHARTS), help="comma-separated: " + ", ".join(CHARTS))
     args = parser.parse_args()
+    print(f"claude-tracer dashboard benchmark; {os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     import streamlit as st
 
-    from tracer.store.synthetic import write_synthetic
+    from tracer.read.synthetic import write_synthetic
 
     with tempfile.TemporaryDirectory(prefix="tracer-bench-") as tmp:
         store = args.store or Path(tmp) / "store"
@@ -151,6 +156,11 @@ def main() -> int:
             print(f"synthetic store: {written['calls']:,} calls, {written['attempts']:,} attempts, "
                   f"{written['events']:,} events in {seconds:.1f} s")  # fmt: skip
         os.environ["TRACER_STORE"] = str(store)
+        from tracer.read import prepare
+
+        seconds, loaded = _timed(lambda: prepare(store))
+        print(f"prepare (tracer dashboard, before the server starts): {seconds:.2f} s, {loaded:,} rows loaded into the "
+              "reader cache")  # fmt: skip
 
         results = {}
         for page in args.pages.split(","):
@@ -181,6 +191,10 @@ def main() -> int:
     slow = [page for page, (_, _, warm_s, change_s) in results.items() if max(warm_s, change_s) > WARM_GOAL_S]
     print(f"Every warm render and filter change meets the {WARM_GOAL_S:g} s goal." if not slow
           else f"A warm render or filter change MISSES the {WARM_GOAL_S:g} s goal on: {', '.join(slow)}.")  # fmt: skip
+    late = [page for page, (first, _, _, _) in results.items() if first > FIRST_GOAL_S]
+    print(f"Every first render meets the {FIRST_GOAL_S:g} s goal." if not late
+          else f"A first render MISSES the {FIRST_GOAL_S:g} s goal on: {', '.join(late)}.")  # fmt: skip
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

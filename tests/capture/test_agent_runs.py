@@ -28,9 +28,8 @@ from opentelemetry.propagate import inject
 import tracer
 from tests._telemetry import Telemetry
 from tracer import semconv
-from tracer.read import Filters
+from tracer.read import Filters, Store
 from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
-from tracer.store import Store
 
 from .conftest import API_KEY, MODEL
 

@@ -11,7 +11,7 @@ from tracer import semconv
 from tracer._money import usd
 from tracer.cli import main
 from tracer.cost import cost_of
-from tracer.store import Store
+from tracer.read import Store
 
 from .conftest import HELLO, sync_client
 

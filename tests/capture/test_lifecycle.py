@@ -74,7 +74,7 @@ class TestLifecycle:
         exe = Path(sys.executable).with_name("opentelemetry-instrument")
         out = subprocess.run([str(exe), sys.executable, str(app)], env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        from tracer.store import Store
+        from tracer.read import Store
 
         assert Store(tmp_path / "store").rows("SELECT model, attempts FROM calls") == [(MODEL, 2)]
 

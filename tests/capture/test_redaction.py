@@ -83,7 +83,7 @@ class TestRedactedEverywhere:
         assert stored and SECRET.encode() not in stored and b"ada@example.com" not in stored
         assert message.content  # the application's answer is untouched
         # The store keeps the content (redacted) with its call, for the trace view.
-        from tracer.store import Store
+        from tracer.read import Store
 
         with Store(tmp_path / "store") as store:
             ((content,),) = store.rows("SELECT content FROM calls")
@@ -101,7 +101,7 @@ class TestRedactedEverywhere:
         assert call.attributes[semconv.GEN_AI_OUTPUT_MESSAGES] == DROPPED
         assert call.attributes[semconv.COST_USD] > 0  # the span, its tokens and cost are all there
         assert message.content and SECRET.encode() not in stored
-        from tracer.store import Store
+        from tracer.read import Store
 
         with Store(tmp_path / "store") as store:
             ((content, cost),) = store.rows("SELECT content, cost_usd FROM calls")

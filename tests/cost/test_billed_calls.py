@@ -167,7 +167,7 @@ class TestFallbackCredit:
 class TestStoreKeepsIt:
     def test_refusals_and_the_breakdown_reach_the_calls_table(self, fake_api: Any, telemetry: Any) -> None:
         import tracer
-        from tracer.store import Store
+        from tracer.read import Store
 
         call(fake_api, headers={"x-fake-script": "refuse:cyber"})
         call(fake_api, fallbacks=[{"model": OPUS}], headers={"anthropic-beta": SSF, "x-fake-script": "refuse:bio"})

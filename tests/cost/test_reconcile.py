@@ -19,7 +19,7 @@ from tests.capture.conftest import API_KEY
 from tracer.cli import main
 from tracer.cost import cost_of
 from tracer.cost._reconcile import COST_PATH, USAGE_PATH, reconciliation
-from tracer.store import Store
+from tracer.read import Store
 
 ADMIN_KEY = "sk-ant-admin01-claude-tracer-reconcile-secret"
 HAIKU, SONNET, FABLE, OPUS = "claude-haiku-4-5", "claude-sonnet-4-6", "claude-fable-5", "claude-opus-4-8"

@@ -21,7 +21,7 @@ from tests.capture.conftest import API_KEY
 from tests.conftest import metric_points
 from tracer import semconv
 from tracer.fakeapi import FakeAPI
-from tracer.store import Store
+from tracer.read import Store
 
 CALLS = 24
 

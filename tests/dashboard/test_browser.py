@@ -133,7 +133,7 @@ def test_times_are_shown_in_the_viewers_time_zone(chromium: Any, dashboards: dic
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from tracer.store import Store
+    from tracer.read import Store
 
     (start,) = Store(demo_store).rows("SELECT start_time FROM calls ORDER BY start_time DESC, span_id LIMIT 1")[0]
     local = start.astimezone(ZoneInfo(VIEWER_TIMEZONE))
@@ -173,7 +173,7 @@ def test_a_run_and_a_conversation_open_from_their_urls(
 ) -> None:
     """/traces?trace=ID draws that agent run's tree; /conversations?conversation=ID that conversation's turns, its
     cache miss flagged. Screenshots: traces-run.png and conversation.png."""
-    from tracer.store import Store
+    from tracer.read import Store
 
     store = Store(demo_store)
     (trace_id,) = store.rows("SELECT trace_id FROM spans WHERE name = 'agent.run' ORDER BY start_time LIMIT 1")[0]
@@ -253,7 +253,7 @@ def test_cost_is_the_first_column_of_every_list_with_no_horizontal_scrolling(
 ) -> None:
     """Overview's per-model table, the Calls, Traces and Conversations lists: "Cost (USD)" is the first heading of the
     columns the grid draws in its first screen, and its first cell is the SQL's cost of the list's first row."""
-    from tracer.store import Store
+    from tracer.read import Store
 
     store = Store(demo_store)
     first_costs = {
@@ -283,7 +283,7 @@ def test_a_call_outside_the_list_opened_by_its_url_shows_model_cost_and_status(
     chromium: Any, dashboards: dict[str, str], demo_store: Path
 ) -> None:
     from tracer._money import usd
-    from tracer.store import Store
+    from tracer.read import Store
 
     store = Store(demo_store)
     span_id, model, cost, status, http_status = store.rows(
@@ -304,7 +304,7 @@ def test_a_call_outside_the_list_opened_by_its_url_shows_model_cost_and_status(
 
 
 def test_paging_reaches_the_51st_call(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
-    from tracer.store import Store
+    from tracer.read import Store
 
     (fifty_first,) = Store(demo_store).rows("SELECT span_id FROM calls ORDER BY start_time DESC, span_id LIMIT 1 OFFSET 50")[0]
     page = open_laptop(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))
@@ -325,7 +325,7 @@ def test_a_chart_selection_narrows_the_list(chromium: Any, dashboards: dict[str,
     buckets and statuses selected: as many as SQL counts in the window and statuses the page states."""
     import datetime as dt
 
-    from tracer.store import Store
+    from tracer.read import Store
 
     store = Store(demo_store)
     page = open_laptop(chromium, f"{dashboards['demo']}/calls", len(CHARTS["calls"]))
@@ -358,7 +358,7 @@ def test_a_chart_selection_narrows_the_list(chromium: Any, dashboards: dict[str,
 def test_the_run_detail_follows_a_list_change(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
     """Switching the runs list to errors only moves the detail to a run of that list: one with an error, by SQL
     over the traces view, where the run shown before had none."""
-    from tracer.store import Store
+    from tracer.read import Store
 
     store = Store(demo_store)
     page = open_laptop(chromium, f"{dashboards['demo']}/traces", len(CHARTS["traces"]))
@@ -390,8 +390,8 @@ def same_money(shown: str, expected: float) -> bool:
 def test_each_savings_figure_equals_its_sql(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
     """The Savings page's figures, as a person reads them at 1440x900, against SQL over the store written here (the
     list prices per token come from the price table, as the page's method lines say)."""
+    from tracer.read import Store
     from tracer.read._prices import cache_rates, token_rates
-    from tracer.store import Store
 
     store = Store(demo_store)
     saved = 0.0
@@ -457,7 +457,7 @@ def test_the_budget_projection_equals_a_hand_computation(chromium: Any, dashboar
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from tracer.store import Store
+    from tracer.read import Store
 
     page = open_laptop(chromium, f"{dashboards['demo']}/budgets", len(CHARTS["budgets"]))
     try:

@@ -16,8 +16,8 @@ from dashtest import parse_count, parse_usd, run_page
 
 from tracer import _models
 from tracer._money import usd
-from tracer.store import Store
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Store
+from tracer.read.synthetic import write_synthetic
 
 
 def sdk_table() -> dict[str, str]:

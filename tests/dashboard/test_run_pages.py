@@ -23,7 +23,7 @@ from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
 )
 from streamlit.testing.v1 import AppTest
 
-from tracer.store import Store
+from tracer.read import Store
 
 
 @pytest.fixture(scope="module")

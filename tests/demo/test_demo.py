@@ -16,7 +16,7 @@ import pytest
 
 from tracer.demo import SERVICE_NAME, pick_models, plan
 from tracer.demo import _scenarios as scenarios
-from tracer.store import Store
+from tracer.read import Store
 
 TRACER = [sys.executable, "-c", "import sys; from tracer.cli import main; sys.exit(main())"]
 

@@ -89,7 +89,7 @@ def test_an_instrumented_app_sends_call_and_attempt_spans_and_metrics_over_otlp(
     assert counted == {429: 1, 200: 2}
 
     # The store, written at the same time, holds the very spans that went over the wire.
-    from tracer.store import Store
+    from tracer.read import Store
 
     with Store(tmp_path / "store") as store:
         stored = set(store.rows("SELECT span_id FROM calls"))

@@ -19,7 +19,8 @@ from tests.export.receivers import RECEIVERS, GrpcReceiver, HttpReceiver, closed
 from tests.store.spans import call
 from tracer import semconv
 from tracer.export import GuardedMetricExporter, GuardedSpanExporter, otlp_exporters
-from tracer.store import Store, StoreExporter
+from tracer.read import Store
+from tracer.store import StoreExporter
 
 PROTOCOLS = list(RECEIVERS)
 MODEL = "claude-sonnet-4-5"

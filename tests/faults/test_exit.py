@@ -21,7 +21,7 @@ import pytest
 from tests.export.receivers import closed_port
 from tests.faults.servers import SilentServer, StatusServer
 from tracer.fakeapi import FakeAPI
-from tracer.store import Store
+from tracer.read import Store
 
 APP = textwrap.dedent(
     """

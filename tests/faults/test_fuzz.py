@@ -22,9 +22,10 @@ import tracer
 from tests import _telemetry
 from tests.faults.hostile import Answer, HostileServer, message, sse, stream_events
 from tracer import semconv
-from tracer.store import Store, store_info
+from tracer.read import Store, store_info
+from tracer.read._segments import decode, read_info
 from tracer.store._rows import row_tuple_from_span_data
-from tracer.store._segments import decode, read_info, write_rows
+from tracer.store.segments import write_rows
 
 pytestmark = pytest.mark.world  # hundreds of generated responses, each over real HTTP, bare and instrumented
 

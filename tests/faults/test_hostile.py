@@ -23,7 +23,7 @@ import pytest
 import tracer
 from tests import _telemetry
 from tests.faults.hostile import Answer, HostileServer, json_answer, message, sse, stream_events
-from tracer.store import Store, store_info
+from tracer.read import Store, store_info
 
 MODEL = "claude-haiku-4-5"
 HELLO = [{"role": "user", "content": "Say hello."}]

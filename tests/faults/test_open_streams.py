@@ -13,7 +13,7 @@ import textwrap
 import tracer
 from tests.faults.conftest import HELLO, MODEL, sync_client
 from tracer import semconv
-from tracer.store import Store
+from tracer.read import Store
 
 
 class TestAStreamOpenWhenRecordingStops:

@@ -145,7 +145,7 @@ class TestHugeValues:
         """Before the bound the columnar writer aborted the process (exit 134) after about 1,000 such calls, and 1 MB
         values grew it to 1.4-2.6 GB. The bound: each value is cut to MAX_VALUE_CHARS, so the process grows by the
         store's buffers only."""
-        from tracer.store import Store
+        from tracer.read import Store
 
         script = tmp_path / "app.py"
         script.write_text(HUGE)

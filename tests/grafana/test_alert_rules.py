@@ -119,7 +119,7 @@ class TestOverTheStore:
     @pytest.fixture(scope="class")
     @classmethod
     def store(cls, store_path: Path) -> Any:
-        from tracer.store import Store
+        from tracer.read import Store
 
         return Store(store_path)
 

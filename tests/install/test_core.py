@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tracer.fakeapi import roles
-from tracer.store import Store
+from tracer.read import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 # The dashboard extra: none of it may reach the application's process.
@@ -123,5 +123,5 @@ def test_the_read_side_commands_say_how_to_install_it(core: Path, tmp_path: Path
         assert out.returncode == 2, (command, out.stdout, out.stderr)
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
         assert "pip install 'claude-tracer[dashboard]'" in out.stderr, out.stderr
-    out = subprocess.run([str(core / "bin" / "python"), "-c", "from tracer.store import Store; Store('.')"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    out = subprocess.run([str(core / "bin" / "python"), "-c", "from tracer.read import Store; Store('.')"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert "ImportError: reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'" in out.stderr, out.stderr

@@ -3,6 +3,7 @@ and the old import path still answers, with a DeprecationWarning, for code writt
 
 from __future__ import annotations
 
+import ast
 import re
 import warnings
 from pathlib import Path
@@ -11,7 +12,71 @@ import pytest
 
 from tracer import read
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "dashboard"
+
+
+def _imports(path: Path) -> list[tuple[str, bool]]:
+    """(module imported, at module level?) for every import in `path`, `from a import b` giving both `a` and `a.b`."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, id(node) in top) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.module, id(node) in top))
+            found += [(f"{node.module}.{alias.name}", id(node) in top) for alias in node.names]
+    return found
+
+
+class TestTheWriterAndTheReaderApart:
+    """`tracer/store` is what an instrumented process runs; `tracer/read` everything that reads. They share only
+    the store's public contract (`tracer.store.schema`, `.segments`, `.locks`)."""
+
+    def test_the_writer_never_imports_the_reading_side(self) -> None:
+        found = {
+            f"{p.relative_to(ROOT)}: {name}"
+            for p in (ROOT / "tracer" / "store").glob("*.py")
+            for name, top in _imports(p)
+            # the deprecated aliases import it in a function, only when an old name is asked for
+            if name.split(".")[:2] == ["tracer", "read"] and (top or p.name not in ("__init__.py", "queries.py"))
+        }
+        assert found == set()
+
+    def test_neither_imports_the_others_private_modules(self) -> None:
+        found = set()
+        for p in [*(ROOT / "tracer").rglob("*.py"), *DASHBOARD.glob("*.py")]:
+            own = ".".join(p.relative_to(ROOT).with_suffix("").parts[:2])
+            for name, _ in _imports(p):
+                parts = name.split(".")
+                private = next((i for i, part in enumerate(parts) if part.startswith("_") and not part.startswith("__")), None)
+                theirs = ".".join(parts[:2])
+                if theirs in ("tracer.store", "tracer.read") and private is not None and private >= 2 and theirs != own:
+                    found.add(f"{p.relative_to(ROOT)}: {name}")
+        assert found == set()
+
+    def test_importing_the_writer_loads_nothing_of_the_reading_side(self) -> None:
+        import subprocess
+        import sys
+
+        probe = (
+            "import sys, tracer.store; from tracer.store import StoreExporter, default_root, rows_from_spans; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'duckdb', 'pandas', 'numpy'} "
+            "| {m for m in sys.modules if m.startswith('tracer.read')}))"
+        )
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+        assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+    def test_the_old_names_of_the_reader_answer_with_a_deprecation_warning(self) -> None:
+        import tracer.store
+
+        with pytest.warns(DeprecationWarning, match=r"tracer\.store\.Store moved to tracer\.read\.Store"):
+            assert tracer.store.Store is read.Store
+        with pytest.warns(DeprecationWarning):
+            assert tracer.store.compact is read.compact
+        with pytest.raises(AttributeError):
+            tracer.store.no_such_name  # noqa: B018
 
 
 class TestTheDashboardOnlyComposes:

@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from tracer import read as q
-from tracer.read import calls, latency, overview
+from tracer.read import Store, calls, latency, overview
 from tracer.read._percentiles import interpolate
-from tracer.store import Store, table_from_rows
-from tracer.store._segments import write_segment
-from tracer.store.synthetic import write_synthetic
+from tracer.read._segments import write_segment
+from tracer.read.synthetic import write_synthetic
+from tracer.store import table_from_rows
 
 END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 FILTERS = [

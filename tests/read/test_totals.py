@@ -13,10 +13,9 @@ import pandas as pd
 import pytest
 
 from tracer import read as q
-from tracer.read import overview, reliability
+from tracer.read import Store, overview, reliability
 from tracer.read._filters import and_
-from tracer.store import Store
-from tracer.store.synthetic import write_synthetic
+from tracer.read.synthetic import write_synthetic
 
 END = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
 FILTERS = {

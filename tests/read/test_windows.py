@@ -8,10 +8,9 @@ import time
 
 from tracer import semconv
 from tracer.cli import main
-from tracer.read import Filters, overview
-from tracer.store import Store, store_info
+from tracer.read import Filters, Store, overview, store_info
 from tracer.store._rows import day_of, row_tuple_from_span_data
-from tracer.store._segments import write_rows
+from tracer.store.segments import write_rows
 
 HOUR_NS = 3_600 * 10**9
 

@@ -15,7 +15,7 @@ from tracer.resilience import BudgetExceededError, BudgetGuard, CircuitBreaker, 
 def test_breaker_transitions_and_other_decisions_are_rows_of_the_events_view(
     clock: ManualClock, store_path: Path, recorded: Any
 ) -> None:
-    from tracer.store import Store
+    from tracer.read import Store
 
     breaker = CircuitBreaker(
         failure_threshold=2, recovery_timeout=10, success_threshold=1, name="store-opus", clock=clock

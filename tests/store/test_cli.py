@@ -10,8 +10,9 @@ import pytest
 
 from tracer.cli import main
 from tracer.cli.store_cmd import parse_age
-from tracer.store import SCHEMA_VERSION, Store, store_info
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Store, store_info
+from tracer.read.synthetic import write_synthetic
+from tracer.store import SCHEMA_VERSION
 
 # Fixed so that "older than N days" always selects the same days, whatever day the tests run.
 END = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -163,3 +164,23 @@ def test_tracer_store_alone_prints_its_subcommands(capsys):
     out = capsys.readouterr().out
     for name in ("info", "compact", "prune"):
         assert name in out
+
+
+class TestFirstOpenProgress:
+    def test_report_over_a_big_store_says_it_is_loading_and_how_far(self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        fill(tmp_path, 3_000)
+        monkeypatch.setattr("tracer.read._reader.LOAD_STEP_ROWS", 1_000)
+        monkeypatch.setattr("tracer.cli._loading.SHOW_FROM_ROWS", 1_000)
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 1_000)
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        err = capsys.readouterr().err.splitlines()
+        assert err[0].startswith("tracer: loading ") and "reader cache" in err[0], err
+        assert err[-1].lstrip().startswith("100%"), err  # not a terminal: a line per quarter, then the end
+        assert 2 <= len(err) <= 6, err
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        assert capsys.readouterr().err == ""  # the cache is current: nothing to load, nothing said
+
+    def test_a_small_load_prints_nothing(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        fill(tmp_path, 500)
+        assert main(["report", "--store", str(tmp_path), "--since", "all"]) == 0
+        assert capsys.readouterr().err == ""

@@ -17,8 +17,8 @@ import pytest
 
 from tests.store.test_store import segments, write_calls
 from tracer.cli import main
-from tracer.store import Store, compact, store_info
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Store, compact, store_info
+from tracer.read.synthetic import write_synthetic
 
 REPO = Path(__file__).parents[2]
 
@@ -145,7 +145,7 @@ class TestCache:
             class Keep(logging.Handler):
                 def emit(self, record): records.append(record.getMessage())
             logging.getLogger("tracer.store").addHandler(Keep())
-            from tracer.store import Store
+            from tracer.read import Store
             root = shutil.copytree({str(source)!r}, {str(disk / "store")!r})
             with open({str(disk / "filler")!r}, "wb") as f:  # leave about 64 KiB
                 st = os.statvfs({str(disk)!r})

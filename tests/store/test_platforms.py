@@ -35,7 +35,8 @@ CHILD = textwrap.dedent(
     for i in range(5):
         client.messages.create(model={model!r}, max_tokens=32, messages=[{{"role": "user", "content": "hi"}}])
     assert tracer.flush(10)
-    from tracer.store import Store, _locks, compact
+    from tracer.store import locks as _locks
+    from tracer.read import Store, compact
     with Store({store!r}, cache=True) as store:
         before = store.rows("SELECT count(*) FROM calls")[0][0]
     merged = compact(__import__("pathlib").Path({store!r})).merged
@@ -62,7 +63,7 @@ _fake.locking = _locking
 # Given to the store's lock module alone: registered as `msvcrt` in sys.modules it would make the standard library
 # (subprocess, asyncio) believe it runs on Windows.
 USE_FAKE_MSVCRT = """
-from tracer.store import _locks
+from tracer.store import locks as _locks
 _locks._msvcrt, _locks.LOCKING = _fake, True
 """
 
@@ -100,7 +101,7 @@ def test_msvcrt_locks_exclude_another_process(tmp_path):
         + textwrap.dedent(
             f"""
             sys.path.insert(0, {str(REPO)!r})
-            from tracer.store import _locks
+            from tracer.store import locks as _locks
             _locks._msvcrt = _fake
             fd = os.open({str(tmp_path / "lock")!r}, os.O_RDWR | os.O_CREAT)
             print(_locks.lock(fd, blocking=False), flush=True)

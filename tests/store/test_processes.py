@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.store.worker import attempts_for, keys
-from tracer.store import Store, compact
+from tracer.read import Store, compact
 
 REPO = Path(__file__).parents[2]
 PROCS, THREADS = 4, 4
@@ -74,7 +74,7 @@ def test_a_writer_killed_mid_export_loses_only_that_batch(tmp_path):
         import os, sys, time
         sys.path.insert(0, {str(REPO)!r})
         from tests.store.spans import call, provider
-        from tracer.store import StoreExporter, _segments
+        from tracer.store import StoreExporter, segments
         exporter = StoreExporter({str(store_dir)!r})
         tp = provider(exporter)
         tracer = tp.get_tracer("t")
@@ -85,7 +85,7 @@ def test_a_writer_killed_mid_export_loses_only_that_batch(tmp_path):
         def stuck_replace(src, dst):
             open({str(marker)!r}, "w").close()
             time.sleep(600)
-        _segments.os.replace = stuck_replace
+        segments.os.replace = stuck_replace
         for i in range(100):
             call(tracer, f"b3-{{i}}")
         tp.force_flush()

@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from tracer import read as q
-from tracer.read import reliability
+from tracer.read import Store, compact, prune, reliability, store_info
 from tracer.read._buckets import bucket, bucket_params
-from tracer.store import Store, compact, prune, store_info
-from tracer.store._reader import CACHE_DIR
-from tracer.store.synthetic import write_synthetic
+from tracer.read._reader import CACHE_DIR
+from tracer.read.synthetic import write_synthetic
 
 from .days import empty_day, link_day, unlink_day
 
@@ -107,7 +106,7 @@ class TestCacheFile:
         small = Store(synthetic)
         small.rows("SELECT 1")
         assert small.cache_path is None
-        monkeypatch.setattr("tracer.store._reader.CACHE_MIN_ROWS", 10)
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 10)
         big = Store(synthetic)
         big.rows("SELECT 1")
         assert big.cache_path == synthetic / CACHE_DIR / "reader-0.duckdb"
@@ -173,7 +172,7 @@ class TestCacheFile:
     def test_a_cache_from_another_layout_is_started_afresh(self, tmp_path: Path) -> None:
         import duckdb
 
-        from tracer.store._reader import CACHE_FORMAT
+        from tracer.read._reader import CACHE_FORMAT
 
         write_synthetic(tmp_path, 500, seed=1, end=END, days=1)
         Store(tmp_path, cache=True).rows("SELECT 1")
@@ -184,3 +183,63 @@ class TestCacheFile:
         store = Store(tmp_path, cache=True)
         assert store.rows("SELECT count(*) FROM calls") == [(500,)]
         assert store.rows("SELECT format FROM _store._meta") == [(CACHE_FORMAT,)]
+
+
+class TestLoadingInSteps:
+    """A first open of a big store loads in steps and says how far it is; `prepare` does it ahead of a dashboard;
+    a cache brought up to date step by step answers exactly what one built in one go answers."""
+
+    def test_progress_counts_every_row_in_steps_and_a_current_cache_loads_nothing(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        write_synthetic(tmp_path, 3_000, seed=3, end=END, days=2, chunk_calls=500)
+        monkeypatch.setattr("tracer.read._reader.LOAD_STEP_ROWS", 800)
+        heard: list[tuple[int, int]] = []
+        store = Store(tmp_path, cache=True, progress=lambda done, total: heard.append((done, total)))
+        rows = sum(n for (n,) in store.rows("SELECT count(*) FROM calls UNION ALL SELECT count(*) FROM attempts UNION ALL SELECT count(*) FROM events UNION ALL SELECT count(*) FROM spans"))
+        store.close()
+        assert len(heard) > 4 and heard[-1] == (rows, rows)
+        assert [done for done, _ in heard] == sorted({done for done, _ in heard})  # strictly increasing
+        assert {total for _, total in heard} == {rows}
+        again: list[tuple[int, int]] = []
+        reopened = Store(tmp_path, cache=True, progress=lambda done, total: again.append((done, total)))
+        assert reopened.pending_rows() == 0 and reopened.rows("SELECT count(*) FROM calls") == [(3_000,)]
+        assert again == []
+
+    def test_a_failing_progress_callback_does_not_stop_the_load(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        write_synthetic(tmp_path, 1_000, seed=3, end=END, days=1)
+
+        def broken(done: int, total: int) -> None:
+            raise RuntimeError("a closed terminal")
+
+        assert Store(tmp_path, progress=broken).rows("SELECT count(*) FROM calls") == [(1_000,)]
+        assert "progress callback failed" in caplog.text
+
+    def test_prepare_leaves_a_current_cache_for_the_next_reader(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        write_synthetic(tmp_path, 2_000, seed=4, end=END, days=1)
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 10)
+        assert q.prepare(tmp_path) > 2_000
+        assert q.prepare(tmp_path) == 0  # nothing new
+        dashboard = Store(tmp_path)
+        assert dashboard.keeps_a_cache_file() and dashboard.pending_rows() == 0
+        monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 10**9)
+        assert q.prepare(tmp_path / "small") == 0  # read from memory: nothing to prepare
+
+    def test_a_cache_kept_up_to_date_answers_every_query_as_one_built_in_one_go(self, tmp_path: Path) -> None:
+        root = tmp_path / "store"
+        kept = Store(root, cache=True)
+        for seed in range(3):  # new Parquet and row segments, a compaction, a prune, each read after it happens
+            write_synthetic(root, 1_500, seed=10 + seed, end=END - dt.timedelta(days=seed), days=1, chunk_calls=600)
+            kept.rows("SELECT 1")
+            if seed == 1:
+                compact(root)
+                kept.rows("SELECT 1")
+        prune(root, dt.timedelta(days=2), now=END + dt.timedelta(days=1))
+        whole = Store(root, cache=False)
+        for name, query in q.NAMED.items():
+            for filters in FILTERS:
+                got, want = query(kept, filters), query(whole, filters)
+                if name == "breaker_timeline":  # a breaker still open "finishes" at the query's now()
+                    got, want = got.drop(columns="finish"), want.drop(columns="finish")
+                # in no particular order, and some columns hold maps: compared as sorted rows of their values' text
+                assert list(got.columns) == list(want.columns), name
+                rows = sorted(map(repr, got.astype(str).itertuples(index=False)))
+                assert rows == sorted(map(repr, want.astype(str).itertuples(index=False))), (name, filters)

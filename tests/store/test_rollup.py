@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tracer.read import Filters, overview, rows_only
-from tracer.store import Store, _rollup, compact, prune
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Filters, Store, _rollup, compact, overview, prune, rows_only
+from tracer.read.synthetic import write_synthetic
 
 from .days import empty_day, link_day, unlink_day
 

@@ -144,7 +144,7 @@ class TestRowSegmentEncoding:
     def test_both_encoders_write_the_same_values(self):
         """Every kind of value a checked row holds: ids, ints, finite floats, booleans, None, an exact Decimal cost
         (as its string), tags as tuples of pairs, and text that JSON must escape."""
-        from tracer.store._segments import ENCODERS, encode_rows
+        from tracer.store.segments import ENCODERS, encode_rows
 
         bodies = {name: encode_rows(self.ROWS, encoder=name) for name in ENCODERS}
         first, *rest = (self.values(b) for b in bodies.values())
@@ -155,7 +155,7 @@ class TestRowSegmentEncoding:
 
     def test_a_string_msgspec_cannot_encode_goes_through_the_standard_library(self):
         """A lone surrogate has no UTF-8: the body is still written, escaped, never lost."""
-        from tracer.store._segments import encode_rows
+        from tracer.store.segments import encode_rows
 
         body = encode_rows([("a\ud800b", 1)])
         assert json.loads(body) == ["a\ud800b", 1]

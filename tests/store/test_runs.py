@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from tracer.read import Filters
+from tracer.read import Filters, Store
 from tracer.read.runs import conversation_turns, conversations, tool_executions, trace_summary, trace_tree, traces
-from tracer.store import Store
+from tracer.read.synthetic import generate, write_synthetic
 from tracer.store._rows import TraceKeeper
-from tracer.store.synthetic import generate, write_synthetic
 
 END = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
 

@@ -12,10 +12,11 @@ import zlib
 from pathlib import Path
 
 from tracer.cli import main
-from tracer.store import Store, compact, repair, store_info
+from tracer.read import Store, compact, repair, store_info
+from tracer.read._segments import list_segments
 from tracer.store._rows import COLUMNS
-from tracer.store._schema import SCHEMA_VERSION
-from tracer.store._segments import ROWS_MAGIC, encode_rows, list_segments, segment_name
+from tracer.store.schema import SCHEMA_VERSION
+from tracer.store.segments import ROWS_MAGIC, encode_rows, segment_name
 
 _AT = {name: i for i, name in enumerate(COLUMNS["calls"])}
 DAY = "2026-12-01"

@@ -22,8 +22,10 @@ import pytest
 
 from tests.store.spans import call, provider
 from tracer import semconv
-from tracer.store import SCHEMA_VERSION, Store, StoreExporter, _segments, compact, prune, store_info
-from tracer.store.synthetic import write_synthetic
+from tracer.read import Store, _segments, compact, prune, store_info
+from tracer.read.synthetic import write_synthetic
+from tracer.store import SCHEMA_VERSION, StoreExporter
+from tracer.store import segments as store_segments
 
 CALL_COLUMNS = ["trace_id", "span_id", "start_time", "duration_ms", "operation", "model", "response_model", "streaming", "status", "error_type", "http_status", "attempts", "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens", "ttft_ms", "cost_usd", "service_name", "tags"]
 ATTEMPT_COLUMNS = ["trace_id", "span_id", "call_span_id", "start_time", "duration_ms", "attempt", "http_status", "error_type", "retry_after_s", "ratelimit_requests_remaining", "ratelimit_tokens_remaining", "request_id"]
@@ -332,7 +334,7 @@ class TestNeverInTheWay:
         def full(*args, **kwargs):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(_segments, "_write_atomically", full)
+        monkeypatch.setattr(store_segments, "_write_atomically", full)
         exporter = StoreExporter(tmp_path)
         tp = provider(exporter, max_export_batch_size=4)
         tracer = tp.get_tracer("t")

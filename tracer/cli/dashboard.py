@@ -130,6 +130,8 @@ def serve(
         port = _free_port(host)
     url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     url = f"http://{url_host}:{port}"
+    if not quiet:
+        _prepare(store)
     env = {**os.environ, "TRACER_STORE": str(store), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     process = subprocess.Popen(command(store, port, host), env=env, stdout=subprocess.DEVNULL if quiet or not block else None)
     dash = Dashboard(url=url, process=process, store=store)
@@ -152,6 +154,21 @@ def serve(
         dash.stop()
         restore()
     return dash
+
+
+def _prepare(store: Path) -> None:
+    """Bring a big store's reader cache up to date here, showing progress, so that the dashboard's first page
+    opens at once instead of a blank page while it loads. Nothing to do for a small store or a current cache;
+    any failure is left for the dashboard to report on its page."""
+    if not store.is_dir():
+        return
+    try:
+        from tracer.cli._loading import printer
+        from tracer.read import prepare
+
+        prepare(store, printer())
+    except Exception:
+        return
 
 
 def _on_sigterm_interrupt() -> Callable[[], None]:

@@ -48,7 +48,7 @@ def _duration(text: str) -> dt.timedelta:
 
 def handler(args: argparse.Namespace) -> int:
     from tracer.cost._reconcile import ENV_ADMIN_KEY, AdminAPIError, reconciliation
-    from tracer.store import Store
+    from tracer.read import Store
 
     key = os.environ.get(ENV_ADMIN_KEY)
     if not key:

@@ -29,6 +29,7 @@ def register(subparsers: Any) -> None:
 def handler(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from tracer.cli._loading import printer
     from tracer.read import Filters, open_store, parse_time
 
     now = dt.datetime.now(dt.UTC)
@@ -49,7 +50,7 @@ def handler(args: argparse.Namespace) -> int:
     if not path.exists():
         raise CliError(f"no store at {path}: instrument an app (tracer.instrument()) or run `tracer demo --store {path} --no-dashboard`")
     try:
-        store = open_store(path)
+        store = open_store(path, progress=printer())
     except Exception as exc:
         raise CliError(f"cannot read the store at {path}: {exc}") from None
     console = Console()

@@ -125,7 +125,7 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def info_handler(args: argparse.Namespace) -> int:
-    from tracer.store import store_info
+    from tracer.read import store_info
 
     root = _root(args)
     info = store_info(root)
@@ -194,7 +194,7 @@ def info_handler(args: argparse.Namespace) -> int:
 
 
 def repair_handler(args: argparse.Namespace) -> int:
-    from tracer.store import repair
+    from tracer.read import repair
 
     root = _root(args)
     try:
@@ -216,7 +216,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def compact_handler(args: argparse.Namespace) -> int:
-    from tracer.store import compact, store_info
+    from tracer.read import compact, store_info
 
     root = _root(args)
     before = sum(v["segments"] for v in store_info(root).values())
@@ -237,7 +237,7 @@ def compact_handler(args: argparse.Namespace) -> int:
 
 
 def prune_handler(args: argparse.Namespace) -> int:
-    from tracer.store import prune
+    from tracer.read import prune
 
     age = parse_age(args.older_than)
     root = _root(args)

@@ -2,7 +2,7 @@
 
 Anthropic's side comes from the Admin API: the usage report (`GET /v1/organizations/usage_report/messages`, tokens
 grouped by model and workspace) and the cost report (`GET /v1/organizations/cost_report`, cents grouped by workspace
-and description). Ours comes from the store's `calls` (read through `tracer.store.Store`), split by model with each
+and description). Ours comes from the store's `calls` (read through `tracer.read.Store`), split by model with each
 call's priced iterations (`calls.cost_iterations`), its workspace the call's `workspace` tag (none: the default
 workspace, which the reports give as null).
 
@@ -262,7 +262,7 @@ def reconciliation(
     **options: Any,
 ) -> list[Row]:
     """The rows of `tracer reconcile`: the store's calls since `now - since` (whole UTC days) against Anthropic's
-    reports for the same days. `store` is a `tracer.store.Store`. The data function a dashboard page can call."""
+    reports for the same days. `store` is a `tracer.read.Store`. The data function a dashboard page can call."""
     from tracer.cost import resolve_model
 
     now = now or dt.datetime.now(dt.UTC)

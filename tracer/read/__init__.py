@@ -10,10 +10,11 @@
 - `NAMED`: every query that takes just `(store, filters)`, by name (the dashboard runs its panels through it;
   benchmarks/store.py and benchmarks/dashboard.py time each).
 
-One backend: the store (`tracer.store.Store`), whose views the queries rely on (`calls`, `attempts` carrying their
+One backend: the store (`Store`, this package's reader of what `tracer.store` writes), whose views the queries rely on (`calls`, `attempts` carrying their
 call's columns, `events`, the per-minute totals). Values always travel as parameters: the SQL text depends only on
 which filters are set, never on their values. Percentiles are exact (`quantile_cont`'s doubles); sums read the
 per-minute totals where they can serve and the rows elsewhere, with the same answers (`rows_only`).
+Keeping the store: `compact`, `prune`, `repair`, `store_info` (`tracer store ...`).
 Reading needs the `dashboard` extra (DuckDB, pandas).
 """
 
@@ -21,11 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
+try:
+    import duckdb  # noqa: F401  (the reader's engine: checked here so that the error says what to install)
+    import pandas as pd
+except ImportError as exc:
+    raise ImportError("reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'") from exc
 
 from tracer.read import calls, choices, latency, overview, reliability, runs
 from tracer.read._buckets import BUCKETS_S, bucket_seconds
 from tracer.read._filters import Filters, parse_since, parse_time, where
+from tracer.read._maintain import CompactResult, PruneResult, RepairResult, compact, prune, repair, store_info
+from tracer.read._reader import Progress, Store, prepare
 from tracer.read._store import Readable, open_store
 from tracer.read._totals import rows_only
 
@@ -62,19 +69,29 @@ NAMED: dict[str, Query] = {
 __all__ = [
     "BUCKETS_S",
     "NAMED",
+    "CompactResult",
     "Filters",
+    "Progress",
+    "PruneResult",
     "Query",
     "Readable",
+    "RepairResult",
+    "Store",
     "bucket_seconds",
     "calls",
     "choices",
+    "compact",
     "latency",
     "open_store",
     "overview",
     "parse_since",
     "parse_time",
+    "prepare",
+    "prune",
     "reliability",
+    "repair",
     "rows_only",
     "runs",
+    "store_info",
     "where",
 ]

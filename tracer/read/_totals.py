@@ -1,4 +1,4 @@
-"""Roll-up planning: how a query adds up its window from the store's per-minute totals (`tracer.store._rollup`:
+"""Roll-up planning: how a query adds up its window from the store's per-minute totals (`tracer.read._rollup`:
 `calls_by_minute`, `attempts_by_minute`, `tags_by_minute`) and the rows themselves for what the totals cannot
 serve, so that every answer is exactly the rows' answer.
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from tracer.read import _rollup
 from tracer.read._buckets import bucket_params, bucket_us
 from tracer.read._filters import Filters, clauses, where
-from tracer.store import _rollup
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _use_totals: contextvars.ContextVar[bool] = contextvars.ContextVar("tracer.read.use_totals", default=True)

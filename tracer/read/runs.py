@@ -1,7 +1,7 @@
 """Agent runs and conversations: the named queries over the reader's `trace_spans`, `traces` and `conversations`
-views (see `tracer.store._reader`), for the dashboard, `tracer report` and anyone with a `Store`.
+views (see `tracer.read._reader`), for the dashboard, `tracer report` and anyone with a `Store`.
 
->>> from tracer.store import Store
+>>> from tracer.read import Store
 >>> from tracer.read.runs import trace_tree, conversation_turns
 >>> with Store(".tracer") as store:                                         # doctest: +SKIP
 ...     tree = trace_tree(store, "4bf92f3577b34da6a3ce929d0e0e4736")       # one run, parents before children
@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from tracer.read._filters import Filters, where
+from tracer.read._reader import conversations_sql, traces_sql
 from tracer.read._store import Readable
-from tracer.store._reader import conversations_sql, traces_sql
 
 
 def _column(store: Readable, query: str, params: list[Any]) -> list[Any]:

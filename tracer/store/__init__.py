@@ -1,63 +1,59 @@
-"""The embedded store: append-only segments that many processes write while readers query them.
+"""The embedded store's writer: what an instrumented process runs. Append-only segments that many processes write
+while readers query them.
 
->>> from tracer.store import Store, StoreExporter
+>>> from tracer.store import StoreExporter                         # the application: light, stdlib + OpenTelemetry
+>>> from tracer.read import Store                                  # the reading side (DuckDB, pandas)
 >>> Store(".tracer").sql("SELECT model, count(*) FROM calls GROUP BY model")     # doctest: +SKIP
 
-Writers: `StoreExporter` (an OpenTelemetry SpanExporter; light, it runs in the application). Readers: `Store`
-(SQL over the views `calls`, `attempts`, `events`; needs DuckDB, from `pip install 'claude-tracer[dashboard]'`).
-Maintenance: `compact`, `prune`, `repair` (also `tracer store compact|prune|repair|info`).
+- `StoreExporter`: an OpenTelemetry SpanExporter that turns finished spans into rows (`rows_from_spans`,
+  `classify`) and writes them as row segments (`segments.write_rows`).
+- `schema` (tables, columns, versions) and `segments` (the layout on disk, segment names, the row-segment
+  format) are the contract between this writer and the reader; `locks` are the cross-process file locks both use.
 
-Names are imported when first used, so that `from tracer.store import StoreExporter` in an application loads
-the writer alone, never the reader's DuckDB, pyarrow or pandas.
+Everything that reads lives in `tracer.read`: `Store`, `compact`, `prune`, `repair`, `store_info` (also
+`tracer store compact|prune|repair|info`). Nothing here imports it: an application that writes never loads
+DuckDB, pyarrow or pandas (tests/install/test_core.py). Those five names are still reachable here, with a
+DeprecationWarning, until `READER_NAMES_REMOVAL` (they moved on 2026-12-07).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import warnings
+from typing import Any
 
-if TYPE_CHECKING:
-    from tracer.store._exporter import StoreExporter, table_from_rows
-    from tracer.store._reader import Store
-    from tracer.store._rows import classify, row_from_span_data, rows_from_spans
-    from tracer.store._schema import SCHEMA_VERSION, TABLES
-    from tracer.store._segments import compact, default_root, prune, repair, store_info
+from tracer.store._exporter import StoreExporter, table_from_rows
+from tracer.store._rows import classify, row_from_span_data, rows_from_spans
+from tracer.store.schema import SCHEMA_VERSION
+from tracer.store.segments import default_root
 
-_WHERE = {
-    "StoreExporter": "_exporter",
-    "table_from_rows": "_exporter",
-    "Store": "_reader",
-    "classify": "_rows",
-    "row_from_span_data": "_rows",
-    "rows_from_spans": "_rows",
-    "SCHEMA_VERSION": "_schema",
-    "TABLES": "_schema",
-    "compact": "_segments",
-    "default_root": "_segments",
-    "prune": "_segments",
-    "repair": "_segments",
-    "store_info": "_segments",
-}
+READER_NAMES_REMOVAL = "2027-06-01"  # six months after the reader moved to tracer.read
+_MOVED_TO_READ = ("Store", "compact", "prune", "repair", "store_info")
 
 __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
-    "Store",
     "StoreExporter",
     "classify",
-    "compact",
     "default_root",
-    "prune",
-    "repair",
     "row_from_span_data",
     "rows_from_spans",
-    "store_info",
     "table_from_rows",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    if name == "TABLES":  # Arrow schemas: made (and pyarrow imported) only when asked for, never by the writer
+        from tracer.store import schema
+
+        return schema.TABLES
+    if name not in _MOVED_TO_READ:
         raise AttributeError(f"module 'tracer.store' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"tracer.store.{module}"), name)
+    warnings.warn(
+        f"tracer.store.{name} moved to tracer.read.{name}; the old name goes on {READER_NAMES_REMOVAL}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    # Imported here, when an old name is asked for: the writer never loads the reading side otherwise.
+    from tracer import read
+
+    return getattr(read, name)

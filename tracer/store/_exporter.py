@@ -5,7 +5,7 @@ application's spans around it, the SDK's tool-runner and tool spans: `_rows.Trac
 exporter's thread, so the application's thread pays nothing for it); spans of traces without a call are let go.
 
 It runs in the application's process, so it needs nothing heavy: rows are tuples, written as JSON lines by the
-standard library (`_segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/install/test_core.py).
+standard library (`segments.write_rows`); no pyarrow, pandas or DuckDB is imported (tests/install/test_core.py).
 
 It never gets in the application's way. `export()` (called in a BatchSpanProcessor's worker thread, never the
 caller's) turns spans into rows and puts them in a bounded buffer; segments are written by the exporter's own
@@ -38,8 +38,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracer import semconv
 from tracer.store._rows import COLUMNS, TraceKeeper, day_of, row_tuples_from_spans
-from tracer.store._schema import TABLE_NAMES, TIME_COLUMN
-from tracer.store._segments import default_root, write_rows
+from tracer.store.schema import TABLE_NAMES, TIME_COLUMN
+from tracer.store.segments import default_root, write_rows
 
 log = logging.getLogger("tracer.store")
 
@@ -52,7 +52,7 @@ def table_from_rows(table: str, rows: Sequence[dict[str, Any]]) -> Any:
     reading side's helper: imports pyarrow."""
     import pyarrow as pa
 
-    from tracer.store._schema import arrow_schema
+    from tracer.store.schema import arrow_schema
 
     return pa.Table.from_pylist(list(rows), schema=arrow_schema(table))
 

@@ -22,7 +22,7 @@ from tracer import semconv
 from tracer._compat import finished_span_fields, span_parts
 from tracer._derived import uncached_input
 from tracer._secrets import REDACTED, SECRET_NAMES, scrub_short
-from tracer.store._schema import COLUMN_MAP, COLUMN_TYPES
+from tracer.store.schema import COLUMN_MAP, COLUMN_TYPES
 
 # Each table's column names in schema order: the order of the values in a row tuple (`row_tuples_from_spans`).
 COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(c for c, _ in columns) for table, columns in COLUMN_TYPES.items()}

@@ -6,7 +6,6 @@ public names it had, with a DeprecationWarning, until it is removed on the date 
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from typing import Any
 
@@ -36,4 +35,8 @@ def __getattr__(name: str) -> Any:
         DeprecationWarning,
         stacklevel=2,
     )
-    return getattr(importlib.import_module(where), name)
+    # Imported here, when an old name is asked for: the writer never loads the reading side otherwise.
+    from tracer import read
+
+    holder = getattr(read, module[1:]) if module else read
+    return getattr(holder, name)

@@ -9,7 +9,7 @@ dashboard runs about twenty queries per page), and they never touch the segment 
 deleting files cannot break a running query.
 
 That database is a cache file in the store, `<root>/.cache/reader-<n>.duckdb`, claimed by one reader at a time
-(a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `_locks`) and kept between runs: a
+(a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `tracer.store.locks`) and kept between runs: a
 dashboard that restarts finds its rows already loaded, compressed by DuckDB (dictionary-encoded models, statuses
 and services; about 2.5 times faster aggregates than an uncompressed in-memory table), and loads only what was
 written since. It records which segments it holds; a cache from another layout (`CACHE_FORMAT`) is rebuilt. Where
@@ -31,13 +31,15 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tracer.store import _locks, _rollup
-from tracer.store._schema import COLUMN_TYPES, TABLE_NAMES
-from tracer.store._segments import BadSegment, SegmentCatalog, SegmentInfo, check_body, default_root, select_sql
+from tracer.read import _rollup
+from tracer.read._segments import BadSegment, SegmentCatalog, SegmentInfo, check_body, select_sql
+from tracer.store import locks
+from tracer.store.schema import COLUMN_TYPES, TABLE_NAMES
+from tracer.store.segments import default_root
 
 log = logging.getLogger("tracer.store")
 
@@ -49,6 +51,12 @@ _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
 CACHE_MIN_ROWS = 1_000_000
+# Rows per INSERT while loading: a first open of a big store loads in steps of this size, and reports progress
+# after each (`progress`). Within one table's refresh they are still one transaction.
+LOAD_STEP_ROWS = 1_000_000
+
+Progress = Callable[[int, int], None]
+"""Called while segments load: (rows loaded so far, rows this refresh loads in all)."""
 
 
 class Store:
@@ -63,11 +71,18 @@ class Store:
     `cache`: keep the rows in the store's cache file (True), in memory (False), or decide by size (None: a
     cache file from `CACHE_MIN_ROWS` rows, unless `TRACER_STORE_CACHE=0`). Attempts carry their call's
     `call_start_time`, `call_model`, `call_service_name` and `call_tags` (NULL while the call is not stored).
-    Rows come back in no particular order unless the query says ORDER BY.
+    Rows come back in no particular order unless the query says ORDER BY. `progress(done, total)` is called
+    as segments load, in rows (a first open of a big store takes a while: `tracer dashboard` and `tracer report`
+    print it).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, refresh_s: float = 0.0, cache: bool | None = None
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        refresh_s: float = 0.0,
+        cache: bool | None = None,
+        progress: Progress | None = None,
     ) -> None:
         try:
             import duckdb
@@ -89,6 +104,8 @@ class Store:
         self._next_seg = 0
         self._last_refresh = -1e18
         self._cache = cache
+        self._progress = progress
+        self._loading = [0, 0]  # rows loaded so far and rows to load, in the refresh under way (for `progress`)
         self.cache_path: Path | None = None
         self._lock_fd: list[int] = []
         self._opened = False
@@ -177,6 +194,8 @@ class Store:
                 try:
                     if not self._opened:
                         self._open()
+                    if self._progress is not None:
+                        self._loading = [0, self.pending_rows()]
                     for _ in range(3):
                         if self._refresh_once():
                             break
@@ -185,6 +204,27 @@ class Store:
                     if attempt or not self._recover(exc):
                         raise
             self._last_refresh = time.monotonic()
+
+    def pending_rows(self) -> int:
+        """Rows of the live segments this reader has not loaded yet (from their footers and headers: nothing is
+        read). The first query loads them; a segment compaction merged from loaded ones costs nothing."""
+        with self._lock:
+            if not self._opened:
+                self._open()
+        return sum(
+            info.rows
+            for table in TABLE_NAMES
+            for info in self._catalog.live(table)
+            if info.path not in self._loaded[table] and not any(info.path.parent / n in self._loaded[table] for n in info.replaces)
+        )
+
+    def keeps_a_cache_file(self) -> bool:
+        """True when this reader keeps its rows in the store's cache file (decided at the first query, by size),
+        False when in memory."""
+        with self._lock:
+            if not self._opened:
+                self._open()
+            return self.cache_path is not None
 
     def close(self) -> None:
         self._finalizer()
@@ -359,6 +399,18 @@ class Store:
         self._transaction(table, delete, good, new_calls, deleted_calls)
         return good, complete
 
+    def _loaded_rows(self, rows: int) -> None:
+        """Tell `progress` that `rows` more rows loaded. Never raises: a failing callback is dropped, with one
+        warning, and the load carries on."""
+        if self._progress is None:
+            return
+        self._loading[0] += rows
+        try:
+            self._progress(self._loading[0], max(self._loading))
+        except Exception:
+            log.warning("tracer store: the progress callback failed; no more progress is reported", exc_info=True)
+            self._progress = None
+
     def _probe(self, info: SegmentInfo, table: str, *, salvage: bool = False) -> int:
         """Load one segment into a scratch table and drop it: its row count, or the error that loading it raises."""
         if not info.path.exists():
@@ -408,10 +460,12 @@ class Store:
                     [new_calls],
                 )
             for group in _by_columns(parts, self._salvaged):
-                con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
-                con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in group])
                 salvage = group[0][0].path in self._salvaged
-                con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in group], seg_map=True, salvage=salvage)}")
+                for step in _steps(group):
+                    con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
+                    con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
+                    con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in step], seg_map=True, salvage=salvage)}")
+                    self._loaded_rows(sum(info.rows for info, _ in step))
             if table in ("calls", "attempts"):
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
@@ -569,6 +623,35 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
     con.execute(f"INSERT INTO {rollup} {build('WHERE (' + ' OR '.join(clauses) + ')')}", params)
 
 
+def _steps(group: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
+    """`group` in runs of whole segments of about `LOAD_STEP_ROWS` rows each (a segment bigger than that is a
+    run of its own)."""
+    steps: list[list[tuple[SegmentInfo, int]]] = [[]]
+    rows = 0
+    for part in group:
+        if steps[-1] and rows + part[0].rows > LOAD_STEP_ROWS:
+            steps.append([])
+            rows = 0
+        steps[-1].append(part)
+        rows += part[0].rows
+    return steps
+
+
+def prepare(path: str | os.PathLike[str] | None = None, progress: Progress | None = None) -> int:
+    """Bring the store's cache file up to date, so that the next reader (a dashboard's) opens it at once:
+    the rows loaded (0 when nothing was new, or the store is small enough to read from memory). Takes a while
+    on the first open of a big store; `progress(done, total)` hears how far it is."""
+    store = Store(path, progress=progress)
+    try:
+        if not store.keeps_a_cache_file():
+            return 0
+        pending = store.pending_rows()
+        store.refresh()
+        return pending
+    finally:
+        store.close()
+
+
 def _by_columns(parts: list[tuple[SegmentInfo, int]], salvaged: set[Path]) -> list[list[tuple[SegmentInfo, int]]]:
     """`parts` in groups that one SELECT reads: one format, the same columns, and all read row by row or none."""
     groups: dict[tuple[str, tuple[str, ...], bool], list[tuple[SegmentInfo, int]]] = {}
@@ -651,7 +734,7 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
         except OSError:
             return None, None
         try:
-            held = _locks.lock(fd, blocking=False)
+            held = locks.lock(fd, blocking=False)
         except OSError:
             held = False
         if not held:

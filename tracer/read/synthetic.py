@@ -2,7 +2,7 @@
 
 For the dashboard's tests and benchmarks/store.py (10,000,000 calls in well under a minute):
 
->>> from tracer.store.synthetic import write_synthetic
+>>> from tracer.read.synthetic import write_synthetic
 >>> write_synthetic("/tmp/store", 100_000, seed=1)          # doctest: +SKIP
 {'calls': 100000, 'attempts': 108..., 'events': ..., 'spans': ...}
 
@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tracer.store._schema import TABLES, TIME_COLUMN
-from tracer.store._segments import write_segment
+from tracer.read._segments import write_segment
+from tracer.store.schema import TABLES, TIME_COLUMN
 
 # (model, share, median latency ms, USD per Mtok input, output, cache read, cache write; None = unpriced)
 MODELS: tuple[tuple[str, float, float, float | None, float | None], ...] = (
@@ -351,7 +351,7 @@ def _scale_cost(scaled: np.ndarray, null: np.ndarray) -> pa.Array:
 
 
 def _conform(data: pa.Table, table: str) -> pa.Table:
-    from tracer.store._segments import conform
+    from tracer.read._segments import conform
 
     return conform(data, table)
 
