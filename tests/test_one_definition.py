@@ -60,9 +60,9 @@ TEMPLATED = {
 }
 PYTHON = {"uncached input": _python_uncached, "output tokens per second": _python_speed, "attempt outcome": _python_outcome}
 # Places that compare a status with 429/529 for another purpose than classifying a stored attempt: what to retry,
-# what the fake API answers, what a breaker counts.
+# what the fake API or the synthetic store answers, what a breaker counts.
 OUTCOME_ELSEWHERE = ("tracer/resilience/", "tracer/fakeapi/", "tracer/capture/_attempts.py", "tracer/demo/",
-                     "tracer/capture/_metrics.py", "tracer/cost/_reconcile.py")  # fmt: skip
+                     "tracer/capture/_metrics.py", "tracer/cost/_reconcile.py", "tracer/read/synthetic.py")  # fmt: skip
 
 
 def _sources() -> Iterator[tuple[Path, ast.Module]]:

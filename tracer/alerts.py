@@ -254,9 +254,9 @@ def _missing(value: Any) -> bool:
 # helper's internals; each window is [start, end).
 _SHARES_SQL = """
 SELECT c.model, count(*) AS attempts,
-       count(*) FILTER (WHERE a.http_status = 429) AS r429,
-       count(*) FILTER (WHERE a.http_status = 529) AS r529,
-       count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529) AS r5xx
+       count(*) FILTER (WHERE a.outcome = '429') AS r429,
+       count(*) FILTER (WHERE a.outcome = '529') AS r529,
+       count(*) FILTER (WHERE a.outcome = '5xx') AS r5xx
 FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id
 WHERE a.start_time >= ? AND a.start_time < ?
 GROUP BY c.model ORDER BY c.model

@@ -35,7 +35,7 @@ def latency_by_model(store: Readable, filters: Filters) -> pd.DataFrame:
         models = [m for m in frame["model"] if isinstance(m, str)]
         key, key_params = "coalesce(list_position(?::VARCHAR[], c.model), 0)", (models,)
         keys = [models.index(m) + 1 if isinstance(m, str) else 0 for m in frame["model"]]
-    # The store keeps each call's output tokens per second as a column (tracer.read._reader._speed).
+    # Each call's output tokens per second is a column, decided at capture (tracer._derived.output_tokens_per_s).
     durations, ttfts, speeds = exact_percentiles(
         store,
         filters,

@@ -27,6 +27,8 @@ from tracer.store.schema import COLUMN_MAP, COLUMN_TYPES
 # Each table's column names in schema order: the order of the values in a row tuple (`row_tuples_from_spans`).
 COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(c for c, _ in columns) for table, columns in COLUMN_TYPES.items()}
 
+# Where each table's `damaged_fields` is in its rows (`checked` names the columns it stored as NULL there).
+DAMAGED_AT: dict[str, int] = {table: columns.index("damaged_fields") for table, columns in COLUMNS.items()}
 _US_PER_DAY = 86_400_000_000
 _PICODOLLAR = Decimal("1e-12")  # the cost column's step: DECIMAL(38,12)
 _CALL_SPAN_NAMES = frozenset({semconv.SPAN_MESSAGES_CREATE, semconv.SPAN_MESSAGES_COUNT_TOKENS})
@@ -397,13 +399,13 @@ _C_STATUS, _C_OPERATION, _C_BATCH, _C_STREAMING = (_CALL_AT[n] for n in ("status
 
 
 def checked(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`row` (in `COLUMNS[table]` order, `damaged_fields` last) with every value its column cannot hold (out of
+    """`row` (in `COLUMNS[table]` order) with every value its column cannot hold (out of
     range, not finite, negative where the column counts something, of the wrong type) replaced by None and named
     in `damaged_fields`. A call's row also gets why it has no cost (`unpriced_reason`, `_settle_call`). Pure; the
     usual row comes back as it is.
 
-    >>> row = checked("attempts", (None,) * 9 + (10**23,) + (None,) * 10)
-    >>> row[9], row[-1]
+    >>> row = checked("attempts", (None,) * 9 + (10**23,) + (None,) * 11)
+    >>> row[9], row[DAMAGED_AT["attempts"]]
     (None, 'ratelimit_requests_remaining')
     """
     fits, columns = _CHECKERS[table]
@@ -417,7 +419,7 @@ def checked(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if not fit(values[i]):
             values[i] = None
             damaged.append(name)
-    values[-1] = ",".join(damaged)
+    values[DAMAGED_AT[table]] = ",".join(damaged)
     return _settle_call(values, damaged) if table == "calls" else tuple(values)
 
 
@@ -525,7 +527,7 @@ def row_tuples_from_spans(
                     attrs, name, trace_id, context.span_id, parent_span_id, start or 0, end, status_code == 2,
                     status_code, 0, resource_cache[key], scope_name,
                 ))  # fmt: skip
-                if row[-1] is not None and damaged is not None:
+                if row[DAMAGED_AT[table]] is not None and damaged is not None:
                     damaged[table] = damaged.get(table, 0) + 1
                 out[table].append(row)
                 # Calls decide (attempts are made on capture's worker thread and may end after their call).
@@ -540,7 +542,7 @@ def row_tuples_from_spans(
                         attrs, name, trace_id, context.span_id, parent_span_id, start or 0, end, status_code == 2,
                         status_code, 0 if kind is None else kind.value, resource_cache[key], scope_name,
                     ))  # fmt: skip
-                    if row[-1] is not None and damaged is not None:
+                    if row[DAMAGED_AT[table]] is not None and damaged is not None:
                         damaged["spans"] = damaged.get("spans", 0) + 1
                     out["spans"].append(row)
                 elif not local_root:

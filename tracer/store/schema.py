@@ -45,7 +45,7 @@ from tracer import semconv as s
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 META_VERSION: Final = b"tracer.store.schema_version"
 META_TABLE: Final = b"tracer.store.table"
 META_REPLACES: Final = b"tracer.store.replaces"  # a compacted segment: JSON list of the segment names it holds
@@ -117,6 +117,9 @@ CALLS: Final = (
     # negative, fractional, not a number or out of range; `no_usage`: it ended ok with no usage at all)
     Column("unpriced_reason", "VARCHAR", "=unpriced_reason"),
     Column("damaged_fields", "VARCHAR", "@damaged"),
+    # capture's tracer.call.output_tokens_per_second: output tokens over the time after the first token (the whole
+    # call when not streamed), for calls that ended ok with output (schema 5)
+    Column("output_tokens_per_s", "DOUBLE", s.CALL_OUTPUT_TOKENS_PER_S),
 )
 
 ATTEMPTS: Final = (
@@ -141,6 +144,7 @@ ATTEMPTS: Final = (
     Column("should_retry", "BOOLEAN", "=should_retry"),
     Column("service_name", "VARCHAR", "@service_name"),
     Column("damaged_fields", "VARCHAR", "@damaged"),
+    Column("outcome", "VARCHAR", s.ATTEMPT_OUTCOME),  # capture's one classification, `tracer._derived` (schema 5)
 )
 
 EVENTS: Final = (
@@ -187,6 +191,30 @@ SPANS: Final = (
 
 # The column map: per table, its columns in order (the order of the values in a row tuple and a row segment's line).
 COLUMN_MAP: Final[dict[str, tuple[Column, ...]]] = {"calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS, "spans": SPANS}
+
+# Columns that segments written before them lack, derived on read for those segments alone (`tracer.read`'s
+# `select_sql`; every newer segment has the column as capture decided it): SQL over the segment's other columns,
+# `{name}` each, with the same definition as `tracer._derived` (tests/store/test_rows.py checks that they agree).
+FOR_OLDER_SEGMENTS: Final[dict[str, dict[str, str]]] = {
+    "calls": {
+        "output_tokens_per_s": (
+            "CASE WHEN {status} = 'ok' AND {output_tokens} > 0"
+            " AND ({duration_ms} - coalesce({ttft_ms}, 0)) / 1000.0 >= 0.001"
+            " THEN {output_tokens} / (({duration_ms} - coalesce({ttft_ms}, 0)) / 1000.0) END"
+        ),
+    },
+    "attempts": {
+        "outcome": (
+            "CASE WHEN {error_type} IN ('timeout', 'stream_timeout') THEN 'timeout'"
+            " WHEN {error_type} = 'connection' THEN 'connection'"
+            " WHEN {http_status} IS NULL THEN 'other'"
+            " WHEN {http_status} IN (429, 529) THEN {http_status}::VARCHAR"
+            " WHEN {http_status} >= 500 THEN '5xx'"
+            " WHEN {http_status} < 400 AND {error_type} IS NULL THEN 'ok'"
+            " ELSE 'other' END"
+        ),
+    },
+}
 
 # (name, DuckDB type) per table, in column order.
 COLUMN_TYPES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
