@@ -229,3 +229,27 @@ class TestUnpricedReason:
         assert call({}, error=True)["unpriced"] is False
         row = call({semconv.GEN_AI_OPERATION_NAME: "count_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS: 10})
         assert (row["unpriced"], row["unpriced_reason"]) == (False, None)
+
+
+class TestFromFinishedSpans:
+    def test_a_trace_with_a_call_keeps_its_other_spans_as_rows(self):
+        """Finished SDK spans through `row_tuples_from_spans`: the call's row, and the application's span around
+        it as a `spans` row (its trace has a call), each checked with nothing damaged."""
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from tracer.store._rows import COLUMNS, DAMAGED_AT, TraceKeeper, row_tuples_from_spans
+
+        memory = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("app")
+        with tracer.start_as_current_span("handler", attributes={"http.route": "/ask"}):
+            with tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes={semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL}):
+                pass
+        damaged: dict[str, int] = {}
+        rows = row_tuples_from_spans(memory.get_finished_spans(), TraceKeeper(), damaged)
+        assert (len(rows["calls"]), len(rows["spans"]), damaged) == (1, 1, {})
+        span = dict(zip(COLUMNS["spans"], rows["spans"][0], strict=True))
+        assert (span["name"], span["attributes"], rows["spans"][0][DAMAGED_AT["spans"]]) == ("handler", (("http.route", "/ask"),), None)

@@ -542,7 +542,7 @@ def row_tuples_from_spans(
                         attrs, name, trace_id, context.span_id, parent_span_id, start or 0, end, status_code == 2,
                         status_code, 0 if kind is None else kind.value, resource_cache[key], scope_name,
                     ))  # fmt: skip
-                    if row[DAMAGED_AT[table]] is not None and damaged is not None:
+                    if row[DAMAGED_AT["spans"]] is not None and damaged is not None:
                         damaged["spans"] = damaged.get("spans", 0) + 1
                     out["spans"].append(row)
                 elif not local_root:
