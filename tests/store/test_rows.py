@@ -245,9 +245,11 @@ class TestFromFinishedSpans:
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(memory))
         tracer = provider.get_tracer("app")
-        with tracer.start_as_current_span("handler", attributes={"http.route": "/ask"}):
-            with tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes={semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL}):
-                pass
+        with (
+            tracer.start_as_current_span("handler", attributes={"http.route": "/ask"}),
+            tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes={semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL}),
+        ):
+            pass
         damaged: dict[str, int] = {}
         rows = row_tuples_from_spans(memory.get_finished_spans(), TraceKeeper(), damaged)
         assert (len(rows["calls"]), len(rows["spans"]), damaged) == (1, 1, {})
