@@ -63,7 +63,13 @@ def uninstrument() -> None:
 
 
 def flush(timeout_s: float = 10.0) -> bool:
-    """Export everything recorded so far (store and OTLP); True when it all went out within `timeout_s`."""
+    """Export everything recorded so far (store and OTLP); True when it all went out within `timeout_s` and nothing
+    was dropped since the previous flush (a full queue, a store that could not write: see docs/faults.md).
+
+    >>> import tracer
+    >>> if not tracer.flush(timeout_s=5):
+    ...     print("some telemetry was dropped; the tracer.dropped metric and `tracer store info` say where")
+    """
     from tracer.capture import flush as _flush
 
     return _flush(timeout_s)

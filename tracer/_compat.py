@@ -22,6 +22,7 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | OpenTelemetry API proxy instrument `_real_instrument` | metrics are computed even when no MeterProvider is registered |
 | `anthropic._data.deprecated_models`, a `MessageStream`'s `_raw_stream`, a `Stream`'s `_iterator` | no retiring-model flags; `StreamDeadline` guards only plain iterables |
 | OTLP exporters' `_endpoint`, `_preferred_temporality`, `_preferred_aggregation` | warnings name "the default endpoint"; the SDK's default temporality |
+| OpenTelemetry SDK `BatchSpanProcessor._batch_processor._queue` (a deque) | spans a full queue drops are not counted (OpenTelemetry still logs them) |
 
 Nothing here raises: a part that cannot be resolved is simply missing.
 
@@ -36,6 +37,7 @@ import importlib
 import inspect
 import logging
 import sys
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -328,6 +330,16 @@ def metric_exporter_preferences(exporter: Any) -> tuple[Any, Any]:
     """(preferred temporality, preferred aggregation) of an OTLP metric exporter, to give a wrapper of it the same;
     (None, None) where it keeps them elsewhere (the MetricExporter defaults then apply)."""
     return getattr(exporter, "_preferred_temporality", None), getattr(exporter, "_preferred_aggregation", None)
+
+
+def span_queue_length(processor: Any) -> Callable[[], int] | None:
+    """A function giving how many spans wait in an OpenTelemetry `BatchSpanProcessor`'s queue (the deque of its
+    `_batch_processor`, read anew at each call: a version that replaces the deque after a fork stays right), or
+    None where the processor keeps its queue elsewhere."""
+    batch: Any = getattr(processor, "_batch_processor", None)
+    if not isinstance(getattr(batch, "_queue", None), deque):
+        return None
+    return lambda: len(batch._queue)
 
 
 def deprecated_models() -> dict[str, str]:

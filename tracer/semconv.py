@@ -263,6 +263,13 @@ METRIC_QUEUE_WAIT: Final = "tracer.queue.wait"  # s, histogram, limiter and batc
 METRIC_QUEUE_DEPTH: Final = "tracer.queue.depth"  # gauge, by name
 METRIC_STORE_DROPPED_SPANS: Final = "tracer.store.dropped_spans"  # {span}, counter
 METRIC_STORE_DAMAGED_ROWS: Final = "tracer.store.damaged_rows"  # {row}, counter: rows kept with a value as NULL
+# Everything the pipeline dropped before an exporter had it (tracer/_drops.py), cumulative per process: spans at a
+# batch processor's full queue, deferred items (an attempt span, a call's metrics) at the worker's full deque, spans
+# the store's exporter could not keep or write. By stage, and for a processor or exporter what it feeds.
+METRIC_DROPPED: Final = "tracer.dropped"  # {item}, counter, by tracer.drop.stage and tracer.drop.exporter
+DROP_STAGE: Final = "tracer.drop.stage"
+DROP_STAGES: Final = ("processor_queue", "worker_queue", "exporter")
+DROP_EXPORTER: Final = "tracer.drop.exporter"  # "store" | "otlp"; absent for the worker, which feeds both
 
 # Metric attribute keys beyond the span attribute names above.
 METRIC_ATTR_MODEL: Final = GEN_AI_REQUEST_MODEL
@@ -298,5 +305,6 @@ METRIC_INSTRUMENTS: Final[dict[str, tuple[str, str]]] = {
     METRIC_QUEUE_DEPTH: ("gauge", "{item}"),
     METRIC_STORE_DROPPED_SPANS: ("counter", "{span}"),
     METRIC_STORE_DAMAGED_ROWS: ("counter", "{row}"),
+    METRIC_DROPPED: ("counter", "{item}"),
     METRIC_REFUSALS: ("counter", "{call}"),
 }

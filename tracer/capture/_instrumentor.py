@@ -28,7 +28,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
-from tracer import _compat, semconv
+from tracer import _compat, _drops, semconv
 from tracer._ids import OwnIdGenerator
 from tracer.capture import _attempts, _metrics, _worker
 from tracer.capture._attempts import AttemptRecorder
@@ -87,6 +87,7 @@ class _State:
     patcher: Patcher | None = None
     prometheus_server: Any = None
     otlp_guards: list[Any] = field(default_factory=list)  # of the OTLP exporters this set-up made (`tracer.export`)
+    lost_seen: int = 0  # `_lost` when the last flush (or this set-up) ended: a flush that finds more says False
 
 
 _state: _State | None = None
@@ -173,6 +174,7 @@ def _configure(
     prometheus_port: int | None = None,
     prometheus_host: str = "127.0.0.1",
     metric_export_interval_s: float | None = None,
+    span_queue_size: int | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
 ) -> _Exports:
@@ -180,9 +182,11 @@ def _configure(
     registered them, else ours, registered globally), the exporters (the embedded store, OTLP) and a Prometheus
     endpoint. A setting that is wrong raises here, before the SDK is touched."""
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from tracer.capture import _batch
 
     # 1. What to export.
+    queue = _batch.span_queue_size(span_queue_size)  # spans waiting per exporter before new ones are dropped (and counted)
     if store is None:
         env_store = os.environ.get(ENV_STORE)
         store_path: Path | None = Path(env_store) if env_store else None
@@ -262,11 +266,11 @@ def _configure(
     if store_path is not None:
         from tracer.store import StoreExporter
 
-        exports.store = BatchSpanProcessor(StoreExporter(store_path, meter_provider=mp))
+        exports.store = _batch.CountingBatchSpanProcessor(StoreExporter(store_path, meter_provider=mp), feeds=_drops.STORE, limit=queue)
     if span_exporter is not None:
         from tracer.export import guards_of
 
-        exports.otlp = BatchSpanProcessor(span_exporter)
+        exports.otlp = _batch.CountingBatchSpanProcessor(span_exporter, feeds=_drops.OTLP, limit=queue)
         exports.otlp_guards = guards_of(span_exporter)
     return exports
 
@@ -333,6 +337,7 @@ def _instrument_sdk(
     patcher = Patcher(AttemptRecorder(tracer), content, BatchResultRecorder(tracer, cost.default_table))
     patcher.apply()
     state.patcher = patcher
+    state.lost_seen = _lost(state)
     return state
 
 
@@ -379,7 +384,6 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
     """Drain, flush and shut down everything `state` set up, ending at about `deadline`. True when nothing was lost
     on the way. Never raises."""
     ok = True
-    lost_before = _lost(state)
     if state.otlp_guards:
         from tracer.export import abandon_exports
 
@@ -407,21 +411,28 @@ def _finish(state: _State, deadline: float, *, exiting: bool = False) -> bool:
         except Exception:
             ok = False
             log.debug("could not flush the metrics", exc_info=True)
-    return ok and _lost(state) == lost_before
+    return _no_new_loss(state) and ok
 
 
 def _lost(state: _State) -> int:
-    """What our exporters have dropped so far, in their own units (OTLP batches, store spans): a flush that sees it
-    grow did not get everything out, whatever the processors' `force_flush` says (a BatchSpanProcessor says True)."""
-    lost = 0
+    """What was dropped so far, in its own units: whatever the pipeline dropped in this process (`tracer._drops`:
+    spans at a full processor queue, deferred items at the worker's, spans the store's exporter could not keep or
+    write) and the OTLP batches our exporters lost. A flush that finds it grown did not get everything out, whatever
+    the processors' `force_flush` says (OpenTelemetry's says True)."""
+    lost = _drops.total()
     if state.otlp_guards:
         from tracer.export import lost_batches
 
-        lost = lost_batches(state.otlp_guards)
-    for switch in state.processors:
-        dropped = getattr(getattr(switch.inner, "span_exporter", None), "dropped", 0)
-        lost += dropped if type(dropped) is int else 0
+        lost += lost_batches(state.otlp_guards)
     return lost
+
+
+def _no_new_loss(state: _State) -> bool:
+    """Whether nothing was lost since the last flush (or set-up); the loss found now is the next flush's baseline:
+    a flush that reports a drop reports it once."""
+    lost = _lost(state)
+    seen, state.lost_seen = state.lost_seen, lost
+    return lost == seen
 
 
 _exit_registered = False
@@ -481,8 +492,8 @@ def uninstrument() -> None:
 
 
 def flush(timeout_s: float = 10.0) -> bool:
-    """See `tracer.flush`. Returns within about `timeout_s`; True only when everything recorded so far went out.
-    Never raises.
+    """See `tracer.flush`. Returns within about `timeout_s`; True only when everything recorded so far went out and
+    nothing was dropped since the previous flush (a drop makes one flush say False). Never raises.
 
     The work runs on helper threads that the caller stops waiting for at the deadline: an exporter stuck on an
     endpoint that does not answer keeps its thread, and the next flush waits for that one again rather than
@@ -493,8 +504,8 @@ def flush(timeout_s: float = 10.0) -> bool:
         return True
     try:
         deadline = _monotonic() + max(timeout_s, 0.0)
-        lost_before = _lost(state)
         if not _in_background("drain", lambda: _worker.drain(deadline=deadline)).wait(deadline):
+            _no_new_loss(state)
             return False
 
         def flush_one(target: Any) -> bool:
@@ -503,7 +514,7 @@ def flush(timeout_s: float = 10.0) -> bool:
         targets: list[Any] = [*state.processors, state.meter_provider] if state.own_meter_provider else [*state.processors]
         jobs = [_in_background(target, functools.partial(flush_one, target)) for target in targets]
         done = [job.wait(deadline) for job in jobs]  # a list: every job gets its wait
-        return all(done) and _lost(state) == lost_before
+        return _no_new_loss(state) and all(done)
     except Exception:
         log.debug("flush failed", exc_info=True)
         return False

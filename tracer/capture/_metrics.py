@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.metrics import Observation
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 
-from tracer import _compat, semconv
+from tracer import _compat, _drops, semconv
 from tracer._derived import uncached_input
 from tracer.capture import _worker
 
@@ -142,6 +143,27 @@ class _Instruments:
         self.ratelimit = make(semconv.METRIC_RATELIMIT_REMAINING, "Rate-limit headroom left, from the last response")
         self.ratelimit_limit = make(semconv.METRIC_RATELIMIT_LIMIT, "Rate limit in force, from the last response")
         self.refusals = make(semconv.METRIC_REFUSALS, "Refusals (own or a declined fallback hop) by category, billed or not")
+        # Observed, not added: a drop is counted where it happens (often the application's thread) by an integer
+        # increment alone, and the cumulative counts are read when metrics are collected.
+        meter.create_observable_counter(
+            semconv.METRIC_DROPPED,
+            callbacks=[observe_drops],
+            unit=semconv.METRIC_INSTRUMENTS[semconv.METRIC_DROPPED][1],
+            description="Spans and deferred telemetry dropped before an exporter had them, by stage",
+        )
+
+
+def observe_drops(_options: Any = None) -> list[Observation]:
+    """The `tracer.dropped` counter's observations: every (stage, exporter) with its cumulative count, in an empty
+    context (no exemplar: see `_NO_EXEMPLAR`). Never raises."""
+    out = []
+    try:
+        for (stage, feeds), n in _drops.snapshot().items():
+            labels = {semconv.DROP_STAGE: stage, semconv.DROP_EXPORTER: feeds} if feeds else {semconv.DROP_STAGE: stage}
+            out.append(Observation(n, labels, context=_NO_EXEMPLAR))
+    except Exception:
+        log.debug("could not observe the drop counts", exc_info=True)
+    return out
 
 
 _instruments: _Instruments | None = None

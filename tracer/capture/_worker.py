@@ -11,8 +11,10 @@ After `stop()` (at `uninstrument()` and at exit) nothing is left waiting for a t
 the thread before its last drain, and an item deferred later (a stream that ends after the exit handler ran, say)
 runs at once on the caller's thread.
 
-Nothing here raises into the caller: a failing item is logged at debug level and skipped. When the deque is full
-(the thread cannot keep up) the oldest items are dropped, and the first drain that finds it full says so once.
+Nothing here raises into the caller: a failing item is logged at debug level and skipped. When `MAX_PENDING` items
+wait (the thread cannot keep up), a new item is dropped and counted (`tracer._drops`, stage `worker_queue`); the
+deque itself is `_SLACK` longer, so that threads racing past that check find room and nothing leaves it uncounted.
+The next drain says once that drops began (for every stage: the caller's thread never logs).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from tracer import _drops
 
 log = logging.getLogger("tracer.capture")
 # Bound at import: this module runs on our thread, and an application that patches `time.sleep` or `time.monotonic`
@@ -37,12 +41,12 @@ MAX_PENDING = 200_000
 # every item doubles the caller's cost (each hand-over is a context switch and cold caches), never yielding is
 # cheapest on average but lets one drain hold the GIL for milliseconds; 32 is close to the cheapest.
 _YIELD_EVERY = 32
+_SLACK = 1_024
 
-_pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque(maxlen=MAX_PENDING)
+_pending: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque(maxlen=MAX_PENDING + _SLACK)
 _drain_lock = threading.RLock()  # re-entrant: an item that defers another after stop() drains it at once
 _thread: threading.Thread | None = None
 _stop = threading.Event()
-_warned_full = False
 _stopped = True  # no thread to run what is deferred: `defer` drains at once
 _after: list[Callable[[], None]] = []
 
@@ -53,7 +57,10 @@ def after_drain(fn: Callable[[], None]) -> None:
 
 
 def defer(fn: Callable[..., None], *args: Any) -> None:
-    """Run `fn(*args)` on the worker thread, soon. Never raises (a bounded deque's append drops the oldest)."""
+    """Run `fn(*args)` on the worker thread, soon; dropped and counted when `MAX_PENDING` items wait. Never raises."""
+    if len(_pending) >= MAX_PENDING:
+        _drops.count(_drops.WORKER_QUEUE)
+        return
     _pending.append((fn, args))
     if _stopped:
         drain()
@@ -62,15 +69,8 @@ def defer(fn: Callable[..., None], *args: Any) -> None:
 def drain(polite: bool = False, deadline: float | None = None) -> bool:
     """Run everything waiting now, on this thread, until `deadline` (monotonic) if given. True when nothing is left
     waiting. Never raises."""
-    global _warned_full
     with _drain_lock:
-        if len(_pending) >= MAX_PENDING and not _warned_full:
-            _warned_full = True
-            log.warning(
-                "tracer: telemetry is arriving faster than it can be recorded; the oldest attempt spans and "
-                "metrics waiting (more than %d) are being dropped. The application is not affected.",
-                MAX_PENDING,
-            )
+        _warn_drops()
         pop = _pending.popleft
         n = 0
         while True:
@@ -94,6 +94,23 @@ def drain(polite: bool = False, deadline: float | None = None) -> bool:
             except Exception:
                 log.debug("deferred telemetry failed", exc_info=True)
         return not _pending
+
+
+_WHAT_DROPS = {
+    _drops.WORKER_QUEUE: "attempt spans and metrics waiting to be recorded (more than MAX_PENDING)",
+    _drops.PROCESSOR_QUEUE: "spans waiting for an exporter (a batch processor's queue is full: span_queue_size, "
+    "OTEL_BSP_MAX_QUEUE_SIZE)",
+}
+
+
+def _warn_drops() -> None:
+    for stage, n in _drops.newly_dropping():
+        log.warning(
+            "tracer: telemetry is arriving faster than it can be recorded; %s are being dropped (%d so far). They are "
+            "counted in the tracer.dropped metric (tracer.drop.stage=%s) and tracer.flush() returns False. The "
+            "application is not affected.",
+            _WHAT_DROPS.get(stage, stage), n, stage,
+        )
 
 
 def start() -> None:

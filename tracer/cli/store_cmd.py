@@ -125,16 +125,17 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def info_handler(args: argparse.Namespace) -> int:
-    from tracer.read import store_info
+    from tracer.read import store_drops, store_info
 
     root = _root(args)
     info = store_info(root)
+    drops = store_drops(root)
     if args.json:
         plain = {
             table: {**values, "first": _iso(values["first"]), "last": _iso(values["last"])}
             for table, values in info.items()
         }
-        print(json.dumps({"store": str(root), "tables": plain}, indent=2))
+        print(json.dumps({"store": str(root), "tables": plain, "dropped": drops}, indent=2))
         return 0
 
     from rich.console import Console
@@ -190,6 +191,10 @@ def info_handler(args: argparse.Namespace) -> int:
     damaged = sum(v["damaged_rows"] for v in info.values())
     if damaged:
         console.print(f"{damaged:,} rows hold a value stored as NULL because it did not fit its column (damaged_fields)")
+    if drops["by_stage"]:
+        stages = ", ".join(f"{n:,} at {stage}" for stage, n in drops["by_stage"].items())
+        writers = f"{drops['processes']} writing process" + ("es" if drops["processes"] != 1 else "")
+        console.print(f"dropped before reaching the store, by {writers}: {stages} (see docs/faults.md section 10)")
     return 0
 
 

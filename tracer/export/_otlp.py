@@ -50,7 +50,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracer import _compat
+from tracer import _compat, _drops
 
 log = logging.getLogger("tracer.export")
 # Bound at import: exports run on threads of ours, which must never call an application's patched `time`.
@@ -462,6 +462,8 @@ class GuardedSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ok = _run(self.guard, lambda: self.inner.export(spans), SpanExportResult.SUCCESS)
+        if not ok:  # not sent, or not taken: the guard counts the batch, `tracer.dropped` its spans
+            _drops.count(_drops.EXPORTER, _drops.OTLP, len(spans))
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:

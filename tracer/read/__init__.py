@@ -14,7 +14,7 @@ One backend: the store (`Store`, this package's reader of what `tracer.store` wr
 call's columns, `events`, the per-minute totals). Values always travel as parameters: the SQL text depends only on
 which filters are set, never on their values. Percentiles are exact (`quantile_cont`'s doubles); sums read the
 per-minute totals where they can serve and the rows elsewhere, with the same answers (`rows_only`).
-Keeping the store: `compact`, `prune`, `repair`, `store_info` (`tracer store ...`).
+Keeping the store: `compact`, `prune`, `repair`, `store_info`, `store_drops` (`tracer store ...`).
 Reading needs the `dashboard` extra (DuckDB, pandas).
 """
 
@@ -30,6 +30,7 @@ except ImportError as exc:
 
 from tracer.read import calls, choices, latency, overview, reliability, runs
 from tracer.read._buckets import BUCKETS_S, bucket_seconds
+from tracer.read._drops import store_drops
 from tracer.read._filters import Filters, parse_since, parse_time, where
 from tracer.read._maintain import CompactResult, PruneResult, RepairResult, compact, prune, repair, store_info
 from tracer.read._reader import Progress, Store, prepare
@@ -92,6 +93,7 @@ __all__ = [
     "repair",
     "rows_only",
     "runs",
+    "store_drops",
     "store_info",
     "where",
 ]

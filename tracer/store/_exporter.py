@@ -36,7 +36,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracer import semconv
+from tracer import _drops, semconv
 from tracer.store._rows import COLUMNS, TraceKeeper, day_of, row_tuples_from_spans
 from tracer.store.schema import TABLE_NAMES, TIME_COLUMN
 from tracer.store.segments import default_root, write_rows
@@ -113,6 +113,11 @@ class StoreExporter(SpanExporter):
         self._closed = False
         self._warned: set[str] = set()
         self._dropped_counter: Any = None
+        # This process's drops on the way to a store since this exporter began, kept in the store (`_record_drops`).
+        self._drops_base = _drops.store_counts()
+        self._drops_pid = os.getpid()
+        self._drops_seen = 0  # `_drops.total()` when the record was last brought up to date
+        self._drops_written: dict[str, int] = {}
         self._meter_provider = meter_provider  # None: the global one, looked up when the first span is dropped
         ref = weakref.ref(self)
         atexit.register(lambda: None if (e := ref()) is None else e._flush_at_exit())
@@ -183,7 +188,7 @@ class StoreExporter(SpanExporter):
                 if self._closed:
                     return
                 pending = self._buffered
-            if pending:
+            if pending or _drops.total() != self._drops_seen:
                 self._write_buffered()
 
     def _take(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -200,7 +205,25 @@ class StoreExporter(SpanExporter):
             for table, rows in taken.items():
                 if rows and not self._write_table(table, rows):
                     ok = False
+            self._record_drops()
             return ok
+
+    def _record_drops(self) -> None:
+        """Bring this process's drop record in the store up to date (`tracer._drops`: what this process dropped on
+        the way to a store since this exporter began, which `tracer store info` reports), when it changed. Called
+        with the write lock held."""
+        if self._drops_pid != os.getpid():  # a forked child: its counts start at the fork
+            self._drops_pid, self._drops_base, self._drops_written = os.getpid(), {}, {}
+        self._drops_seen = _drops.total()
+        base = self._drops_base
+        counts = {stage: n - base.get(stage, 0) for stage, n in _drops.store_counts().items() if n > base.get(stage, 0)}
+        if counts == self._drops_written:
+            return
+        self._drops_written = counts  # also on failure: a directory that cannot be written is not tried each second
+        try:
+            _drops.write_record(self.root, counts)
+        except Exception:
+            log.debug("tracer store: could not record the drop counts", exc_info=True)
 
     def _write_table(self, table: str, rows: list[tuple[Any, ...]]) -> bool:
         try:
@@ -230,6 +253,7 @@ class StoreExporter(SpanExporter):
 
     def _count_dropped(self, n: int, key: str, message: str) -> None:
         self.dropped += n
+        _drops.count(_drops.EXPORTER, _drops.STORE, n)
         if key not in self._warned:
             self._warned.add(key)
             log.warning("tracer store: %s", message)
