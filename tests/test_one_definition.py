@@ -1,7 +1,9 @@
 """One definition per derived number: uncached input, output tokens per second and an attempt's outcome are worked
 out in `tracer/_derived.py` alone (applied at capture, stored as columns); for segments written before they were
-columns, the reader derives them in one place, `tracer/store/_schema.py`'s `FOR_OLDER_SEGMENTS`. Anywhere else in
-`tracer/` or `dashboard/` the same arithmetic is a second definition, and this test names the file and line.
+columns, the reader derives them in one place, `tracer/store/schema.py`'s `FOR_OLDER_SEGMENTS`. Unpriced is
+decided by capture and the writer (`calls.unpriced`, `calls.unpriced_reason`) and only read: no SQL takes a NULL
+cost for it. Anywhere else in `tracer/` or `dashboard/` the same arithmetic is a second definition, and this test
+names the file and line.
 
 Read from the source, not run: Python arithmetic is found in the syntax tree, SQL in string constants.
 """
@@ -17,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("tracer", "dashboard")
-HOMES = {Path("tracer/_derived.py"), Path("tracer/store/_schema.py")}
+HOMES = {Path("tracer/_derived.py"), Path("tracer/store/schema.py")}
 
 
 def _text(node: ast.AST) -> str:
@@ -51,14 +53,19 @@ SQL = {
     "uncached input": re.compile(r"input_tokens\s*-\s*(c\.)?cache_(read|write)", re.I),
     "output tokens per second": re.compile(r"output_tokens\s*/\s*(nullif\s*\()?\s*\(?\s*(c\.)?(duration_ms|ttft)", re.I),
     "attempt outcome": re.compile(r"http_status\s*(=|IN\s*\(|>=)\s*(429|529|500)|http_status, 200\) < 400", re.I),
+    "unpriced": re.compile(r"cost_usd\s+IS\s+NULL", re.I),
 }
 # The same arithmetic with the columns as f-string fields (`{out} / nullif(({duration} - coalesce({ttft}, 0)) ...`).
 TEMPLATED = {
     "uncached input": re.compile(r"\{\w*in\w*\}\s*-\s*\{\w*(read|write)\w*\}", re.I),
     "output tokens per second": re.compile(r"\{\w*out\w*\}\s*/\s*nullif\(", re.I),
     "attempt outcome": re.compile(r"\{\w*status\w*\}\s*(=|IN\s*\()\s*(429|529)", re.I),
+    "unpriced": re.compile(r"\{\w*cost\w*\}\s+IS\s+NULL", re.I),
 }
-PYTHON = {"uncached input": _python_uncached, "output tokens per second": _python_speed, "attempt outcome": _python_outcome}
+PYTHON = {
+    "uncached input": _python_uncached, "output tokens per second": _python_speed, "attempt outcome": _python_outcome,
+    "unpriced": lambda node: False,  # Python checks `cost is None` for many honest reasons: the SQL is what readers share
+}  # fmt: skip
 # Places that compare a status with 429/529 for another purpose than classifying a stored attempt: what to retry,
 # what the fake API or the synthetic store answers, what a breaker counts.
 OUTCOME_ELSEWHERE = ("tracer/resilience/", "tracer/fakeapi/", "tracer/capture/_attempts.py", "tracer/demo/",
@@ -103,4 +110,5 @@ def test_the_detectors_find_a_second_definition():
     assert SQL["attempt outcome"].search("count(*) FILTER (WHERE http_status = 429)")
     assert SQL["output tokens per second"].search("c.output_tokens / nullif((c.duration_ms - coalesce(c.ttft_ms, 0)) / 1000.0, 0)")
     assert SQL["uncached input"].search("sum(input_tokens - cache_read_tokens)")
+    assert SQL["unpriced"].search("count(*) FILTER (WHERE c.cost_usd IS NULL AND c.status = 'ok')")
     assert TEMPLATED["output tokens per second"].search("f'CASE WHEN {status} = 'ok' THEN {out} / nullif(({duration}'")

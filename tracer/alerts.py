@@ -272,12 +272,10 @@ SELECT name, arg_max(to_state, time) AS state FROM events
 WHERE kind = '{semconv.EVENT_KIND_BREAKER_TRANSITION}' AND time < ?
 GROUP BY name ORDER BY name
 """
-# Unpriced as the store's roll-ups define it: no cost although tokens were used (never counted as 0).
+# Unpriced as capture and the writer decided it (`calls.unpriced`, with its reason), as every page reads it.
 _UNPRICED_SQL = """
 SELECT model, count(*) AS calls FROM calls
-WHERE start_time >= ? AND start_time < ? AND cost_usd IS NULL
-      AND coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
-          + coalesce(cache_write_tokens, 0) > 0
+WHERE start_time >= ? AND start_time < ? AND coalesce(unpriced, false)
 GROUP BY model ORDER BY model
 """
 # The latest response's headroom per model: the rules' gauge holds the last value too.
