@@ -27,7 +27,7 @@ NO_MODEL_COLOUR = "#bab0ac"
 STATE_COLOURS = {"closed": "#2ca02c", "half_open": "#ff9f1c", "open": "#d62728"}
 # An attempt's or a call's outcome, the same on every chart ("error": a call that failed after its retries).
 STATUS_COLOURS = {"ok": "#2ca02c", "429": "#ff9f1c", "529": "#9467bd", "5xx": "#d62728", "timeout": "#8c564b",
-                  "error": "#d62728", "other": "#7f7f7f"}  # fmt: skip
+                  "connection": "#e377c2", "error": "#d62728", "other": "#7f7f7f"}  # fmt: skip
 # Percentiles side by side: light to dark, so they read as one quantity growing and never as models.
 PERCENTILE_COLOURS = {"p50": "#c6dbef", "p95": "#6baed6", "p99": "#08519c"}
 Colours = Mapping[str, str]
@@ -511,20 +511,9 @@ def calls_over_time(frame: pd.DataFrame) -> go.Figure:
     return _layout(fig, title, height=260)
 
 
-def outcome(http_status: object, error_type: object) -> str:
-    """The colour class of one attempt."""
-    if isinstance(error_type, str) and "timeout" in error_type:
-        return "timeout"
-    if http_status is None or pd.isna(http_status):  # type: ignore[arg-type]
-        return "other"
-    code = int(http_status)  # type: ignore[call-overload]
-    if code < 400:
-        return "ok"
-    if code in (429, 529):
-        return str(code)
-    if code >= 500:
-        return "5xx"
-    return "other"
+def outcome(stored: object) -> str:
+    """The colour class of one attempt: its `outcome` column, decided at capture (`tracer._derived`)."""
+    return stored if isinstance(stored, str) and stored in STATUS_COLOURS else "other"
 
 
 def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this call") -> go.Figure:
@@ -543,7 +532,7 @@ def attempts_waterfall(frame: pd.DataFrame, *, title: str = "Attempts of this ca
         marker_color="#d0d0d0", text=[w if g > 0 else "" for w, g in zip(waits, gaps, strict=True)], textposition="inside",
         hovertemplate="waited %{x:.0f} ms<extra></extra>",
     )
-    kinds = [outcome(s, e) for s, e in zip(rows["http_status"], rows["error_type"], strict=True)]
+    kinds = [outcome(o) for o in rows["outcome"]] if "outcome" in rows else ["other"] * len(rows)
     for kind in dict.fromkeys(kinds):
         mask = [k == kind for k in kinds]
         part = rows[mask]
@@ -653,7 +642,7 @@ def run_waterfall(tree: pd.DataFrame, colours: Colours | None = None, *, title: 
             model = r.get("model") if isinstance(r.get("model"), str) else NO_MODEL
             name, colour = str(model), palette.get(str(model), NO_MODEL_COLOUR)
         elif r["type"] == "attempt":
-            name = outcome(r.get("http_status"), r.get("error_type"))
+            name = outcome(r.get("outcome"))
             colour = STATUS_COLOURS[name]
         else:
             name = SPAN_KINDS.get(str(r["type"]), "application span")

@@ -18,6 +18,7 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | `StreamedMessage.end` and its `_span`, `_snapshot`, ... fields | streamed calls lack web search/fetch counts, geography, speed |
 | the HTTP library's `Headers.raw`, `Response._content` | attempts lack headers / non-streamed calls lack those usage fields |
 | OpenTelemetry SDK span `_attributes._dict`, `_lock`, `_end_time` | attributes are read and set through the public API (slower) |
+| `ReadableSpan`'s `_resource`, `_context`, `_parent`, ... (`finished_span_fields`) | the store reads finished spans through their properties (slower) |
 | OpenTelemetry API proxy instrument `_real_instrument` | metrics are computed even when no MeterProvider is registered |
 | `anthropic._data.deprecated_models`, a `MessageStream`'s `_raw_stream`, a `Stream`'s `_iterator` | no retiring-model flags; `StreamDeadline` guards only plain iterables |
 | OTLP exporters' `_endpoint`, `_preferred_temporality`, `_preferred_aggregation` | warnings name "the default endpoint"; the SDK's default temporality |
@@ -242,6 +243,50 @@ def raw_attributes(span: Any) -> Mapping[str, Any]:
         if type(raw) is dict:
             return raw
     return span.attributes or {}
+
+
+def span_parts() -> bool:
+    """Whether finished spans can be read through the OpenTelemetry SDK's own fields (`raw_attributes`,
+    `finished_span_fields`): resolved once, by `instrument()`'s `check()` or, for a store exporter used without it,
+    here, by the one probe that concerns spans. Never raises."""
+    global _fast_spans
+    if _parts is None and not _span_parts_probed:
+        probe = Parts()
+        try:
+            _otel(probe)
+        except Exception:
+            probe.fast_span_attributes = False
+        _span_parts_probed.append(True)
+        _fast_spans = probe.fast_span_attributes
+    return _fast_spans
+
+
+_span_parts_probed: list[bool] = []
+
+
+def finished_span_fields(span: Any) -> tuple[Any, ...]:
+    """(attributes, resource, context, parent, scope, status, name, start, end, kind) of a finished span: the
+    store's exporter reads every span it is given, so the SDK's `ReadableSpan` is read through the plain instance
+    attributes its public properties return (an attribute load each instead of a property call), its attributes
+    as `raw_attributes` reads them. Not through `__dict__`, which makes CPython 3.11+ build a dict for each span,
+    that the garbage collector then tracks. Anything else is read through its public properties."""
+    try:
+        attrs = span._attributes
+        if _fast_spans and type(raw := attrs._dict) is dict:
+            attrs = raw
+        elif attrs is None:
+            attrs = {}
+        elif type(attrs) is not dict:
+            attrs = span.attributes or {}
+        return (
+            attrs, span._resource, span._context, span._parent, span._instrumentation_scope, span._status, span._name,
+            span._start_time, span._end_time, span._kind,
+        )  # fmt: skip
+    except AttributeError:
+        return (
+            span.attributes or {}, span.resource, span.context, span.parent, span.instrumentation_scope, span.status,
+            span.name, span.start_time, span.end_time, span.kind,
+        )  # fmt: skip
 
 
 def add_attributes(span: Any, attrs: Mapping[str, Any], extra: dict[str, Any]) -> None:

@@ -426,9 +426,9 @@ def _missing(value: Any) -> bool:
 # helper's internals; each window is [start, end).
 _SHARES_SQL = """
 SELECT c.model, count(*) AS attempts,
-       count(*) FILTER (WHERE a.http_status = 429) AS r429,
-       count(*) FILTER (WHERE a.http_status = 529) AS r529,
-       count(*) FILTER (WHERE a.http_status >= 500 AND a.http_status <> 529) AS r5xx
+       count(*) FILTER (WHERE a.outcome = '429') AS r429,
+       count(*) FILTER (WHERE a.outcome = '529') AS r529,
+       count(*) FILTER (WHERE a.outcome = '5xx') AS r5xx
 FROM attempts a JOIN calls c ON a.call_span_id = c.span_id AND a.trace_id = c.trace_id
 WHERE a.start_time >= ? AND a.start_time < ?
 GROUP BY c.model ORDER BY c.model
@@ -449,12 +449,10 @@ SELECT name, arg_max(to_state, time) AS state FROM events
 WHERE kind = '{semconv.EVENT_KIND_BREAKER_TRANSITION}' AND time < ?
 GROUP BY name ORDER BY name
 """
-# Unpriced as the store's roll-ups define it: no cost although tokens were used (never counted as 0).
+# Unpriced as capture and the writer decided it (`calls.unpriced`, with its reason), as every page reads it.
 _UNPRICED_SQL = """
 SELECT model, count(*) AS calls FROM calls
-WHERE start_time >= ? AND start_time < ? AND cost_usd IS NULL
-      AND coalesce(input_tokens, 0) + coalesce(output_tokens, 0) + coalesce(cache_read_tokens, 0)
-          + coalesce(cache_write_tokens, 0) > 0
+WHERE start_time >= ? AND start_time < ? AND coalesce(unpriced, false)
 GROUP BY model ORDER BY model
 """
 # The latest response's headroom per model: the rules' gauge holds the last value too.

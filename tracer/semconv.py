@@ -167,6 +167,8 @@ METRIC_REFUSALS: Final = "tracer.client.refusals"  # {call}, counter, by model, 
 
 ATTEMPT_RETRY_AFTER_S: Final = "tracer.attempt.retry_after"  # seconds, from retry-after-ms / retry-after
 ATTEMPT_SHOULD_RETRY: Final = "tracer.attempt.should_retry"  # the x-should-retry header, when sent
+# What the attempt came to: ok, 429, 529, 5xx, timeout, connection, other (`tracer._derived.attempt_outcome`)
+ATTEMPT_OUTCOME: Final = "tracer.attempt.outcome"
 RATELIMIT_PREFIX: Final = "anthropic.ratelimit."  # + f"{kind}.{field}" below
 RATELIMIT_KINDS: Final = ("requests", "tokens", "input_tokens", "output_tokens")
 RATELIMIT_FIELDS: Final = ("limit", "remaining", "reset")

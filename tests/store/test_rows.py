@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import ClassVar
 
 import pytest
 
@@ -128,19 +130,35 @@ class TestAttemptAndEventRows:
 
 
 class TestRowSegmentEncoding:
-    def test_the_made_once_encoder_writes_the_same_bytes_as_the_plain_one(self):
-        """Every kind of value a row holds: ids, ints, floats (NaN and infinity too), booleans, None, an exact
-        Decimal cost, tags as tuples of pairs, and text that JSON must escape."""
-        from tracer.store.segments import _c_encoder, encode_rows
+    """The row segment's two encoders (msgspec's, the standard library's) behind `encode_rows(encoder=...)`."""
 
-        assert _c_encoder is not None  # CPython: the fast path is the one that runs
-        rows = [
-            ("0" * 32, 1, 2.5, float("nan"), float("inf"), -0.0, True, None, Decimal("0.010500000000"), (("k", "v"), ("é", 'q"\n\\')), "ünï ✓"),
-            ("b", 10**18, 1e-300, 0.1, float("-inf"), 0.0, False, None, Decimal("-1E-12"), (), ""),
-        ]
-        fast = encode_rows(rows)
-        assert fast == encode_rows(rows, accelerated=False)
-        assert fast.count(b"\n") == 2 and fast.isascii()
+    ROWS: ClassVar[list[tuple[object, ...]]] = [
+        ("0" * 32, 1, 2.5, -0.0, 1e-300, True, None, Decimal("0.010500000000"), (("k", "v"), ("é", 'q"\n\\')), "ünï ✓"),
+        ("b", 10**18, 0.1, 0.0, 1.5e300, False, None, Decimal("1E-12"), (), ""),
+    ]
+
+    @staticmethod
+    def values(body: bytes) -> list[list[object]]:
+        return [json.loads(line) for line in body.decode("utf-8").splitlines()]
+
+    def test_both_encoders_write_the_same_values(self):
+        """Every kind of value a checked row holds: ids, ints, finite floats, booleans, None, an exact Decimal cost
+        (as its string), tags as tuples of pairs, and text that JSON must escape."""
+        from tracer.store.segments import ENCODERS, encode_rows
+
+        bodies = {name: encode_rows(self.ROWS, encoder=name) for name in ENCODERS}
+        first, *rest = (self.values(b) for b in bodies.values())
+        for other in rest:
+            assert other == first
+        assert first[0][7] == "0.010500000000" and first[0][8] == [["k", "v"], ["é", 'q"\n\\']]
+        assert all(b.count(b"\n") == 2 and b.endswith(b"\n") for b in bodies.values())
+
+    def test_a_string_msgspec_cannot_encode_goes_through_the_standard_library(self):
+        """A lone surrogate has no UTF-8: the body is still written, escaped, never lost."""
+        from tracer.store.segments import encode_rows
+
+        body = encode_rows([("a\ud800b", 1)])
+        assert json.loads(body) == ["a\ud800b", 1]
 
 
 class TestEveryValueAgainstItsColumn:
@@ -211,3 +229,29 @@ class TestUnpricedReason:
         assert call({}, error=True)["unpriced"] is False
         row = call({semconv.GEN_AI_OPERATION_NAME: "count_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS: 10})
         assert (row["unpriced"], row["unpriced_reason"]) == (False, None)
+
+
+class TestFromFinishedSpans:
+    def test_a_trace_with_a_call_keeps_its_other_spans_as_rows(self):
+        """Finished SDK spans through `row_tuples_from_spans`: the call's row, and the application's span around
+        it as a `spans` row (its trace has a call), each checked with nothing damaged."""
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from tracer.store._rows import COLUMNS, DAMAGED_AT, TraceKeeper, row_tuples_from_spans
+
+        memory = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("app")
+        with (
+            tracer.start_as_current_span("handler", attributes={"http.route": "/ask"}),
+            tracer.start_as_current_span(semconv.SPAN_MESSAGES_CREATE, attributes={semconv.SPAN_TYPE: semconv.SPAN_TYPE_CALL}),
+        ):
+            pass
+        damaged: dict[str, int] = {}
+        rows = row_tuples_from_spans(memory.get_finished_spans(), TraceKeeper(), damaged)
+        assert (len(rows["calls"]), len(rows["spans"]), damaged) == (1, 1, {})
+        span = dict(zip(COLUMNS["spans"], rows["spans"][0], strict=True))
+        assert (span["name"], span["attributes"], rows["spans"][0][DAMAGED_AT["spans"]]) == ("handler", (("http.route", "/ask"),), None)

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracer import _compat, semconv
+from tracer._derived import attempt_outcome
 from tracer._spans import add_attributes, raw_attributes
 from tracer.capture import _metrics, _worker
 from tracer.capture._calls import (
@@ -463,6 +464,7 @@ class AttemptRecorder:
             attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
+        attrs[semconv.ATTEMPT_OUTCOME] = attempt_outcome(status, error_type)
         if hop_body is not None:
             attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill
         add_attributes(span, raw_attributes(span), attrs)

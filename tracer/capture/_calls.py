@@ -3,7 +3,8 @@
 `CallSpanProcessor.on_start` marks a call span (`tracer.span.type=call`, its source, the `tracer.tags` in force)
 and wraps its `end`, so that just before the span ends (however it ends: a response, an error, a stream read to
 the end, closed early, or dropped) `call_attributes` adds what the SDK's span lacks: uncached input tokens,
-attempts, streaming, time to first token, output tokens per second, how the stream ended, and the cost. Adding
+attempts, streaming, output tokens per second (those two by their one definition, `tracer._derived`), how the
+stream ended, and the cost. Adding
 them before the end (and not in `on_end`, where a span can no longer change) lets every exporter on the
 provider see them, the application's own included.
 
@@ -24,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from tracer import _compat, semconv
+from tracer._derived import output_tokens_per_s, uncached_input
 from tracer._spans import add_attributes, attribute_room, before_end, ours_or_sdks, raw_attributes
 from tracer._tags import current_conversation, fit_tags, tag_attributes
 from tracer.capture import _metrics
@@ -37,7 +39,9 @@ _NOT_CALLS = frozenset({semconv.SPAN_ATTEMPT})
 _PRICED_OPERATIONS = frozenset({"chat"})
 
 
-def _int(value: Any) -> int:
+def _count_or_zero(value: Any) -> int:
+    """A usage count to price with: the int, or 0 for no value (or one that is not an int: `malformed_usage`
+    has already left such a call unpriced)."""
     return value if type(value) is int else 0
 
 
@@ -57,7 +61,7 @@ def call_attributes(
     1000
     """
     get = attrs.get
-    out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _int(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
+    out: dict[str, Any] = {semconv.CALL_ATTEMPTS: _count_or_zero(get(semconv.HTTP_REQUEST_RESEND_COUNT)) + 1}
     if status_code is StatusCode.UNSET and get(semconv.HTTP_RESPONSE_STATUS_CODE) is None and get(semconv.ERROR_TYPE) is None:
         # The SDK ends a call span that got no response with its status unset only when the call was stopped by the
         # application (asyncio's CancelledError, KeyboardInterrupt: not an Exception, so not an error to the SDK).
@@ -77,10 +81,11 @@ def call_attributes(
             out[semconv.CALL_STREAM_END] = "completed"
         else:
             out[semconv.CALL_STREAM_END] = "closed_early"
-        # Over the generation after the first token; a window under a millisecond (a whole short answer arriving
-        # at once) gives no meaningful rate.
-        if type(output) is int and isinstance(ttft, float) and duration_s - ttft >= 0.001:
-            out[semconv.CALL_OUTPUT_TOKENS_PER_S] = output / (duration_s - ttft)
+
+    ended_ok = status_code is not StatusCode.ERROR and get(semconv.ERROR_TYPE) is None and semconv.ERROR_TYPE not in out
+    speed = output_tokens_per_s(output, duration_s, ttft if streaming else None, ok=ended_ok)
+    if speed is not None:
+        out[semconv.CALL_OUTPUT_TOKENS_PER_S] = speed
 
     total_in = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
     if malformed_usage(attrs):
@@ -91,26 +96,26 @@ def call_attributes(
         return out
     if type(total_in) is not int:
         return out  # no usage (a failed call, count_tokens, batches): nothing to price
-    cache_read = _int(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
-    cache_write = _int(get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
-    uncached = max(total_in - cache_read - cache_write, 0)
+    cache_read = _count_or_zero(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS))
+    cache_write = _count_or_zero(get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
+    uncached = uncached_input(total_in, cache_read, cache_write)
     out[semconv.USAGE_UNCACHED_INPUT_TOKENS] = uncached
     if prices is None or get(semconv.GEN_AI_OPERATION_NAME) not in _PRICED_OPERATIONS:
         return out
     model = get(semconv.GEN_AI_RESPONSE_MODEL) or get(semconv.GEN_AI_REQUEST_MODEL)
     if not isinstance(model, str):
         return out
-    write_1h = _int(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS))
+    write_1h = _count_or_zero(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS))
     write_5m = max(cache_write - write_1h, 0)
-    thinking = _int(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
+    thinking = _count_or_zero(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS))
     counts = TokenCounts(
         uncached,
         write_5m,
         write_1h,
         cache_read,
-        max(_int(output), thinking),
+        max(_count_or_zero(output), thinking),
         thinking,
-        _int(get(semconv.USAGE_WEB_SEARCH_REQUESTS)),
+        _count_or_zero(get(semconv.USAGE_WEB_SEARCH_REQUESTS)),
         get(semconv.ANTHROPIC_RESPONSE_SERVICE_TIER),
         get(semconv.USAGE_INFERENCE_GEO),
         get(semconv.USAGE_SPEED),
@@ -579,19 +584,19 @@ def message_span_attributes(message: dict[str, Any], requested: str | None, stre
     """
     usage = message.get("usage") if isinstance(message.get("usage"), dict) else {}
     assert isinstance(usage, dict)
-    read = _int(usage.get("cache_read_input_tokens"))
-    write = _int(usage.get("cache_creation_input_tokens"))
+    read = _count_or_zero(usage.get("cache_read_input_tokens"))
+    write = _count_or_zero(usage.get("cache_creation_input_tokens"))
     creation = usage.get("cache_creation") if isinstance(usage.get("cache_creation"), dict) else {}
     details = usage.get("output_tokens_details") if isinstance(usage.get("output_tokens_details"), dict) else {}
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: "chat",
         semconv.GEN_AI_REQUEST_STREAM: streaming,
-        semconv.GEN_AI_USAGE_INPUT_TOKENS: _int(usage.get("input_tokens")) + read + write,
-        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _int(usage.get("output_tokens")),
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: _count_or_zero(usage.get("input_tokens")) + read + write,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: _count_or_zero(usage.get("output_tokens")),
         semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: read,
         semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: write,
-        semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS: _int((creation or {}).get("ephemeral_1h_input_tokens")),
-        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: _int((details or {}).get("thinking_tokens")),
+        semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS: _count_or_zero((creation or {}).get("ephemeral_1h_input_tokens")),
+        semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: _count_or_zero((details or {}).get("thinking_tokens")),
     }
     for attribute, value in (
         (semconv.GEN_AI_REQUEST_MODEL, requested),

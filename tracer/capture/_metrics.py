@@ -28,6 +28,7 @@ from opentelemetry.metrics import Observation
 from opentelemetry.trace import NonRecordingSpan, set_span_in_context
 
 from tracer import _compat, _drops, semconv
+from tracer._derived import uncached_input
 from tracer.capture import _worker
 
 log = logging.getLogger("tracer.capture")
@@ -301,7 +302,8 @@ def call_labels(attrs: Mapping[str, Any]) -> dict[str, Any]:
 _CALL_LABELS = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_RESPONSE_MODEL, semconv.SERVER_ADDRESS, semconv.SERVER_PORT)
 
 
-def _int(value: Any) -> int:
+def _positive_or_zero(value: Any) -> int:
+    """A token count to add to a counter: the int when above 0, else 0 (a counter only goes up)."""
     return value if type(value) is int and value > 0 else 0
 
 
@@ -316,12 +318,13 @@ def billed_tokens(attrs: Mapping[str, Any]) -> dict[str, int]:
     {'input': 100, 'cache_read': 1000, 'output': 30, 'thinking': 20}
     """
     get = attrs.get
-    total_in, output = _int(get(semconv.GEN_AI_USAGE_INPUT_TOKENS)), _int(get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
-    read, write = _int(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)), _int(get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
-    write_1h = min(_int(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS)), write)
-    thinking = min(_int(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)), output)
+    total_in, output = _positive_or_zero(get(semconv.GEN_AI_USAGE_INPUT_TOKENS)), _positive_or_zero(get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS))
+    read, write = _positive_or_zero(get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)), _positive_or_zero(get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
+    write_1h = min(_positive_or_zero(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS)), write)
+    thinking = min(_positive_or_zero(get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)), output)
     counts = {
-        "input": max(total_in - read - write, 0),
+        "input": uncached if type(uncached := get(semconv.USAGE_UNCACHED_INPUT_TOKENS)) is int and uncached >= 0
+        else uncached_input(total_in, read, write),
         "cache_read": read,
         "cache_write_5m": write - write_1h,
         "cache_write_1h": write_1h,

@@ -46,7 +46,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 8  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 9  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -139,8 +139,6 @@ class Store:
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for table, schema in COLUMN_TYPES.items():
                 columns = ", ".join(f'"{name}" {kind}' for name, kind in schema) + ", _seg INTEGER"
-                if table == "calls":
-                    columns += ", output_tokens_per_s DOUBLE"
                 if table == "attempts":
                     columns += (
                         ", call_start_time TIMESTAMPTZ, call_model VARCHAR, call_service_name VARCHAR,"
@@ -502,8 +500,8 @@ _TRACE_VIEWS = {
         UNION ALL BY NAME
         SELECT trace_id, span_id, call_span_id AS parent_span_id, 'attempt' AS type,
                'attempt ' || attempt AS name, start_time, duration_ms,
-               CASE WHEN error_type IS NULL AND coalesce(http_status, 200) < 400 THEN 'ok' ELSE 'error' END AS status,
-               error_type, NULL AS operation, model, http_status, service_name, trace_key
+               CASE WHEN outcome = 'ok' THEN 'ok' ELSE 'error' END AS status,
+               error_type, outcome, NULL AS operation, model, http_status, service_name, trace_key
           FROM attempts
         UNION ALL BY NAME
         SELECT trace_id, span_id, parent_span_id,
@@ -690,8 +688,6 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: boo
     source += " JOIN _segmap m ON p.filename = m.filename"
     names = [c for c, _ in COLUMN_TYPES[table]]
     key = f", hash({exprs[names.index('trace_id')]})" if table in _KEYED else ""
-    if table == "calls":
-        return f"SELECT {select}, m.seg, {_speed(dict(zip(names, exprs, strict=True)))}{key} FROM {source}"
     if table != "attempts":
         return f"SELECT {select}, m.seg{key} FROM {source}"
     present = set(infos[0].columns)
@@ -706,17 +702,6 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: boo
 # are found by comparing integers, not 32-character strings, over 10M calls, 11M attempts and 7M spans (the queries
 # compare the trace id too, so a hash collision cannot mix two runs).
 _KEYED = ("calls", "attempts", "spans")
-
-
-def _speed(column: Mapping[str, str]) -> str:
-    """A call's output tokens per second, as `tracer.read.latency.latency_by_model` takes the median of them
-    (the same expression, so the same double): for calls that ended ok with output, NULL for the rest. Kept as a
-    column so that the median reads one column instead of computing four per row (over 10M calls: 260 -> 90 ms)."""
-    out, duration, ttft, status = (column[name] for name in ("output_tokens", "duration_ms", "ttft_ms", "status"))
-    return (
-        f"CASE WHEN {status} = 'ok' AND {out} > 0"
-        f" THEN {out} / nullif(({duration} - coalesce({ttft}, 0)) / 1000.0, 0) END"
-    )
 
 
 def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:

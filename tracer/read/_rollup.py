@@ -13,7 +13,7 @@ same text builds the tables in the reader (over its tables) and the partial minu
 - `calls_by_minute`: per minute `t` (epoch microseconds of the minute's start, from `start_time`) and `CALL_KEYS`:
   `calls`, `cost_usd`, the token sums, the unpriced calls and their tokens and last time, `streamed` calls.
 - `attempts_by_minute`: per minute of the attempt's start `t`, minute of its call's start `call_t`, the call's
-  model and service, and the attempt's `http_status` and `error_type`: `attempts`, the lowest rate-limit
+  model and service, and the attempt's `http_status`, `error_type` and `outcome`: `attempts`, the lowest rate-limit
   remainders and how many attempts reported one. Only attempts whose call is stored.
 - `tags_by_minute`: per minute, model, service and tag key and value: `calls` and `cost_usd`.
 """
@@ -56,9 +56,9 @@ def call_totals(t: str) -> str:
 
 def attempt_totals(t: str, call_t: str, model: str, service: str) -> str:
     """The SELECT list of the attempts' totals per `t`, `call_t`, the call's `model` and `service` (SQL
-    expressions) and the attempt's status and error type; GROUP BY ALL."""
+    expressions) and the attempt's status, error type and outcome; GROUP BY ALL."""
     return (
-        f"{t} AS t, {call_t} AS call_t, {model} AS model, {service} AS service_name, a.http_status, a.error_type,"
+        f"{t} AS t, {call_t} AS call_t, {model} AS model, {service} AS service_name, a.http_status, a.error_type, a.outcome,"
         " count(*) AS attempts,"
         " min(a.ratelimit_requests_remaining) AS requests_remaining,"
         " min(a.ratelimit_tokens_remaining) AS tokens_remaining,"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracer.store.schema import (
     COLUMN_TYPES,
+    FOR_OLDER_SEGMENTS,
     LOW_CARDINALITY,
     META_REPLACES,
     META_TABLE,
@@ -308,14 +309,24 @@ def select_sql(
     writer before schema 4) is NULL and named in the row's `damaged_fields`. Every other row reads as it would."""
     files = "[" + ", ".join(_quote(str(info.path)) for info in infos) + "]"
     present = infos[0].columns
-    columns = []
+    columns: list[str] = []
+    older = FOR_OLDER_SEGMENTS.get(table, {})
+
+    def missing(name: str, kind: str) -> str:
+        # A column added after these segments were written: derived from the others where the schema says how
+        # (the one place the reader derives a value, for old data alone), else NULL.
+        if name in older:
+            made = dict(zip((c for c, _ in COLUMN_TYPES[table]), columns, strict=False))
+            return f"({older[name].format(**made)})::{kind}"
+        return f"NULL::{kind}"
+
     if infos[0].format == "rows":
         index = {name: i + 1 for i, name in enumerate(present)}
         failed = []  # salvage: per column, SQL naming it when its value is there but does not cast
         for name, kind in COLUMN_TYPES[table]:
             i = index.get(name)
             if i is None:
-                expr = f"NULL::{kind}"
+                expr = missing(name, kind)
             elif kind == "VARCHAR":
                 expr = f"(p.l[{i}] ->> '$')"
             elif kind == "TIMESTAMPTZ":
@@ -343,7 +354,7 @@ def select_sql(
         )
     else:
         for name, kind in COLUMN_TYPES[table]:
-            columns.append(f'CAST(p."{name}" AS {kind})' if name in present else f"NULL::{kind}")
+            columns.append(f'CAST(p."{name}" AS {kind})' if name in present else missing(name, kind))
         source = f"read_parquet({files}{', filename = true' if filename else ''}) p"
     return columns, source
 

@@ -118,7 +118,7 @@ def latency_by_model(store: Readable, filters: Filters, operations: Sequence[str
         names = [m for m in frame[by] if isinstance(m, str)]
         key, key_params = f"coalesce(list_position(?::VARCHAR[], c.{by}), 0)", (names,)
         keys = [names.index(m) + 1 if isinstance(m, str) else 0 for m in frame[by]]
-    # The store keeps each call's output tokens per second as a column (tracer.read._reader._speed).
+    # Each call's output tokens per second is a column, decided at capture (tracer._derived.output_tokens_per_s).
     durations, ttfts, speeds = exact_percentiles(
         store,
         filters,

@@ -12,13 +12,14 @@ from tracer.read._filters import Filters, events_where
 from tracer.read._store import Readable
 from tracer.read._totals import attempt_totals, call_totals, sum_
 
+# Counted by the attempt's `outcome` column: classified once, at capture (`tracer._derived.attempt_outcome`).
 _ATTEMPT_KINDS = f"""
        {sum_('attempts')} AS attempts,
-       {sum_('attempts', 'http_status = 429')} AS rate_limited,
-       {sum_('attempts', 'http_status = 529')} AS overloaded,
-       {sum_('attempts', 'http_status >= 500 AND http_status <> 529')} AS server_errors,
-       {sum_('attempts', "error_type IN ('timeout', 'stream_timeout')")} AS timeouts,
-       {sum_('attempts', "error_type = 'connection'")} AS connection_errors"""
+       {sum_('attempts', "outcome = '429'")} AS rate_limited,
+       {sum_('attempts', "outcome = '529'")} AS overloaded,
+       {sum_('attempts', "outcome = '5xx'")} AS server_errors,
+       {sum_('attempts', "outcome = 'timeout'")} AS timeouts,
+       {sum_('attempts', "outcome = 'connection'")} AS connection_errors"""
 
 _ATTEMPT_RATES = """
        rate_limited / attempts AS rate_429, overloaded / attempts AS rate_529,

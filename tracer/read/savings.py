@@ -133,7 +133,7 @@ def retry_time(store: Readable, filters: Filters) -> pd.DataFrame:
     source, params = attempts_of(filters)
     return store.sql(
         f"""
-        WITH a AS (SELECT a.call_span_id, a.trace_id, a.call_start_time, a.attempt, a.start_time, a.duration_ms, a.http_status,
+        WITH a AS (SELECT a.call_span_id, a.trace_id, a.call_start_time, a.attempt, a.start_time, a.duration_ms, a.outcome,
                           lead(a.start_time) OVER (PARTITION BY a.trace_id, a.call_span_id ORDER BY a.attempt) AS next_start
                    FROM {source}),
              per_call AS (SELECT count(*) AS attempts,
@@ -141,10 +141,10 @@ def retry_time(store: Readable, filters: Filters) -> pd.DataFrame:
                           FROM a GROUP BY trace_id, call_span_id)
         SELECT (SELECT count(*) FROM per_call WHERE attempts > 1) AS retried_calls,
                (SELECT coalesce(sum(before_final_us) FILTER (WHERE attempts > 1), 0) / 1e6 FROM per_call)::DOUBLE AS lost_s,
-               (SELECT count(*) FROM a WHERE http_status = 429) AS answers_429,
+               (SELECT count(*) FROM a WHERE outcome = '429') AS answers_429,
                (SELECT coalesce(sum(CASE WHEN next_start IS NULL THEN duration_ms * 1000
                                          ELSE epoch_us(next_start) - epoch_us(start_time) END), 0) / 1e6
-                  FROM a WHERE http_status = 429)::DOUBLE AS after_429_s
+                  FROM a WHERE outcome = '429')::DOUBLE AS after_429_s
         """,
         params,
     )

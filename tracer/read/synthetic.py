@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from tracer._derived import attempt_outcome, output_tokens_per_s
 from tracer.read._segments import write_segment
 from tracer.store.schema import TABLES, TIME_COLUMN
 
@@ -164,6 +165,7 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
             "unpriced": unpriced,
             "source": _dict_strings(np.zeros(n, np.int32), ["anthropic"]),
             "stop_reason": pa.array(np.where(ok, "end_turn", ""), mask=~ok),
+            "output_tokens_per_s": _speeds(output_tokens, duration, ttft, streaming, ok),
         }
     )
     runs = _agent_runs(rng, start, duration, trace_ids, span_ids, service, error)
@@ -210,6 +212,7 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
             "model": _dict_strings(model[call_idx], model_names),
             "ratelimit_requests_limit": rl_limit.astype(np.int64),
             "service_name": _dict_strings(service[call_idx], list(SERVICES)),
+            "outcome": _outcomes(status, a_error_type),
         }
     )
     attempts = _conform(attempts, "attempts").sort_by("start_time")
@@ -348,6 +351,22 @@ def _scale_cost(scaled: np.ndarray, null: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(
         TABLES["calls"].field("cost_usd").type, n, [validity, pa.py_buffer(words.tobytes())], null_count=int(null.sum())
     )
+
+
+def _speeds(output: np.ndarray, duration_ms: np.ndarray, ttft_ms: np.ndarray, streaming: np.ndarray, ok: np.ndarray) -> pa.Array:
+    """Each call's output tokens per second, as capture decides it (`tracer._derived.output_tokens_per_s`)."""
+    speed = np.frompyfunc(
+        lambda o, d, t, s, k: output_tokens_per_s(int(o), d / 1000.0, t / 1000.0 if s and t == t else None, ok=bool(k)), 5, 1
+    )(output, duration_ms, ttft_ms, streaming, ok)
+    return pa.array(speed.tolist(), type=pa.float64())
+
+
+def _outcomes(status: np.ndarray, error_type: np.ndarray) -> pa.Array:
+    """Each attempt's outcome, as capture decides it (`tracer._derived.attempt_outcome`): a few distinct (status,
+    error type) pairs, each classified once."""
+    pairs, inverse = np.unique(np.stack([status.astype(str), error_type.astype(str)]), axis=1, return_inverse=True)
+    kinds = [attempt_outcome(int(c) if c != "0" else None, e or None) for c, e in pairs.T]
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(inverse).reshape(-1).astype(np.int32)), pa.array(kinds))
 
 
 def _conform(data: pa.Table, table: str) -> pa.Table:

@@ -1,4 +1,10 @@
-"""Pure core of the writer: finished spans (or plain data shaped like them) to rows of calls, attempts, events.
+"""Pure core of the writer: finished spans (or plain data shaped like them) to rows of calls, attempts, events and
+the other spans of a trace.
+
+Each table's row builder is made once, from the column map in `tracer.store._schema` (`COLUMN_MAP`): a column
+read from an attribute is read from that one attribute, as its column's type; a column made from more than one is
+one of `RULES` below. The builder is generated Python (one expression per column, the attribute names as
+constants), so a span costs one dict lookup per column and no scan for attributes it does not have.
 
 No I/O and no OpenTelemetry SDK needed: `row_from_span_data` takes plain values, so the mapping from
 semconv attributes to store columns is tested on its own (tests/store/test_rows.py).
@@ -12,26 +18,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from opentelemetry.trace import StatusCode
-
 from tracer import semconv
+from tracer._compat import finished_span_fields, span_parts
+from tracer._derived import uncached_input
 from tracer._secrets import REDACTED, SECRET_NAMES, scrub_short
-from tracer._spans import raw_attributes
-from tracer.store.schema import COLUMN_TYPES
-
-_ERROR = StatusCode.ERROR
+from tracer.store.schema import COLUMN_MAP, COLUMN_TYPES
 
 # Each table's column names in schema order: the order of the values in a row tuple (`row_tuples_from_spans`).
 COLUMNS: dict[str, tuple[str, ...]] = {table: tuple(c for c, _ in columns) for table, columns in COLUMN_TYPES.items()}
 
+# Where each table's `damaged_fields` is in its rows (`checked` names the columns it stored as NULL there).
+DAMAGED_AT: dict[str, int] = {table: columns.index("damaged_fields") for table, columns in COLUMNS.items()}
 _US_PER_DAY = 86_400_000_000
-_CENT_SCALE = Decimal("1e-12")  # DECIMAL(38,12): a picodollar
-_RL_REQ_REMAINING = semconv.ratelimit_attribute("requests", "remaining")
-_RL_TOK_REMAINING = semconv.ratelimit_attribute("tokens", "remaining")
-_RL_REQ_LIMIT = semconv.ratelimit_attribute("requests", "limit")
-_RL_TOK_LIMIT = semconv.ratelimit_attribute("tokens", "limit")
-_RL_IN_REMAINING = semconv.ratelimit_attribute("input_tokens", "remaining")
-_RL_OUT_REMAINING = semconv.ratelimit_attribute("output_tokens", "remaining")
+_PICODOLLAR = Decimal("1e-12")  # the cost column's step: DECIMAL(38,12)
 _CALL_SPAN_NAMES = frozenset({semconv.SPAN_MESSAGES_CREATE, semconv.SPAN_MESSAGES_COUNT_TOKENS})
 _OPERATION_BY_NAME = {semconv.SPAN_MESSAGES_CREATE: "chat", semconv.SPAN_MESSAGES_COUNT_TOKENS: "count_tokens"}
 
@@ -68,54 +67,75 @@ class _Wrong:
 WRONG: Any = _Wrong()
 
 
-def _int(value: Any) -> Any:
-    """An integer column's value: the int, None for no value, `WRONG` for any other type (a float, even a whole
-    one, is a wrong type for a count: it comes from a response that should not have sent it)."""
-    if type(value) is int:  # the usual case, first: OpenTelemetry attributes arrive typed
+# -- one value as its column's type (the builders inline the usual case, a value already of that type) --------------
+
+
+def _count_or_wrong(value: Any) -> Any:
+    """An INTEGER/BIGINT column's value: the int, None for no value, `WRONG` for any other type (a float, even a
+    whole one, is a wrong type for a count: it comes from a response that should not have sent it)."""
+    if type(value) is int or value is None:
         return value
-    if value is None:
-        return None
     return WRONG
 
 
-def _float(value: Any) -> Any:
+def _double_or_wrong(value: Any) -> Any:
     """A DOUBLE column's value: the float (ints widened), None, or `WRONG`. Non-finite values are left for
     `checked` to find."""
-    if type(value) is float:
+    if type(value) is float or value is None:
         return value
-    if value is None:
-        return None
     if type(value) is int:
         return float(value) if -1e300 < value < 1e300 else WRONG
     return WRONG
 
 
-def _n(value: Any) -> int:
-    """A count to compute with: 0 for anything that is not an int (the column itself is checked on its own)."""
-    return value if type(value) is int else 0
-
-
-def _str(value: Any) -> str | None:
+def _text(value: Any) -> str | None:
+    """A VARCHAR column's value: the string, None, or any other value as its `str`."""
     return value if type(value) is str else (None if value is None else str(value))
 
 
-def _cost(attrs: Mapping[str, Any]) -> Decimal | None:
-    if attrs.get(semconv.COST_UNPRICED):
-        return None
-    exact = attrs.get(semconv.COST_USD_EXACT)
+# -- the rules: columns made from more than one attribute ------------------------------------------------------------
+
+
+def _attempts(ours: Any, resend: Any) -> Any:
+    """A call's HTTP attempts: capture's count, else the SDK's resend count + 1 (1 when it has none)."""
+    if ours is not None:
+        return _count_or_wrong(ours)
+    if resend is None:
+        return 1
+    return resend + 1 if type(resend) is int else WRONG
+
+
+def _uncached(ours: Any, get: Callable[[str], Any]) -> Any:
+    """A call's uncached input tokens: capture's attribute; for a span capture did not complete (a provider with
+    the SDK's tracing but not ours), the same definition (`tracer._derived.uncached_input`) applied here."""
+    if ours is not None:
+        return _count_or_wrong(ours)
+    total = get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
+    if type(total) is not int:
+        return _count_or_wrong(total)
+    if total < 0:
+        return total  # stays negative, and `checked` finds it damaged
+    return uncached_input(total, get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS), get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS))
+
+
+def _ttft_ms(sdk: Any, ours: Any) -> Any:
+    """Time to first token in ms: the SDK's `gen_ai.response.time_to_first_chunk` (s), else ours."""
+    value = _double_or_wrong(sdk if sdk is not None else ours)
+    return value * 1000.0 if type(value) is float else value
+
+
+def _cost(get: Callable[[str], Any]) -> Decimal | None:
+    exact = get(semconv.COST_USD_EXACT)
     if exact is None:
-        approx = attrs.get(semconv.COST_USD)
+        approx = get(semconv.COST_USD)
         if approx is None or isinstance(approx, bool):
             return None
         exact = repr(float(approx))
     try:
-        value = Decimal(str(exact)).quantize(_CENT_SCALE)
+        value = Decimal(exact if type(exact) is str else str(exact)).quantize(_PICODOLLAR)
     except (InvalidOperation, ValueError):
         return None
     return value if value.is_finite() and abs(value) < Decimal("1e26") else None
-
-
-_prefixed_keys: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
 
 def _names(value: Any) -> str | None:
@@ -128,17 +148,48 @@ def _names(value: Any) -> str | None:
         return None
 
 
-def _content(attrs: Mapping[str, Any]) -> str | None:
+class _Shape:
+    """What a set of attribute names holds beyond the columns read by name: which names carry tags, event
+    attributes and content. Spans of one kind carry the same names over and over, so this is decided once per set
+    of names (a tuple of strings hashes from their cached hashes), not name by name for every span."""
+
+    __slots__ = ("content", "event_attributes", "tags")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.tags = tuple(n for n in names if n.startswith(semconv.TAG_PREFIX))
+        self.event_attributes = tuple(n for n in names if n.startswith(semconv.EVENT_ATTRIBUTE_PREFIX))
+        self.content = tuple(n for n in names if n in _CONTENT)
+
+
+_CONTENT = frozenset(semconv.CONTENT_ATTRIBUTES)
+_shapes: dict[tuple[str, ...], _Shape] = {}
+
+
+def _shape_of(attrs: Mapping[str, Any]) -> _Shape:
+    names = tuple(attrs)
+    shape = _shapes.get(names)
+    if shape is None:
+        if len(_shapes) > 4096:  # bounded: names that never repeat must not grow it forever
+            _shapes.clear()
+        shape = _shapes[names] = _Shape(names)
+    return shape
+
+
+def _pairs(attrs: Mapping[str, Any], names: tuple[str, ...], prefix: str) -> tuple[tuple[str, str], ...] | None:
+    if not names:
+        return None
+    n = len(prefix)
+    # A tuple of tuples of strings, not a list: the garbage collector stops tracking such a row once it has seen
+    # it, so thousands of buffered rows cost its full passes nothing.
+    return tuple([(name[n:], value if type(value := attrs[name]) is str else str(value)) for name in names])
+
+
+def _content(attrs: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
     """The span's content attributes (only there when content capture is on, and already redacted) as one JSON
-    object, or None: the common case, one dict lookup per attribute."""
-    found = None
-    for key in semconv.CONTENT_ATTRIBUTES:
-        value = attrs.get(key)
-        if value is not None:
-            if found is None:
-                found = {}
-            found[key] = value if type(value) is str else str(value)
-    return None if found is None else json.dumps(found, ensure_ascii=False)
+    object, or None."""
+    if not names:
+        return None
+    return json.dumps({k: v if type(v := attrs[k]) is str else str(v) for k in names}, ensure_ascii=False)
 
 
 MAX_SPAN_ATTRIBUTES = 32  # attributes kept per span of the `spans` table, beyond its columns
@@ -168,6 +219,90 @@ def _bounded_attributes(attrs: Mapping[str, Any]) -> tuple[tuple[str, str], ...]
     return tuple(out) or None
 
 
+def _k(name: str) -> str:
+    return repr(name)
+
+
+# Each rule: a Python expression over `get` (the attributes' `.get`), `attrs`, `shape`, the span's fields and the
+# columns already made (`c_<name>`), in the order they are evaluated: every attribute column and span field first,
+# then the rules in this order.
+RULES: dict[str, str] = {
+    "operation": f"((v if type(v := get({_k(semconv.GEN_AI_OPERATION_NAME)})) is str else _text(v)) or _OPERATION_BY_NAME.get(name, name))",
+    "streaming": f"bool(v if (v := get({_k(semconv.CALL_STREAMING)})) is not None else get({_k(semconv.GEN_AI_REQUEST_STREAM)}))",
+    "call_status": '("error" if (error or c_error_type is not None) else "ok")',
+    "attempts": f"(v if type(v := get({_k(semconv.CALL_ATTEMPTS)})) is int else _attempts(v, get({_k(semconv.HTTP_REQUEST_RESEND_COUNT)})))",
+    "uncached_input": f"(v if type(v := get({_k(semconv.USAGE_UNCACHED_INPUT_TOKENS)})) is int else _uncached(v, get))",
+    "ttft_ms": f"(v * 1000.0 if type(v := get({_k(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)})) is float else _ttft_ms(v, get({_k(semconv.CALL_TTFT_S)})))",
+    "batch": f"bool(get({_k(semconv.CALL_BATCH)}))",
+    "unpriced": f"bool(get({_k(semconv.COST_UNPRICED)}))",
+    "cost": "(None if c_unpriced else _cost(get))",
+    "unpriced_reason": '("no_price" if c_unpriced else None)',  # `checked` settles it (`_settle_call`)
+    "tags": f"_pairs(attrs, shape.tags, {_k(semconv.TAG_PREFIX)})",
+    "event_attributes": f"_pairs(attrs, shape.event_attributes, {_k(semconv.EVENT_ATTRIBUTE_PREFIX)})",
+    "tool_names": f"_names(get({_k(semconv.TOOL_USE_NAMES)}))",
+    "content": "_content(attrs, shape.content)",
+    "span_attributes": "_bounded_attributes(attrs)",
+    "attempt": f"((v if type(v := get({_k(semconv.HTTP_REQUEST_RESEND_COUNT)})) is int else _count_or_wrong(v)) or 0)",
+    "should_retry": f'(None if (v := get({_k(semconv.ATTEMPT_SHOULD_RETRY)})) is None else v in (True, "true", "True", 1))',
+}
+
+_FIELDS = {
+    "@trace_id": '(format(trace_id, "032x") if trace_id else None)',
+    "@span_id": '(format(span_id, "016x") if span_id else None)',
+    "@parent_span_id": '(format(parent_span_id, "016x") if parent_span_id else None)',
+    "@start": "start_ns // 1000",
+    "@duration_ms": "(None if end_ns is None else (end_ns - start_ns) / 1e6)",
+    "@name": "name",
+    "@service_name": "service_name",
+    "@scope": "scope",
+    "@kind": "(_KINDS[kind] if 0 <= kind < 5 else None)",
+    "@status": '("error" if status_code == 2 or c_error_type is not None else ("ok" if status_code == 1 else "unset"))',
+    "@damaged": "None",
+}
+# The usual values (of the column's type, or absent) are taken as they are, without a call.
+_BY_TYPE = {
+    "VARCHAR": "(v if type(v := get({key})) is str or v is None else str(v))",
+    "INTEGER": "(v if type(v := get({key})) is int or v is None else WRONG)",
+    "BIGINT": "(v if type(v := get({key})) is int or v is None else WRONG)",
+    "DOUBLE": "(v if type(v := get({key})) is float or v is None else _double_or_wrong(v))",
+    "BOOLEAN": "(None if (v := get({key})) is None else bool(v))",
+}
+_SIGNATURE = "attrs, name, trace_id, span_id, parent_span_id, start_ns, end_ns, error, status_code, kind, service_name, scope"
+
+
+def _builder_source(table: str) -> str:
+    """The source of `table`'s row builder, made from its columns in `COLUMN_MAP` (see the module docstring)."""
+    columns = COLUMN_MAP[table]
+    first, fields, rules = [], [], []
+    for column in columns:
+        target = f"c_{column.name}"
+        if column.source.startswith("="):
+            rule = column.source[1:]
+            rules.append((list(RULES).index(rule), f"{target} = {RULES[rule]}"))
+        elif column.source.startswith("@"):
+            fields.append(f"{target} = {_FIELDS[column.source]}")
+        else:
+            first.append(f"{target} = {_BY_TYPE[column.type].format(key=_k(column.source))}")
+    lines = ["get = attrs.get", *first, *fields, *(line for _, line in sorted(rules))]
+    if any("shape." in line for line in lines):
+        lines.insert(1, "shape = _shape_of(attrs)")
+    body = "\n    ".join(lines)
+    values = ", ".join(f"c_{c.name}" for c in columns)
+    return f"def build_{table}({_SIGNATURE}):\n    {body}\n    return ({values},)\n"
+
+
+def _make_builders() -> dict[str, Callable[..., tuple[Any, ...]]]:
+    scope: dict[str, Any] = {
+        name: value for name, value in globals().items() if name.startswith("_") and not name.startswith("__")
+    }
+    scope["WRONG"] = WRONG
+    builders = {}
+    for table in COLUMN_MAP:
+        exec(_builder_source(table), scope)  # the text comes from the column map and RULES alone
+        builders[table] = scope[f"build_{table}"]
+    return builders
+
+
 def span_row(
     attrs: Mapping[str, Any],
     *,
@@ -192,48 +327,8 @@ def span_row(
     ...     service_name="api", scope="com.anthropic.sdk.python")[4:11]
     (2.0, 'tool search', 'internal', 'ok', None, 'execute_tool', 'search')
     """
-    get = attrs.get
-    error_type = _str(get(semconv.ERROR_TYPE))
-    status = "error" if status_code == 2 or error_type is not None else ("ok" if status_code == 1 else "unset")
-    return (
-        format(trace_id, "032x") if trace_id else None,  # trace_id
-        format(span_id, "016x") if span_id else None,  # span_id
-        format(parent_span_id, "016x") if parent_span_id else None,  # parent_span_id
-        start_ns // 1000,  # start_time
-        None if end_ns is None else (end_ns - start_ns) / 1e6,  # duration_ms
-        name,  # name
-        _KINDS[kind] if 0 <= kind < len(_KINDS) else None,  # kind
-        status,  # status
-        error_type,  # error_type
-        _str(get(semconv.GEN_AI_OPERATION_NAME)),  # operation
-        _str(get(semconv.GEN_AI_TOOL_NAME)),  # tool_name
-        _str(get(semconv.GEN_AI_TOOL_CALL_ID)),  # tool_call_id
-        _str(get(semconv.GEN_AI_CONVERSATION_ID)),  # conversation_id
-        scope,  # scope
-        service_name,  # service_name
-        _bounded_attributes(attrs),  # attributes
-        _content(attrs),  # content
-        None,  # damaged_fields
-    )
-
-
-def _prefixed(attrs: Mapping[str, Any], prefix: str) -> tuple[tuple[str, str], ...] | None:
-    # Spans of one kind carry the same attribute names over and over: which of them start with the prefix is
-    # looked up by the names (a tuple hashes from its strings' cached hashes) rather than tested name by name.
-    names = tuple(attrs)
-    key = (prefix, names)
-    matching = _prefixed_keys.get(key)
-    if matching is None:
-        matching = tuple(name for name in names if name.startswith(prefix))
-        if len(_prefixed_keys) > 4096:  # bounded: names that never repeat must not grow it forever
-            _prefixed_keys.clear()
-        _prefixed_keys[key] = matching
-    if not matching:
-        return None
-    n = len(prefix)
-    # A tuple of tuples of strings, not a list: the garbage collector stops tracking such a row once it has seen
-    # it, so thousands of buffered rows cost its full passes nothing (export + flush about 10% faster).
-    return tuple([(name[n:], value if type(value := attrs[name]) is str else str(value)) for name in matching])
+    return _BUILDERS["spans"](attrs, name, trace_id, span_id, parent_span_id, start_ns, end_ns, False, status_code,
+                              kind, service_name, scope)  # fmt: skip
 
 
 def hex_id(value: int | None, width: int) -> str | None:
@@ -255,6 +350,7 @@ _INT64_MAX = 2**63 - 1
 _SIGNED = frozenset({"duration_ms"})
 # The usage a call is priced from: one of them damaged leaves the call unpriced (`malformed_usage`), never priced
 # from what is left.
+_BUILDERS = _make_builders()
 USAGE_COLUMNS = frozenset({
     "input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens",
     "thinking_tokens", "web_search_requests",
@@ -303,13 +399,13 @@ _C_STATUS, _C_OPERATION, _C_BATCH, _C_STREAMING = (_CALL_AT[n] for n in ("status
 
 
 def checked(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`row` (in `COLUMNS[table]` order, `damaged_fields` last) with every value its column cannot hold (out of
+    """`row` (in `COLUMNS[table]` order) with every value its column cannot hold (out of
     range, not finite, negative where the column counts something, of the wrong type) replaced by None and named
     in `damaged_fields`. A call's row also gets why it has no cost (`unpriced_reason`, `_settle_call`). Pure; the
     usual row comes back as it is.
 
-    >>> row = checked("attempts", (None,) * 9 + (10**23,) + (None,) * 10)
-    >>> row[9], row[-1]
+    >>> row = checked("attempts", (None,) * 9 + (10**23,) + (None,) * 11)
+    >>> row[9], row[DAMAGED_AT["attempts"]]
     (None, 'ratelimit_requests_remaining')
     """
     fits, columns = _CHECKERS[table]
@@ -323,7 +419,7 @@ def checked(table: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
         if not fit(values[i]):
             values[i] = None
             damaged.append(name)
-    values[-1] = ",".join(damaged)
+    values[DAMAGED_AT[table]] = ",".join(damaged)
     return _settle_call(values, damaged) if table == "calls" else tuple(values)
 
 
@@ -392,116 +488,8 @@ def _row_tuple(
     table = classify(attrs, name, scope)
     if table is None:
         return None
-    start_us = start_ns // 1000
-    duration_ms = None if end_ns is None else (end_ns - start_ns) / 1e6
-    get = attrs.get
-    if table == "calls":
-        cache_read = (v if type(v := get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)) is int else _int(v))
-        cache_write = (v if type(v := get(semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS)) is int else _int(v))
-        uncached = (v if type(v := get(semconv.USAGE_UNCACHED_INPUT_TOKENS)) is int else _int(v))
-        if uncached is None:
-            total_in = (v if type(v := get(semconv.GEN_AI_USAGE_INPUT_TOKENS)) is int else _int(v))
-            if type(total_in) is int:
-                # A negative total stays negative (and is then found damaged); a total below the cached part does not.
-                uncached = total_in if total_in < 0 else max(total_in - _n(cache_read) - _n(cache_write), 0)
-            else:
-                uncached = total_in
-        attempts = (v if type(v := get(semconv.CALL_ATTEMPTS)) is int else _int(v))
-        if attempts is None:
-            resend = (v if type(v := get(semconv.HTTP_REQUEST_RESEND_COUNT)) is int else _int(v))
-            attempts = 1 if resend is None else (resend + 1 if type(resend) is int else WRONG)
-        ttft = (v if type(v := get(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)) is float else _float(v))
-        if ttft is None:
-            ttft = (v if type(v := get(semconv.CALL_TTFT_S)) is float else _float(v))
-        streaming = get(semconv.CALL_STREAMING)
-        if streaming is None:
-            streaming = get(semconv.GEN_AI_REQUEST_STREAM)
-        error_type = (v if type(v := get(semconv.ERROR_TYPE)) is str else _str(v))
-        unpriced = bool(get(semconv.COST_UNPRICED, False))
-        return table, (
-            format(trace_id, "032x") if trace_id else None,  # trace_id
-            format(span_id, "016x") if span_id else None,  # span_id
-            start_us,  # start_time
-            duration_ms,  # duration_ms
-            (v if type(v := get(semconv.GEN_AI_OPERATION_NAME)) is str else _str(v)) or _OPERATION_BY_NAME.get(name, name),  # operation
-            (v if type(v := get(semconv.GEN_AI_REQUEST_MODEL)) is str else _str(v)),  # model
-            (v if type(v := get(semconv.GEN_AI_RESPONSE_MODEL)) is str else _str(v)),  # response_model
-            bool(streaming),  # streaming
-            "error" if (error or error_type is not None) else "ok",  # status
-            error_type,  # error_type
-            (v if type(v := get(semconv.HTTP_RESPONSE_STATUS_CODE)) is int else _int(v)),  # http_status
-            attempts,  # attempts
-            uncached,  # input_tokens
-            cache_read,  # cache_read_tokens
-            cache_write,  # cache_write_tokens
-            _int(get(semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS)),  # cache_write_1h_tokens
-            (v if type(v := get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)) is int else _int(v)),  # output_tokens
-            (v if type(v := get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)) is int else _int(v)),  # thinking_tokens
-            ttft * 1000.0 if type(ttft) is float else ttft,  # ttft_ms
-            None if unpriced else _cost(attrs),  # cost_usd
-            service_name,  # service_name
-            _prefixed(attrs, semconv.TAG_PREFIX),  # tags
-            format(parent_span_id, "016x") if parent_span_id else None,  # parent_span_id
-            name,  # name
-            (v if type(v := get(semconv.ANTHROPIC_REQUEST_ID)) is str else _str(v)),  # request_id
-            (v if type(v := get(semconv.GEN_AI_RESPONSE_ID)) is str else _str(v)),  # response_id
-            (v if type(v := get(semconv.ANTHROPIC_STOP_REASON)) is str else _str(v)),  # stop_reason
-            (v if type(v := get(semconv.CALL_STREAM_END)) is str else _str(v)),  # stream_end
-            (v if type(v := get(semconv.ANTHROPIC_RESPONSE_SERVICE_TIER)) is str else _str(v)),  # service_tier
-            (v if type(v := get(semconv.USAGE_WEB_SEARCH_REQUESTS)) is int else _int(v)),  # web_search_requests
-            bool(get(semconv.CALL_BATCH, False)),  # batch
-            unpriced,  # unpriced
-            (v if type(v := get(semconv.COST_PRICE_SOURCE)) is str else _str(v)),  # cost_source
-            (v if type(v := get(semconv.CALL_SPAN_SOURCE)) is str else _str(v)),  # source
-            (v if type(v := get(semconv.REFUSAL_CATEGORY)) is str else _str(v)),  # refusal_category
-            None if (v := get(semconv.REFUSAL_BILLED)) is None else bool(v),  # refusal_billed
-            (v if type(v := get(semconv.COST_ITERATIONS)) is str else _str(v)),  # cost_iterations
-            (v if type(v := get(semconv.GEN_AI_CONVERSATION_ID)) is str else _str(v)),  # conversation_id
-            _int(get(semconv.TOOL_USE_COUNT)),  # tool_use_count
-            _names(get(semconv.TOOL_USE_NAMES)),  # tool_names
-            _content(attrs),  # content
-            "no_price" if unpriced else None,  # unpriced_reason (`checked` settles it)
-            None,  # damaged_fields
-        )
-    if table == "attempts":
-        should_retry = get(semconv.ATTEMPT_SHOULD_RETRY)
-        return table, (
-            format(trace_id, "032x") if trace_id else None,  # trace_id
-            format(span_id, "016x") if span_id else None,  # span_id
-            format(parent_span_id, "016x") if parent_span_id else None,  # call_span_id
-            start_us,  # start_time
-            duration_ms,  # duration_ms
-            (v if type(v := get(semconv.HTTP_REQUEST_RESEND_COUNT)) is int else _int(v)) or 0,  # attempt
-            (v if type(v := get(semconv.HTTP_RESPONSE_STATUS_CODE)) is int else _int(v)),  # http_status
-            (v if type(v := get(semconv.ERROR_TYPE)) is str else _str(v)),  # error_type
-            (v if type(v := get(semconv.ATTEMPT_RETRY_AFTER_S)) is float else _float(v)),  # retry_after_s
-            (v if type(v := get(_RL_REQ_REMAINING)) is int else _int(v)),  # ratelimit_requests_remaining
-            (v if type(v := get(_RL_TOK_REMAINING)) is int else _int(v)),  # ratelimit_tokens_remaining
-            (v if type(v := get(semconv.ANTHROPIC_REQUEST_ID)) is str else _str(v)),  # request_id
-            (v if type(v := get(semconv.GEN_AI_REQUEST_MODEL)) is str else _str(v)),  # model
-            (v if type(v := get(_RL_REQ_LIMIT)) is int else _int(v)),  # ratelimit_requests_limit
-            (v if type(v := get(_RL_TOK_LIMIT)) is int else _int(v)),  # ratelimit_tokens_limit
-            (v if type(v := get(_RL_IN_REMAINING)) is int else _int(v)),  # ratelimit_input_tokens_remaining
-            (v if type(v := get(_RL_OUT_REMAINING)) is int else _int(v)),  # ratelimit_output_tokens_remaining
-            None if should_retry is None else bool(should_retry in (True, "true", "True", 1)),  # should_retry
-            service_name,  # service_name
-            None,  # damaged_fields
-        )
-    return table, (
-        start_us,  # time
-        (v if type(v := get(semconv.EVENT_KIND)) is str else _str(v)),  # kind
-        (v if type(v := get(semconv.EVENT_NAME)) is str else _str(v)),  # name
-        (v if type(v := get(semconv.EVENT_FROM_STATE)) is str else _str(v)),  # from_state
-        (v if type(v := get(semconv.EVENT_TO_STATE)) is str else _str(v)),  # to_state
-        _prefixed(attrs, semconv.EVENT_ATTRIBUTE_PREFIX),  # attributes
-        (v if type(v := get(semconv.EVENT_REASON)) is str else _str(v)),  # reason
-        format(trace_id, "032x") if trace_id else None,  # trace_id
-        format(span_id, "016x") if span_id else None,  # span_id
-        format(parent_span_id, "016x") if parent_span_id else None,  # parent_span_id
-        service_name,  # service_name
-        _prefixed(attrs, semconv.TAG_PREFIX),  # tags
-        None,  # damaged_fields
-    )
+    return table, _BUILDERS[table](attrs, name, trace_id, span_id, parent_span_id, start_ns, end_ns, error, 0, 0,
+                                   service_name, scope)  # fmt: skip
 
 
 def rows_from_spans(spans: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
@@ -521,61 +509,40 @@ def row_tuples_from_spans(
     `damaged`, the rows that had a value stored as NULL are counted in it by table."""
     out: dict[str, list[tuple[Any, ...]]] = {"calls": [], "attempts": [], "events": [], "spans": []}
     resource_cache: dict[int, str | None] = {}
+    builders = _BUILDERS
+    span_parts()  # the spans' own fields, where the OpenTelemetry SDK's shape allows (resolved once)
     for span in spans:
         try:
-            # The SDK's spans keep what their public properties return in plain instance attributes: read those
-            # (an attribute load each instead of a property call; about 1 us per span). Not through `__dict__`,
-            # which makes CPython 3.11+ build a dict for each span, that the garbage collector then tracks.
-            # Anything else is read through its public properties.
-            try:
-                resource, context, parent = span._resource, span._context, span._parent
-                scope, status, name, start, end = span._instrumentation_scope, span._status, span._name, span._start_time, span._end_time
-            except AttributeError:
-                resource, context, parent, scope, status, name, start, end = _public_fields(span)
+            attrs, resource, context, parent, scope, status, name, start, end, kind = finished_span_fields(span)
             key = id(resource)
             if key not in resource_cache:
-                resource_cache[key] = None if resource is None else _str(resource.attributes.get(semconv.SERVICE_NAME))
-            attrs = raw_attributes(span)
+                resource_cache[key] = None if resource is None else _text(resource.attributes.get(semconv.SERVICE_NAME))
             trace_id = context.trace_id
-            result = _row_tuple(
-                attrs,
-                name=name,
-                trace_id=trace_id,
-                span_id=context.span_id,
-                parent_span_id=None if parent is None else parent.span_id,
-                start_ns=start or 0,
-                end_ns=end,
-                error=status is not None and status.status_code is _ERROR,
-                service_name=resource_cache[key],
-                scope=None if scope is None else scope.name,
-            )
-            if result is not None:
-                row = checked(result[0], result[1])
-                if row[-1] is not None and damaged is not None:
-                    damaged[result[0]] = damaged.get(result[0], 0) + 1
-                out[result[0]].append(row)
+            parent_span_id = None if parent is None else parent.span_id
+            scope_name = None if scope is None else scope.name
+            status_code = 0 if status is None else status.status_code.value
+            table = classify(attrs, name, scope_name)
+            if table is not None:
+                row = checked(table, builders[table](
+                    attrs, name, trace_id, context.span_id, parent_span_id, start or 0, end, status_code == 2,
+                    status_code, 0, resource_cache[key], scope_name,
+                ))  # fmt: skip
+                if row[DAMAGED_AT[table]] is not None and damaged is not None:
+                    damaged[table] = damaged.get(table, 0) + 1
+                out[table].append(row)
                 # Calls decide (attempts are made on capture's worker thread and may end after their call).
-                if keeper is not None and result[0] == "calls":
+                if keeper is not None and table == "calls":
                     keeper.call(trace_id)
                     if parent is None or parent.is_remote:  # a call of its own: its trace is over here
                         keeper.done(trace_id)
             elif keeper is not None and trace_id:
                 local_root = parent is None or parent.is_remote
                 if keeper.wants(trace_id, local_root):
-                    row = checked("spans", span_row(
-                            attrs,
-                            name=name,
-                            kind=_kind_value(span),
-                            trace_id=trace_id,
-                            span_id=context.span_id,
-                            parent_span_id=None if parent is None else parent.span_id,
-                            start_ns=start or 0,
-                            end_ns=end,
-                            status_code=0 if status is None else status.status_code.value,
-                            service_name=resource_cache[key],
-                            scope=None if scope is None else scope.name,
-                        ))  # fmt: skip
-                    if row[-1] is not None and damaged is not None:
+                    row = checked("spans", builders["spans"](
+                        attrs, name, trace_id, context.span_id, parent_span_id, start or 0, end, status_code == 2,
+                        status_code, 0 if kind is None else kind.value, resource_cache[key], scope_name,
+                    ))  # fmt: skip
+                    if row[DAMAGED_AT["spans"]] is not None and damaged is not None:
                         damaged["spans"] = damaged.get("spans", 0) + 1
                     out["spans"].append(row)
                 elif not local_root:
@@ -659,18 +626,6 @@ class TraceKeeper:
     @property
     def held(self) -> int:
         return self._held_count
-
-
-def _kind_value(span: Any) -> int:
-    kind = getattr(span, "_kind", None) or getattr(span, "kind", None)
-    return 0 if kind is None else kind.value
-
-
-def _public_fields(span: Any) -> tuple[Any, ...]:
-    return (
-        span.resource, span.context, span.parent, span.instrumentation_scope, span.status, span.name,
-        span.start_time, span.end_time,
-    )  # fmt: skip
 
 
 def day_of(start_us: int) -> str:

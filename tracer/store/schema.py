@@ -1,8 +1,21 @@
-"""The columns of the store's four tables and the schema version segments are stamped with.
+"""The columns of the store's four tables, where each column's value comes from, and the schema version.
 
-The columns are plain data (name, DuckDB type), so that the writer, which runs in the application's process,
-needs neither pyarrow nor DuckDB; the Arrow schemas the reading side uses (`TABLES`) are built from them when
-first asked for.
+One column map (`CALLS`, `ATTEMPTS`, `EVENTS`, `SPANS`): each column's name, DuckDB type and source. The writer's
+row builders are made from it once per table (`tracer.store._rows`), so every column is decided in one place and
+read from one attribute (or one rule); readers select its columns by name. The map is plain data, so the writer,
+which runs in the application's process, needs neither pyarrow nor DuckDB; the Arrow schemas the reading side uses
+(`TABLES`) are built from it when first asked for.
+
+A column's source is one of:
+
+- an attribute name (`gen_ai.usage.output_tokens`): the span's attribute, as the column's type (a value of
+  another type is stored as NULL and named in `damaged_fields`);
+- `@field`: a field of the span itself (`@trace_id`, `@span_id`, `@parent_span_id`, `@start`, `@duration_ms`,
+  `@name`, `@kind`, `@status`, `@service_name`, `@scope`, `@damaged`);
+- `=rule`: one of the writer's rules (`_rows.RULES`), for a column made from more than one attribute.
+
+A derived value (uncached input, output tokens per second, an attempt's outcome, unpriced and its reason) is
+decided once, at capture (`tracer._derived`), and arrives as an attribute: the writer stores it, readers read it.
 
 A segment records its schema version (`tracer.store.schema_version` in a Parquet segment's key-value metadata,
 `version` in a row segment's header) and `v<N>` in its file name. Readers never trust a segment's layout to be
@@ -18,16 +31,21 @@ History:
      trace that has a Claude call (the application's, the SDK's tool-runner and tool spans), issue 15.
   4  every table: damaged_fields (the columns whose value the writer found out of range, non-finite, negative or
      of the wrong type, and stored as NULL; NULL when none); calls: unpriced_reason (issue 24).
+  5  calls: output_tokens_per_s (capture's one definition, for every call that ended ok with output);
+     attempts: outcome (ok, 429, 529, 5xx, timeout, connection, other: capture's one classification). Older
+     segments lack both: the reader derives them for those rows alone, in one place (issue 26).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+from tracer import semconv as s
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 META_VERSION: Final = b"tracer.store.schema_version"
 META_TABLE: Final = b"tracer.store.table"
 META_REPLACES: Final = b"tracer.store.replaces"  # a compacted segment: JSON list of the segment names it holds
@@ -36,129 +54,172 @@ TS: Final = "TIMESTAMPTZ"
 COST: Final = "DECIMAL(38,12)"
 TAGS: Final = "MAP(VARCHAR, VARCHAR)"
 
+
+class Column(NamedTuple):
+    name: str
+    type: str  # DuckDB's
+    source: str  # an attribute name, `@field` or `=rule` (the module docstring)
+
+
+def _rl(kind: str, field: str) -> str:
+    return s.ratelimit_attribute(kind, field)
+
+
 CALLS: Final = (
-    ("trace_id", "VARCHAR"),
-    ("span_id", "VARCHAR"),
-    ("start_time", TS),
-    ("duration_ms", "DOUBLE"),
-    ("operation", "VARCHAR"),
-    ("model", "VARCHAR"),
-    ("response_model", "VARCHAR"),
-    ("streaming", "BOOLEAN"),
-    ("status", "VARCHAR"),
-    ("error_type", "VARCHAR"),
-    ("http_status", "INTEGER"),
-    ("attempts", "INTEGER"),
-    ("input_tokens", "BIGINT"),
-    ("cache_read_tokens", "BIGINT"),
-    ("cache_write_tokens", "BIGINT"),
-    ("cache_write_1h_tokens", "BIGINT"),
-    ("output_tokens", "BIGINT"),
-    ("thinking_tokens", "BIGINT"),
-    ("ttft_ms", "DOUBLE"),
-    ("cost_usd", COST),
-    ("service_name", "VARCHAR"),
-    ("tags", TAGS),
+    Column("trace_id", "VARCHAR", "@trace_id"),
+    Column("span_id", "VARCHAR", "@span_id"),
+    Column("start_time", TS, "@start"),
+    Column("duration_ms", "DOUBLE", "@duration_ms"),
+    Column("operation", "VARCHAR", "=operation"),  # gen_ai.operation.name, else from the span's name
+    Column("model", "VARCHAR", s.GEN_AI_REQUEST_MODEL),
+    Column("response_model", "VARCHAR", s.GEN_AI_RESPONSE_MODEL),
+    Column("streaming", "BOOLEAN", "=streaming"),  # ours, else the SDK's gen_ai.request.stream
+    Column("status", "VARCHAR", "=call_status"),  # error when the span's status is ERROR or it has an error.type
+    Column("error_type", "VARCHAR", s.ERROR_TYPE),
+    Column("http_status", "INTEGER", s.HTTP_RESPONSE_STATUS_CODE),
+    Column("attempts", "INTEGER", "=attempts"),  # ours, else the SDK's resend count + 1
+    Column("input_tokens", "BIGINT", "=uncached_input"),  # UNCACHED: capture's tracer.usage.uncached_input_tokens
+    Column("cache_read_tokens", "BIGINT", s.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+    Column("cache_write_tokens", "BIGINT", s.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+    Column("cache_write_1h_tokens", "BIGINT", s.ANTHROPIC_CACHE_WRITE_1H_TOKENS),
+    Column("output_tokens", "BIGINT", s.GEN_AI_USAGE_OUTPUT_TOKENS),
+    Column("thinking_tokens", "BIGINT", s.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+    Column("ttft_ms", "DOUBLE", "=ttft_ms"),  # the SDK's time to first chunk (s), else ours, in ms
+    Column("cost_usd", COST, "=cost"),  # tracer.cost.usd_exact, else tracer.cost.usd; NULL when unpriced
+    Column("service_name", "VARCHAR", "@service_name"),
+    Column("tags", TAGS, "=tags"),  # tracer.tag.*
     # beyond the public contract
-    ("parent_span_id", "VARCHAR"),
-    ("name", "VARCHAR"),
-    ("request_id", "VARCHAR"),
-    ("response_id", "VARCHAR"),
-    ("stop_reason", "VARCHAR"),
-    ("stream_end", "VARCHAR"),
-    ("service_tier", "VARCHAR"),
-    ("web_search_requests", "BIGINT"),
-    ("batch", "BOOLEAN"),
-    ("unpriced", "BOOLEAN"),
-    ("cost_source", "VARCHAR"),
-    ("source", "VARCHAR"),
-    # issue 18 (cost): a refusal met by the call (its own or a declined fallback hop's) and the priced iterations
-    # (JSON, tracer.cost.iterations), which reconciliation splits by model
-    ("refusal_category", "VARCHAR"),
-    ("refusal_billed", "BOOLEAN"),
-    ("cost_iterations", "VARCHAR"),
-    # issue 15 (agent runs): the conversation (gen_ai.conversation.id), the tools the answer asked for (distinct
-    # names, comma-separated, and the count of tool-use blocks), and the content when it was captured (a JSON
-    # object of the span's content attributes, redacted in the application's process)
-    ("conversation_id", "VARCHAR"),
-    ("tool_use_count", "INTEGER"),
-    ("tool_names", "VARCHAR"),
-    ("content", "VARCHAR"),
-    # issue 24: why the call has no cost (`no_price`: its model or mode has no price; `malformed_usage`: its usage
-    # was negative, fractional, not a number or out of range; `no_usage`: it ended ok with no usage at all)
-    ("unpriced_reason", "VARCHAR"),
-    ("damaged_fields", "VARCHAR"),
+    Column("parent_span_id", "VARCHAR", "@parent_span_id"),
+    Column("name", "VARCHAR", "@name"),
+    Column("request_id", "VARCHAR", s.ANTHROPIC_REQUEST_ID),
+    Column("response_id", "VARCHAR", s.GEN_AI_RESPONSE_ID),
+    Column("stop_reason", "VARCHAR", s.ANTHROPIC_STOP_REASON),
+    Column("stream_end", "VARCHAR", s.CALL_STREAM_END),
+    Column("service_tier", "VARCHAR", s.ANTHROPIC_RESPONSE_SERVICE_TIER),
+    Column("web_search_requests", "BIGINT", s.USAGE_WEB_SEARCH_REQUESTS),
+    Column("batch", "BOOLEAN", "=batch"),
+    Column("unpriced", "BOOLEAN", "=unpriced"),
+    Column("cost_source", "VARCHAR", s.COST_PRICE_SOURCE),
+    Column("source", "VARCHAR", s.CALL_SPAN_SOURCE),
+    # a refusal met by the call (its own or a declined fallback hop's) and the priced iterations (JSON,
+    # tracer.cost.iterations), which reconciliation splits by model
+    Column("refusal_category", "VARCHAR", s.REFUSAL_CATEGORY),
+    Column("refusal_billed", "BOOLEAN", s.REFUSAL_BILLED),
+    Column("cost_iterations", "VARCHAR", s.COST_ITERATIONS),
+    # the conversation (gen_ai.conversation.id), the tools the answer asked for (distinct names, comma-separated,
+    # and the count of tool-use blocks), and the content when it was captured (a JSON object of the span's content
+    # attributes, redacted in the application's process)
+    Column("conversation_id", "VARCHAR", s.GEN_AI_CONVERSATION_ID),
+    Column("tool_use_count", "INTEGER", s.TOOL_USE_COUNT),
+    Column("tool_names", "VARCHAR", "=tool_names"),
+    Column("content", "VARCHAR", "=content"),
+    # why the call has no cost (`no_price`: its model or mode has no price; `malformed_usage`: its usage was
+    # negative, fractional, not a number or out of range; `no_usage`: it ended ok with no usage at all)
+    Column("unpriced_reason", "VARCHAR", "=unpriced_reason"),
+    Column("damaged_fields", "VARCHAR", "@damaged"),
+    # capture's tracer.call.output_tokens_per_second: output tokens over the time after the first token (the whole
+    # call when not streamed), for calls that ended ok with output (schema 5)
+    Column("output_tokens_per_s", "DOUBLE", s.CALL_OUTPUT_TOKENS_PER_S),
 )
 
 ATTEMPTS: Final = (
-    ("trace_id", "VARCHAR"),
-    ("span_id", "VARCHAR"),
-    ("call_span_id", "VARCHAR"),
-    ("start_time", TS),
-    ("duration_ms", "DOUBLE"),
-    ("attempt", "INTEGER"),
-    ("http_status", "INTEGER"),
-    ("error_type", "VARCHAR"),
-    ("retry_after_s", "DOUBLE"),
-    ("ratelimit_requests_remaining", "BIGINT"),
-    ("ratelimit_tokens_remaining", "BIGINT"),
-    ("request_id", "VARCHAR"),
+    Column("trace_id", "VARCHAR", "@trace_id"),
+    Column("span_id", "VARCHAR", "@span_id"),
+    Column("call_span_id", "VARCHAR", "@parent_span_id"),
+    Column("start_time", TS, "@start"),
+    Column("duration_ms", "DOUBLE", "@duration_ms"),
+    Column("attempt", "INTEGER", "=attempt"),  # the resend count, 0 for the first
+    Column("http_status", "INTEGER", s.HTTP_RESPONSE_STATUS_CODE),
+    Column("error_type", "VARCHAR", s.ERROR_TYPE),
+    Column("retry_after_s", "DOUBLE", s.ATTEMPT_RETRY_AFTER_S),
+    Column("ratelimit_requests_remaining", "BIGINT", _rl("requests", "remaining")),
+    Column("ratelimit_tokens_remaining", "BIGINT", _rl("tokens", "remaining")),
+    Column("request_id", "VARCHAR", s.ANTHROPIC_REQUEST_ID),
     # beyond the public contract
-    ("model", "VARCHAR"),
-    ("ratelimit_requests_limit", "BIGINT"),
-    ("ratelimit_tokens_limit", "BIGINT"),
-    ("ratelimit_input_tokens_remaining", "BIGINT"),
-    ("ratelimit_output_tokens_remaining", "BIGINT"),
-    ("should_retry", "BOOLEAN"),
-    ("service_name", "VARCHAR"),
-    ("damaged_fields", "VARCHAR"),
+    Column("model", "VARCHAR", s.GEN_AI_REQUEST_MODEL),
+    Column("ratelimit_requests_limit", "BIGINT", _rl("requests", "limit")),
+    Column("ratelimit_tokens_limit", "BIGINT", _rl("tokens", "limit")),
+    Column("ratelimit_input_tokens_remaining", "BIGINT", _rl("input_tokens", "remaining")),
+    Column("ratelimit_output_tokens_remaining", "BIGINT", _rl("output_tokens", "remaining")),
+    Column("should_retry", "BOOLEAN", "=should_retry"),
+    Column("service_name", "VARCHAR", "@service_name"),
+    Column("damaged_fields", "VARCHAR", "@damaged"),
+    Column("outcome", "VARCHAR", s.ATTEMPT_OUTCOME),  # capture's one classification, `tracer._derived` (schema 5)
 )
 
 EVENTS: Final = (
-    ("time", TS),
-    ("kind", "VARCHAR"),
-    ("name", "VARCHAR"),
-    ("from_state", "VARCHAR"),
-    ("to_state", "VARCHAR"),
-    ("attributes", TAGS),
+    Column("time", TS, "@start"),
+    Column("kind", "VARCHAR", s.EVENT_KIND),
+    Column("name", "VARCHAR", s.EVENT_NAME),
+    Column("from_state", "VARCHAR", s.EVENT_FROM_STATE),
+    Column("to_state", "VARCHAR", s.EVENT_TO_STATE),
+    Column("attributes", TAGS, "=event_attributes"),  # tracer.event.attr.*
     # beyond the public contract
-    ("reason", "VARCHAR"),
-    ("trace_id", "VARCHAR"),
-    ("span_id", "VARCHAR"),
-    ("parent_span_id", "VARCHAR"),
-    ("service_name", "VARCHAR"),
-    ("tags", TAGS),
-    ("damaged_fields", "VARCHAR"),
+    Column("reason", "VARCHAR", s.EVENT_REASON),
+    Column("trace_id", "VARCHAR", "@trace_id"),
+    Column("span_id", "VARCHAR", "@span_id"),
+    Column("parent_span_id", "VARCHAR", "@parent_span_id"),
+    Column("service_name", "VARCHAR", "@service_name"),
+    Column("tags", TAGS, "=tags"),
+    Column("damaged_fields", "VARCHAR", "@damaged"),
 )
 
 # The other spans of a trace with a Claude call: the application's (a request handler, `agent.run`), the SDK's
 # tool-runner (`invoke_agent`) and tool-execution (`execute_tool`) spans, sessions. Calls and attempts stay in their
 # own tables; the reader's `trace_spans` view puts the three together as one tree.
 SPANS: Final = (
-    ("trace_id", "VARCHAR"),
-    ("span_id", "VARCHAR"),
-    ("parent_span_id", "VARCHAR"),
-    ("start_time", TS),
-    ("duration_ms", "DOUBLE"),
-    ("name", "VARCHAR"),
-    ("kind", "VARCHAR"),  # internal, server, client, producer, consumer
-    ("status", "VARCHAR"),  # ok, error, unset
-    ("error_type", "VARCHAR"),
-    ("operation", "VARCHAR"),  # gen_ai.operation.name: invoke_agent, execute_tool, ...
-    ("tool_name", "VARCHAR"),
-    ("tool_call_id", "VARCHAR"),
-    ("conversation_id", "VARCHAR"),
-    ("scope", "VARCHAR"),
-    ("service_name", "VARCHAR"),
-    ("attributes", TAGS),  # a bounded set: at most MAX_SPAN_ATTRIBUTES, each value cut to MAX_ATTRIBUTE_CHARS
-    ("content", "VARCHAR"),
-    ("damaged_fields", "VARCHAR"),
+    Column("trace_id", "VARCHAR", "@trace_id"),
+    Column("span_id", "VARCHAR", "@span_id"),
+    Column("parent_span_id", "VARCHAR", "@parent_span_id"),
+    Column("start_time", TS, "@start"),
+    Column("duration_ms", "DOUBLE", "@duration_ms"),
+    Column("name", "VARCHAR", "@name"),
+    Column("kind", "VARCHAR", "@kind"),  # internal, server, client, producer, consumer
+    Column("status", "VARCHAR", "@status"),  # ok, error, unset
+    Column("error_type", "VARCHAR", s.ERROR_TYPE),
+    Column("operation", "VARCHAR", s.GEN_AI_OPERATION_NAME),  # invoke_agent, execute_tool, ...
+    Column("tool_name", "VARCHAR", s.GEN_AI_TOOL_NAME),
+    Column("tool_call_id", "VARCHAR", s.GEN_AI_TOOL_CALL_ID),
+    Column("conversation_id", "VARCHAR", s.GEN_AI_CONVERSATION_ID),
+    Column("scope", "VARCHAR", "@scope"),
+    Column("service_name", "VARCHAR", "@service_name"),
+    # a bounded set: at most MAX_SPAN_ATTRIBUTES, each value cut to MAX_ATTRIBUTE_CHARS, credentials left out
+    Column("attributes", TAGS, "=span_attributes"),
+    Column("content", "VARCHAR", "=content"),
+    Column("damaged_fields", "VARCHAR", "@damaged"),
 )
 
-# (name, DuckDB type) per table, in column order: the order of the values in a row tuple and a row segment's line.
+# The column map: per table, its columns in order (the order of the values in a row tuple and a row segment's line).
+COLUMN_MAP: Final[dict[str, tuple[Column, ...]]] = {"calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS, "spans": SPANS}
+
+# Columns that segments written before them lack, derived on read for those segments alone (`tracer.read`'s
+# `select_sql`; every newer segment has the column as capture decided it): SQL over the segment's other columns,
+# `{name}` each, with the same definition as `tracer._derived` (tests/store/test_rows.py checks that they agree).
+FOR_OLDER_SEGMENTS: Final[dict[str, dict[str, str]]] = {
+    "calls": {
+        "output_tokens_per_s": (
+            "CASE WHEN {status} = 'ok' AND {output_tokens} > 0"
+            " AND ({duration_ms} - coalesce({ttft_ms}, 0)) / 1000.0 >= 0.001"
+            " THEN {output_tokens} / (({duration_ms} - coalesce({ttft_ms}, 0)) / 1000.0) END"
+        ),
+    },
+    "attempts": {
+        "outcome": (
+            "CASE WHEN {error_type} IN ('timeout', 'stream_timeout') THEN 'timeout'"
+            " WHEN {error_type} = 'connection' THEN 'connection'"
+            " WHEN {http_status} IS NULL THEN 'other'"
+            " WHEN {http_status} IN (429, 529) THEN {http_status}::VARCHAR"
+            " WHEN {http_status} >= 500 THEN '5xx'"
+            " WHEN {http_status} < 400 AND {error_type} IS NULL THEN 'ok'"
+            " ELSE 'other' END"
+        ),
+    },
+}
+
+# (name, DuckDB type) per table, in column order.
 COLUMN_TYPES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
-    "calls": CALLS, "attempts": ATTEMPTS, "events": EVENTS, "spans": SPANS,
-}  # fmt: skip
+    table: tuple((c.name, c.type) for c in columns) for table, columns in COLUMN_MAP.items()
+}
 TABLE_NAMES: Final = tuple(COLUMN_TYPES)
 
 # Columns with few distinct values, dictionary-encoded in Parquet segments; ids and request ids are not (a
@@ -168,6 +229,7 @@ LOW_CARDINALITY: Final = frozenset(
         "operation", "model", "response_model", "status", "error_type", "http_status", "service_name", "name",
         "stop_reason", "stream_end", "service_tier", "cost_source", "source", "refusal_category", "kind", "from_state", "to_state",
         "reason", "attempt", "attempts", "tags", "attributes", "scope", "tool_name", "tool_names", "unpriced_reason",
+        "outcome",
     }
 )
 

@@ -6,7 +6,7 @@ Layout under the store directory (`$TRACER_STORE`, default `./.tracer`):
     <root>/<table>/<YYYY-MM-DD>/<table>-v<schema>-c<utc time>-<host>-<pid>-<rand>.parquet         (compacted)
 
 Two formats, because the two sides have different budgets. The writer runs inside the application, so a flush is
-a *row segment* that needs nothing beyond the standard library: a first line `[{header}]` (table, schema version,
+a *row segment* that needs nothing beyond the standard library and msgspec (a C wheel with no dependencies): a first line `[{header}]` (table, schema version,
 columns, row count, time range, the body's length and CRC-32), then one JSON array per row in column order.
 Compaction, which runs on the reading side and may import anything, merges row segments into Parquet segments,
 whose footer carries the same facts (`tracer.store.schema_version`, `tracer.store.table`,
@@ -89,23 +89,44 @@ def _plain(value: object) -> str:
     raise TypeError(f"not storable: {type(value).__name__}")
 
 
+# Two encoders behind one switch (`encode_rows(encoder=...)`), whose bodies read back as the same values
+# (tests/store/test_rows.py runs both): msgspec's (a declared dependency, a C wheel with none of its own), several
+# times faster than the standard library's; and the standard library's C encoder, made once (`JSONEncoder.encode`
+# builds it anew for every row), for a row msgspec refuses (a string with a lone surrogate cannot be UTF-8) and for an
+# interpreter without msgspec.
+try:
+    import msgspec.json
+
+    _msgspec_lines: Any = msgspec.json.Encoder(decimal_format="string").encode_lines
+except ImportError:  # pragma: no cover - a declared dependency; absent only in an environment put together by hand
+    _msgspec_lines = None
+
 _encode = json.JSONEncoder(separators=(",", ":"), default=_plain, check_circular=False).encode
-# The same encoding, made once: `JSONEncoder.encode` builds the C encoder anew for every row, which is a quarter of
-# the time of encoding a row (tests/store/test_rows.py checks that both give the same bytes). The standard
-# library's C accelerator; absent (another interpreter), every row goes through `_encode`.
 _make_c_encoder = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed: undocumented
 _c_encoder = (
     None
     if _make_c_encoder is None
     else _make_c_encoder(None, _plain, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
 )
+ENCODERS = ("msgspec", "stdlib")
+encoder = "msgspec"  # the one `write_rows` uses (benchmarks/store.py times both)
 
 
-def encode_rows(rows: Sequence[tuple[Any, ...]], *, accelerated: bool = True) -> bytes:
-    """The body of a row segment: one JSON array per row, each line ended by a newline."""
+def encode_rows(rows: Sequence[tuple[Any, ...]], *, encoder: str | None = None) -> bytes:
+    """The body of a row segment: one JSON array per row, each line ended by a newline (UTF-8). `encoder` picks
+    one of `ENCODERS` (default: the module's `encoder`); msgspec falls back to the standard library for a body it
+    cannot encode."""
     if not rows:
         return b""
-    if accelerated and _c_encoder is not None:
+    if encoder is None:
+        encoder = globals()["encoder"]
+    if encoder == "msgspec" and _msgspec_lines is not None:
+        try:
+            body: bytes = _msgspec_lines(rows)
+            return body
+        except (TypeError, ValueError, UnicodeEncodeError, OverflowError):
+            pass  # a value msgspec refuses: the standard library escapes it
+    if _c_encoder is not None:
         encode = _c_encoder
         return ("\n".join(["".join(encode(row, 0)) for row in rows]) + "\n").encode()
     return ("\n".join(map(_encode, rows)) + "\n").encode()
