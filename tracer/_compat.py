@@ -57,6 +57,9 @@ class Parts:
     jsonl_decoders: tuple[Any, Any] | None = None  # (JSONLDecoder, AsyncJSONLDecoder)
     dig_owner: Any = None  # anthropic._tracing, with `dig`
     accumulator_owner: Any = None  # anthropic.lib._tracing._streaming, with `accumulator`
+    # anthropic._tracing and anthropic.lib._tracing._streaming (which imports it by name), each with the SDK's
+    # `set_response_attributes`; the first also with the `SPAN_ATTRIBUTES` table and `attribute_value` it reads
+    response_attributes_owners: tuple[Any, ...] = ()
     streamed_message: Any = None  # its `StreamedMessage`, with `end` and STREAMED_MESSAGE_FIELDS
     headers_type: Any = None  # the HTTP library's Headers (with `.raw`)
     response_body: bool = False  # the HTTP library's Response keeps a read body in `_content`
@@ -173,6 +176,15 @@ def _speedups(found: Parts) -> None:
     streaming = _module("anthropic.lib._tracing._streaming")
     if callable(getattr(streaming, "accumulator", None)):
         found.accumulator_owner = streaming
+    setter = getattr(tracing, "set_response_attributes", None)
+    if (
+        callable(setter)
+        and callable(getattr(tracing, "attribute_value", None))
+        and isinstance(getattr(tracing, "SPAN_ATTRIBUTES", None), Mapping)
+    ):
+        found.response_attributes_owners = tuple(
+            owner for owner in (tracing, streaming) if owner is not None and getattr(owner, "set_response_attributes", None) is setter
+        )
     streamed = getattr(streaming, "StreamedMessage", None)
     if _has_function(streamed, "end"):
         names: set[str] = set()
@@ -302,6 +314,13 @@ def replace_stream_iterator(stream: Any, wrap: Callable[[Any], Any]) -> None:
     """Have every way of reading an SDK `Stream` (iteration, the helpers, `text_stream`) go through `wrap(inner)`:
     its `_iterator` is a `functools.cached_property` that all of them read, so the cached value is replaced."""
     stream.__dict__["_iterator"] = wrap(stream._iterator)
+
+
+def response_attribute_helpers() -> tuple[Mapping[str, Any], Callable[[Any, str], Any]]:
+    """(`SPAN_ATTRIBUTES`, `attribute_value`) of the SDK's tracing: what its `set_response_attributes` reads. Only
+    where `parts().response_attributes_owners` found them."""
+    tracing = parts().response_attributes_owners[0]
+    return tracing.SPAN_ATTRIBUTES, tracing.attribute_value
 
 
 def response_body(response: Any) -> bytes | None:
