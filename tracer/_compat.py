@@ -183,7 +183,9 @@ def _speedups(found: Parts) -> None:
         and isinstance(getattr(tracing, "SPAN_ATTRIBUTES", None), Mapping)
     ):
         found.response_attributes_owners = tuple(
-            owner for owner in (tracing, streaming) if owner is not None and getattr(owner, "set_response_attributes", None) is setter
+            owner
+            for owner in (tracing, streaming)
+            if owner is not None and getattr(owner, "set_response_attributes", None) is setter
         )
     streamed = getattr(streaming, "StreamedMessage", None)
     if _has_function(streamed, "end"):
