@@ -60,6 +60,9 @@ class Parts:
     # anthropic._tracing and anthropic.lib._tracing._streaming (which imports it by name), each with the SDK's
     # `set_response_attributes`; the first also with the `SPAN_ATTRIBUTES` table and `attribute_value` it reads
     response_attributes_owners: tuple[Any, ...] = ()
+    # anthropic._tracing with `record_response` and what it reads (RESPONSE_HEADER_ATTRIBUTES, SPAN_ATTRIBUTES,
+    # response_data, set_response_attributes), where the HTTP library's Headers keep `_list` (raw, lower, value)
+    record_response_owner: Any = None
     streamed_message: Any = None  # its `StreamedMessage`, with `end` and STREAMED_MESSAGE_FIELDS
     headers_type: Any = None  # the HTTP library's Headers (with `.raw`)
     response_body: bool = False  # the HTTP library's Response keeps a read body in `_content`
@@ -187,6 +190,13 @@ def _speedups(found: Parts) -> None:
             for owner in (tracing, streaming)
             if owner is not None and getattr(owner, "set_response_attributes", None) is setter
         )
+        if (
+            callable(getattr(tracing, "record_response", None))
+            and callable(getattr(tracing, "response_data", None))
+            and isinstance(getattr(tracing, "RESPONSE_HEADER_ATTRIBUTES", None), Mapping)
+            and _headers_keep_list()
+        ):
+            found.record_response_owner = tracing
     streamed = getattr(streaming, "StreamedMessage", None)
     if _has_function(streamed, "end"):
         names: set[str] = set()
@@ -316,6 +326,21 @@ def replace_stream_iterator(stream: Any, wrap: Callable[[Any], Any]) -> None:
     """Have every way of reading an SDK `Stream` (iteration, the helpers, `text_stream`) go through `wrap(inner)`:
     its `_iterator` is a `functools.cached_property` that all of them read, so the cached value is replaced."""
     stream.__dict__["_iterator"] = wrap(stream._iterator)
+
+
+def _headers_keep_list() -> bool:
+    http = _module("httpx2")
+    try:
+        probe = http.Headers([("A-B", "c"), ("a-b", "d")])
+        return probe._list == [(b"A-B", b"a-b", b"c"), (b"a-b", b"a-b", b"d")] and probe.get("a-b") == "c, d"
+    except Exception:
+        return False
+
+
+def header_list(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
+    """An httpx2 `Headers`' (raw name, lower-case name, value) list, or None where it keeps none."""
+    raw = getattr(headers, "_list", None)
+    return raw if type(raw) is list else None
 
 
 def response_attribute_helpers() -> tuple[Mapping[str, Any], Callable[[Any, str], Any]]:

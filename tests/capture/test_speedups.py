@@ -31,6 +31,7 @@ _SPEEDUPS = tuple(
     for owner, name in (
         (sdk_tracing, "dig"), (sdk_streaming, "accumulator"),
         (sdk_tracing, "set_response_attributes"), (sdk_streaming, "set_response_attributes"),
+        (sdk_tracing, "record_response"),
     )
     if hasattr(owner, name)
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Faster equivalents of three helpers of the SDK's own tracing, which builds our call spans (native on or off).
+"""Faster equivalents of four helpers of the SDK's own tracing, which builds our call spans (native on or off).
 
 Neither changes what a span records; `tests/capture/test_speedups.py` checks that, attribute for attribute.
 
@@ -19,6 +19,10 @@ Neither changes what a span records; `tests/capture/test_speedups.py` checks tha
   `attribute_value` has just checked its type. `light_response_attributes` reads the same values the same way and
   adds them at once (`tracer._spans.add_attributes`, which falls back to the SDK's own path wherever a limit
   applies); a value that is not a plain str, int, float or bool goes through `set_attribute` as before.
+- `record_response` reads each of the response headers a call span records (`RESPONSE_HEADER_ATTRIBUTES`: request,
+  organization and workspace id) with `headers.get`, which lower-cases and scans the whole header list each time.
+  `light_record_response` reads them in one pass, joined and decoded as `get` does, and otherwise does what the
+  SDK's does; should anything in it fail, the SDK's own runs instead.
 
 All are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
 """
@@ -31,6 +35,7 @@ from typing import Any
 
 import pydantic
 
+from tracer import _compat
 from tracer._spans import add_attributes, raw_attributes
 
 
@@ -114,3 +119,37 @@ def light_response_attributes(
             span.set_attribute(attribute, value)
 
     return set_response_attributes
+
+
+def light_record_response(original: Callable[[Any, Any], None], tracing: Any) -> Callable[[Any, Any], None]:
+    """`anthropic._tracing.record_response(span, result)`, given the SDK's function and its module."""
+    wanted = {header.lower().encode("ascii"): attribute for attribute, header in tracing.RESPONSE_HEADER_ATTRIBUTES.items()}
+    order = tuple(tracing.RESPONSE_HEADER_ATTRIBUTES)
+    table = tracing.SPAN_ATTRIBUTES
+
+    def record_response(span: Any, result: Any) -> None:
+        try:
+            response = result.final_attempt
+            if response is not None:
+                headers = response.headers
+                items = _compat.header_list(headers)
+                if items is None:
+                    return original(span, result)
+                found: dict[str, list[bytes]] = {}
+                for _, name, value in items:
+                    attribute = wanted.get(name)
+                    if attribute is not None:
+                        found.setdefault(attribute, []).append(value)
+                if found:
+                    encoding = headers.encoding
+                    for attribute in order:
+                        values = found.get(attribute)
+                        if values and (text := ", ".join(v.decode(encoding) for v in values)):
+                            span.set_attribute(attribute, text)
+            span_name = result.options.span_name
+            if result.error is None and table.get(span_name or "", {}).get("response"):
+                tracing.set_response_attributes(span, span_name, tracing.response_data(result))
+        except Exception:
+            original(span, result)  # the SDK's own, which logs what fails
+
+    return record_response
