@@ -15,6 +15,7 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | `BaseClient._tracer`, `_open_telemetry`, `_set_open_telemetry` | `capture_content=True` is not applied to clients |
 | `JSONLDecoder.__decode__` (sync and async), `.http_response` | batch results are not priced per line |
 | `anthropic._tracing.dig`, `lib._tracing._streaming.accumulator` | the SDK's slower helpers are used (same spans) |
+| `anthropic._tracing.set_response_attributes`, `record_response`; httpx2 `Headers._list` | the same (same spans) |
 | `StreamedMessage.end` and its `_span`, `_snapshot`, ... fields | streamed calls lack web search/fetch counts, geography, speed |
 | the HTTP library's `Headers.raw`, `Response._content` | attempts lack headers / non-streamed calls lack those usage fields |
 | OpenTelemetry SDK span `_attributes._dict`, `_lock`, `_end_time` | attributes are read and set through the public API (slower) |
