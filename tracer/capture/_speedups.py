@@ -5,7 +5,7 @@ Neither changes what a span records; `tests/capture/test_speedups.py` checks tha
 - `dig` reads a response field for a span attribute, at every level through `is_mapping`, whose
   `isinstance(obj, typing.Mapping)` goes through `typing`'s Python-level `__instancecheck__`. A Messages response
   has a dozen such paths, read twice for a stream. `fast_dig` asks the same question of `collections.abc.Mapping`
-  directly, after a `dict` shortcut.
+  directly, once per class it meets (a class registered as a Mapping after that is not seen as one).
 - `accumulator` makes, for a stream read without a helper, the function that rebuilds its Message from the events
   the span reads (`message_start`, `content_block_start`, `message_delta`). The SDK copies the event's Message
   through `to_dict()` and `construct()` on `message_start`, and each new content block the same way, most of it
@@ -39,13 +39,31 @@ from tracer import _compat
 from tracer._spans import add_attributes, raw_attributes
 
 
+_MAPPING, _MODEL, _OTHER = 0, 1, 2
+# What `dig` does at a level of each class it has met (a class's answer to the two abstract-base-class checks, asked
+# once: both go through `ABCMeta`, and a response has a dozen paths of two or three levels each). Bounded.
+_LEVELS: dict[type, int] = {dict: _MAPPING}
+_MAX_LEVELS = 1024
+
+
+def _level(data: object) -> int:
+    cls = type(data)
+    kind = _MAPPING if issubclass(cls, Mapping) else _MODEL if isinstance(data, pydantic.BaseModel) else _OTHER
+    if len(_LEVELS) < _MAX_LEVELS:
+        _LEVELS[cls] = kind
+    return kind
+
+
 def fast_dig(data: object, path: Sequence[str]) -> object:
     """`anthropic._tracing.dig`: the value at `path` in `data`, whose levels are mappings or models; else None."""
+    levels = _LEVELS
     for name in path:
-        cls = type(data)
-        if cls is dict or issubclass(cls, Mapping):
+        kind = levels.get(type(data))
+        if kind is None:
+            kind = _level(data)
+        if kind == _MAPPING:
             data = data.get(name)  # type: ignore[attr-defined]
-        elif isinstance(data, pydantic.BaseModel):
+        elif kind == _MODEL:
             data = getattr(data, name, None)
         else:
             return None
