@@ -38,7 +38,6 @@ import pydantic
 from tracer import _compat
 from tracer._spans import add_attributes, raw_attributes
 
-
 _MAPPING, _MODEL, _OTHER = 0, 1, 2
 # What `dig` does at a level of each class it has met (a class's answer to the two abstract-base-class checks, asked
 # once: both go through `ABCMeta`, and a response has a dozen paths of two or three levels each). Bounded.
