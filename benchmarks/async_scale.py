@@ -35,6 +35,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "claude-tracer + store (default)": {"native": "true", "inst": "tracer-store"},
 }
 BARE = "bare SDK (native off)"
+GOAL = ("claude-tracer's added wall time (with and without the store) no more than the lowest peer's; its CPU per "
+        "stream no more than the SDK's native spans alone")  # fmt: skip
 MODEL = "claude-haiku-4-5"
 MESSAGES = [{"role": "user", "content": "Write a short paragraph about tracing."}]
 
@@ -139,6 +141,7 @@ def main() -> int:
         configs = {n: c for n, c in configs.items() if n == BARE or any(o in n for o in args.only)}
     skipped = sorted(set(CONFIGS) - set(configs))
     results: dict[str, list[dict[str, float]]] = {n: [] for n in configs}
+    load_start = os.getloadavg()
     with FakeAPI(seed=0, latency_scale=args.latency_scale) as api, tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.rounds):
             for n, (name, cfg) in enumerate(configs.items()):
@@ -152,9 +155,11 @@ def main() -> int:
                     return 1
                 results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"  round {round_ + 1} {name}: {results[name][-1]['wall_s']:.2f} s", file=sys.stderr, flush=True)
-    load = os.getloadavg()[0]
+    load_end = os.getloadavg()
     print(f"\n{args.streams} streams, {args.concurrency} at a time, latency scale {args.latency_scale}, "
-          f"{args.rounds} rounds (load average {load:.1f})")  # fmt: skip
+          f"{args.rounds} rounds (load average at start {' '.join(f'{x:.2f}' for x in load_start)}, "
+          f"at end {' '.join(f'{x:.2f}' for x in load_end)}, {os.cpu_count()} cores)")  # fmt: skip
+    print(f"goal (docs/performance.md): {GOAL}")
     bare = statistics.median(r["wall_s"] for r in results[BARE])
     print(f"{'configuration':34} {'wall s (rounds)':>24} {'added':>8} {'ratio':>6} {'cpu ms/stream':>14} {'loop ms':>8} {'lag p99':>8} {'lag max':>8}")
     for name, runs in results.items():
@@ -164,7 +169,8 @@ def main() -> int:
         lagmax = max(r["lag_max_ms"] for r in runs)
         cpu = statistics.median(r["cpu_ms_per_stream"] for r in runs)
         loop = statistics.median(r["loop_ms_per_stream"] for r in runs)
-        print(f"{name:34} {wall:7.2f} ({rounds:>14}) {wall - bare:+7.2f}s {wall / bare:6.2f} {cpu:14.3f} {loop:8.3f} {lag99:6.1f}ms {lagmax:6.1f}ms")
+        spread = max(r["wall_s"] for r in runs) - min(r["wall_s"] for r in runs)
+        print(f"{name:34} {wall:7.2f} ({rounds:>14}) {wall - bare:+7.2f}s {wall / bare:6.2f} {cpu:14.3f} {loop:8.3f} {lag99:6.1f}ms {lagmax:6.1f}ms  spread {spread:.2f}s")
     if skipped:
         print(f"not installed, skipped: {', '.join(skipped)} (pip install -e '.[bench]')")
     return 0

@@ -14,7 +14,12 @@ the SDK's middleware path costs by itself (the floor for any attempt timing thro
 
 On a busy machine separate processes drift by tens of microseconds. `--paired` measures claude-tracer's own
 increment the steadier way: one process, the SDK's native spans on throughout, `tracer.instrument()` and
-`tracer.uninstrument()` alternating in blocks of calls; the median of the per-block differences is printed.
+`tracer.uninstrument()` alternating in blocks of calls; the median of the per-block differences is printed, in wall
+time and in the caller thread's CPU time (`time.thread_time_ns`: what the application's own thread spends, which
+other processes on the machine disturb far less than wall time), with the spread of the blocks (quartiles).
+
+Every figure is printed beside its goal (GOALS; docs/performance.md), and the machine's load average at the start
+and the end of the run: a figure read on a loaded machine says so.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ CONFIGS: dict[str, dict[str, str]] = {
     "OpenLLMetry (native on)": {"native": "true", "inst": "openllmetry"},
     "OpenInference (native on)": {"native": "true", "inst": "openinference"},
 }
+# The goals the figures are printed against (issue 27; docs/performance.md).
+GOALS = {
+    "non-stream": "claude-tracer's own increment <= +50 us (wall and caller CPU); below both peers in every round",
+    "stream": "claude-tracer's own increment <= 0 us (wall and caller CPU); below both peers in every round",
+}
+PAIRED_GOAL_US = {"non-stream": 50.0, "stream": 0.0}
 BARE = "bare SDK (native off)"
 FLOOR = "SDK native + pass-through middleware"
 MODEL = "claude-haiku-4-5"
@@ -145,7 +156,7 @@ def child(base_url: str, inst: str, kind: str, calls: int, warmup: int, store: s
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def paired(base_url: str, kind: str, blocks: int, per_block: int) -> dict[str, float]:
+def paired(base_url: str, kind: str, blocks: int, per_block: int) -> dict[str, Any]:
     """Native spans on throughout; blocks alternate between instrumented and not (order flipped every block)."""
     import anthropic
 
@@ -176,7 +187,23 @@ def paired(base_url: str, kind: str, blocks: int, per_block: int) -> dict[str, f
     diff = [b - a for a, b in zip(medians[False], medians[True], strict=True)]
     cpu_diff = [b - a for a, b in zip(cpus[False], cpus[True], strict=True)]
     return {"native_us": statistics.median(medians[False]), "tracer_us": statistics.median(medians[True]),
-            "diff_us": statistics.median(diff), "caller_cpu_diff_us": statistics.median(cpu_diff)}  # fmt: skip
+            "native_cpu_us": statistics.median(cpus[False]), "tracer_cpu_us": statistics.median(cpus[True]),
+            "diff_us": statistics.median(diff), "caller_cpu_diff_us": statistics.median(cpu_diff),
+            "diff_q": _quartiles(diff), "cpu_diff_q": _quartiles(cpu_diff)}  # fmt: skip
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def load_average() -> str:
+    """The machine's load average (1, 5, 15 minutes) and its core count, for every printed figure."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def _available(inst: str) -> bool:
@@ -193,7 +220,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", action="append", help="configuration names to run (substring match)")
     parser.add_argument("--paired", action="store_true", help="only claude-tracer's own increment, paired A/B in one process")
-    parser.add_argument("--blocks", type=int, default=30, help="with --paired: alternating blocks (of --calls / 10 calls)")
+    parser.add_argument("--blocks", type=int, default=60, help="with --paired: alternating blocks (of --calls / 10 calls)")
     parser.add_argument("--child", nargs=5, metavar=("URL", "INST", "KIND", "CALLS", "WARMUP"), help=argparse.SUPPRESS)
     parser.add_argument("--store", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -214,6 +241,8 @@ def main() -> int:
         configs = {n: c for n, c in configs.items() if n in (BARE, "SDK native spans", FLOOR) or any(o in n for o in args.only)}
     skipped = sorted(set(CONFIGS) - set(configs))
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    load_start = load_average()
+    print(f"start: {load_start}", file=sys.stderr)
     with FakeAPI(seed=0, latency_scale=0.0) as api, tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for kind in ("non-stream", "stream"):
@@ -237,9 +266,10 @@ def main() -> int:
         return statistics.median(x[key] for x in results[(name, kind)])
 
     print(f"\nPer-call overhead, anthropic SDK against the fake API on loopback ({args.rounds} rounds x {args.calls} calls, median)")
+    print(f"  start: {load_start}; end: {load_average()}")
     for kind in ("non-stream", "stream"):
         bare_wall, bare_cpu = med(BARE, kind, "wall_us"), med(BARE, kind, "cpu_us")
-        print(f"\n{kind}")
+        print(f"\n{kind}   (goal: {GOALS[kind]})")
         print(f"  {'configuration':38} {'wall us':>9} {'added':>8} {'ratio':>7}   {'cpu us':>9} {'added':>8} {'ratio':>7}")
         for name in configs:
             wall, cpu = med(name, kind, "wall_us"), med(name, kind, "cpu_us")
@@ -255,10 +285,14 @@ def main() -> int:
         peers = [n for n in configs if n.startswith(("OpenLLMetry", "OpenInference"))]
         if ours in configs and peers:
             # Round by round (the configurations of a round run back to back), so drift of the machine cancels.
-            print("  claude-tracer (native on) minus each peer, median of per-round differences (negative: we cost less):")
+            print("  claude-tracer (native on) minus each peer, median of per-round differences (negative: we cost less;"
+                  " goal: every round negative):")  # fmt: skip
             for peer in peers:
-                diffs = [a["wall_us"] - b["wall_us"] for a, b in zip(results[(ours, kind)], results[(peer, kind)], strict=True)]
-                print(f"    {peer:36} {statistics.median(diffs):+8.1f} us   rounds: {' '.join(f'{d:+.0f}' for d in diffs)}")
+                for key, label in (("wall_us", "wall"), ("cpu_us", "CPU ")):
+                    diffs = [a[key] - b[key] for a, b in zip(results[(ours, kind)], results[(peer, kind)], strict=True)]
+                    below = sum(d < 0 for d in diffs)
+                    print(f"    {peer:36} {label} {statistics.median(diffs):+8.1f} us   below in {below}/{len(diffs)} rounds:"
+                          f" {' '.join(f'{d:+.0f}' for d in diffs)}")  # fmt: skip
         if FLOOR in configs and "SDK native spans" in configs:
             floor = med(FLOOR, kind, "wall_us") - med("SDK native spans", kind, "wall_us")
             print(f"  the SDK's middleware path alone (one pass-through middleware): {floor:+.1f} us wall "
@@ -307,7 +341,8 @@ def _run_paired(blocks: int, per_block: int) -> int:
     from tracer.fakeapi import FakeAPI
 
     print(f"claude-tracer's own increment over the SDK's native span, paired in one process "
-          f"({blocks} blocks x {per_block} calls each way, median of per-block differences)")  # fmt: skip
+          f"({blocks} blocks x {per_block} calls each way, median of per-block differences [quartiles])")  # fmt: skip
+    print(f"  start: {load_average()}")
     with FakeAPI(seed=0, latency_scale=0.0) as api:
         for kind in ("non-stream", "stream"):
             env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACER_"))}
@@ -321,9 +356,16 @@ def _run_paired(blocks: int, per_block: int) -> int:
                 print(out.stderr[-2000:], file=sys.stderr)
                 return 1
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"  {kind:10} native {r['native_us']:7.1f} us, instrumented {r['tracer_us']:7.1f} us: "
-                  f"{r['diff_us']:+.1f} us wall ({r['diff_us'] / r['native_us']:+.1%}), "
-                  f"{r['caller_cpu_diff_us']:+.1f} us of the caller thread's CPU")  # fmt: skip
+            goal = PAIRED_GOAL_US[kind]
+            verdict = " ".join(
+                f"{label} {'met' if r[key] <= goal else 'NOT met'}" for key, label in (("diff_us", "wall"), ("caller_cpu_diff_us", "CPU"))
+            )
+            print(f"  {kind:10} native {r['native_us']:7.1f} us wall, {r['native_cpu_us']:7.1f} us caller CPU; "
+                  f"instrumented {r['tracer_us']:7.1f} / {r['tracer_cpu_us']:7.1f}\n"
+                  f"  {'':10} increment {r['diff_us']:+7.1f} us wall [{r['diff_q'][0]:+.0f}, {r['diff_q'][1]:+.0f}], "
+                  f"{r['caller_cpu_diff_us']:+7.1f} us caller CPU [{r['cpu_diff_q'][0]:+.0f}, {r['cpu_diff_q'][1]:+.0f}]"
+                  f"   goal <= {goal:+.0f} us: {verdict}   ({load_average()})")  # fmt: skip
+    print(f"  end: {load_average()}")
     return 0
 
 

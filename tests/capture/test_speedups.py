@@ -26,7 +26,15 @@ from .conftest import HELLO, MODEL, script, sync_client
 _VARY = {semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, semconv.CALL_OUTPUT_TOKENS_PER_S, "server.port", "url.full"}
 # `dig` is there only from anthropic 2.6.0 on (see docs/compatibility.md); before, only `accumulator` is replaced.
 HAS_DIG = callable(getattr(sdk_tracing, "dig", None))
-_SPEEDUPS = tuple((owner, name) for owner, name in ((sdk_tracing, "dig"), (sdk_streaming, "accumulator")) if hasattr(owner, name))
+_SPEEDUPS = tuple(
+    (owner, name)
+    for owner, name in (
+        (sdk_tracing, "dig"), (sdk_streaming, "accumulator"),
+        (sdk_tracing, "set_response_attributes"), (sdk_streaming, "set_response_attributes"),
+        (sdk_tracing, "record_response"),
+    )
+    if hasattr(owner, name)
+)  # fmt: skip
 
 ASK: dict[str, Any] = {"model": MODEL, "max_tokens": 256, "messages": HELLO}
 LONG_CACHED_SYSTEM = [{"type": "text", "text": "You are terse. " * 1400, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]

@@ -391,7 +391,7 @@ class AttemptRecorder:
                     if extra:
                         call_span.set_attributes(extra)
                     # A client-side fallback's hop: its attempt span is priced (on the worker) from its own body.
-                    hop = body if semconv.USAGE_FALLBACK_HOPS in call_span.attributes else None
+                    hop = body if semconv.USAGE_FALLBACK_HOPS in raw_attributes(call_span) else None
                 elif unsampled is not None:
                     unsampled.finish(body)
             elif found.span_ending_stream is not None and not http.is_closed:

@@ -8,7 +8,7 @@ completes it. The patches add what that span cannot see, each on a part `_compat
 - batch results (the JSON Lines decoders): a priced call per billed line, see `_batches`;
 - the end of a streamed call span: the usage fields the SDK's span leaves out (web search and fetch requests,
   geography, speed), as `_attempts` reads them from a non-streamed body;
-- two helpers of the SDK's tracing, replaced by faster equivalents (`_speedups`);
+- four helpers of the SDK's tracing, replaced by faster equivalents (`_speedups`);
 - only with `capture_content=True`: each client's `_tracer` property, read first thing by every call, to set the
   client's content mode before its call span starts.
 
@@ -49,6 +49,9 @@ class Patcher:
         ("streamed_message", None, "end", "_streamed_message_end"),
         ("dig_owner", None, "dig", "_fast_dig"),
         ("accumulator_owner", None, "accumulator", "_light_accumulator"),
+        ("response_attributes_owners", 0, "set_response_attributes", "_light_response_attributes"),
+        ("response_attributes_owners", 1, "set_response_attributes", "_light_response_attributes"),
+        ("record_response_owner", None, "record_response", "_light_record_response"),
         ("tracer_owner", None, _compat.TRACER_PROPERTY, "_tracer_property"),
     )
 
@@ -73,7 +76,7 @@ class Patcher:
                 continue
             owner = getattr(found, part)
             if owner is not None and index is not None:
-                owner = owner[index]
+                owner = owner[index] if index < len(owner) else None
             if owner is not None:
                 out.append((owner, name, getattr(self, factory)))
         return out
@@ -121,6 +124,12 @@ class Patcher:
 
     def _light_accumulator(self, original: Any) -> Any:
         return _speedups.light_accumulator(original)
+
+    def _light_response_attributes(self, original: Any) -> Any:
+        return _speedups.light_response_attributes(*_compat.response_attribute_helpers())
+
+    def _light_record_response(self, original: Any) -> Any:
+        return _speedups.light_record_response(original, _compat.parts().record_response_owner)
 
     def _streamed_message_end(self, original: Any) -> Any:
         def end(recorder: Any, *args: Any, **kwargs: Any) -> None:

@@ -1,11 +1,11 @@
-"""Faster equivalents of two helpers of the SDK's own tracing, which builds our call spans (native on or off).
+"""Faster equivalents of four helpers of the SDK's own tracing, which builds our call spans (native on or off).
 
 Neither changes what a span records; `tests/capture/test_speedups.py` checks that, attribute for attribute.
 
 - `dig` reads a response field for a span attribute, at every level through `is_mapping`, whose
   `isinstance(obj, typing.Mapping)` goes through `typing`'s Python-level `__instancecheck__`. A Messages response
   has a dozen such paths, read twice for a stream. `fast_dig` asks the same question of `collections.abc.Mapping`
-  directly, after a `dict` shortcut.
+  directly, once per class it meets (a class registered as a Mapping after that is not seen as one).
 - `accumulator` makes, for a stream read without a helper, the function that rebuilds its Message from the events
   the span reads (`message_start`, `content_block_start`, `message_delta`). The SDK copies the event's Message
   through `to_dict()` and `construct()` on `message_start`, and each new content block the same way, most of it
@@ -14,8 +14,17 @@ Neither changes what a span records; `tests/capture/test_speedups.py` checks tha
   appends a plain content block as it is: the span never reads the content of this Message (output content
   comes from a stream helper's own), and the SDK does nothing else for such a block. Any other block, and every
   `message_delta`, goes to the SDK's function. The application's events are left as they were.
+- `set_response_attributes` sets a call span's response attributes (ids, model, token counts, stop reason), as it
+  ends, one `span.set_attribute` at a time: each takes the span's lock and cleans its value again, though
+  `attribute_value` has just checked its type. `light_response_attributes` reads the same values the same way and
+  adds them at once (`tracer._spans.add_attributes`, which falls back to the SDK's own path wherever a limit
+  applies); a value that is not a plain str, int, float or bool goes through `set_attribute` as before.
+- `record_response` reads each of the response headers a call span records (`RESPONSE_HEADER_ATTRIBUTES`: request,
+  organization and workspace id) with `headers.get`, which lower-cases and scans the whole header list each time.
+  `light_record_response` reads them in one pass, joined and decoded as `get` does, and otherwise does what the
+  SDK's does; should anything in it fail, the SDK's own runs instead.
 
-Both are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
+All are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
 """
 
 from __future__ import annotations
@@ -26,14 +35,34 @@ from typing import Any
 
 import pydantic
 
+from tracer import _compat
+from tracer._spans import add_attributes, raw_attributes
+
+_MAPPING, _MODEL, _OTHER = 0, 1, 2
+# What `dig` does at a level of each class it has met (a class's answer to the two abstract-base-class checks, asked
+# once: both go through `ABCMeta`, and a response has a dozen paths of two or three levels each). Bounded.
+_LEVELS: dict[type, int] = {dict: _MAPPING}
+_MAX_LEVELS = 1024
+
+
+def _level(data: object) -> int:
+    cls = type(data)
+    kind = _MAPPING if issubclass(cls, Mapping) else _MODEL if isinstance(data, pydantic.BaseModel) else _OTHER
+    if len(_LEVELS) < _MAX_LEVELS:
+        _LEVELS[cls] = kind
+    return kind
+
 
 def fast_dig(data: object, path: Sequence[str]) -> object:
     """`anthropic._tracing.dig`: the value at `path` in `data`, whose levels are mappings or models; else None."""
+    levels = _LEVELS
     for name in path:
-        cls = type(data)
-        if cls is dict or issubclass(cls, Mapping):
+        kind = levels.get(type(data))
+        if kind is None:
+            kind = _level(data)
+        if kind == _MAPPING:
             data = data.get(name)  # type: ignore[attr-defined]
-        elif isinstance(data, pydantic.BaseModel):
+        elif kind == _MODEL:
             data = getattr(data, name, None)
         else:
             return None
@@ -82,3 +111,62 @@ def own_copy(message: Any) -> Any:
         snapshot.usage = copy.copy(usage)
     snapshot.content = list(message.content)
     return snapshot
+
+
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def light_response_attributes(
+    table: Mapping[str, Any], attribute_value: Callable[[Any, str], Any]
+) -> Callable[[Any, str | None, object], None]:
+    """`anthropic._tracing.set_response_attributes(span, span_name, data)`, given the SDK's `SPAN_ATTRIBUTES` and
+    `attribute_value`: the same attributes, set at once."""
+
+    def set_response_attributes(span: Any, span_name: str | None, data: object) -> None:
+        values = {}
+        for attribute, (path, kind) in table.get(span_name or "", {}).get("response", {}).items():
+            if (value := attribute_value(fast_dig(data, path), kind)) is not None:
+                values[attribute] = value
+        if not values:
+            return
+        if span.is_recording() and all(type(value) in _PLAIN for value in values.values()):
+            add_attributes(span, raw_attributes(span), values)
+            return
+        for attribute, value in values.items():  # not recording, or a list: the SDK's own way
+            span.set_attribute(attribute, value)
+
+    return set_response_attributes
+
+
+def light_record_response(original: Callable[[Any, Any], None], tracing: Any) -> Callable[[Any, Any], None]:
+    """`anthropic._tracing.record_response(span, result)`, given the SDK's function and its module."""
+    wanted = {header.lower().encode("ascii"): attribute for attribute, header in tracing.RESPONSE_HEADER_ATTRIBUTES.items()}
+    order = tuple(tracing.RESPONSE_HEADER_ATTRIBUTES)
+    table = tracing.SPAN_ATTRIBUTES
+
+    def record_response(span: Any, result: Any) -> None:
+        try:
+            response = result.final_attempt
+            if response is not None:
+                headers = response.headers
+                items = _compat.header_list(headers)
+                if items is None:
+                    return original(span, result)
+                found: dict[str, list[bytes]] = {}
+                for _, name, value in items:
+                    attribute = wanted.get(name)
+                    if attribute is not None:
+                        found.setdefault(attribute, []).append(value)
+                if found:
+                    encoding = headers.encoding
+                    for attribute in order:
+                        values = found.get(attribute)
+                        if values and (text := ", ".join(v.decode(encoding) for v in values)):
+                            span.set_attribute(attribute, text)
+            span_name = result.options.span_name
+            if result.error is None and table.get(span_name or "", {}).get("response"):
+                tracing.set_response_attributes(span, span_name, tracing.response_data(result))
+        except Exception:
+            original(span, result)  # the SDK's own, which logs what fails
+
+    return record_response
