@@ -15,7 +15,7 @@ here, and nowhere else. `check()` resolves them all once, when `instrument()` ru
 | `BaseClient._tracer`, `_open_telemetry`, `_set_open_telemetry` | `capture_content=True` is not applied to clients |
 | `JSONLDecoder.__decode__` (sync and async), `.http_response` | batch results are not priced per line |
 | `anthropic._tracing.dig`, `lib._tracing._streaming.accumulator` | the SDK's slower helpers are used (same spans) |
-| `anthropic._tracing.set_response_attributes`, `record_response`; httpx2 `Headers._list` | the same (same spans) |
+| `anthropic._tracing.record_response` (and the `set_response_attributes` it calls); httpx2 `Headers._list` | the same (same spans) |
 | `StreamedMessage.end` and its `_span`, `_snapshot`, ... fields | streamed calls lack web search/fetch counts, geography, speed |
 | the HTTP library's `Headers.raw`, `Response._content` | attempts lack headers / non-streamed calls lack those usage fields |
 | OpenTelemetry SDK span `_attributes._dict`, `_lock`, `_end_time` | attributes are read and set through the public API (slower) |
@@ -61,9 +61,6 @@ class Parts:
     jsonl_decoders: tuple[Any, Any] | None = None  # (JSONLDecoder, AsyncJSONLDecoder)
     dig_owner: Any = None  # anthropic._tracing, with `dig`
     accumulator_owner: Any = None  # anthropic.lib._tracing._streaming, with `accumulator`
-    # anthropic._tracing and anthropic.lib._tracing._streaming (which imports it by name), each with the SDK's
-    # `set_response_attributes`; the first also with the `SPAN_ATTRIBUTES` table and `attribute_value` it reads
-    response_attributes_owners: tuple[Any, ...] = ()
     # anthropic._tracing with `record_response` and what it reads (RESPONSE_HEADER_ATTRIBUTES, SPAN_ATTRIBUTES,
     # response_data, set_response_attributes), where the HTTP library's Headers keep `_list` (raw, lower, value)
     record_response_owner: Any = None
@@ -183,24 +180,14 @@ def _speedups(found: Parts) -> None:
     streaming = _module("anthropic.lib._tracing._streaming")
     if callable(getattr(streaming, "accumulator", None)):
         found.accumulator_owner = streaming
-    setter = getattr(tracing, "set_response_attributes", None)
     if (
-        callable(setter)
-        and callable(getattr(tracing, "attribute_value", None))
-        and isinstance(getattr(tracing, "SPAN_ATTRIBUTES", None), Mapping)
+        callable(getattr(tracing, "set_response_attributes", None))
+        and callable(getattr(tracing, "record_response", None))
+        and callable(getattr(tracing, "response_data", None))
+        and isinstance(getattr(tracing, "RESPONSE_HEADER_ATTRIBUTES", None), Mapping)
+        and _headers_keep_list()
     ):
-        found.response_attributes_owners = tuple(
-            owner
-            for owner in (tracing, streaming)
-            if owner is not None and getattr(owner, "set_response_attributes", None) is setter
-        )
-        if (
-            callable(getattr(tracing, "record_response", None))
-            and callable(getattr(tracing, "response_data", None))
-            and isinstance(getattr(tracing, "RESPONSE_HEADER_ATTRIBUTES", None), Mapping)
-            and _headers_keep_list()
-        ):
-            found.record_response_owner = tracing
+        found.record_response_owner = tracing
     streamed = getattr(streaming, "StreamedMessage", None)
     if _has_function(streamed, "end"):
         names: set[str] = set()
@@ -399,13 +386,6 @@ def header_list(headers: Any) -> list[tuple[bytes, bytes, bytes]] | None:
     """An httpx2 `Headers`' (raw name, lower-case name, value) list, or None where it keeps none."""
     raw = getattr(headers, "_list", None)
     return raw if type(raw) is list else None
-
-
-def response_attribute_helpers() -> tuple[Mapping[str, Any], Callable[[Any, str], Any]]:
-    """(`SPAN_ATTRIBUTES`, `attribute_value`) of the SDK's tracing: what its `set_response_attributes` reads. Only
-    where `parts().response_attributes_owners` found them."""
-    tracing = parts().response_attributes_owners[0]
-    return tracing.SPAN_ATTRIBUTES, tracing.attribute_value
 
 
 def response_body(response: Any) -> bytes | None:

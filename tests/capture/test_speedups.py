@@ -30,7 +30,6 @@ _SPEEDUPS = tuple(
     (owner, name)
     for owner, name in (
         (sdk_tracing, "dig"), (sdk_streaming, "accumulator"),
-        (sdk_tracing, "set_response_attributes"), (sdk_streaming, "set_response_attributes"),
         (sdk_tracing, "record_response"),
     )
     if hasattr(owner, name)

@@ -49,8 +49,6 @@ class Patcher:
         ("streamed_message", None, "end", "_streamed_message_end"),
         ("dig_owner", None, "dig", "_fast_dig"),
         ("accumulator_owner", None, "accumulator", "_light_accumulator"),
-        ("response_attributes_owners", 0, "set_response_attributes", "_light_response_attributes"),
-        ("response_attributes_owners", 1, "set_response_attributes", "_light_response_attributes"),
         ("record_response_owner", None, "record_response", "_light_record_response"),
         ("tracer_owner", None, _compat.TRACER_PROPERTY, "_tracer_property"),
     )
@@ -124,9 +122,6 @@ class Patcher:
 
     def _light_accumulator(self, original: Any) -> Any:
         return _speedups.light_accumulator(original)
-
-    def _light_response_attributes(self, original: Any) -> Any:
-        return _speedups.light_response_attributes(*_compat.response_attribute_helpers())
 
     def _light_record_response(self, original: Any) -> Any:
         return _speedups.light_record_response(original, _compat.parts().record_response_owner)

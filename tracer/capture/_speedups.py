@@ -14,15 +14,11 @@ Neither changes what a span records; `tests/capture/test_speedups.py` checks tha
   appends a plain content block as it is: the span never reads the content of this Message (output content
   comes from a stream helper's own), and the SDK does nothing else for such a block. Any other block, and every
   `message_delta`, goes to the SDK's function. The application's events are left as they were.
-- `set_response_attributes` sets a call span's response attributes (ids, model, token counts, stop reason), as it
-  ends, one `span.set_attribute` at a time: each takes the span's lock and cleans its value again, though
-  `attribute_value` has just checked its type. `light_response_attributes` reads the same values the same way and
-  adds them at once (`tracer._spans.add_attributes`, which falls back to the SDK's own path wherever a limit
-  applies); a value that is not a plain str, int, float or bool goes through `set_attribute` as before.
 - `record_response` reads each of the response headers a call span records (`RESPONSE_HEADER_ATTRIBUTES`: request,
   organization and workspace id) with `headers.get`, which lower-cases and scans the whole header list each time.
   `light_record_response` reads them in one pass, joined and decoded as `get` does, and otherwise does what the
-  SDK's does; should anything in it fail, the SDK's own runs instead.
+  SDK's does (the response attributes through the SDK's `set_response_attributes`, one `set_attribute` each, as
+  the SDK's own tests observe); should anything in it fail, the SDK's own runs instead.
 
 All are installed by `_patch.Patcher` (its `TABLE`), and only where the SDK still has what they replace.
 """
@@ -36,7 +32,6 @@ from typing import Any
 import pydantic
 
 from tracer import _compat
-from tracer._spans import add_attributes, raw_attributes
 
 _MAPPING, _MODEL, _OTHER = 0, 1, 2
 # What `dig` does at a level of each class it has met (a class's answer to the two abstract-base-class checks, asked
@@ -111,31 +106,6 @@ def own_copy(message: Any) -> Any:
         snapshot.usage = copy.copy(usage)
     snapshot.content = list(message.content)
     return snapshot
-
-
-_PLAIN = frozenset({str, int, float, bool})
-
-
-def light_response_attributes(
-    table: Mapping[str, Any], attribute_value: Callable[[Any, str], Any]
-) -> Callable[[Any, str | None, object], None]:
-    """`anthropic._tracing.set_response_attributes(span, span_name, data)`, given the SDK's `SPAN_ATTRIBUTES` and
-    `attribute_value`: the same attributes, set at once."""
-
-    def set_response_attributes(span: Any, span_name: str | None, data: object) -> None:
-        values = {}
-        for attribute, (path, kind) in table.get(span_name or "", {}).get("response", {}).items():
-            if (value := attribute_value(fast_dig(data, path), kind)) is not None:
-                values[attribute] = value
-        if not values:
-            return
-        if span.is_recording() and all(type(value) in _PLAIN for value in values.values()):
-            add_attributes(span, raw_attributes(span), values)
-            return
-        for attribute, value in values.items():  # not recording, or a list: the SDK's own way
-            span.set_attribute(attribute, value)
-
-    return set_response_attributes
 
 
 def light_record_response(original: Callable[[Any, Any], None], tracing: Any) -> Callable[[Any, Any], None]:
