@@ -124,4 +124,4 @@ def test_the_read_side_commands_say_how_to_install_it(core: Path, tmp_path: Path
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr, out.stderr
         assert "pip install 'claude-tracer[dashboard]'" in out.stderr, out.stderr
     out = subprocess.run([str(core / "bin" / "python"), "-c", "from tracer.read import Store; Store('.')"], capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert "ImportError: reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'" in out.stderr, out.stderr
+    assert "Error: reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'" in out.stderr, out.stderr

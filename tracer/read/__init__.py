@@ -21,51 +21,59 @@ Reading needs the `dashboard` extra (DuckDB, pandas).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-try:
-    import duckdb  # noqa: F401  (the reader's engine: checked here so that the error says what to install)
-    import pandas as pd
-except ImportError as exc:
-    raise ImportError("reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'") from exc
-
-from tracer.read import calls, choices, latency, overview, reliability, runs
-from tracer.read._buckets import BUCKETS_S, bucket_seconds
 from tracer.read._drops import store_drops
-from tracer.read._filters import Filters, parse_since, parse_time, where
 from tracer.read._maintain import CompactResult, PruneResult, RepairResult, compact, prune, repair, store_info
-from tracer.read._reader import Progress, Store, prepare
-from tracer.read._store import Readable, open_store
-from tracer.read._totals import rows_only
 
-Query = Callable[[Readable, Filters], pd.DataFrame]
-"""A named query: the store and the filters in, one frame out."""
+# Without the `dashboard` extra, the maintenance functions above still import (they need DuckDB only when they
+# decode), and asking for anything else says what to install, as a ModuleNotFoundError the CLI turns into one line.
+try:
+    import duckdb  # noqa: F401  (the reader's engine)
+    import pandas as pd
+except ModuleNotFoundError as exc:
+    _missing: ModuleNotFoundError | None = exc
+else:
+    _missing = None
 
-NAMED: dict[str, Query] = {
-    "headline": overview.headline,
-    "cost_by_model": overview.cost_by_model,
-    "cost_over_time": overview.cost_over_time,
-    "cost_by_tag": overview.cost_by_tag,
-    "tag_keys": overview.tag_keys,
-    "unpriced_calls": overview.unpriced_calls,
-    "cache_savings": overview.cache_savings,
-    "latency_by_model": latency.latency_by_model,
-    "latency_over_time": latency.latency_over_time,
-    "latency_histogram": latency.latency_histogram,
-    "error_rates": reliability.error_rates,
-    "error_rates_over_time": reliability.error_rates_over_time,
-    "retries_by_model": reliability.retries_by_model,
-    "attempts_distribution": reliability.attempts_distribution,
-    "ratelimit_headroom": reliability.ratelimit_headroom,
-    "breaker_timeline": reliability.breaker_timeline,
-    "budget_events": reliability.budget_events,
-    "events_summary": reliability.events_summary,
-    "recent_calls": calls.recent_calls,
-    "slowest_calls": calls.slowest_calls,
-    "costliest_calls": calls.costliest_calls,
-    "call_attempts": calls.call_attempts,
-    "time_window": choices.time_window,
-}
-"""Every query that takes just `(store, filters)`, by name (the dashboard's panels and the benchmarks)."""
+if _missing is None:
+    from tracer.read import calls, choices, latency, overview, reliability, runs
+    from tracer.read._buckets import BUCKETS_S, bucket_seconds
+    from tracer.read._filters import Filters, parse_since, parse_time, where
+    from tracer.read._reader import Progress, Store, prepare
+    from tracer.read._store import Readable, open_store
+    from tracer.read._totals import rows_only
+
+    Query = Callable[[Readable, Filters], pd.DataFrame]
+    """A named query: the store and the filters in, one frame out."""
+
+    NAMED: dict[str, Query] = {
+        "headline": overview.headline,
+        "cost_by_model": overview.cost_by_model,
+        "cost_over_time": overview.cost_over_time,
+        "cost_by_tag": overview.cost_by_tag,
+        "tag_keys": overview.tag_keys,
+        "unpriced_calls": overview.unpriced_calls,
+        "cache_savings": overview.cache_savings,
+        "latency_by_model": latency.latency_by_model,
+        "latency_over_time": latency.latency_over_time,
+        "latency_histogram": latency.latency_histogram,
+        "error_rates": reliability.error_rates,
+        "error_rates_over_time": reliability.error_rates_over_time,
+        "retries_by_model": reliability.retries_by_model,
+        "attempts_distribution": reliability.attempts_distribution,
+        "ratelimit_headroom": reliability.ratelimit_headroom,
+        "breaker_timeline": reliability.breaker_timeline,
+        "budget_events": reliability.budget_events,
+        "events_summary": reliability.events_summary,
+        "recent_calls": calls.recent_calls,
+        "slowest_calls": calls.slowest_calls,
+        "costliest_calls": calls.costliest_calls,
+        "call_attempts": calls.call_attempts,
+        "time_window": choices.time_window,
+    }
+    """Every query that takes just `(store, filters)`, by name (the dashboard's panels and the benchmarks)."""
+
 
 __all__ = [
     "BUCKETS_S",
@@ -97,3 +105,11 @@ __all__ = [
     "store_info",
     "where",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if _missing is not None and name in __all__:
+        raise ModuleNotFoundError(
+            "reading a claude-tracer store needs DuckDB: pip install 'claude-tracer[dashboard]'", name=_missing.name
+        )
+    raise AttributeError(f"module 'tracer.read' has no attribute {name!r}")
