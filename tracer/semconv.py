@@ -255,7 +255,7 @@ TOKEN_KIND: Final = "tracer.token.kind"
 TOKEN_KINDS: Final = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "thinking")
 # "input" is uncached input; "output" is output other than thinking (both billed at the output rate).
 
-METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model, http status, error.type
+METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model and tracer.attempt.outcome
 METRIC_RETRIES: Final = "tracer.client.retries"  # {retry}, counter, by model and the status that caused it
 METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and the tag keys chosen as labels (none by default)
 TAG_LABEL_OVERFLOW: Final = "_other"  # a tag label's value past the cap of distinct values per key
