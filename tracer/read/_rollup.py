@@ -22,6 +22,8 @@ same text builds the tables in the reader (over its tables) and the partial minu
 
 from __future__ import annotations
 
+from tracer.store.schema import COST
+
 MINUTE_US = 60_000_000
 
 
@@ -41,6 +43,12 @@ CACHE_UNKNOWN = (
 )
 
 CALL_KEYS = ("model", "service_name", "operation", "status", "attempts")
+
+
+def money_sum(column: str) -> str:
+    """SQL: the sum of a DOUBLE money column, each value taken to the picodollar first (`cost_usd`'s DECIMAL), so
+    that the totals and the rows, adding in different orders, give the same amount to the last digit."""
+    return f"sum(({column})::{COST})"
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens")
 
 
@@ -58,8 +66,8 @@ def call_totals(t: str) -> str:
             f"(sum(c.output_tokens) FILTER (WHERE {UNPRICED}))::BIGINT AS unpriced_output_tokens",
             f"max(c.start_time) FILTER (WHERE {UNPRICED}) AS unpriced_last_seen",
             "count(c.ttft_ms) AS streamed",
-            "sum(c.cache_read_saved_usd) AS cache_read_saved_usd",
-            "sum(c.cache_write_premium_usd) AS cache_write_premium_usd",
+            f"{money_sum('c.cache_read_saved_usd')} AS cache_read_saved_usd",
+            f"{money_sum('c.cache_write_premium_usd')} AS cache_write_premium_usd",
             f"count(*) FILTER (WHERE {CACHE_UNKNOWN}) AS cache_unknown_calls",
         ]
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from tracer.cost import default_table
 from tracer.read._filters import Filters, and_, where
-from tracer.read._rollup import CACHE_UNKNOWN
+from tracer.read._rollup import CACHE_UNKNOWN, money_sum
 from tracer.read._store import Readable
 from tracer.read._totals import attempts_of, sum_
 from tracer.read.overview import cache_savings
@@ -55,7 +55,7 @@ def cache_rewrites(store: Readable, filters: Filters) -> pd.DataFrame:
         f"""
         SELECT c.model, count(*) AS turns, {sum_('c.cache_write_tokens')} AS cache_write_tokens,
                {sum_('c.cache_write_1h_tokens')} AS cache_write_1h_tokens, sum(c.cost_usd)::DOUBLE AS cost_usd,
-               sum(c.cache_write_premium_usd)::DOUBLE AS premium_usd,
+               {money_sum('c.cache_write_premium_usd')}::DOUBLE AS premium_usd,
                count(*) FILTER (WHERE {CACHE_UNKNOWN}) AS unknown_turns
         FROM calls c {and_(clause, "c.span_id IN (SELECT v.span_id FROM conversations v WHERE v.cache_rewrite)")}
         GROUP BY c.model ORDER BY cache_write_tokens DESC, c.model
