@@ -338,7 +338,9 @@ class PriceTable:
         if rated is None or source is None:
             return None
         text, value = _usd(self._total_int(counts, rated), rated.exponent - 6)
-        return text, value, source, _cache_usd(counts, rated)
+        if counts.cache_read or counts.cache_write_5m or counts.cache_write_1h:
+            return text, value, source, _cache_usd(counts, rated)
+        return text, value, source, None
 
     def cache_usd(
         self,
