@@ -45,6 +45,11 @@ def _cache_figures(cache: pd.DataFrame) -> tuple[float | None, float | None]:
     return hit_ratio, (None if pd.isna(saved) else float(saved))
 
 
+def _unknown_note(cache: pd.DataFrame) -> str:
+    n = int(cache["cache_unknown_calls"].sum())
+    return f". Not known for {state.count(n)} calls with cache tokens (unpriced, or stored before claude-tracer recorded cache figures): left out." if n else ""
+
+
 def panels() -> None:
     filters = state.current()
     if state.no_calls_here(filters):
@@ -76,7 +81,8 @@ def panels() -> None:
                    delta_color="inverse", help=f"Input (uncached), cache read, cache write and output. {vs or ''}")  # fmt: skip
     cols[4].metric("Cache hit ratio", state.pct(hit_ratio), state.change(hit_ratio, old_hit), help="Cache-read tokens / all input tokens")
     cols[5].metric("Caching saved", state.usd(saved), state.change(saved, old_saved),
-                   help="At list prices: cheaper cache reads minus the cache-write premium")  # fmt: skip
+                   help="Cheaper cache reads minus the cache-write premium, at the prices each call was billed at"
+                   + _unknown_note(cache))  # fmt: skip
 
     by_model = state.run("cost_by_model", filters)
     for model in retiring(by_model):

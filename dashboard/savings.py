@@ -20,6 +20,13 @@ def _figure_first(frame: pd.DataFrame, *first: str) -> pd.DataFrame:
     return frame[[*first, *[c for c in frame.columns if c not in first]]]
 
 
+def _unknown(n: int, what: str) -> None:
+    """Say how many calls the figure leaves out for want of their cache figures: not known is not $0."""
+    if n:
+        st.caption(f"Not known for {state.count(n)} {what} (unpriced, or stored before claude-tracer recorded cache "
+                   "figures): left out of this figure.")  # fmt: skip
+
+
 def panels() -> None:
     filters = state.current()
     if state.no_calls_here(filters):
@@ -34,9 +41,11 @@ def panels() -> None:
                  help=f"{state.count(rewrites['turns'].sum())} conversation turns wrote their cached prefix again")  # fmt: skip
     with left:
         _method("caching")
+        _unknown(int(caching["cache_unknown_calls"].sum()), "calls with cache tokens")
         state.table(_figure_first(caching, "saved_usd", "model"), "savings_caching_table")
     with right:
         _method("rewrites")
+        _unknown(int(rewrites["unknown_turns"].sum()) if len(rewrites) else 0, "turns")
         if rewrites.empty:
             st.caption("No conversation wrote its cached prefix again in this window.")
         else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -62,19 +61,24 @@ def _run(path: str, name: str, filters: Filters, extra: tuple[tuple[str, Any], .
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=512)
-def _run_of(path: str, module: str, name: str, args: tuple[Any, ...], extra: tuple[tuple[str, Any], ...]) -> Any:
-    return getattr(importlib.import_module(module), name)(_open(path), *args, **dict(extra))
+def _run_of(path: str, key: str, _query: Callable[..., Any], args: tuple[Any, ...], extra: tuple[tuple[str, Any], ...]) -> Any:
+    # Streamlit cannot hash a function, and leaves out of the cache key every parameter whose name starts with "_":
+    # the query is passed as it is, and `key` (its module and qualified name) stands for it in the cache key.
+    return _query(_open(path), *args, **dict(extra))
+
+
+def _cached(query: Callable[..., Any], args: tuple[Any, ...], extra: dict[str, Any]) -> Any:
+    return _run_of(store_path(), f"{query.__module__}.{query.__qualname__}", query, args, tuple(sorted(extra.items())))
 
 
 def value_of(query: Callable[..., Any], *args: Any, **extra: Any) -> Any:
     """`query(store, *args, **extra)` for a query that answers with one value (a count), cached like `run_of`."""
-    return _run_of(store_path(), query.__module__, query.__name__, args, tuple(sorted(extra.items())))
+    return _cached(query, args, extra)
 
 
 def run_of(query: Callable[..., pd.DataFrame], *args: Any, name_models: bool = True, **extra: Any) -> pd.DataFrame:
     """`query(store, *args, **extra)`, a named query of any module (`tracer.read.runs`...), cached like `run`."""
-    frame = _run_of(store_path(), query.__module__, query.__name__, args, tuple(sorted(extra.items())))
-    return for_people(frame, zone(), name_models=name_models)
+    return for_people(_cached(query, args, extra), zone(), name_models=name_models)
 
 
 def store() -> read.Readable:

@@ -66,6 +66,8 @@ COLUMNS: dict[str, tuple[str, Format]] = {
     "read_saved_usd": ("Saved on reads (USD)", _text),
     "write_premium_usd": ("Write premium (USD)", _text),
     "premium_usd": ("Premium paid (USD)", _text),
+    "cache_unknown_calls": ("Calls not known", _count),  # cache tokens, no cache figures: left out of the sums
+    "unknown_turns": ("Turns not known", _count),
     "saving_usd": ("Batch would save (USD)", _text),
     "target_usd": ("What-if cost (USD)", _text),
     "change_usd": ("Change (USD)", _text),

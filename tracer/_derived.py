@@ -3,7 +3,9 @@ as an attribute, stored as a column, and only read after that (so two pages that
 
 - `uncached_input`: the input tokens billed at the plain input rate (the API's own `usage.input_tokens`);
 - `output_tokens_per_s`: how fast a call's answer came;
-- `attempt_outcome`: what one HTTP attempt came to, the classes every page and chart counts by.
+- `attempt_outcome`: what one HTTP attempt came to, the classes every page and chart counts by;
+- `cache_read_saving` and `cache_write_premium`: what a call's cache reads saved against the input price, and what
+  its cache writes cost beyond it (the Overview's and the Savings page's caching figures).
 
 Unpriced and its reason are decided by capture (`tracer.cost.unpriced`) and settled by the store's writer
 (`tracer.store._rows._settle_call`), which alone sees a value its column cannot hold.
@@ -75,3 +77,31 @@ def attempt_outcome(http_status: Any, error_type: Any) -> str:
     if http_status < 400 and error_type is None:
         return "ok"
     return "other"
+
+
+# Prompt caching is priced per model off the base input price. Anthropic's pricing page
+# (platform.claude.com/docs/en/about-claude/pricing, read 2026-12-07) lists 5-minute cache writes at 1.25x the input
+# price, 1-hour writes at 2x and cache hits at 0.1x for most models, but not all (Claude Fable 5.1 and Mythos 5.1:
+# hits at $0.25 on $10 input): so these take each model's own prices from the price table, never the multipliers
+# (`tracer/cost/extra.toml` uses those only to fill a price its data lacks).
+
+
+def cache_read_saving(read_tokens: Any, input_price: Any, read_price: Any) -> Any:
+    """What `read_tokens` cache-read tokens saved against paying the input price for them: tokens x (input price -
+    cache-read price). Prices per token in any unit (the cost engine's whole numbers, so the result is exact in
+    that unit); works element-wise on arrays too.
+
+    >>> cache_read_saving(10_000, 3_000_000, 300_000)  # $3 and $0.30 per MTok, in micro-dollars per MTok
+    27000000000
+    """
+    return read_tokens * (input_price - read_price)
+
+
+def cache_write_premium(write_5m: Any, write_1h: Any, input_price: Any, write_5m_price: Any, write_1h_price: Any) -> Any:
+    """What cache writes cost beyond the input price for the same tokens: 5-minute writes x (their price - input
+    price) + 1-hour writes x (theirs - input price). Units as `cache_read_saving`.
+
+    >>> cache_write_premium(1_000, 500, 3_000_000, 3_750_000, 6_000_000)  # $3.75 and $6 per MTok writes on $3 input
+    2250000000
+    """
+    return write_5m * (write_5m_price - input_price) + write_1h * (write_1h_price - input_price)

@@ -7,6 +7,12 @@ core install (the demo's summary) can use it.
 
 >>> usd(1234.5), usd(0.5), usd(0.0123), usd(0.000298), usd(0.0016924), usd(-0.0000012345), usd(0), usd(None)
 ('$1,234.50', '$0.5000', '$0.0123', '$0.000298', '$0.001692', '-$0.000001234', '$0.00', 'n/a')
+
+A price list is another matter: a price is a rule, not an amount, and `tracer prices` shows it as the table holds
+it, every digit and no more (`exact=True`, for Decimals):
+
+>>> usd(Decimal("3.750"), exact=True), usd(Decimal("0.30"), exact=True), usd(Decimal("1500"), exact=True)
+('$3.75', '$0.3', '$1,500')
 """
 
 from __future__ import annotations
@@ -45,11 +51,14 @@ def column_decimals(amounts: Iterable[Any]) -> int:
     return decimals(min(present)) if present else 2
 
 
-def usd(amount: Any, *, places: int | None = None, missing: str = "n/a") -> str:
+def usd(amount: Any, *, places: int | None = None, missing: str = "n/a", exact: bool = False) -> str:
     """`amount` in dollars (`places` decimals if given, else `decimals(amount)` with its trailing zeros past the
-    fourth decimal dropped); `missing` for None or NaN."""
+    fourth decimal dropped); `missing` for None or NaN. `exact`: a Decimal with all its digits and no trailing
+    zeros (a price, not an amount)."""
     if not _present(amount):
         return missing
+    if exact and isinstance(amount, Decimal):
+        return f"{'-' if amount < 0 else ''}${abs(amount).normalize():,f}"
     value = float(amount)
     digits = decimals(value) if places is None else places
     text = f"{abs(value):,.{digits}f}"

@@ -62,7 +62,7 @@ def _minutes(window: dt.timedelta) -> str:
 
 
 _ATTEMPTS = _prom(semconv.METRIC_ATTEMPTS)
-_STATUS = _label(semconv.HTTP_RESPONSE_STATUS_CODE)
+_OUTCOME = _label(semconv.ATTEMPT_OUTCOME)  # `tracer._derived.attempt_outcome`: the store's `attempts.outcome` too
 _MODEL = _label(semconv.GEN_AI_REQUEST_MODEL)
 _BY_MODEL = f"job, {_MODEL}"
 _W = _minutes(SHARE_WINDOW)
@@ -148,11 +148,11 @@ def _number(value: float) -> str:
 
 
 ALERTS: tuple[Alert, ...] = (
-    Alert("ClaudeRateLimitedShareHigh", f"claude:attempts_429:share{_W}", _share(f'{_STATUS}="429"'), ">",
+    Alert("ClaudeRateLimitedShareHigh", f"claude:attempts_429:share{_W}", _share(f'{_OUTCOME}="429"'), ">",
           RATE_LIMITED_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 429"),
-    Alert("ClaudeOverloadedShareHigh", f"claude:attempts_529:share{_W}", _share(f'{_STATUS}="529"'), ">",
+    Alert("ClaudeOverloadedShareHigh", f"claude:attempts_529:share{_W}", _share(f'{_OUTCOME}="529"'), ">",
           OVERLOADED_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 529 (overloaded)"),
-    Alert("ClaudeServerErrorShareHigh", f"claude:attempts_5xx:share{_W}", _share(f'{_STATUS}=~"5..",{_STATUS}!="529"'), ">",
+    Alert("ClaudeServerErrorShareHigh", f"claude:attempts_5xx:share{_W}", _share(f'{_OUTCOME}="5xx"'), ">",
           SERVER_ERROR_SHARE, "{{ $labels.gen_ai_request_model }}: {{ $value | humanizePercentage }} of attempts answered 5xx (other than 529)"),
     Alert("ClaudeLatencyP95High", f"claude:call_duration_seconds:p95_{_W}",
           f"histogram_quantile(0.95, sum by ({_BY_MODEL}, le) "

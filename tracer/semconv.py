@@ -149,6 +149,11 @@ COST_USD: Final = "tracer.cost.usd"  # float, for TraceQL/Tempo
 COST_USD_EXACT: Final = "tracer.cost.usd_exact"  # the Decimal as a string; the store reads this one
 COST_UNPRICED: Final = "tracer.cost.unpriced"  # True when the model has no price: cost is NULL, never 0
 COST_PRICE_SOURCE: Final = "tracer.cost.source"  # "genai-prices", "override:<file>", ...
+# A call with cache tokens, priced: what its cache reads saved against the input price, and what its cache writes
+# cost beyond the input price, USD floats at the rates of its cost (`tracer._derived.cache_read_saving`,
+# `cache_write_premium`). Absent without cache tokens or without a price.
+COST_CACHE_READ_SAVED_USD: Final = "tracer.cost.cache_read_saved_usd"
+COST_CACHE_WRITE_PREMIUM_USD: Final = "tracer.cost.cache_write_premium_usd"
 
 # Billed iterations and refusals (issue 18; docs/cost.md). JSON attributes are compact lists, bounded in length.
 USAGE_ITERATIONS: Final = "tracer.usage.iterations"  # JSON: the response's usage.iterations, declined hops marked
@@ -250,7 +255,7 @@ TOKEN_KIND: Final = "tracer.token.kind"
 TOKEN_KINDS: Final = ("input", "cache_read", "cache_write_5m", "cache_write_1h", "output", "thinking")
 # "input" is uncached input; "output" is output other than thinking (both billed at the output rate).
 
-METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model, http status, error.type
+METRIC_ATTEMPTS: Final = "tracer.client.attempts"  # {attempt}, counter, by model and tracer.attempt.outcome
 METRIC_RETRIES: Final = "tracer.client.retries"  # {retry}, counter, by model and the status that caused it
 METRIC_COST: Final = "tracer.client.cost"  # USD, counter, by model and the tag keys chosen as labels (none by default)
 TAG_LABEL_OVERFLOW: Final = "_other"  # a tag label's value past the cap of distinct values per key

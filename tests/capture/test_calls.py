@@ -126,6 +126,9 @@ class TestCallSpan:
         assert a.attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == first.usage.cache_creation_input_tokens > 0
         assert a.attributes[semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS] == first.usage.cache_creation_input_tokens
         assert b.attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == second.usage.cache_read_input_tokens > 0
+        # what the write cost beyond the input price (1-hour: $6 against $3 per MTok), and what the read saved
+        assert a.attributes[semconv.COST_CACHE_WRITE_PREMIUM_USD] == pytest.approx(first.usage.cache_creation_input_tokens * 3e-6)
+        assert b.attributes[semconv.COST_CACHE_READ_SAVED_USD] == pytest.approx(second.usage.cache_read_input_tokens * 2.7e-6)
         thinking = second.usage.output_tokens_details.thinking_tokens if second.usage.output_tokens_details else None
         if thinking:
             assert b.attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == thinking
@@ -319,6 +322,68 @@ class TestCallAttributesPricing:
                 assert out[semconv.COST_USD] == float(expected)
                 canonical = table.resolve_model(model)
                 assert canonical is not None and out[semconv.COST_PRICE_SOURCE] == table.entry(canonical).source
+
+    @pytest.mark.parametrize("mode", MODES, ids=lambda m: "-".join(map(str, m.values())) or "standard")
+    def test_cache_figures_are_the_cost_with_the_tokens_at_the_input_price(self, mode: dict[str, Any]) -> None:
+        """What the reads saved is what the call would have cost with them as plain input, less its cost; what the
+        writes cost beyond the input price is its cost less what it would have cost with them as plain input: the
+        cost engine's own answers, in every mode and in the long-context tier (250k prompt tokens)."""
+        from tracer.capture import call_attributes
+        from tracer.cost import TokenCounts, default_table
+
+        table = default_table()
+        attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+                 semconv.GEN_AI_USAGE_INPUT_TOKENS: 250_000, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 100_000,
+                 semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 30_000, semconv.ANTHROPIC_CACHE_WRITE_1H_TOKENS: 10_000,
+                 semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 700, **mode}  # fmt: skip
+        model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs[semconv.GEN_AI_REQUEST_MODEL]
+        mode_of = (attrs.get(semconv.ANTHROPIC_RESPONSE_SERVICE_TIER), attrs.get(semconv.USAGE_INFERENCE_GEO), attrs.get(semconv.USAGE_SPEED))
+        billed = table.cost_of(model, TokenCounts(120_000, 20_000, 10_000, 100_000, 700, 0, 0, *mode_of))
+        reads_plain = table.cost_of(model, TokenCounts(220_000, 20_000, 10_000, 0, 700, 0, 0, *mode_of))
+        writes_plain = table.cost_of(model, TokenCounts(150_000, 0, 0, 100_000, 700, 0, 0, *mode_of))
+        out = call_attributes(attrs, duration_s=1.0, prices=table)
+        if billed is None:
+            assert semconv.COST_CACHE_READ_SAVED_USD not in out and semconv.COST_CACHE_WRITE_PREMIUM_USD not in out
+            return
+        assert reads_plain is not None and writes_plain is not None
+        assert out[semconv.COST_CACHE_READ_SAVED_USD] == float(reads_plain - billed)
+        assert out[semconv.COST_CACHE_WRITE_PREMIUM_USD] == float(billed - writes_plain)
+        assert table.cache_usd(model, TokenCounts(120_000, 20_000, 10_000, 100_000, 700, 0, 0, *mode_of)) == (
+            out[semconv.COST_CACHE_READ_SAVED_USD], out[semconv.COST_CACHE_WRITE_PREMIUM_USD])
+
+    def test_no_cache_figures_without_cache_tokens(self) -> None:
+        from tracer.capture import call_attributes
+        from tracer.cost import default_table
+
+        attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+                 semconv.GEN_AI_USAGE_INPUT_TOKENS: 1000, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 70}  # fmt: skip
+        out = call_attributes(attrs, duration_s=1.0, prices=default_table())
+        assert semconv.COST_USD in out and semconv.COST_CACHE_READ_SAVED_USD not in out
+        assert semconv.COST_CACHE_WRITE_PREMIUM_USD not in out
+
+    def test_cache_figures_of_billed_iterations_add_up(self) -> None:
+        """A call with `usage.iterations` (here a compaction and the message, on two models): each billed
+        iteration's cache figures at its own model's prices, summed."""
+        import json
+
+        from tracer.capture import call_attributes
+        from tracer.cost import TokenCounts, default_table
+
+        table = default_table()
+        rows = [{"type": "compaction", "model": "claude-haiku-4-5", "input_tokens": 10, "cache_read_input_tokens": 4000,
+                 "output_tokens": 50},
+                {"type": "message", "model": "claude-sonnet-4-5", "input_tokens": 20, "cache_read_input_tokens": 2000,
+                 "cache_creation_input_tokens": 500, "output_tokens": 70}]  # fmt: skip
+        attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "claude-sonnet-4-5",
+                 semconv.GEN_AI_USAGE_INPUT_TOKENS: 2520, semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 2000,
+                 semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: 500, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 70,
+                 semconv.USAGE_ITERATIONS: json.dumps(rows)}  # fmt: skip
+        out = call_attributes(attrs, duration_s=1.0, prices=table)
+        haiku = table.cache_usd("claude-haiku-4-5", TokenCounts(10, 0, 0, 4000, 50))
+        sonnet = table.cache_usd("claude-sonnet-4-5", TokenCounts(20, 500, 0, 2000, 70))
+        assert haiku is not None and sonnet is not None
+        assert out[semconv.COST_CACHE_READ_SAVED_USD] == pytest.approx(haiku[0] + sonnet[0])
+        assert out[semconv.COST_CACHE_WRITE_PREMIUM_USD] == pytest.approx(sonnet[1])
 
     def test_cost_text_and_float_are_those_of_the_decimal(self) -> None:
         """The hot path prints the exact cost without building a Decimal: the same text and float as the Decimal's."""

@@ -38,12 +38,25 @@ class TestGenAIMetrics:
 
 
 class TestOurMetrics:
-    def test_attempts_by_status_and_retries_by_cause(self, fake_api: Any, telemetry: Any) -> None:
+    def test_attempts_by_outcome_and_retries_by_cause(self, fake_api: Any, telemetry: Any) -> None:
         sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:1,529,ok"))
-        attempts = {a[semconv.HTTP_RESPONSE_STATUS_CODE]: p.value for a, p in telemetry.metric(semconv.METRIC_ATTEMPTS)}
-        assert attempts == {429: 1, 529: 1, 200: 1}
+        points = telemetry.metric(semconv.METRIC_ATTEMPTS)
+        assert [set(a) for a, _ in points] == [{semconv.GEN_AI_REQUEST_MODEL, semconv.ATTEMPT_OUTCOME}] * 3
+        assert {a[semconv.ATTEMPT_OUTCOME]: p.value for a, p in points} == {"429": 1, "529": 1, "ok": 1}
         retries = {a[semconv.ERROR_TYPE]: p.value for a, p in telemetry.metric(semconv.METRIC_RETRIES)}
         assert retries == {"429": 1, "529": 1}
+
+    def test_attempts_without_an_answer_count_by_their_outcome(self, fake_api: Any, telemetry: Any) -> None:
+        """A dropped connection and a timeout have no status: the counter tells them apart by the outcome the
+        attempt span and the store carry."""
+        sync_client(fake_api, max_retries=1).messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("drop,ok"))
+        sync_client(fake_api, max_retries=1, timeout=0.2).messages.create(
+            model=MODEL, max_tokens=32, messages=HELLO, **script("slow:600,ok")
+        )
+        points = telemetry.metric(semconv.METRIC_ATTEMPTS)
+        assert {a[semconv.ATTEMPT_OUTCOME]: p.value for a, p in points} == {"connection": 1, "timeout": 1, "ok": 2}
+        spans = [(s.attributes or {})[semconv.ATTEMPT_OUTCOME] for s in telemetry.attempts()]
+        assert sorted(spans) == ["connection", "ok", "ok", "timeout"]
 
     def test_cost_counter_has_no_tag_labels_by_default_while_spans_keep_every_tag(self, fake_api: Any, telemetry: Any) -> None:
         import tracer
@@ -234,7 +247,7 @@ class TestUnknownModel:
         try:
             attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_USAGE_INPUT_TOKENS: 5}
             _metrics._record_call(attrs, {semconv.COST_UNPRICED: True}, 0.5)
-            _metrics.record_attempt(None, 500, "500", None)
+            _metrics.record_attempt(None, "5xx", None)
             _metrics._record_retry(None, "500")
             _worker.drain()
             for name in (semconv.METRIC_OPERATION_DURATION, semconv.METRIC_TOKEN_USAGE, semconv.METRIC_ATTEMPTS,

@@ -389,39 +389,30 @@ def same_money(shown: str, expected: float) -> bool:
 
 def test_each_savings_figure_equals_its_sql(chromium: Any, dashboards: dict[str, str], demo_store: Path) -> None:
     """The Savings page's figures, as a person reads them at 1440x900, against SQL over the store written here (the
-    list prices per token come from the price table, as the page's method lines say)."""
+    cache figures are the ones capture put on each call, the what-if's list prices come from the price table, as the
+    page's method lines say)."""
+    from tracer.cost import default_table
     from tracer.read import Store
-    from tracer.read._prices import cache_rates, token_rates
 
     store = Store(demo_store)
-    saved = 0.0
-    for model, read, write_5m, write_1h in store.rows(
-        "SELECT model, sum(cache_read_tokens), sum(cache_write_tokens - cache_write_1h_tokens), sum(cache_write_1h_tokens) "
-        "FROM calls WHERE model IS NOT NULL GROUP BY model"
-    ):
-        rates = cache_rates(model)
-        if rates:
-            saved += rates[0] * read - rates[1] * write_5m - rates[2] * write_1h
-    rewrites = 0.0
-    for model, write_5m, write_1h in store.rows(
-        "SELECT c.model, sum(c.cache_write_tokens - c.cache_write_1h_tokens), sum(c.cache_write_1h_tokens) FROM calls c "
-        "JOIN conversations v ON v.span_id = c.span_id AND v.trace_id = c.trace_id WHERE v.cache_rewrite GROUP BY 1"
-    ):
-        rates = cache_rates(model)
-        rewrites += rates[1] * write_5m + rates[2] * write_1h if rates else 0.0
+    (saved,) = store.rows("SELECT coalesce(sum(cache_read_saved_usd) - sum(cache_write_premium_usd), 0) FROM calls")[0]
+    (rewrites,) = store.rows(
+        "SELECT coalesce(sum(c.cache_write_premium_usd), 0) FROM calls c "
+        "JOIN conversations v ON v.span_id = c.span_id AND v.trace_id = c.trace_id WHERE v.cache_rewrite"
+    )[0]
     (batchable,) = store.rows(
         "SELECT sum(cost_usd)::DOUBLE FROM calls WHERE NOT streaming AND operation = 'chat' AND conversation_id IS NULL "
         "AND status = 'ok' AND cost_usd IS NOT NULL"
     )[0]
     (target,) = store.rows("SELECT min(model) FROM calls WHERE model IS NOT NULL")[0]  # the what-if's first choice
-    rates = token_rates(target)
-    assert rates is not None
+    prices = default_table().list_prices(target)
+    assert prices is not None
+    rates = {kind: float(usd) / 1e6 for kind, usd in prices.items()}
     (cost, on_target) = store.rows(
         "SELECT sum(cost_usd)::DOUBLE, sum(coalesce(input_tokens, 0) * ? + coalesce(output_tokens, 0) * ? "
         "+ coalesce(cache_read_tokens, 0) * ? + (coalesce(cache_write_tokens, 0) - coalesce(cache_write_1h_tokens, 0)) * ? "
         "+ coalesce(cache_write_1h_tokens, 0) * ?) FROM calls WHERE cost_usd IS NOT NULL",
-        [rates["input_tokens"], rates["output_tokens"], rates["cache_read_tokens"], rates["cache_write_5m_tokens"],
-         rates["cache_write_1h_tokens"]],
+        [rates["input"], rates["output"], rates["cache_read"], rates["cache_write_5m"], rates["cache_write_1h"]],
     )[0]  # fmt: skip
     (lost_s,) = store.rows(
         "SELECT sum(epoch_us(last_start) - epoch_us(call_start)) / 1e6 FROM (SELECT max_by(start_time, attempt) AS last_start, "

@@ -415,3 +415,36 @@ class TestWithoutData:
         assert any("holds no calls yet" in info.value for info in at.info)
         code = "\n".join(block.value for block in at.code)
         assert "tracer.instrument(" in code and "tracer demo" in code
+
+
+class TestQueryCache:
+    """`state.run_of` / `value_of` run a query function of any module, passed as it is, cached per store, query and
+    arguments for `state.TTL_S` seconds (the cache key names the query by its module and qualified name)."""
+
+    def test_a_repeat_is_served_from_the_cache_and_another_query_or_argument_is_not(
+        self, demo_store: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from claude_tracer_dashboard import state
+
+        monkeypatch.setenv("TRACER_STORE", str(demo_store))
+        ran: list[tuple[str, int]] = []
+
+        def first(store: object, n: int, *, scale: int = 1) -> pd.DataFrame:
+            ran.append(("first", n * scale))
+            return pd.DataFrame({"n": [n * scale]})
+
+        def second(store: object, n: int) -> pd.DataFrame:
+            ran.append(("second", n))
+            return pd.DataFrame({"n": [-n]})
+
+        state._run_of.clear()
+        try:
+            assert state.run_of(first, 1)["n"].tolist() == [1]
+            assert state.run_of(first, 1)["n"].tolist() == [1]
+            assert state.run_of(first, 2)["n"].tolist() == [2]
+            assert state.run_of(first, 2, scale=3)["n"].tolist() == [6]
+            assert state.run_of(second, 1)["n"].tolist() == [-1]
+            assert state.value_of(second, 1)["n"].tolist() == [-1]
+            assert ran == [("first", 1), ("first", 2), ("first", 6), ("second", 1)]
+        finally:
+            state._run_of.clear()

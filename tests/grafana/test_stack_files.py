@@ -273,8 +273,9 @@ class TestGrafana:
             assert uses(metric), f"no panel shows {metric}"
         for q in ("0.5", "0.95", "0.99"):
             assert f"histogram_quantile({q}" in exprs.replace("0.50", "0.5")
-        for status in ('"429"', '"529"', '"5.."'):
-            assert status in exprs
+        outcome = promnames.label(semconv.ATTEMPT_OUTCOME)  # the attempts' one classification (tracer._derived)
+        for status in ("429", "529", "5xx"):
+            assert f'{outcome}="{status}"' in exprs
         assert f'{promnames.label(semconv.EVENT_KIND)}="{semconv.EVENT_KIND_BREAKER_TRANSITION}"' in exprs
         traceql = [q.text for q in stack.queries("tempo") if q.dashboard == "claude-tracer.json"]
         assert any("duration >" in q and "status = error" in q for q in traceql), (

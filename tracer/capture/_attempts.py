@@ -464,12 +464,11 @@ class AttemptRecorder:
             attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if error_type is not None:
             attrs[semconv.ERROR_TYPE] = error_type
-        attrs[semconv.ATTEMPT_OUTCOME] = attempt_outcome(status, error_type)
+        attrs[semconv.ATTEMPT_OUTCOME] = outcome = attempt_outcome(status, error_type)
         if hop_body is not None:
             attrs.update(hop_attempt_attributes(hop_body))  # cost: a fallback hop's own bill
         add_attributes(span, raw_attributes(span), attrs)
         if error_type is not None:
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
-        # The HTTP outcome counts (a stream that failed after its 200 is still a 200 attempt in the counter).
-        _metrics.record_attempt(model, status, error_type if status is None or status >= 400 else None, headers)
+        _metrics.record_attempt(model, outcome, headers)

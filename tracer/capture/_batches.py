@@ -68,6 +68,9 @@ def batch_result_attributes(item: Any, prices: PriceTable | None) -> dict[str, A
         else:
             attrs[semconv.COST_USD_EXACT] = str(cost)
             attrs[semconv.COST_USD] = float(cost)
+            cache = prices.cache_usd(model, counts, batch=True)
+            if cache is not None:
+                attrs[semconv.COST_CACHE_READ_SAVED_USD], attrs[semconv.COST_CACHE_WRITE_PREMIUM_USD] = cache
     return attrs
 
 

@@ -133,7 +133,9 @@ def call_attributes(
         if quote is None:
             out[semconv.COST_UNPRICED] = True
             return out
-        out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE] = quote
+        out[semconv.COST_USD_EXACT], out[semconv.COST_USD], out[semconv.COST_PRICE_SOURCE], cache = quote
+        if cache is not None:
+            out[semconv.COST_CACHE_READ_SAVED_USD], out[semconv.COST_CACHE_WRITE_PREMIUM_USD] = cache
         return out
     out.update(_billed_attributes(attrs, model, counts, prices, regional, refusal))
     return out
@@ -240,6 +242,8 @@ def _billed_attributes(
     out[semconv.COST_USD_EXACT] = str(bill.total)
     out[semconv.COST_USD] = float(bill.total)
     out[semconv.COST_PRICE_SOURCE] = bill.source or ""
+    if bill.cache_usd is not None:
+        out[semconv.COST_CACHE_READ_SAVED_USD], out[semconv.COST_CACHE_WRITE_PREMIUM_USD] = bill.cache_usd
     return out
 
 

@@ -12,6 +12,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
+from tracer._money import usd
 from tracer.cli import CliError
 
 _TOKEN_OPTIONS = (
@@ -74,10 +75,8 @@ def _date(text: str) -> dt.date:
 
 
 def _money(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
-    text = f"{value.normalize():f}"
-    return f"${text}"
+    """A price or a line of `tracer prices`' workings, exact (`tracer._money.usd`'s exact mode)."""
+    return usd(value, exact=True, missing="-")
 
 
 def handler(args: argparse.Namespace) -> int:

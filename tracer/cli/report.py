@@ -158,7 +158,12 @@ def render(console: Any, store: Any, filters: Any, *, title: str = "Claude API c
     if cache["cache_read_tokens"].sum():
         saved = cache["saved_usd"].sum(min_count=1)
         all_input = cache[["input_tokens", "cache_read_tokens", "cache_write_tokens"]].to_numpy().sum()
-        console.print(f"Prompt caching: {cache['cache_read_tokens'].sum() / all_input * 100:.1f}% of input tokens read from cache, saving {_usd(saved)} at list prices.")
+        console.print(f"Prompt caching: {cache['cache_read_tokens'].sum() / all_input * 100:.1f}% of input tokens read from cache, saving {_usd(saved)}"
+                      " at the prices the calls were billed at.")
+        unknown = int(cache["cache_unknown_calls"].sum())
+        if unknown:
+            console.print(f"[yellow]{unknown:,} calls with cache tokens have no cache figures (unpriced, or stored before "
+                          "claude-tracer recorded them): not in that saving.[/yellow]")
 
     _print_alerts(console, store, filters.end)
     _print_budgets(console, store, filters.end)

@@ -61,6 +61,9 @@ class Bill:
     lines: tuple[Line, ...]
     total: Decimal | None  # None when a billed line has no price: the call is unpriced, never under-counted
     source: str | None
+    # The billed lines' cache reads' saving and cache writes' premium (`PriceTable.cache_usd`), summed; None when
+    # no billed line had cache tokens, or the call is unpriced.
+    cache_usd: tuple[float, float] | None = None
 
     def breakdown_json(self) -> str:
         """The span's breakdown: one compact JSON list, the first `MAX_LINES` lines then one line for the rest."""
@@ -148,6 +151,8 @@ def price_iterations(
     total = Decimal(0)
     priced = True
     source: str | None = None
+    read_saved = write_premium = 0.0
+    cached = False
     for it in iterations:
         model = it.model or default_model or ""
         if it.refusal is not None and it.counts.output == 0 and not refusal_rules.billed(it.refusal, day):
@@ -165,10 +170,15 @@ def price_iterations(
             continue
         usd = Decimal(quote[0])
         source = source or quote[2]
+        if quote[3] is not None:
+            cached = True
+            read_saved += quote[3][0]
+            write_premium += quote[3][1]
         total += usd
         why = f"refused ({it.refusal}): billed" if it.refusal is not None else ""
         lines.append(Line(it.kind, model, it.counts, usd, True, why, it.refusal))
-    return Bill(tuple(lines), total if priced else None, source)
+    cache = (read_saved, write_premium) if cached and priced else None
+    return Bill(tuple(lines), total if priced else None, source, cache)
 
 
 def _count(entry: Mapping[str, Any], name: str) -> int:

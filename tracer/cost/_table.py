@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tracer._derived import cache_read_saving, cache_write_premium
 from tracer.cost._billed import RefusalRules
 from tracer.cost._names import normalize, without_date
 from tracer.cost._overrides import ModelSpec, PriceFile, PriceFileError, read_price_file
@@ -151,6 +152,35 @@ def _usd(total: int, exponent: int) -> tuple[str, float]:
     return text, value
 
 
+Quote = tuple[str, float, str, "tuple[float, float] | None"]
+"""`PriceTable.quote`: the cost as text and float, the prices' source, and `cache_usd` (None without cache tokens)."""
+
+
+def _price_at(base: int, tiers: tuple[tuple[int, int], ...], prompt: int) -> int:
+    for start, tier_price in reversed(tiers):
+        if prompt > start:
+            return tier_price
+    return base
+
+
+def _cache_usd(counts: TokenCounts, rated: _Effective) -> tuple[float, float] | None:
+    """(cache reads' saving, cache writes' premium) in USD at `rated`'s prices for the prompt's tier, by their one
+    definition (`tracer._derived`) over the whole-number prices; None for a call without cache tokens."""
+    if not (counts.cache_read or counts.cache_write_5m or counts.cache_write_1h):
+        return None
+    flat = rated.flat
+    if flat is not None:
+        i, w5, w1, r = flat[0], flat[1], flat[2], flat[3]
+    else:  # KINDS' order: input, 5-minute write, 1-hour write, read
+        prompt = counts.prompt_tokens
+        i, w5, w1, r = (_price_at(base, tiers, prompt) for base, tiers in rated.ints[:4])
+    per_usd = 10 ** (6 - rated.exponent)  # the prices are whole numbers x 10**exponent per MTok
+    return (
+        cache_read_saving(counts.cache_read, i, r) / per_usd,
+        cache_write_premium(counts.cache_write_5m, counts.cache_write_1h, i, w5, w1) / per_usd,
+    )
+
+
 def _line_usd(quantity: int, price: Decimal, per_exponent: int) -> Decimal:
     exponent = min(0, int(price.as_tuple().exponent))
     return _exact(quantity * int(price.scaleb(-exponent, CTX)), exponent - per_exponent)
@@ -282,13 +312,14 @@ class PriceTable:
             return None
         return self._total(counts, effective)
 
-    def quote(self, model: str, counts: TokenCounts, regional: bool = False) -> tuple[str, float, str] | None:
+    def quote(self, model: str, counts: TokenCounts, regional: bool = False) -> Quote | None:
         """`cost_of(model, counts)` today as `str()` and `float()` of that Decimal, with the source of the model's
-        prices; None when it has no price.
+        prices and, when the call has cache tokens, its `cache_usd` at the same rates (else None); None when it
+        has no price.
 
         For a call span as it ends, on the application's thread: what a spelling of a model in one mode resolves
         to (canonical model, rates, source) is kept for the day, so a repeat is one lookup, six products and the
-        digits of the sum (no Decimal is built).
+        digits of the sum (no Decimal is built), and three more products for a call with cache tokens.
         """
         day = int(time.time() // 86400)
         key = (model, counts.service_tier, counts.inference_geo, counts.speed, regional)
@@ -307,7 +338,34 @@ class PriceTable:
         if rated is None or source is None:
             return None
         text, value = _usd(self._total_int(counts, rated), rated.exponent - 6)
-        return text, value, source
+        if counts.cache_read or counts.cache_write_5m or counts.cache_write_1h:
+            return text, value, source, _cache_usd(counts, rated)
+        return text, value, source, None
+
+    def cache_usd(
+        self,
+        model: str,
+        usage: Any,
+        *,
+        batch: bool = False,
+        service_tier: str | None = None,
+        inference_geo: str | None = None,
+        at: dt.datetime | dt.date | None = None,
+    ) -> tuple[float, float] | None:
+        """What one call's cache reads saved against the input price and what its cache writes cost beyond it, USD
+        at the rates `cost_of` prices it with (its mode and long-context tier); None when it has no cache tokens or
+        no price. `quote` gives the same with the cost.
+
+        >>> load_prices().cache_usd("claude-sonnet-4-5", {"input_tokens": 0, "output_tokens": 0,
+        ...     "cache_read_input_tokens": 10_000, "cache_creation_input_tokens": 1_000})  # $3 input, $0.30, $3.75
+        (0.027, 0.00075)
+        """
+        canonical = self.resolve_model(model)
+        if canonical is None:
+            return None
+        counts = token_counts(usage)
+        effective = self._mode(canonical, counts, batch, service_tier, inference_geo, None, _day(at))
+        return None if effective.rates is None else _cache_usd(counts, effective)
 
     def breakdown(
         self,
@@ -515,6 +573,20 @@ class PriceTable:
             i, w5, w1, r, o, w = (base for base, _ in ints)
             flat = (i, w5, w1, r, o, w)
         return _Effective(rates, web, tuple(adjustments), source, effective_date, why, ints, exponent, flat)
+
+    def list_prices(self, model: str, at: dt.datetime | dt.date | None = None) -> dict[str, Decimal] | None:
+        """USD per MTok of each token kind (input, cache_write_5m, cache_write_1h, cache_read, output) at `model`'s
+        standard prices on the day `at` (default today; below any long-context tier, an override file's discount
+        applied), or None for a model without a price. For what-ifs: a call's own cost comes from `cost_of`.
+
+        >>> load_prices().list_prices("claude-sonnet-4-5")["cache_read"]
+        Decimal('0.3')
+        """
+        canonical = self.resolve_model(model)
+        if canonical is None:
+            return None
+        rates = self._mode(canonical, TokenCounts(), False, "standard", None, None, _day(at)).rates
+        return None if rates is None else {kind: rates.price(kind).base for kind in KINDS}
 
     # -- the table ---------------------------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ The SQL here is written over a relation aliased `c` (calls) or `a` (attempts) wi
 same text builds the tables in the reader (over its tables) and the partial minutes in a query (over the views).
 
 - `calls_by_minute`: per minute `t` (epoch microseconds of the minute's start, from `start_time`) and `CALL_KEYS`:
-  `calls`, `cost_usd`, the token sums, the unpriced calls and their tokens and last time, `streamed` calls.
+  `calls`, `cost_usd`, the token sums, the unpriced calls and their tokens and last time, `streamed` calls, what
+  cache reads saved and cache writes cost beyond the input price, and the calls with cache tokens whose figures are
+  not known.
 - `attempts_by_minute`: per minute of the attempt's start `t`, minute of its call's start `call_t`, the call's
   model and service, and the attempt's `http_status`, `error_type` and `outcome`: `attempts`, the lowest rate-limit
   remainders and how many attempts reported one. Only attempts whose call is stored.
@@ -19,6 +21,8 @@ same text builds the tables in the reader (over its tables) and the partial minu
 """
 
 from __future__ import annotations
+
+from tracer.store.schema import COST
 
 MINUTE_US = 60_000_000
 
@@ -32,7 +36,19 @@ def minute_of(column: str) -> str:
 # `unpriced` column, with `unpriced_reason`), and only read here.
 UNPRICED = "coalesce(c.unpriced, false)"
 
+# A call whose cache figures are not known: it has cache tokens but no saving (unpriced, or written before schema 6,
+# when they became columns). Counted, so that a page says so instead of adding it as 0.
+CACHE_UNKNOWN = (
+    "c.cache_read_saved_usd IS NULL AND (coalesce(c.cache_read_tokens, 0) > 0 OR coalesce(c.cache_write_tokens, 0) > 0)"
+)
+
 CALL_KEYS = ("model", "service_name", "operation", "status", "attempts")
+
+
+def money_sum(column: str) -> str:
+    """SQL: the sum of a DOUBLE money column, each value taken to the picodollar first (`cost_usd`'s DECIMAL), so
+    that the totals and the rows, adding in different orders, give the same amount to the last digit."""
+    return f"sum(({column})::{COST})"
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens")
 
 
@@ -50,6 +66,9 @@ def call_totals(t: str) -> str:
             f"(sum(c.output_tokens) FILTER (WHERE {UNPRICED}))::BIGINT AS unpriced_output_tokens",
             f"max(c.start_time) FILTER (WHERE {UNPRICED}) AS unpriced_last_seen",
             "count(c.ttft_ms) AS streamed",
+            f"{money_sum('c.cache_read_saved_usd')} AS cache_read_saved_usd",
+            f"{money_sum('c.cache_write_premium_usd')} AS cache_write_premium_usd",
+            f"count(*) FILTER (WHERE {CACHE_UNKNOWN}) AS cache_unknown_calls",
         ]
     )
 

@@ -12,7 +12,6 @@ import pandas as pd
 from tracer.read._buckets import bucket, bucket_for, bucket_params, bucket_us, with_width
 from tracer.read._filters import Filters, and_, where
 from tracer.read._percentiles import P3, TIMED, Percentiles, exact_percentiles
-from tracer.read._prices import cache_rates
 from tracer.read._store import Readable
 from tracer.read._totals import ALL_TOKENS, call_totals, sum_, tag_totals
 
@@ -170,6 +169,32 @@ def unpriced_calls(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def cache_tokens(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: uncached input, cache read and cache write tokens and the hit ratio (read / all input)."""
+    return _cache(store, filters, "")
+
+
+def cache_savings(store: Readable, filters: Filters) -> pd.DataFrame:
+    """`cache_tokens` plus what caching saved per model in USD, as capture put it on each call at the rates of its
+    cost: what cache reads saved against the input price (`read_saved_usd`), what cache writes cost beyond it
+    (`write_premium_usd`), and `saved_usd`, the first minus the second. `cache_unknown_calls`: calls with cache
+    tokens whose figures are not known (unpriced, or stored before schema 6) and are not in the sums; the sums are
+    NaN when every such call of the model is one of them (0 for a model without cache tokens)."""
+    return _cache(
+        store,
+        filters,
+        f""", {_known('cache_read_saved_usd')} AS read_saved_usd,
+            {_known('cache_write_premium_usd')} AS write_premium_usd,
+            {_known('cache_read_saved_usd')} - {_known('cache_write_premium_usd')} AS saved_usd,
+            {sum_('cache_unknown_calls')} AS cache_unknown_calls""",
+    )
+
+
+def _known(column: str) -> str:
+    """SQL: the sum of a cache figure over the known ones; 0 when the model has none and none unknown (no cache
+    tokens), NULL when none is known."""
+    return f"coalesce(sum({column}), CASE WHEN coalesce(sum(cache_unknown_calls), 0) = 0 THEN 0 END)::DOUBLE"
+
+
+def _cache(store: Readable, filters: Filters, more: str) -> pd.DataFrame:
     totals, params = call_totals(filters)
     return store.sql(
         f"""
@@ -181,30 +206,12 @@ def cache_tokens(store: Readable, filters: Filters) -> pd.DataFrame:
                {sum_('cache_write_1h_tokens')} AS cache_write_1h_tokens,
                (coalesce(sum(cache_read_tokens), 0)
                 / nullif(coalesce(sum(input_tokens), 0) + coalesce(sum(cache_read_tokens), 0) + coalesce(sum(cache_write_tokens), 0), 0))::DOUBLE AS hit_ratio
+               {more}
         FROM p
         GROUP BY model ORDER BY cache_read_tokens DESC, model
         """,
         params,
     )
-
-
-def cache_savings(store: Readable, filters: Filters) -> pd.DataFrame:
-    """`cache_tokens` plus what caching saved per model in USD at list prices: reads billed at the cache-read
-    price instead of the input price, minus the premium paid for cache writes. `saved_usd` is NaN for a model
-    without a price (or when no price data is installed)."""
-    frame = cache_tokens(store, filters)
-    rates = [cache_rates(model) for model in frame["model"]]
-    read_saving = [r[0] if r else None for r in rates]
-    write_premium_5m = [r[1] if r else None for r in rates]
-    write_premium_1h = [r[2] if r else None for r in rates]
-    frame["read_saved_usd"] = pd.to_numeric(pd.Series(read_saving, index=frame.index, dtype=object)) * frame["cache_read_tokens"]
-    five_min = frame["cache_write_tokens"] - frame["cache_write_1h_tokens"]
-    frame["write_premium_usd"] = (
-        pd.to_numeric(pd.Series(write_premium_5m, index=frame.index, dtype=object)) * five_min
-        + pd.to_numeric(pd.Series(write_premium_1h, index=frame.index, dtype=object)) * frame["cache_write_1h_tokens"]
-    )
-    frame["saved_usd"] = frame["read_saved_usd"] - frame["write_premium_usd"]
-    return frame
 
 
 def clock_skew(store: Readable, filters: Filters) -> pd.DataFrame:

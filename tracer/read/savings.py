@@ -2,11 +2,12 @@
 line (`METHODS`), so that a reader can redo it.
 
 - `caching`: what prompt caching saved (reads at the cache-read price instead of the input price, minus the
-  premium paid for cache writes), per model.
+  premium paid for cache writes), per model, from the figures capture recorded on each call.
 - `cache_rewrites`: what conversations paid to write again a prefix they had already cached, per model.
 - `batch_candidates`: spend on calls nobody waited on (not streamed, outside any conversation, Messages calls that
   succeeded), which the Batch API bills at half price, per tag.
-- `what_if`: the same tokens at another model's list prices, per model; a what-if, never a measurement.
+- `what_if`: the same tokens at another model's list prices (`tracer.cost`'s price table), per model; a what-if,
+  never a measurement.
 - `retry_time`: time lost before the final attempt of retried calls, and after 429s.
 """
 
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from tracer.cost import default_table
 from tracer.read._filters import Filters, and_, where
-from tracer.read._prices import cache_rates, token_rates
+from tracer.read._rollup import CACHE_UNKNOWN, money_sum
 from tracer.read._store import Readable
 from tracer.read._totals import attempts_of, sum_
 from tracer.read.overview import cache_savings
@@ -24,9 +26,10 @@ BATCH_DISCOUNT = 0.5  # the Message Batches API bills input and output at half t
 
 METHODS = {
     "caching": "Cache-read tokens x (input price - cache-read price), minus cache-write tokens x (write price - input "
-               "price), at each model's list prices.",
+               "price), at the prices each call was billed at (recorded with its cost); calls whose figures are not "
+               "known are counted apart, never as $0.",
     "rewrites": "Turns of a conversation that wrote a cache prefix again (`cache_rewrite`): their cache-write tokens x "
-                "(write price - input price).",
+                "(write price - input price), recorded with each call's cost.",
     "batch": "Non-streamed Messages calls that succeeded outside any conversation (nobody read them as they came): "
              "their cost x 50%, the Batch API's discount.",
     "what_if": "Each call's tokens by kind (uncached input, output, cache read, 5-minute and 1-hour cache write) x the "
@@ -44,23 +47,21 @@ def caching(store: Readable, filters: Filters) -> pd.DataFrame:
 
 def cache_rewrites(store: Readable, filters: Filters) -> pd.DataFrame:
     """Per model: conversation turns that wrote their cache prefix again, their cache-write tokens (5-minute and
-    1-hour) and the premium those writes cost over plain input (`premium_usd`, NaN without prices)."""
+    1-hour) and the premium those writes cost over plain input (`premium_usd`, as capture put it on each call;
+    NaN when no turn's premium is known), and `unknown_turns`: turns whose premium is not known (unpriced, or
+    stored before schema 6) and is not in the sum."""
     clause, params = where(filters)
-    frame = store.sql(
+    return store.sql(
         f"""
         SELECT c.model, count(*) AS turns, {sum_('c.cache_write_tokens')} AS cache_write_tokens,
-               {sum_('c.cache_write_1h_tokens')} AS cache_write_1h_tokens, sum(c.cost_usd)::DOUBLE AS cost_usd
+               {sum_('c.cache_write_1h_tokens')} AS cache_write_1h_tokens, sum(c.cost_usd)::DOUBLE AS cost_usd,
+               {money_sum('c.cache_write_premium_usd')}::DOUBLE AS premium_usd,
+               count(*) FILTER (WHERE {CACHE_UNKNOWN}) AS unknown_turns
         FROM calls c {and_(clause, "c.span_id IN (SELECT v.span_id FROM conversations v WHERE v.cache_rewrite)")}
         GROUP BY c.model ORDER BY cache_write_tokens DESC, c.model
         """,
         params,
     )
-    premiums = []
-    for model, written, hour in zip(frame["model"], frame["cache_write_tokens"], frame["cache_write_1h_tokens"], strict=True):
-        rates = cache_rates(model) if isinstance(model, str) else None
-        premiums.append(None if rates is None else rates[1] * (written - hour) + rates[2] * hour)
-    frame["premium_usd"] = pd.Series(premiums, index=frame.index, dtype="float64")
-    return frame
 
 
 def _batchable(filters: Filters) -> tuple[str, list[object]]:
@@ -113,16 +114,20 @@ def _token_sums(store: Readable, filters: Filters) -> pd.DataFrame:
     )
 
 
+# The columns of `_token_sums` and the price table's token kinds they are priced at.
+_KINDS = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens": "cache_read",
+          "cache_write_5m_tokens": "cache_write_5m", "cache_write_1h_tokens": "cache_write_1h"}  # fmt: skip
+
+
 def what_if(store: Readable, filters: Filters, target: str) -> pd.DataFrame:
     """Per model of the priced calls in `filters`: calls, what they cost (`cost_usd`) and what the same tokens would
     have cost at `target`'s list prices (`target_usd`; NaN when `target` has no price)."""
     frame = _token_sums(store, filters)
-    rates = token_rates(target)
-    kinds = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
-    if rates is None:
+    prices = default_table().list_prices(target)
+    if prices is None:
         frame["target_usd"] = pd.Series(float("nan"), index=frame.index, dtype="float64")
     else:
-        frame["target_usd"] = sum(frame[k].astype("float64") * rates[k] for k in kinds)
+        frame["target_usd"] = sum(frame[column].astype("float64") * float(prices[kind]) / 1e6 for column, kind in _KINDS.items())
     frame["change_usd"] = frame["target_usd"] - frame["cost_usd"]
     return frame
 
@@ -153,4 +158,5 @@ def retry_time(store: Readable, filters: Filters) -> pd.DataFrame:
 def priced_models(store: Readable, filters: Filters) -> pd.DataFrame:
     """The models of `filters`' calls that have list prices: the what-if's choices."""
     frame = store.sql("SELECT DISTINCT model FROM calls WHERE model IS NOT NULL ORDER BY model")
-    return frame[[token_rates(m) is not None for m in frame["model"]]].reset_index(drop=True)
+    table = default_table()
+    return frame[[table.list_prices(m) is not None for m in frame["model"]]].reset_index(drop=True)

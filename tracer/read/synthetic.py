@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from tracer._derived import attempt_outcome, output_tokens_per_s
+from tracer._derived import attempt_outcome, cache_read_saving, cache_write_premium, output_tokens_per_s
 from tracer.read._segments import write_segment
 from tracer.store.schema import TABLES, TIME_COLUMN
 
@@ -129,6 +129,10 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
     )
     cost = np.where(error & (final_status != 200), 0.0, cost)
     unpriced = np.isnan(cost)
+    # What capture records for a priced call with cache tokens, at the prices its cost used (every write at 1.25x).
+    no_cache_figures = unpriced | (error & (final_status != 200)) | ((cache_read == 0) & (cache_write == 0))
+    read_saved = cache_read_saving(cache_read, in_price, in_price * 0.1)
+    write_premium = cache_write_premium(cache_write, 0, in_price, in_price * 1.25, 0.0)
     cost_scaled = np.round(np.nan_to_num(cost) * 1e12).astype(np.int64)
 
     cost_arr = _scale_cost(cost_scaled, unpriced)
@@ -166,6 +170,8 @@ def generate(n_calls: int, *, seed: int = 0, end: dt.datetime | None = None, day
             "source": _dict_strings(np.zeros(n, np.int32), ["anthropic"]),
             "stop_reason": pa.array(np.where(ok, "end_turn", ""), mask=~ok),
             "output_tokens_per_s": _speeds(output_tokens, duration, ttft, streaming, ok),
+            "cache_read_saved_usd": _nullable(np.nan_to_num(read_saved), no_cache_figures, pa.float64()),
+            "cache_write_premium_usd": _nullable(np.nan_to_num(write_premium), no_cache_figures, pa.float64()),
         }
     )
     runs = _agent_runs(rng, start, duration, trace_ids, span_ids, service, error)

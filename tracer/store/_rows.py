@@ -347,7 +347,9 @@ _MAX_US = 253_402_300_799_999_999  # 9999-12-31 23:59:59.999999
 _INT32_MAX = 2**31 - 1
 _INT64_MAX = 2**63 - 1
 # Signed columns: a duration is end minus start, two wall-clock readings that a clock step can put in either order.
-_SIGNED = frozenset({"duration_ms"})
+# DOUBLE columns that may be below 0: a cache saving or premium is, where an override file prices a cache read above
+# the input price or a write below it.
+_SIGNED = frozenset({"duration_ms", "cache_read_saved_usd", "cache_write_premium_usd"})
 # The usage a call is priced from: one of them damaged leaves the call unpriced (`malformed_usage`), never priced
 # from what is left.
 _BUILDERS = _make_builders()

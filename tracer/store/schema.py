@@ -14,7 +14,8 @@ A column's source is one of:
   `@name`, `@kind`, `@status`, `@service_name`, `@scope`, `@damaged`);
 - `=rule`: one of the writer's rules (`_rows.RULES`), for a column made from more than one attribute.
 
-A derived value (uncached input, output tokens per second, an attempt's outcome, unpriced and its reason) is
+A derived value (uncached input, output tokens per second, an attempt's outcome, unpriced and its reason, what cache
+reads saved and cache writes cost beyond the input price) is
 decided once, at capture (`tracer._derived`), and arrives as an attribute: the writer stores it, readers read it.
 
 A segment records its schema version (`tracer.store.schema_version` in a Parquet segment's key-value metadata,
@@ -34,6 +35,9 @@ History:
   5  calls: output_tokens_per_s (capture's one definition, for every call that ended ok with output);
      attempts: outcome (ok, 429, 529, 5xx, timeout, connection, other: capture's one classification). Older
      segments lack both: the reader derives them for those rows alone, in one place (issue 26).
+  6  calls: cache_read_saved_usd, cache_write_premium_usd (capture's one definition, `tracer._derived`, at the
+     rates the call was priced at). Older segments lack both and have no way to get them (the prices of the day are
+     not in the store): NULL, which the pages count and show as "not known", never as 0 (issue 26).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from tracer import semconv as s
 if TYPE_CHECKING:
     import pyarrow as pa
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 META_VERSION: Final = b"tracer.store.schema_version"
 META_TABLE: Final = b"tracer.store.table"
 META_REPLACES: Final = b"tracer.store.replaces"  # a compacted segment: JSON list of the segment names it holds
@@ -120,6 +124,10 @@ CALLS: Final = (
     # capture's tracer.call.output_tokens_per_second: output tokens over the time after the first token (the whole
     # call when not streamed), for calls that ended ok with output (schema 5)
     Column("output_tokens_per_s", "DOUBLE", s.CALL_OUTPUT_TOKENS_PER_S),
+    # a priced call with cache tokens: what its cache reads saved against the input price, and what its cache writes
+    # cost beyond it, USD at the rates of its cost; NULL without cache tokens, unpriced, or before schema 6
+    Column("cache_read_saved_usd", "DOUBLE", s.COST_CACHE_READ_SAVED_USD),
+    Column("cache_write_premium_usd", "DOUBLE", s.COST_CACHE_WRITE_PREMIUM_USD),
 )
 
 ATTEMPTS: Final = (
