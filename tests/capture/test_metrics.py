@@ -41,8 +41,12 @@ class TestOurMetrics:
     def test_attempts_by_outcome_and_retries_by_cause(self, fake_api: Any, telemetry: Any) -> None:
         sync_client(fake_api).messages.create(model=MODEL, max_tokens=32, messages=HELLO, **script("429:1,529,ok"))
         points = telemetry.metric(semconv.METRIC_ATTEMPTS)
-        assert [set(a) for a, _ in points] == [{semconv.GEN_AI_REQUEST_MODEL, semconv.ATTEMPT_OUTCOME}] * 3
         assert {a[semconv.ATTEMPT_OUTCOME]: p.value for a, p in points} == {"429": 1, "529": 1, "ok": 1}
+        # The outcome beside the status it is made from (which queries written before the outcome read).
+        assert {a[semconv.ATTEMPT_OUTCOME]: a[semconv.HTTP_RESPONSE_STATUS_CODE] for a, _ in points} == {
+            "429": 429, "529": 529, "ok": 200
+        }
+        assert all(a[semconv.GEN_AI_REQUEST_MODEL] == MODEL for a, _ in points)
         retries = {a[semconv.ERROR_TYPE]: p.value for a, p in telemetry.metric(semconv.METRIC_RETRIES)}
         assert retries == {"429": 1, "529": 1}
 
@@ -247,7 +251,7 @@ class TestUnknownModel:
         try:
             attrs = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_USAGE_INPUT_TOKENS: 5}
             _metrics._record_call(attrs, {semconv.COST_UNPRICED: True}, 0.5)
-            _metrics.record_attempt(None, "5xx", None)
+            _metrics.record_attempt(None, 503, None, "5xx", None)
             _metrics._record_retry(None, "500")
             _worker.drain()
             for name in (semconv.METRIC_OPERATION_DURATION, semconv.METRIC_TOKEN_USAGE, semconv.METRIC_ATTEMPTS,

@@ -471,4 +471,4 @@ class AttemptRecorder:
         if error_type is not None:
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
-        _metrics.record_attempt(model, outcome, headers)
+        _metrics.record_attempt(model, status, error_type, outcome, headers)

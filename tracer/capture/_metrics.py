@@ -136,7 +136,7 @@ class _Instruments:
                 make(semconv.METRIC_INFERENCE_OPERATION_OUTPUT_TOKENS, "Output tokens per inference operation", semconv.TOKEN_BUCKETS),
             )
         self.billed = make(semconv.METRIC_TOKENS, "Billed tokens by what they are billed as")
-        self.attempts = make(semconv.METRIC_ATTEMPTS, "HTTP attempts by model and outcome")
+        self.attempts = make(semconv.METRIC_ATTEMPTS, "HTTP attempts by model, status, error type and outcome")
         self.retries = make(semconv.METRIC_RETRIES, "Retries by model and the outcome that caused them")
         self.cost = make(semconv.METRIC_COST, "Cost of API calls in USD")
         self.unpriced = make(semconv.METRIC_UNPRICED_CALLS, "Calls whose model has no price (cost unknown, not zero)")
@@ -253,18 +253,25 @@ def _flush_batch() -> None:
 _worker.after_drain(_flush_batch)
 
 
-def record_attempt(model: str | None, outcome: str, attrs: Mapping[str, Any] | None) -> None:
+def record_attempt(
+    model: str | None, status: int | None, error_type: str | None, outcome: str, attrs: Mapping[str, Any] | None
+) -> None:
     """One HTTP attempt: the attempts counter, and the rate-limit gauges from its response headers. Called on the
     worker thread, where attempt spans are made; gathered and recorded at the end of the drain.
 
-    Labelled by model and the attempt's `outcome` alone (`tracer._derived.attempt_outcome`, the span's and the
-    store's, seven values): every panel and alert rule counts by it. The exact status and error type stay on the
-    attempt span (and Tempo's span metrics), not on this counter, so its series stay at most seven per model."""
+    Labelled by model, HTTP status, error type and the attempt's `outcome` (`tracer._derived.attempt_outcome`, the
+    span's and the store's, seven values): every panel and alert rule counts by the outcome. The outcome is a
+    function of the status and error type, so its label adds no series; the two it is made from stay, for queries
+    written against them before the outcome existed."""
     inst = _instruments
     if inst is None or _nowhere(inst):
         return
     # An unknown model is left out, never labelled "unknown" (the conventions: "conditionally required if available").
     labels: tuple[tuple[str, Any], ...] = ((semconv.GEN_AI_REQUEST_MODEL, model),) if model else ()
+    if status is not None:
+        labels += ((semconv.HTTP_RESPONSE_STATUS_CODE, status),)
+    if error_type is not None:
+        labels += ((semconv.ERROR_TYPE, error_type),)
     labels += ((semconv.ATTEMPT_OUTCOME, outcome),)
     _count("attempts", labels)
     if attrs:
