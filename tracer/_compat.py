@@ -367,7 +367,7 @@ def _sdk_data(name: str) -> Any:
     """The SDK's data module `anthropic._data.<name>` (plain tables, no imports of the SDK's own), or None. Where
     the SDK is not imported yet (the dashboard, `tracer report`), the file is read on its own: importing the
     `anthropic` package for a table costs a reading process a second or more of its first page."""
-    if "anthropic" in sys.modules:
+    if "anthropic" in sys.modules or f"anthropic._data.{name}" in sys.modules:
         return _module(f"anthropic._data.{name}")
     try:
         spec = importlib.util.find_spec("anthropic")  # finds the package without importing it
