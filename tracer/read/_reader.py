@@ -520,7 +520,6 @@ def traces_sql(picked: str = "") -> str:
     tool executions, errors, tokens by kind, exact cost. `picked`, a condition on `trace_key` and `trace_id` (such
     as `trace_key = hash(?)`), limits the roll-up to those traces before anything is aggregated (used twice: give
     its parameters twice)."""
-    only = f"AND {picked}" if picked else ""
     return f"""
         WITH c AS (
             SELECT trace_id, count(*) AS calls, sum(attempts) AS attempts,
@@ -533,7 +532,7 @@ def traces_sql(picked: str = "") -> str:
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
                    arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
                    any_value(service_name) AS service_name, string_agg(DISTINCT model, ',') AS models
-              FROM calls WHERE trace_id IS NOT NULL {only} GROUP BY trace_id),
+              FROM {_rows_of("calls", picked)} trace_id IS NOT NULL GROUP BY trace_id),
         s AS (
             SELECT trace_id, count(*) FILTER (WHERE operation = 'execute_tool') AS tool_executions,
                    count(*) FILTER (WHERE status = 'error') AS span_errors,
@@ -541,7 +540,7 @@ def traces_sql(picked: str = "") -> str:
                             arg_min(name, start_time)) AS root_name,
                    min(start_time) AS spans_start,
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS spans_end
-              FROM spans WHERE trace_id IS NOT NULL {only} GROUP BY trace_id)
+              FROM {_rows_of("spans", picked)} trace_id IS NOT NULL GROUP BY trace_id)
         SELECT c.trace_id, coalesce(s.root_name, c.first_call) AS root_name,
                least(c.calls_start, coalesce(s.spans_start, c.calls_start)) AS start_time,
                (epoch_us(greatest(c.calls_end, coalesce(s.spans_end, c.calls_end)))
@@ -558,7 +557,6 @@ def conversations_sql(picked: str = "") -> str:
     `cache_rewrite`: the turn wrote a cache prefix while reading less than the turn before had cached (read +
     written), a prefix that changed or expired. `picked`, a condition on `conversation_id`, limits it to those
     conversations before the turns are numbered."""
-    only = f"AND {picked}" if picked else ""
     return f"""
         SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
                status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
@@ -567,9 +565,21 @@ def conversations_sql(picked: str = "") -> str:
                  AND coalesce(cache_read_tokens, 0)
                      < coalesce(lag(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) OVER w, 0)
                  AS cache_rewrite
-          FROM calls
-         WHERE conversation_id IS NOT NULL AND operation = 'chat' {only}
+          FROM {_rows_of("calls", picked)} conversation_id IS NOT NULL AND operation = 'chat'
         WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)"""
+
+
+def _rows_of(table: str, picked: str) -> str:
+    """SQL: the rows of the view `table` ("calls", "spans"), up to an open WHERE clause: with `picked` (a condition on
+    its columns), only those rows, found by their row ids first and then fetched. A condition on one column scans that
+    column alone and reads the others of the few rows it picks; as a plain WHERE beside an aggregate, DuckDB reads
+    every column the aggregate needs for every row before filtering."""
+    if not picked:
+        return f"{table} WHERE"
+    rows = f"_store.main._{table}"  # the view's table (the views hide only the reader's own columns)
+    # The row ids as one list, computed before the outer scan starts: joined to a subquery instead, the scan reads
+    # every row's columns and filters them afterwards.
+    return f"{rows} WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM {rows} WHERE {picked}))) AND"
 
 
 _TRACE_VIEWS["traces"] = traces_sql()
