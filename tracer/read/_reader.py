@@ -46,7 +46,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 9  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 10  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -135,7 +135,7 @@ class Store:
         except Exception:
             kept = False
         if not kept:
-            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLE_NAMES), *_rollup.TABLES):
+            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLE_NAMES), *_rollup.TABLES, "_trace_costs"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for table, schema in COLUMN_TYPES.items():
                 columns = ", ".join(f'"{name}" {kind}' for name, kind in schema) + ", _seg INTEGER"
@@ -149,6 +149,7 @@ class Store:
                 con.execute(f"CREATE TABLE _{table} ({columns})")
             for rollup, (_, _, build) in _rollup.TABLES.items():
                 con.execute(f"CREATE TABLE {rollup} AS {build('WHERE false')}")
+            con.execute("CREATE TABLE _trace_costs (trace_key UBIGINT, cost_usd DOUBLE)")
             con.execute("CREATE TABLE _segments (tbl VARCHAR, path VARCHAR, segs INTEGER[], rows BIGINT)")
             con.execute("CREATE TABLE _meta (format INTEGER)")
             con.execute("INSERT INTO _meta VALUES (?)", [CACHE_FORMAT])
@@ -161,6 +162,7 @@ class Store:
             con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
         for rollup, (view, _, _) in _rollup.TABLES.items():
             con.execute(f"CREATE VIEW memory.main.{view} AS SELECT * FROM _store.main.{rollup}")
+        con.execute("CREATE VIEW memory.main.trace_costs AS SELECT * FROM _store.main._trace_costs")
         for view, body in _TRACE_VIEWS.items():
             con.execute(f"CREATE VIEW memory.main.{view} AS {body}")
 
@@ -439,8 +441,16 @@ class Store:
                 touched |= _minutes(con, table, "_seg", delete)
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", deleted_calls)
+            if table == "calls" and delete:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _retotal AS SELECT DISTINCT trace_key FROM _calls "
+                    "WHERE _seg IN (SELECT unnest(?::INTEGER[])) AND trace_id IS NOT NULL",
+                    [delete],
+                )
             if delete:
                 con.execute(f"DELETE FROM _{table} WHERE _seg IN (SELECT unnest(?::INTEGER[]))", [delete])
+            if table == "calls" and delete:
+                _retotal_traces(con)
             if table == "attempts" and deleted_calls:
                 # Attempts whose call was pruned no longer have one (as an inner join to calls would say).
                 con.execute(
@@ -464,6 +474,8 @@ class Store:
                     con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
                     con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in step], seg_map=True, salvage=salvage)}")
                     self._loaded_rows(sum(info.rows for info, _ in step))
+            if table == "calls" and parts:
+                _add_trace_costs(con, [seg for _, seg in parts])
             if table in ("calls", "attempts"):
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
@@ -629,6 +641,36 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
     if null:
         clauses.append(f"{alias}.start_time IS NULL")
     con.execute(f"INSERT INTO {rollup} {build('WHERE (' + ' OR '.join(clauses) + ')')}", params)
+
+
+# `trace_costs` (`_trace_costs`): each trace's cost (a double, NULL when none of its calls is priced), one row per
+# trace with a call, by `trace_key`: the dearest runs of the whole store are a top-N over it instead of a sum per
+# trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
+# traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
+# again from the calls it still has.
+_ADD = "CASE WHEN t.cost_usd IS NULL THEN n.cost_usd WHEN n.cost_usd IS NULL THEN t.cost_usd ELSE t.cost_usd + n.cost_usd END"
+
+
+def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
+    """Add the calls of segments `segs` (just loaded) to their traces' costs."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _new_costs AS SELECT trace_key, sum(cost_usd::DOUBLE) AS cost_usd FROM _calls "
+        "WHERE _seg IN (SELECT unnest(?::INTEGER[])) AND trace_id IS NOT NULL GROUP BY trace_key",
+        [list(segs)],
+    )
+    con.execute(f"UPDATE _trace_costs t SET cost_usd = {_ADD} FROM _new_costs n WHERE t.trace_key = n.trace_key")
+    con.execute("INSERT INTO _trace_costs SELECT n.* FROM _new_costs n ANTI JOIN _trace_costs t USING (trace_key)")
+    con.execute("DROP TABLE _new_costs")
+
+
+def _retotal_traces(con: Any) -> None:
+    """Sum again, from the calls left, the costs of the traces in `_retotal` (those that just lost calls)."""
+    con.execute("DELETE FROM _trace_costs WHERE trace_key IN (SELECT trace_key FROM _retotal)")
+    con.execute(
+        "INSERT INTO _trace_costs SELECT trace_key, sum(cost_usd::DOUBLE) FROM _calls "
+        "WHERE trace_key IN (SELECT trace_key FROM _retotal) AND trace_id IS NOT NULL GROUP BY trace_key"
+    )
+    con.execute("DROP TABLE _retotal")
 
 
 def _steps(group: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
