@@ -476,13 +476,17 @@ class Store:
                     self._loaded_rows(sum(info.rows for info, _ in step))
             if table == "calls" and parts:
                 _add_trace_costs(con, [seg for _, seg in parts])
-            if table in ("calls", "attempts"):
+            if table in ("calls", "attempts") and touched:
+                # Rows left the totals: the minutes they were in, and those of the new rows, are summed again.
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", new_calls)
                 for rollup, (_, source, build) in _rollup.TABLES.items():
                     if source == table:
                         _recompute(con, rollup, build, "a" if table == "attempts" else "c", touched)
+            elif table in ("calls", "attempts"):
+                # Rows only arrived: their totals are added to their minutes' (a new segment costs its own rows).
+                _add_to_rollups(con, table, [seg for _, seg in parts], new_calls if table == "attempts" else [])
             state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
             con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
             if state:
@@ -671,6 +675,32 @@ def _retotal_traces(con: Any) -> None:
         "WHERE trace_key IN (SELECT trace_key FROM _retotal) AND trace_id IS NOT NULL GROUP BY trace_key"
     )
     con.execute("DROP TABLE _retotal")
+
+
+def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequence[int]) -> None:
+    """Add to the per-minute totals those of the rows of segments `segs` of `table` (just loaded) and, for attempts,
+    of the attempts whose call arrived in calls segments `call_segs` (they count from now on)."""
+    if not segs and not call_segs:
+        return
+    alias = "a" if table == "attempts" else "c"
+    where = f"WHERE ({alias}._seg IN (SELECT unnest(?::INTEGER[]))"
+    params: list[Any] = [list(segs)]
+    if table == "attempts":
+        where += " OR a._call_seg IN (SELECT unnest(?::INTEGER[]))"
+        params.append(list(call_segs))
+    where += ")"
+    minute = "coalesce(t, 1)"  # rows without a start time have no minute (NULL); no minute starts at 1 us
+    for rollup, (_, source, build) in _rollup.TABLES.items():
+        if source != table:
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(where)}", params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _minutes AS SELECT DISTINCT {minute} AS m FROM _part")
+        merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
+        con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
+        con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        for temp in ("_part", "_minutes", "_merged"):
+            con.execute(f"DROP TABLE {temp}")
 
 
 def _steps(group: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:
