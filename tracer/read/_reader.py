@@ -683,17 +683,22 @@ def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequen
     if not segs and not call_segs:
         return
     alias = "a" if table == "attempts" else "c"
-    where = f"WHERE ({alias}._seg IN (SELECT unnest(?::INTEGER[]))"
-    params: list[Any] = [list(segs)]
-    if table == "attempts":
-        where += " OR a._call_seg IN (SELECT unnest(?::INTEGER[]))"
-        params.append(list(call_segs))
-    where += ")"
+    # Each its own WHERE (an OR of the two would scan every row; each alone skips the row groups loaded before).
+    parts: list[tuple[str, list[Any]]] = [(f"WHERE {alias}._seg IN (SELECT unnest(?::INTEGER[]))", [list(segs)])]
+    if table == "attempts" and call_segs:
+        parts.append(
+            (
+                "WHERE a._call_seg IN (SELECT unnest(?::INTEGER[])) AND a._seg NOT IN (SELECT unnest(?::INTEGER[]))",
+                [list(call_segs), list(segs)],
+            )
+        )
     minute = "coalesce(t, 1)"  # rows without a start time have no minute (NULL); no minute starts at 1 us
     for rollup, (_, source, build) in _rollup.TABLES.items():
         if source != table:
             continue
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(where)}", params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(parts[0][0])}", parts[0][1])
+        for where, params in parts[1:]:
+            con.execute(f"INSERT INTO _part {build(where)}", params)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _minutes AS SELECT DISTINCT {minute} AS m FROM _part")
         merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
