@@ -51,7 +51,8 @@ def traces(
 
     Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
     of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
-    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With
+    dearest runs by the reader's per-trace costs (`trace_costs`) over the whole store, and within filters the dearest
+    calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With
     `root` or `errors_only`, the runs with that root or an error are found first from the spans and calls, ranked
     by the order's own measure, and only the top are rolled up."""
     if order not in ORDERS:
