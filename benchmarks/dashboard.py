@@ -9,8 +9,10 @@ the page script as the server does for a browser session:
 
 - prepare: what `tracer dashboard` does before it starts the server: the store's reader cache brought up to date
   (for a new store, every segment loaded: a first open), with progress on the command line;
+- server start: what the server process loads before it answers (`claude_tracer_dashboard._serve.warm`: the pages'
+  imports, a first chart, the price table); `tracer dashboard` runs it beside `prepare`;
 - first render: the store opened from that current cache and every query run (a new dashboard process, the first
-  visitor; the dashboard's imports are not in it: they are paid before, at server start);
+  visitor, after the server started);
 - cold render: the store already open, the query cache cleared (what a visitor sees after the 10 s cache expired);
 - warm render: every query answered from the cache (reloads and other visitors within the TTL);
 - filter change: a warm page whose time range a person changes (All time -> Last 7 days): new queries, run anew.
@@ -161,6 +163,11 @@ def main() -> int:
         seconds, loaded = _timed(lambda: prepare(store))
         print(f"prepare (tracer dashboard, before the server starts): {seconds:.2f} s, {loaded:,} rows loaded into the "
               "reader cache")  # fmt: skip
+
+        from claude_tracer_dashboard._serve import warm
+
+        seconds, _ = _timed(warm)
+        print(f"server start (the pages' imports, a first chart, the prices; beside prepare): {seconds:.2f} s")
 
         results = {}
         for page in args.pages.split(","):

@@ -35,12 +35,14 @@ responses and clients. `tests/capture/test_compat_door.py` fails on any foreign 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("tracer.capture")
@@ -357,8 +359,30 @@ def span_queue_length(processor: Any) -> Callable[[], int] | None:
 def deprecated_models() -> dict[str, str]:
     """Model ID -> end-of-life date, from the installed SDK's table of deprecated models (`anthropic._data`,
     since 1.13); empty where the SDK has none. A fresh dict."""
-    table = getattr(_module("anthropic._data.deprecated_models"), "DEPRECATED_MODELS", None)
+    table = getattr(_sdk_data("deprecated_models"), "DEPRECATED_MODELS", None)
     return {str(model): str(date) for model, date in table.items()} if isinstance(table, dict) else {}
+
+
+def _sdk_data(name: str) -> Any:
+    """The SDK's data module `anthropic._data.<name>` (plain tables, no imports of the SDK's own), or None. Where
+    the SDK is not imported yet (the dashboard, `tracer report`), the file is read on its own: importing the
+    `anthropic` package for a table costs a reading process a second or more of its first page."""
+    if "anthropic" in sys.modules or f"anthropic._data.{name}" in sys.modules:
+        return _module(f"anthropic._data.{name}")
+    try:
+        spec = importlib.util.find_spec("anthropic")  # finds the package without importing it
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        path = next((p for p in (Path(loc) / "_data" / f"{name}.py" for loc in locations) if p.is_file()), None)
+        if path is None:
+            return None
+        data = importlib.util.spec_from_file_location(f"_tracer_sdk_data_{name}", path)
+        if data is None or data.loader is None:
+            return None
+        module = importlib.util.module_from_spec(data)
+        data.loader.exec_module(module)
+        return module
+    except Exception:
+        return _module(f"anthropic._data.{name}")
 
 
 def sdk_stream_of(stream: Any) -> Any:

@@ -105,3 +105,19 @@ class TestTheSdkTable:
     def test_every_date_the_sdk_gives_is_read(self) -> None:
         for model, text in sdk_table().items():
             assert _models.retirement_date(text) == sdk_date(text), model
+
+    def test_a_reading_process_reads_the_table_without_importing_the_sdk(self) -> None:
+        """The dashboard and `tracer report` never call Claude: the table is read from the SDK's file, and the
+        `anthropic` package (a second or more to import) stays unimported; the table is the same."""
+        import subprocess
+
+        code = (
+            "import sys, json; from tracer import _models; table = _models.deprecated_models();"
+            " print(json.dumps([table, 'anthropic' in sys.modules]))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2])
+        import json
+
+        table, imported = json.loads(done.stdout)
+        assert not imported
+        assert table == sdk_table()

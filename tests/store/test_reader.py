@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tracer import read as q
-from tracer.read import Store, compact, prune, reliability, store_info
+from tracer.read import Store, compact, prune, reliability, runs, store_info
 from tracer.read._buckets import bucket, bucket_params
 from tracer.read._reader import CACHE_DIR
 from tracer.read.synthetic import write_synthetic
@@ -243,3 +243,16 @@ class TestLoadingInSteps:
                 assert list(got.columns) == list(want.columns), name
                 rows = sorted(map(repr, got.astype(str).itertuples(index=False)))
                 assert rows == sorted(map(repr, want.astype(str).itertuples(index=False))), (name, filters)
+        # Each trace's cost, added to as segments loaded and summed again for the traces the prune took calls from,
+        # is the one a sum over the calls left gives; so are the dearest (and other) runs of the whole store.
+        def costs(store: Store) -> list[tuple[int, float | None]]:
+            return sorted((k, None if c is None else round(c, 9)) for k, c in store.rows("SELECT trace_key, cost_usd FROM trace_costs"))
+
+        assert costs(kept) == costs(whole)
+        assert kept.rows("SELECT count(*) FROM trace_costs") == whole.rows("SELECT count(DISTINCT trace_id) FROM calls")
+        for order in runs.ORDERS:
+            got, want = (
+                frame.assign(models=frame["models"].map(lambda m: ",".join(sorted(m.split(","))) if isinstance(m, str) else m))
+                for frame in (runs.traces(store, q.Filters(), order, limit=20) for store in (kept, whole))
+            )  # string_agg's order of a run's models is any
+            assert got.astype(str).values.tolist() == want.astype(str).values.tolist(), order

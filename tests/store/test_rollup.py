@@ -83,3 +83,13 @@ def test_a_minute_is_floored_before_1970_too() -> None:
             (TIMESTAMPTZ '2026-11-24 11:59:59.999999+00')) v(t)"""
     ).fetchall()
     assert got == [(True,), (True,), (True,)]
+
+
+def test_every_column_of_the_totals_says_how_its_parts_add_up(tmp_path: Path) -> None:
+    """New rows' totals are added to the kept ones column by column (`_rollup.MERGE`): a column added to a table
+    without a rule there would be lost, so each table's columns are exactly its keys and its added-up columns."""
+    write_synthetic(tmp_path, 200, seed=5, end=END, days=1)
+    store = Store(tmp_path)
+    for rollup, (view, _, _) in _rollup.TABLES.items():
+        keys, columns = _rollup.MERGE[rollup]
+        assert list(store.sql(f"SELECT * FROM {view} LIMIT 0").columns) == [*keys, *columns], rollup

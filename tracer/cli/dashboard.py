@@ -92,12 +92,13 @@ class Dashboard:
 
 
 def command(store: Path, port: int, host: str) -> list[str]:
-    """The `streamlit run` command line for the dashboard."""
+    """The `streamlit run` command line for the dashboard (through `claude_tracer_dashboard._serve`, which loads
+    what the pages need before the server answers)."""
     import claude_tracer_dashboard
 
     app = Path(claude_tracer_dashboard.__file__).parent / "app.py"
     return [
-        sys.executable, "-m", "streamlit", "run", str(app),
+        sys.executable, "-m", "claude_tracer_dashboard._serve", "run", str(app),
         "--server.headless=true",
         f"--server.port={port}",
         f"--server.address={host}",
@@ -130,10 +131,17 @@ def serve(
         port = _free_port(host)
     url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("[::1]" if host == "::" else host)
     url = f"http://{url_host}:{port}"
-    if not quiet:
-        _prepare(store)
     env = {**os.environ, "TRACER_STORE": str(store), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    # Started first: the server loads the pages' modules while the reader cache is brought up to date here; it
+    # opens the store only for its first visitor, after `_prepare` is done.
     process = subprocess.Popen(command(store, port, host), env=env, stdout=subprocess.DEVNULL if quiet or not block else None)
+    if not quiet:
+        try:
+            _prepare(store)
+        except BaseException:  # Ctrl-C during a long first load: the server goes too
+            process.terminate()
+            process.wait()
+            raise
     dash = Dashboard(url=url, process=process, store=store)
     if not block:
         return dash

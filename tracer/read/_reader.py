@@ -135,7 +135,7 @@ class Store:
         except Exception:
             kept = False
         if not kept:
-            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLE_NAMES), *_rollup.TABLES):
+            for name in ("_meta", "_segments", *(f"_{t}" for t in TABLE_NAMES), *_rollup.TABLES, "_trace_costs"):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
             for table, schema in COLUMN_TYPES.items():
                 columns = ", ".join(f'"{name}" {kind}' for name, kind in schema) + ", _seg INTEGER"
@@ -149,6 +149,7 @@ class Store:
                 con.execute(f"CREATE TABLE _{table} ({columns})")
             for rollup, (_, _, build) in _rollup.TABLES.items():
                 con.execute(f"CREATE TABLE {rollup} AS {build('WHERE false')}")
+            con.execute("CREATE TABLE _trace_costs (trace_key UBIGINT, cost_usd DOUBLE)")
             con.execute("CREATE TABLE _segments (tbl VARCHAR, path VARCHAR, segs INTEGER[], rows BIGINT)")
             con.execute("CREATE TABLE _meta (format INTEGER)")
             con.execute("INSERT INTO _meta VALUES (?)", [CACHE_FORMAT])
@@ -161,6 +162,7 @@ class Store:
             con.execute(f"CREATE VIEW memory.main.{table} AS SELECT * EXCLUDE ({hidden}) FROM _store.main._{table}")
         for rollup, (view, _, _) in _rollup.TABLES.items():
             con.execute(f"CREATE VIEW memory.main.{view} AS SELECT * FROM _store.main.{rollup}")
+        con.execute("CREATE VIEW memory.main.trace_costs AS SELECT * FROM _store.main._trace_costs")
         for view, body in _TRACE_VIEWS.items():
             con.execute(f"CREATE VIEW memory.main.{view} AS {body}")
 
@@ -439,8 +441,16 @@ class Store:
                 touched |= _minutes(con, table, "_seg", delete)
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", deleted_calls)
+            if table == "calls" and delete:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE _retotal AS SELECT DISTINCT trace_key FROM _calls "
+                    "WHERE _seg IN (SELECT unnest(?::INTEGER[])) AND trace_id IS NOT NULL",
+                    [delete],
+                )
             if delete:
                 con.execute(f"DELETE FROM _{table} WHERE _seg IN (SELECT unnest(?::INTEGER[]))", [delete])
+            if table == "calls" and delete:
+                _retotal_traces(con)
             if table == "attempts" and deleted_calls:
                 # Attempts whose call was pruned no longer have one (as an inner join to calls would say).
                 con.execute(
@@ -464,13 +474,19 @@ class Store:
                     con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
                     con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in step], seg_map=True, salvage=salvage)}")
                     self._loaded_rows(sum(info.rows for info, _ in step))
-            if table in ("calls", "attempts"):
+            if table == "calls" and parts:
+                _add_trace_costs(con, [seg for _, seg in parts])
+            if table in ("calls", "attempts") and touched:
+                # Rows left the totals: the minutes they were in, and those of the new rows, are summed again.
                 touched |= _minutes(con, table, "_seg", [seg for _, seg in parts])
                 if table == "attempts":
                     touched |= _minutes(con, table, "_call_seg", new_calls)
                 for rollup, (_, source, build) in _rollup.TABLES.items():
                     if source == table:
                         _recompute(con, rollup, build, "a" if table == "attempts" else "c", touched)
+            elif table in ("calls", "attempts"):
+                # Rows only arrived: their totals are added to their minutes' (a new segment costs its own rows).
+                _add_to_rollups(con, table, [seg for _, seg in parts], new_calls if table == "attempts" else [])
             state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
             con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
             if state:
@@ -520,7 +536,6 @@ def traces_sql(picked: str = "") -> str:
     tool executions, errors, tokens by kind, exact cost. `picked`, a condition on `trace_key` and `trace_id` (such
     as `trace_key = hash(?)`), limits the roll-up to those traces before anything is aggregated (used twice: give
     its parameters twice)."""
-    only = f"AND {picked}" if picked else ""
     return f"""
         WITH c AS (
             SELECT trace_id, count(*) AS calls, sum(attempts) AS attempts,
@@ -533,7 +548,7 @@ def traces_sql(picked: str = "") -> str:
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS calls_end,
                    arg_min(name, start_time) AS first_call, any_value(conversation_id) AS conversation_id,
                    any_value(service_name) AS service_name, string_agg(DISTINCT model, ',') AS models
-              FROM calls WHERE trace_id IS NOT NULL {only} GROUP BY trace_id),
+              FROM {_rows_of("calls", picked)} trace_id IS NOT NULL GROUP BY trace_id),
         s AS (
             SELECT trace_id, count(*) FILTER (WHERE operation = 'execute_tool') AS tool_executions,
                    count(*) FILTER (WHERE status = 'error') AS span_errors,
@@ -541,7 +556,7 @@ def traces_sql(picked: str = "") -> str:
                             arg_min(name, start_time)) AS root_name,
                    min(start_time) AS spans_start,
                    max(start_time + to_microseconds(CAST(coalesce(duration_ms, 0) * 1000 AS BIGINT))) AS spans_end
-              FROM spans WHERE trace_id IS NOT NULL {only} GROUP BY trace_id)
+              FROM {_rows_of("spans", picked)} trace_id IS NOT NULL GROUP BY trace_id)
         SELECT c.trace_id, coalesce(s.root_name, c.first_call) AS root_name,
                least(c.calls_start, coalesce(s.spans_start, c.calls_start)) AS start_time,
                (epoch_us(greatest(c.calls_end, coalesce(s.spans_end, c.calls_end)))
@@ -558,7 +573,6 @@ def conversations_sql(picked: str = "") -> str:
     `cache_rewrite`: the turn wrote a cache prefix while reading less than the turn before had cached (read +
     written), a prefix that changed or expired. `picked`, a condition on `conversation_id`, limits it to those
     conversations before the turns are numbered."""
-    only = f"AND {picked}" if picked else ""
     return f"""
         SELECT conversation_id, row_number() OVER w AS turn, trace_id, span_id, start_time, duration_ms, model,
                status, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, cost_usd, ttft_ms,
@@ -567,9 +581,21 @@ def conversations_sql(picked: str = "") -> str:
                  AND coalesce(cache_read_tokens, 0)
                      < coalesce(lag(coalesce(cache_read_tokens, 0) + coalesce(cache_write_tokens, 0)) OVER w, 0)
                  AS cache_rewrite
-          FROM calls
-         WHERE conversation_id IS NOT NULL AND operation = 'chat' {only}
+          FROM {_rows_of("calls", picked)} conversation_id IS NOT NULL AND operation = 'chat'
         WINDOW w AS (PARTITION BY conversation_id ORDER BY start_time, span_id)"""
+
+
+def _rows_of(table: str, picked: str) -> str:
+    """SQL: the rows of the view `table` ("calls", "spans"), up to an open WHERE clause: with `picked` (a condition on
+    its columns), only those rows, found by their row ids first and then fetched. A condition on one column scans that
+    column alone and reads the others of the few rows it picks; as a plain WHERE beside an aggregate, DuckDB reads
+    every column the aggregate needs for every row before filtering."""
+    if not picked:
+        return f"{table} WHERE"
+    rows = f"_store.main._{table}"  # the view's table (the views hide only the reader's own columns)
+    # The row ids as one list, computed before the outer scan starts: joined to a subquery instead, the scan reads
+    # every row's columns and filters them afterwards.
+    return f"{rows} WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM {rows} WHERE {picked}))) AND"
 
 
 _TRACE_VIEWS["traces"] = traces_sql()
@@ -619,6 +645,67 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
     if null:
         clauses.append(f"{alias}.start_time IS NULL")
     con.execute(f"INSERT INTO {rollup} {build('WHERE (' + ' OR '.join(clauses) + ')')}", params)
+
+
+# `trace_costs` (`_trace_costs`): each trace's cost (a double, NULL when none of its calls is priced), one row per
+# trace with a call, by `trace_key`: the dearest runs of the whole store are a top-N over it instead of a sum per
+# trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
+# traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
+# again from the calls it still has.
+_ADD = "CASE WHEN t.cost_usd IS NULL THEN n.cost_usd WHEN n.cost_usd IS NULL THEN t.cost_usd ELSE t.cost_usd + n.cost_usd END"
+
+
+def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
+    """Add the calls of segments `segs` (just loaded) to their traces' costs."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _new_costs AS SELECT trace_key, sum(cost_usd::DOUBLE) AS cost_usd FROM _calls "
+        "WHERE _seg IN (SELECT unnest(?::INTEGER[])) AND trace_id IS NOT NULL GROUP BY trace_key",
+        [list(segs)],
+    )
+    con.execute(f"UPDATE _trace_costs t SET cost_usd = {_ADD} FROM _new_costs n WHERE t.trace_key = n.trace_key")
+    con.execute("INSERT INTO _trace_costs SELECT n.* FROM _new_costs n ANTI JOIN _trace_costs t USING (trace_key)")
+    con.execute("DROP TABLE _new_costs")
+
+
+def _retotal_traces(con: Any) -> None:
+    """Sum again, from the calls left, the costs of the traces in `_retotal` (those that just lost calls)."""
+    con.execute("DELETE FROM _trace_costs WHERE trace_key IN (SELECT trace_key FROM _retotal)")
+    con.execute(
+        "INSERT INTO _trace_costs SELECT trace_key, sum(cost_usd::DOUBLE) FROM _calls "
+        "WHERE trace_key IN (SELECT trace_key FROM _retotal) AND trace_id IS NOT NULL GROUP BY trace_key"
+    )
+    con.execute("DROP TABLE _retotal")
+
+
+def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequence[int]) -> None:
+    """Add to the per-minute totals those of the rows of segments `segs` of `table` (just loaded) and, for attempts,
+    of the attempts whose call arrived in calls segments `call_segs` (they count from now on)."""
+    if not segs and not call_segs:
+        return
+    alias = "a" if table == "attempts" else "c"
+    # Each its own WHERE (an OR of the two would scan every row; each alone skips the row groups loaded before).
+    parts: list[tuple[str, list[Any]]] = [(f"WHERE {alias}._seg IN (SELECT unnest(?::INTEGER[]))", [list(segs)])]
+    if table == "attempts" and call_segs:
+        parts.append(
+            (
+                "WHERE a._call_seg IN (SELECT unnest(?::INTEGER[])) AND a._seg NOT IN (SELECT unnest(?::INTEGER[]))",
+                [list(call_segs), list(segs)],
+            )
+        )
+    minute = "coalesce(t, 1)"  # rows without a start time have no minute (NULL); no minute starts at 1 us
+    for rollup, (_, source, build) in _rollup.TABLES.items():
+        if source != table:
+            continue
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(parts[0][0])}", parts[0][1])
+        for where, params in parts[1:]:
+            con.execute(f"INSERT INTO _part {build(where)}", params)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _minutes AS SELECT DISTINCT {minute} AS m FROM _part")
+        merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
+        con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
+        con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        for temp in ("_part", "_minutes", "_merged"):
+            con.execute(f"DROP TABLE {temp}")
 
 
 def _steps(group: list[tuple[SegmentInfo, int]]) -> list[list[tuple[SegmentInfo, int]]]:

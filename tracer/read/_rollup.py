@@ -110,6 +110,32 @@ def build_tags(where: str) -> str:
     )
 
 
+# How each table's rows for the same keys add up, column by column: totals over more rows from the totals over their
+# parts (the reader adds new rows' totals this way instead of summing every row of the minutes again).
+MERGE: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "_calls_by_minute": (
+        ("t", *CALL_KEYS),
+        {
+            "calls": "sum", "cost_usd": "sum", **dict.fromkeys(TOKENS, "sum"), "unpriced_calls": "sum",
+            "unpriced_input_tokens": "sum", "unpriced_output_tokens": "sum", "unpriced_last_seen": "max",
+            "streamed": "sum",
+        },
+    ),
+    "_attempts_by_minute": (
+        ("t", "call_t", "model", "service_name", "http_status", "error_type", "outcome"),
+        {"attempts": "sum", "requests_remaining": "min", "tokens_remaining": "min", "reported": "sum"},
+    ),
+    "_tags_by_minute": (("t", "model", "service_name", "tag", "value"), {"calls": "sum", "cost_usd": "sum"}),
+}  # fmt: skip
+
+
+def merge_sql(rollup: str, rows: str) -> str:
+    """SQL: the rows of relation `rows` (rows of `rollup`, several for the same keys) added up, one per keys."""
+    keys, columns = MERGE[rollup]
+    totals = ", ".join(f"{how}({name}) AS {name}" for name, how in columns.items())
+    return f"SELECT {', '.join(keys)}, {totals} FROM {rows} GROUP BY {', '.join(keys)}"
+
+
 # the reader's table -> (the view over it, the table its rows come from, its builder)
 TABLES = {
     "_calls_by_minute": ("calls_by_minute", "calls", build_calls),

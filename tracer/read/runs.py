@@ -51,7 +51,8 @@ def traces(
 
     Only the runs that can be in the answer are rolled up, not every trace in the store: for `recent`, the traces
     of the newest calls; for `slowest`, those of the longest calls and the longest root spans; for `costliest`, the
-    dearest calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With
+    dearest runs by the reader's per-trace costs (`trace_costs`) over the whole store, and within filters the dearest
+    calls that are runs of their own and the dearest runs of several calls by the sum of their cost. With
     `root` or `errors_only`, the runs with that root or an error are found first from the spans and calls, ranked
     by the order's own measure, and only the top are rolled up."""
     if order not in ORDERS:
@@ -59,8 +60,16 @@ def traces(
     n = max(int(limit), 1)
     clause, params = where(filters)
     calls_where = f"{clause} {'AND' if clause else 'WHERE'} c.trace_id IS NOT NULL"
+    picked_sql, by_id = _PICKED, True
     if root is not None or errors_only:
         ids = _narrowed(store, filters, order, n, root, errors_only)
+    elif order == "costliest" and not clause:
+        # The whole store: the reader keeps every trace's cost (`trace_costs`, a double), so the dearest are a top-N
+        # over one row per trace, twice as many as needed so that rounding cannot leave one out. The roll-up then
+        # takes their rows by key: a trace that shares a key's hash is only one more candidate, ranked by its exact
+        # cost like the rest.
+        ids = _column(store, "SELECT trace_key FROM trace_costs ORDER BY cost_usd DESC NULLS LAST LIMIT ?", [2 * n])
+        picked_sql, by_id = _PICKED_KEYS, False
     elif order == "recent":
         ids = _column(
             store, f"SELECT c.trace_id FROM calls c {calls_where} ORDER BY c.start_time DESC LIMIT ?", [*params, 4 * n]
@@ -121,16 +130,17 @@ def traces(
                t.errors, t.input_tokens, t.cache_read_tokens, t.cache_write_tokens, t.output_tokens,
                t.thinking_tokens, t.cost_usd::DOUBLE AS cost_usd, t.unpriced_calls, t.conversation_id,
                t.service_name, t.models
-          FROM ({traces_sql(_PICKED)}) t
-         WHERE t.trace_id IN (SELECT unnest(?::VARCHAR[])) {"".join(" AND " + o for o in outer)}
+          FROM ({traces_sql(picked_sql)}) t
+         WHERE {"t.trace_id IN (SELECT unnest(?::VARCHAR[]))" if by_id else "true"} {"".join(" AND " + o for o in outer)}
          ORDER BY t.{ORDERS[order]}, t.trace_id
          LIMIT ?""",
-        [picked, picked, picked, *outer_params, n],
+        [picked, picked, *([picked] if by_id else []), *outer_params, n],
     )
 
 
 # The picked runs' rows, found by their trace ids' hashes (integers); the outer query then keeps the picked ids.
 _PICKED = "trace_key IN (SELECT hash(unnest(?::VARCHAR[])))"
+_PICKED_KEYS = "trace_key IN (SELECT unnest(?::UBIGINT[]))"  # by the keys themselves (`trace_costs`)
 
 
 # How each order ranks the runs `_narrowed` found before any is rolled up.
