@@ -46,7 +46,7 @@ log = logging.getLogger("tracer.store")
 Params = Sequence[Any] | Mapping[str, Any] | None
 
 CACHE_DIR = ".cache"
-CACHE_FORMAT = 10  # bump when the cache's tables change: an older cache is dropped and rebuilt
+CACHE_FORMAT = 11  # bump when the cache's tables change: an older cache is dropped and rebuilt
 _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read from memory
 # Below this many rows a store loads in well under a second and reads from memory: a cache file would only add a
 # file to the store and an fsync to every refresh.
@@ -652,7 +652,8 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
 # trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
 # traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
 # again from the calls it still has.
-_ADD = "CASE WHEN t.cost_usd IS NULL THEN n.cost_usd WHEN n.cost_usd IS NULL THEN t.cost_usd ELSE t.cost_usd + n.cost_usd END"
+# (the sum of the two, or the one that is known, or NULL when neither is)
+_ADD = "coalesce(t.cost_usd + n.cost_usd, t.cost_usd, n.cost_usd)"
 
 
 def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:

@@ -49,6 +49,8 @@ def money_sum(column: str) -> str:
     """SQL: the sum of a DOUBLE money column, each value taken to the picodollar first (`cost_usd`'s DECIMAL), so
     that the totals and the rows, adding in different orders, give the same amount to the last digit."""
     return f"sum(({column})::{COST})"
+
+
 TOKENS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "thinking_tokens")
 
 
@@ -118,7 +120,8 @@ MERGE: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         {
             "calls": "sum", "cost_usd": "sum", **dict.fromkeys(TOKENS, "sum"), "unpriced_calls": "sum",
             "unpriced_input_tokens": "sum", "unpriced_output_tokens": "sum", "unpriced_last_seen": "max",
-            "streamed": "sum",
+            "streamed": "sum", "cache_read_saved_usd": "sum", "cache_write_premium_usd": "sum",
+            "cache_unknown_calls": "sum",
         },
     ),
     "_attempts_by_minute": (
