@@ -84,7 +84,7 @@ GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tok
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"  # only with capture_content
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"  # only with capture_content
 GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"  # only with capture_content
-# Agent runs (issue 15). The SDK puts the conversation id of a client's `open_telemetry={"conversation_id": ...}`
+# Agent runs. The SDK puts the conversation id of a client's `open_telemetry={"conversation_id": ...}`
 # option on its call, tool-runner and tool spans; `tracer.conversation(id)` puts it there for a shared client.
 GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"  # on the SDK's tool-execution spans
@@ -155,7 +155,7 @@ COST_PRICE_SOURCE: Final = "tracer.cost.source"  # "genai-prices", "override:<fi
 COST_CACHE_READ_SAVED_USD: Final = "tracer.cost.cache_read_saved_usd"
 COST_CACHE_WRITE_PREMIUM_USD: Final = "tracer.cost.cache_write_premium_usd"
 
-# Billed iterations and refusals (issue 18; docs/cost.md). JSON attributes are compact lists, bounded in length.
+# Billed iterations and refusals (docs/cost.md). JSON attributes are compact lists, bounded in length.
 USAGE_ITERATIONS: Final = "tracer.usage.iterations"  # JSON: the response's usage.iterations, declined hops marked
 USAGE_FALLBACK_HOPS: Final = "tracer.usage.fallback_hops"  # JSON: client-side fallback's refused responses
 USAGE_FALLBACK_CREDIT: Final = "tracer.usage.fallback_credit"  # "redeemed" or "not_applied:<reason>"

@@ -4,9 +4,8 @@ Instruments are created once by `configure(meter)` (at `instrument()`); until th
 `record_*` function is a no-op. Each one never raises. Names, units and bucket boundaries come from
 `tracer.semconv`, which the Grafana dashboards are checked against.
 
-Recording is off the caller's thread: one call's histograms and counters cost about 25 us in the OpenTelemetry
-SDK (attribute sets are hashed and looked up per instrument), and an attempt's counter and rate-limit gauges as
-much again. The public `record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
+Recording is off the caller's thread: the OpenTelemetry SDK hashes and looks up an attribute set per instrument,
+several times our whole per-call work for one call's histograms and counters (docs/footprint.md). The public `record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
 
 Which GenAI metric names: the last released conventions by default, the newest with `OTEL_SEMCONV_STABILITY_OPT_IN`
 (see `tracer.semconv` and `conventions`). Which `tracer.tags` keys become labels of the cost counter: none unless
@@ -389,7 +388,7 @@ def _record_call(
             inst.cost.add(cost, cost_labels, context=_NO_EXEMPLAR)
         elif extra.get(semconv.COST_UNPRICED):
             _count("unpriced", base)
-        breakdown = extra.get(semconv.COST_ITERATIONS)  # issue 18: every refused iteration, by category (cost owner)
+        breakdown = extra.get(semconv.COST_ITERATIONS)  # every refused iteration, by category (cost owner)
         if breakdown is not None and '"refusal"' in breakdown:
             for row in json.loads(breakdown):
                 if "refusal" in row:

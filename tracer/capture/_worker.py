@@ -1,9 +1,8 @@
 """The one background thread that does claude-tracer's deferred work: attempt spans and metrics.
 
-Measured in a running application on this 2-core machine, the OpenTelemetry SDK spends about 30 us creating an
-attempt span with its twenty attributes and about 25 us recording a call's metrics, several times our whole
-per-call budget, while the call itself mostly waits on the network with the GIL released. So the caller's thread
-only appends `(function, args)` to a bounded deque (well under a microsecond) and this thread runs them every
+The OpenTelemetry SDK's work for an attempt span with its twenty attributes, and for a call's metrics, is several
+times our whole per-call budget (docs/footprint.md), while the call itself mostly waits on the network with the
+GIL released. So the caller's thread only appends `(function, args)` to a bounded deque and this thread runs them every
 `INTERVAL_S`, in order. `drain()` runs what is waiting at once, on the calling thread: `tracer.flush()`,
 `uninstrument()` and the exit handler call it before flushing the exporters.
 

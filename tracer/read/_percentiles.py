@@ -51,8 +51,7 @@ def exact_percentiles(store: Readable, filters: Filters, sets: Sequence[Percenti
     """For each set, {key: [its quantiles, in order]}: exactly what `quantile_cont(value, [q, ...])` per key
     gives (keys without a value are absent), in a fraction of the time over millions of rows.
 
-    `quantile_cont` copies every value of a group and partially sorts them on one core: about 200 ms for 10M
-    doubles. Here a first pass counts the values per key and whole unit (a parallel hash aggregate over two
+    `quantile_cont` copies every value of a group and partially sorts them on one core. Here a first pass counts the values per key and whole unit (a parallel hash aggregate over two
     integers) and keeps, per key, the buckets that hold a wanted rank (`floor` and `ceil` of (n - 1) * q); a
     second fetches the values of only those buckets, sorted (about 0.1 % of them). The ranks' values are then
     interpolated as DuckDB does (`interpolate`)."""

@@ -11,7 +11,7 @@ deleting files cannot break a running query.
 That database is a cache file in the store, `<root>/.cache/reader-<n>.duckdb`, claimed by one reader at a time
 (a lock on `reader-<n>.lock`, released by the kernel if the reader dies; see `tracer.store.locks`) and kept between runs: a
 dashboard that restarts finds its rows already loaded, compressed by DuckDB (dictionary-encoded models, statuses
-and services; about 2.5 times faster aggregates than an uncompressed in-memory table), and loads only what was
+and services: faster aggregates than an uncompressed in-memory table, docs/footprint.md), and loads only what was
 written since. It records which segments it holds; a cache from another layout (`CACHE_FORMAT`) is rebuilt. Where
 the store cannot be written, all `_MAX_CACHES` are claimed, or `cache=False` / `TRACER_STORE_CACHE=0`, the same
 tables live in memory for the reader's lifetime.
@@ -501,7 +501,7 @@ class Store:
             raise
 
 
-# Agent runs (issue 15), over the four tables. `trace_spans`: every stored span of a trace as one tree (calls,
+# Agent runs, over the four tables. `trace_spans`: every stored span of a trace as one tree (calls,
 # their attempts, and the other spans: the application's, the SDK's tool-runner and tool spans), with one set of
 # columns; `type` says which table a row came from (and `tool`/`agent` for the SDK's tool and tool-runner spans).
 # `traces`: one row per trace with a call. `conversations`: one row per call with a conversation id, its turn number

@@ -27,17 +27,17 @@ newer one). Adding a column is therefore a version bump with no migration; renam
 
 History:
   1  calls / attempts / events as in DESIGN.md, plus the extra columns below.
-  2  calls: refusal_category, refusal_billed, cost_iterations (issue 18).
+  2  calls: refusal_category, refusal_billed, cost_iterations.
   3  calls: conversation_id, tool_use_count, tool_names, content; a fourth table, spans: the other spans of every
-     trace that has a Claude call (the application's, the SDK's tool-runner and tool spans), issue 15.
+     trace that has a Claude call (the application's, the SDK's tool-runner and tool spans).
   4  every table: damaged_fields (the columns whose value the writer found out of range, non-finite, negative or
-     of the wrong type, and stored as NULL; NULL when none); calls: unpriced_reason (issue 24).
+     of the wrong type, and stored as NULL; NULL when none); calls: unpriced_reason.
   5  calls: output_tokens_per_s (capture's one definition, for every call that ended ok with output);
      attempts: outcome (ok, 429, 529, 5xx, timeout, connection, other: capture's one classification). Older
-     segments lack both: the reader derives them for those rows alone, in one place (issue 26).
+     segments lack both: the reader derives them for those rows alone, in one place.
   6  calls: cache_read_saved_usd, cache_write_premium_usd (capture's one definition, `tracer._derived`, at the
      rates the call was priced at). Older segments lack both and have no way to get them (the prices of the day are
-     not in the store): NULL, which the pages count and show as "not known", never as 0 (issue 26).
+     not in the store): NULL, which the pages count and show as "not known", never as 0.
 """
 
 from __future__ import annotations
