@@ -107,7 +107,10 @@ def run(api: FakeAPI, tmp_path: Path, mode: str, on: bool) -> dict[str, Any]:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("mode", ["tracer-provider", "app-provider", "otlp-down"])
+# One mode in make test; the other two (each a pair of fresh processes) in make test-world, which .ci/run runs.
+@pytest.mark.parametrize(
+    "mode", ["tracer-provider", pytest.param("app-provider", marks=pytest.mark.world), pytest.param("otlp-down", marks=pytest.mark.world)]
+)
 def test_a_seeded_app_draws_the_same_and_its_patched_sleep_is_never_called_by_us(tmp_path: Path, mode: str) -> None:
     """With claude-tracer's own provider (none registered by the app), with the application's own, and with an
     OTLP collector that is down (the exporters' retries and their jitter run on our threads)."""

@@ -248,6 +248,7 @@ def shown_metrics(page: Any) -> dict[str, str]:
     return out
 
 
+@pytest.mark.world  # the slowest browser check (four lists, every column measured): make test-world
 def test_cost_is_the_first_column_of_every_list_with_no_horizontal_scrolling(
     chromium: Any, dashboards: dict[str, str], demo_store: Path
 ) -> None:

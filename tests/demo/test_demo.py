@@ -175,6 +175,7 @@ class TestWhatItPrints:
 
 
 class TestOneScreen:
+    @pytest.mark.world  # a second whole demo run (make test-world; the 100-column run stays in make test)
     def test_a_run_that_repeats_its_incidents_lists_each_scenario_once_then_the_summary(self, tmp_path: Path) -> None:
         """250 calls run the frequent incidents twice: still one line per scenario, with its runs, before the tables."""
         done = tracer_cli("demo", "--no-dashboard", "--store", str(tmp_path / "s"), "--calls", "250",

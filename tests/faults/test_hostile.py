@@ -142,7 +142,11 @@ def test_every_case_is_named_in_the_docs():
     assert "tests/faults/test_hostile.py" in text
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# The 100,000-delta stream is the slowest case: make test-world runs it (.ci/run, right after make test).
+_SLOW = {"100,000 tiny deltas"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.world) if n in _SLOW else n for n in CASES])
 def test_hostile_response(name, tmp_path, caplog):
     case = CASES[name]
     store = tmp_path / "store"
