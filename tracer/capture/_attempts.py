@@ -471,4 +471,6 @@ class AttemptRecorder:
         if error_type is not None:
             span.set_status(_ERROR)
         span.end(end_time=end_ns)
-        _metrics.record_attempt(model, status, error_type, outcome, headers)
+        # The counter's status and error type as before the outcome label existed (a stream that failed after its 200
+        # is a 200 attempt there), so that queries written against them count the same; the outcome is the span's.
+        _metrics.record_attempt(model, status, error_type if status is None or status >= 400 else None, outcome, headers)

@@ -5,7 +5,8 @@ Instruments are created once by `configure(meter)` (at `instrument()`); until th
 `tracer.semconv`, which the Grafana dashboards are checked against.
 
 Recording is off the caller's thread: the OpenTelemetry SDK hashes and looks up an attribute set per instrument,
-several times our whole per-call work for one call's histograms and counters (docs/footprint.md). The public `record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
+several times our whole per-call work for one call's histograms and counters (docs/footprint.md). The public
+`record_*` functions hand the work to `_worker`; the `_record_*` ones do it.
 
 Which GenAI metric names: the last released conventions by default, the newest with `OTEL_SEMCONV_STABILITY_OPT_IN`
 (see `tracer.semconv` and `conventions`). Which `tracer.tags` keys become labels of the cost counter: none unless
@@ -259,9 +260,10 @@ def record_attempt(
     worker thread, where attempt spans are made; gathered and recorded at the end of the drain.
 
     Labelled by model, HTTP status, error type and the attempt's `outcome` (`tracer._derived.attempt_outcome`, the
-    span's and the store's, seven values): every panel and alert rule counts by the outcome. The outcome is a
-    function of the status and error type, so its label adds no series; the two it is made from stay, for queries
-    written against them before the outcome existed."""
+    span's and the store's, seven values): every panel and alert rule counts by the outcome. The status and error
+    type stay as they were before the outcome existed, for queries written against them; the outcome is decided by
+    them, except for a stream that failed after its 200 (a 200 there, its failure's outcome here), so it adds a
+    series only for such streams."""
     inst = _instruments
     if inst is None or _nowhere(inst):
         return

@@ -2,8 +2,8 @@
 
 The OpenTelemetry SDK's work for an attempt span with its twenty attributes, and for a call's metrics, is several
 times our whole per-call budget (docs/footprint.md), while the call itself mostly waits on the network with the
-GIL released. So the caller's thread only appends `(function, args)` to a bounded deque and this thread runs them every
-`INTERVAL_S`, in order. `drain()` runs what is waiting at once, on the calling thread: `tracer.flush()`,
+GIL released. So the caller's thread only appends `(function, args)` to a bounded deque and this thread runs them
+every `INTERVAL_S`, in order. `drain()` runs what is waiting at once, on the calling thread: `tracer.flush()`,
 `uninstrument()` and the exit handler call it before flushing the exporters.
 
 After `stop()` (at `uninstrument()` and at exit) nothing is left waiting for a thread that is gone: `stop()` joins

@@ -157,6 +157,7 @@ Quote = tuple[str, float, str, "tuple[float, float] | None"]
 
 
 def _price_at(base: int, tiers: tuple[tuple[int, int], ...], prompt: int) -> int:
+    """The whole-number price of a prompt of `prompt` tokens: its long-context tier's above that tier's start."""
     for start, tier_price in reversed(tiers):
         if prompt > start:
             return tier_price
@@ -454,7 +455,7 @@ class PriceTable:
                 + counts.output * o
                 + counts.web_search * web
             )
-        prompt = counts.input + counts.cache_write_5m + counts.cache_write_1h + counts.cache_read
+        prompt = counts.prompt_tokens
         total = 0
         for quantity, (base, tiers) in zip(
             (
@@ -469,12 +470,7 @@ class PriceTable:
             strict=True,
         ):
             if quantity:
-                price = base
-                for start, tier_price in reversed(tiers):
-                    if prompt > start:
-                        price = tier_price
-                        break
-                total += quantity * price
+                total += quantity * _price_at(base, tiers, prompt)
         return total
 
     def _mode(

@@ -652,17 +652,20 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
 # trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
 # traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
 # again from the calls it still has.
-# (the sum of the two, or the one that is known, or NULL when neither is)
-_ADD = "coalesce(t.cost_usd + n.cost_usd, t.cost_usd, n.cost_usd)"
+_ADD = "coalesce(t.cost_usd + n.cost_usd, t.cost_usd, n.cost_usd)"  # both's sum, the one known, or NULL for neither
+
+
+def _trace_sums(where: str) -> str:
+    """SQL: the cost of each trace with a call among the `_calls` rows that `where` (a condition) picks."""
+    return (
+        f"SELECT trace_key, sum(cost_usd::DOUBLE) AS cost_usd FROM _calls WHERE ({where}) AND trace_id IS NOT NULL "
+        "GROUP BY trace_key"
+    )
 
 
 def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
     """Add the calls of segments `segs` (just loaded) to their traces' costs."""
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _new_costs AS SELECT trace_key, sum(cost_usd::DOUBLE) AS cost_usd FROM _calls "
-        "WHERE _seg IN (SELECT unnest(?::INTEGER[])) AND trace_id IS NOT NULL GROUP BY trace_key",
-        [list(segs)],
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new_costs AS {_trace_sums('_seg IN (SELECT unnest(?::INTEGER[]))')}", [list(segs)])
     con.execute(f"UPDATE _trace_costs t SET cost_usd = {_ADD} FROM _new_costs n WHERE t.trace_key = n.trace_key")
     con.execute("INSERT INTO _trace_costs SELECT n.* FROM _new_costs n ANTI JOIN _trace_costs t USING (trace_key)")
     con.execute("DROP TABLE _new_costs")
@@ -671,10 +674,7 @@ def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
 def _retotal_traces(con: Any) -> None:
     """Sum again, from the calls left, the costs of the traces in `_retotal` (those that just lost calls)."""
     con.execute("DELETE FROM _trace_costs WHERE trace_key IN (SELECT trace_key FROM _retotal)")
-    con.execute(
-        "INSERT INTO _trace_costs SELECT trace_key, sum(cost_usd::DOUBLE) FROM _calls "
-        "WHERE trace_key IN (SELECT trace_key FROM _retotal) AND trace_id IS NOT NULL GROUP BY trace_key"
-    )
+    con.execute(f"INSERT INTO _trace_costs {_trace_sums('trace_key IN (SELECT trace_key FROM _retotal)')}")
     con.execute("DROP TABLE _retotal")
 
 
