@@ -58,7 +58,8 @@ def one_conversation(found: pd.DataFrame) -> None:
     cols[0].metric("Turns", state.count(len(turns)))
     cols[1].metric("Cost", state.usd(turns["cost_usd"].sum(min_count=1)))
     cols[2].metric("Latency per turn (median)", state.ms(turns["duration_ms"].median()))
-    cols[3].metric("Cache read tokens", state.count(turns["cache_read_tokens"].sum()))
+    read = turns["cache_read_tokens"].sum()
+    cols[3].metric("Cache read tokens", shown := state.tile_count(read), help=state.exactly(shown, state.count(read)).strip() or None)
     cols[4].metric("Cache misses", state.count(len(misses)), help="Turns that wrote their cached prefix again: it changed or expired")
     if not misses.empty:
         st.warning(

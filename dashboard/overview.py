@@ -47,7 +47,7 @@ def _cache_figures(cache: pd.DataFrame) -> tuple[float | None, float | None]:
 
 def _unknown_note(cache: pd.DataFrame) -> str:
     n = int(cache["cache_unknown_calls"].sum())
-    return f". Not known for {state.count(n)} calls with cache tokens (unpriced, or stored before claude-tracer recorded cache figures): left out." if n else ""
+    return f" Not known for {state.count(n)} calls with cache tokens (unpriced, or stored before claude-tracer recorded cache figures): left out." if n else ""
 
 
 def panels() -> None:
@@ -72,17 +72,25 @@ def panels() -> None:
     # or tokens read red; a better cache, green.
     vs = f"Change against the {state.RANGES[state.current_range()].lower().replace('last', 'previous')}" if before else None
     cols = st.columns(6)
-    cols[0].metric("Total cost", state.usd(head["cost_usd"]), state.change(head["cost_usd"], was("cost_usd")), delta_color="inverse",
-                   help=f"Priced calls only: unpriced calls have no cost (not $0). {vs or ''}")  # fmt: skip
-    cols[1].metric("Calls", state.count(head["calls"]), state.change(head["calls"], was("calls")), delta_color="off", help=vs)
+    cost, calls, tokens = head["cost_usd"], head["calls"], head["total_tokens"]
+    shown = state.tile_usd(cost), state.tile_count(calls), state.tile_count(tokens), state.tile_usd(saved)
+    cols[0].metric("Total cost", shown[0], state.change(cost, was("cost_usd")), delta_color="inverse",
+                   help=f"Priced calls only: unpriced calls have no cost (not $0).{state.exactly(shown[0], state.usd(cost))} "
+                   f"{vs or ''}")  # fmt: skip
+    cols[1].metric("Calls", shown[1], state.change(calls, was("calls")), delta_color="off",
+                   help=f"{state.exactly(shown[1], state.count(calls))} {vs or ''}".strip() or None)  # fmt: skip
     cols[2].metric("Error rate", state.pct(head["error_rate"]), state.change(head["error_rate"], was("error_rate")),
                    delta_color="inverse", help=f"Calls that ended in an error, after retries. {vs or ''}")  # fmt: skip
-    cols[3].metric("Tokens", state.count(head["total_tokens"]), state.change(head["total_tokens"], was("total_tokens")),
-                   delta_color="inverse", help=f"Input (uncached), cache read, cache write and output. {vs or ''}")  # fmt: skip
+    cols[3].metric("Tokens", shown[2], state.change(tokens, was("total_tokens")), delta_color="inverse",
+                   help=f"Input (uncached), cache read, cache write and output.{state.exactly(shown[2], state.count(tokens))} "
+                   f"{vs or ''}")  # fmt: skip
     cols[4].metric("Cache hit ratio", state.pct(hit_ratio), state.change(hit_ratio, old_hit), help="Cache-read tokens / all input tokens")
-    cols[5].metric("Caching saved", state.usd(saved), state.change(saved, old_saved),
-                   help="Cheaper cache reads minus the cache-write premium, at the prices each call was billed at"
-                   + _unknown_note(cache))  # fmt: skip
+    cols[5].metric("Caching saved", shown[3], state.change(saved, old_saved),
+                   help="Cheaper cache reads minus the cache-write premium, at the prices each call was billed at."
+                   + state.exactly(shown[3], state.usd(saved)) + _unknown_note(cache))  # fmt: skip
+    unknown = int(cache["cache_unknown_calls"].sum())
+    if unknown:  # under the tile, not only in its help: a figure that leaves calls out says so where it is read
+        cols[5].caption(f"Not known for {state.count(unknown)} calls with cache tokens: left out.")
 
     by_model = state.run("cost_by_model", filters)
     for model in retiring(by_model):

@@ -323,6 +323,41 @@ def count(value: float | None) -> str:
     return "0" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+# A metric tile in a row of six shows about eight characters of its value at a laptop's width; Streamlit cuts a
+# longer one to "22,269,..." with no way to read the rest. Tiles show these short forms; the exact figure goes in
+# the tile's help (`exactly`).
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def _short(value: float) -> str:
+    """Three significant figures with a suffix: 1.23M, 22.3M, 123M."""
+    for size, suffix in _SUFFIXES:
+        if abs(value) >= size * 0.9995:
+            scaled = value / size
+            digits = 2 if abs(scaled) < 9.995 else 1 if abs(scaled) < 99.95 else 0
+            return f"{scaled:.{digits}f}{suffix}"
+    return f"{value:.0f}"
+
+
+def tile_count(value: float | None) -> str:
+    """A count for a metric tile: exact below a million ("987,654"), else short ("22.3M")."""
+    if value is None or pd.isna(value):
+        return "0"
+    return count(value) if abs(value) < 1_000_000 else _short(float(value))
+
+
+def tile_usd(value: float | None) -> str:
+    """Money for a metric tile: as `usd` below $1,000 ("$987.65"), else short ("$12.3k", "$1.23M")."""
+    if value is None or pd.isna(value) or abs(value) < 1_000:
+        return usd(value)
+    return ("-$" if value < 0 else "$") + _short(abs(float(value)))
+
+
+def exactly(shown: str, exact: str) -> str:
+    """The help sentence giving a tile's exact figure, when the tile shows it short; else nothing."""
+    return "" if shown == exact else f" Exactly {exact}."
+
+
 def pct(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value * 100:.2f}%"
 

@@ -94,7 +94,7 @@ def one_run(found: pd.DataFrame) -> None:
     cols[1].metric("Calls", state.count(head["calls"]))
     cols[2].metric("Tool executions", state.count(head["tool_executions"]))
     cols[3].metric("Errors", state.count(head["errors"]))
-    cols[4].metric("Tokens", state.count(tokens))
+    cols[4].metric("Tokens", shown := state.tile_count(tokens), help=state.exactly(shown, state.count(tokens)).strip() or None)
     cols[5].metric("Cost", state.usd(cost) if cost is not None else "unpriced")
     conversation = head["conversation_id"]
     if isinstance(conversation, str):

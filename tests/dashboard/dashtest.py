@@ -90,6 +90,16 @@ def artifacts_dir_fixture() -> Iterator[Path]:
 
 
 def metrics(at: AppTest) -> dict[str, str]:
+    """Each tile's figure, exact: a tile that shows it short ("22.3M", "$12.3k") gives it in its help."""
+    shown = {}
+    for m in at.metric:
+        exact = re.search(r"Exactly (\S+)\.", m.help or "")
+        shown[m.label] = exact.group(1) if exact else m.value
+    return shown
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    """Each tile's figure as it is shown."""
     return {m.label: m.value for m in at.metric}
 
 

@@ -22,6 +22,7 @@ from dashtest import (  # noqa: F401  (the *_fixture names are fixtures)
     parse_pct,
     parse_usd,
     run_page,
+    tiles,
     trace_values,
 )
 from streamlit.testing.v1 import AppTest
@@ -41,6 +42,25 @@ def one(store: Store, sql: str) -> tuple:  # type: ignore[type-arg]
 
 def close(shown: float, expected: float, *, rel: float = 0.0, abs_: float = 0.0) -> bool:
     return shown == pytest.approx(expected, rel=rel, abs=abs_)
+
+
+def _unshort(text: str) -> float:
+    return float(text[:-1]) * {"k": 1e3, "M": 1e6, "B": 1e9}[text[-1]]
+
+
+@pytest.mark.parametrize(
+    ("value", "count", "usd"),
+    [(0, "0", "$0.00"), (999.994, "999", "$999.99"), (1_000, "1,000", "$1.00k"), (12_345.6, "12,345", "$12.3k"),
+     (999_999, "999,999", "$1.00M"), (1_000_000, "1.00M", "$1.00M"), (22_269_874, "22.3M", "$22.3M"),
+     (123_456_789, "123M", "$123M"), (999_600_000, "1.00B", "$1.00B"), (-5_000, "-5,000", "-$5.00k")],
+)  # fmt: skip
+def test_tile_figures_fit_a_tile(value: float, count: str, usd: str) -> None:
+    from claude_tracer_dashboard import state
+
+    assert state.tile_count(value) == count
+    assert state.tile_usd(value) == usd
+    assert len(count) <= 8 and len(usd) <= 8
+    assert state.tile_count(None) == "0" and state.tile_usd(None) == state.usd(None)
 
 
 class TestEveryPage:
@@ -82,6 +102,19 @@ class TestOverview:
         assert parse_count(shown["Tokens"]) == tokens
         assert close(parse_pct(shown["Cache hit ratio"]), read / (uncached + read + write), abs_=0.00005)
         parse_usd(shown["Caching saved"])  # priced models: an amount, not "n/a"
+
+    def test_no_tile_is_longer_than_a_tile_shows_and_each_short_one_gives_its_exact_figure(
+        self, demo_pages: dict[str, AppTest]
+    ) -> None:
+        """A tile holds about eight characters (Streamlit cuts a longer value to "22,269,..."): a figure that would
+        not fit is shown short ("22.3M"; `test_tile_figures_fit_a_tile`), with the exact figure in the tile's help."""
+        at = demo_pages["overview"]
+        shown, exact = tiles(at), metrics(at)
+        for label, value in shown.items():
+            assert len(value) <= 8, (label, value)
+            if value != exact[label]:
+                number = parse_usd(exact[label]) if value.startswith("$") else parse_count(exact[label])
+                assert abs(number / _unshort(value.lstrip("$")) - 1) < 0.005, (label, value, exact[label])
 
     def test_per_model_table_and_cost_chart_match_the_store(self, demo_pages: dict[str, AppTest], store: Store) -> None:
         expected = {
