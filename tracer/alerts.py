@@ -67,6 +67,8 @@ _MODEL = _label(semconv.GEN_AI_REQUEST_MODEL)
 _BY_MODEL = f"job, {_MODEL}"
 _W = _minutes(SHARE_WINDOW)
 _UNPRICED = _prom(semconv.METRIC_UNPRICED_CALLS)
+_DROPPED = _prom(semconv.METRIC_DROPPED)
+_BY_STAGE = f"job, {_label(semconv.DROP_STAGE)}"
 
 
 def _either(released: str, latest: str, suffix: str, selector: str, window: str) -> str:
@@ -184,6 +186,14 @@ ALERTS: tuple[Alert, ...] = (
           f"and on() ({_hourly_baseline('count')} >= {_budgets.MIN_BASELINE_HOURS})", ">",
           ANOMALY_SIGMAS, "this hour's spend is {{ $value | printf \"%.1f\" }} standard deviations above the "
           f"mean of the {_budgets.BASELINE_HOURS} hours before it", for_="0m"),
+    # claude-tracer's own pipeline dropped telemetry (a full queue, an exporter that failed for good): the spans and
+    # metrics of that window are incomplete, though the application was not affected (docs/production.md, "Queues").
+    # Counted from a process's first drop, as for unpriced calls.
+    Alert("ClaudeTelemetryDropped", f"claude:tracer_dropped:increase{_W}",
+          f"sum by ({_BY_STAGE}) (({_DROPPED} unless {_DROPPED} offset {_W}) or increase({_DROPPED}[{_W}]))", ">",
+          0, "{{ $labels.job }}: claude-tracer dropped {{ $value | printf \"%.0f\" }} telemetry items at "
+          "{{ $labels.tracer_drop_stage }} (the application is not affected; its telemetry is incomplete)",
+          for_="0m"),
 )  # fmt: skip
 
 

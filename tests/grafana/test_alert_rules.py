@@ -59,7 +59,7 @@ class TestRulesFile:
         assert {a.name for a in alerts.ALERTS} == {
             "ClaudeRateLimitedShareHigh", "ClaudeOverloadedShareHigh", "ClaudeServerErrorShareHigh",
             "ClaudeLatencyP95High", "ClaudeSpendOverDailyBudget", "ClaudeCircuitBreakerOpen", "ClaudeUnpricedCalls",
-            "ClaudeRateLimitHeadroomLow", "ClaudeSpendAnomaly",
+            "ClaudeRateLimitHeadroomLow", "ClaudeSpendAnomaly", "ClaudeTelemetryDropped",
         }  # fmt: skip
 
     def test_the_anomaly_rule_uses_the_budgets_pages_method(self) -> None:
