@@ -100,6 +100,22 @@ class TestCache:
             assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
         assert warnings_about(caplog, "cache") == []
 
+    def test_a_cache_file_whose_first_block_is_damaged_is_rebuilt_with_one_message(self, tmp_path, caplog):
+        """Damage in the block DuckDB reads as it attaches the file (its catalog) is found before any query: the cache
+        is rebuilt at once, and the user is told why the open takes longer."""
+        calls = cache_store(tmp_path)
+        cache = tmp_path / ".cache" / "reader-0.duckdb"
+        damage(cache, (3 * 4096 + 512) / cache.stat().st_size, span=64)  # past the three file headers
+        with caplog.at_level(logging.WARNING, logger="tracer.store"), Store(tmp_path, cache=True) as store:
+            assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
+            assert store.cache_path == cache
+        (warning,) = warnings_about(caplog, str(cache))
+        assert "damaged" in warning and "rebuilding" in warning and "nothing recorded is lost" in warning
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="tracer.store"), Store(tmp_path, cache=True) as store:
+            assert store.rows("SELECT count(*) FROM calls") == [(calls,)]
+        assert warnings_about(caplog, "cache") == []
+
     def test_a_cache_from_another_duckdb_major_is_rebuilt_with_one_message(self, tmp_path, caplog):
         """DuckDB 2 writes files DuckDB 1 cannot open: a cache left by the other major (the application's venv and
         the dashboard's can differ) is recognised by the version written beside it and rebuilt, not an error."""

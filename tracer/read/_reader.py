@@ -277,7 +277,10 @@ class Store:
                 path,
             )
         else:
-            log.warning("tracer store: the reader cache %s is damaged (%s); rebuilding it from the segments", path, text.splitlines()[0] if text else exc)
+            log.warning(
+                "tracer store: the reader cache %s is damaged (%s); rebuilding it from the store's segments (nothing "
+                "recorded is lost; a big store takes a while)", path, text.splitlines()[0] if text else exc,
+            )
         with self._lock:
             self._reset(delete_cache=True)
         if full:
@@ -835,7 +838,14 @@ def _claim_cache(con: Any, root: Path) -> tuple[Path | None, int | None]:
                     log.warning("tracer store: cannot use the reader cache %s (%s); reading into memory", path, exc)
                     break
                 # A damaged cache (a disk that filled up, a file from another DuckDB version): start it afresh.
-                log.debug("tracer store: rebuilding the reader cache %s", path, exc_info=True)
+                if isinstance(exc, _StaleCache):
+                    log.info("tracer store: the reader cache %s has another layout; rebuilding it", path)
+                else:
+                    log.warning(
+                        "tracer store: the reader cache %s is damaged or cannot be opened (%s); rebuilding it from the "
+                        "store's segments (nothing recorded is lost; a big store takes a while)", path, exc,
+                    )
+                    log.debug("tracer store: the reader cache's error", exc_info=True)
                 for stale in (path, path.with_name(path.name + ".wal")):
                     with contextlib.suppress(OSError):
                         stale.unlink()
