@@ -278,6 +278,28 @@ class TestCompactionAndRetention:
         assert store.rows("SELECT count(*) FROM attempts a ANTI JOIN calls c ON a.call_span_id = c.span_id WHERE a.start_time >= '2026-10-26'") == [(0,)]
 
 
+    def test_prune_removes_the_drop_records_no_process_wrote_since_the_cutoff(self, tmp_path):
+        """A drop record counts what one process dropped on the way to the store; once nothing wrote it since the
+        cutoff, its days are gone too, and `store info` must stop adding it up."""
+        from tracer import _drops
+        from tracer.read._drops import store_drops
+
+        now = dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC)
+        write_synthetic(tmp_path, 100, seed=3, end=now, days=1)
+        records = tmp_path / _drops.RECORD_DIR
+        records.mkdir()
+        for name, age_days, dropped in (("old", 40, 7), ("recent", 2, 3), (".tmp-crashed", 40, 1)):
+            path = records / f"{name}{_drops.RECORD_SUFFIX}"
+            path.write_text(json.dumps({"host": "h", "pid": 1, "updated": "", "dropped": {"exporter": dropped}}))
+            stamp = (now - dt.timedelta(days=age_days)).timestamp()
+            os.utime(path, (stamp, stamp))
+        assert store_drops(tmp_path)["by_stage"] == {"exporter": 10}
+        result = prune(tmp_path, dt.timedelta(days=30), now=now)
+        assert result.drop_records_removed == 1
+        assert sorted(p.name for p in records.iterdir()) == [f"recent{_drops.RECORD_SUFFIX}"]
+        assert store_drops(tmp_path)["by_stage"] == {"exporter": 3}
+
+
 class TestNeverInTheWay:
     def test_a_read_only_directory_gives_one_warning_and_the_app_carries_on(self, tmp_path):
         """A child process makes 40 calls into a store it cannot write, flushing four times: its work finishes,

@@ -252,8 +252,9 @@ def prune_handler(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot prune the store at {root}: {exc}") from None
     cutoff = now - age
+    records = result.drop_records_removed
     print(
         f"pruned {root}: {result.days_removed} day partitions ({result.files_removed} files) that ended before "
-        f"{_when(cutoff)} UTC"
+        f"{_when(cutoff)} UTC" + (f", and {records} drop records last written before then" if records else "")
     )
     return 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracer import _drops
 from tracer.read._segments import (
     BadSegment,
     Decoded,
@@ -226,10 +227,13 @@ def _merge(con: Any, root: Path, table: str, directory: Path, group: list[Segmen
 class PruneResult:
     days_removed: int = 0
     files_removed: int = 0
+    drop_records_removed: int = 0
 
 
 def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = None) -> PruneResult:
-    """Delete whole days that ended more than `older_than` ago (the partition is the unit of retention)."""
+    """Delete whole days that ended more than `older_than` ago (the partition is the unit of retention), and the
+    drop records (`tracer._drops`) that no process has written since the cutoff: they count what was dropped on the
+    way to days now gone, by processes long gone, and `tracer store info` would go on adding them up."""
     now = now or dt.datetime.now(dt.UTC)
     cutoff = now - older_than
     result = PruneResult()
@@ -251,7 +255,25 @@ def prune(root: Path, older_than: dt.timedelta, *, now: dt.datetime | None = Non
                     with contextlib.suppress(OSError):
                         os.rmdir(entry.path)
                     result.days_removed += 1
+        result.drop_records_removed = _prune_drop_records(root / _drops.RECORD_DIR, cutoff.timestamp())
     return result
+
+
+def _prune_drop_records(directory: Path, cutoff_s: float) -> int:
+    """Delete the drop records last written before `cutoff_s` (a process rewrites its record whenever its counts
+    change, so the file's time is its last word); the number deleted. Leftover temporary files go the same way."""
+    removed = 0
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            if not entry.name.endswith(_drops.RECORD_SUFFIX):
+                continue
+            try:
+                if entry.stat().st_mtime < cutoff_s:
+                    os.unlink(entry.path)
+                    removed += not entry.name.startswith(".")
+            except FileNotFoundError:
+                continue
+    return removed
 
 
 def store_info(root: Path) -> dict[str, Any]:
