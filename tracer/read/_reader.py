@@ -472,7 +472,11 @@ class Store:
                 for step in _steps(group):
                     con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                     con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
-                    con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in step], seg_map=True, salvage=salvage)}")
+                    select = _select(table, [info for info, _ in step], seg_map=True, salvage=salvage)
+                    if table == "attempts":
+                        _insert_attempts(con, select, new_calls)
+                    else:
+                        con.execute(f"INSERT INTO _{table} {select}")
                     self._loaded_rows(sum(info.rows for info, _ in step))
             if table == "calls" and parts:
                 _add_trace_costs(con, [seg for _, seg in parts])
@@ -775,15 +779,47 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: boo
         return f"SELECT {select} FROM {source}"
     source += " JOIN _segmap m ON p.filename = m.filename"
     names = [c for c, _ in COLUMN_TYPES[table]]
-    key = f", hash({exprs[names.index('trace_id')]})" if table in _KEYED else ""
+    key = f", hash({exprs[names.index('trace_id')]}) AS trace_key" if table in _KEYED else ""
     if table != "attempts":
         return f"SELECT {select}, m.seg{key} FROM {source}"
-    present = set(infos[0].columns)
-    if "call_span_id" not in present or "trace_id" not in present:
-        return f"SELECT {select}, m.seg, NULL, NULL, NULL, NULL, NULL{key} FROM {source}"
-    call_span_id, trace_id = exprs[names.index("call_span_id")], exprs[names.index("trace_id")]
-    return f"""SELECT {select}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg{key}
-               FROM {source} LEFT JOIN _calls c ON {call_span_id} = c.span_id AND {trace_id} = c.trace_id"""
+    # Named, for `_insert_attempts` to add the call's columns by name.
+    named = ", ".join(f'{expr} AS "{name}"' for expr, name in zip(exprs, names, strict=True))
+    return f"SELECT {named}, m.seg AS _seg{key} FROM {source}"
+
+
+def _insert_attempts(con: Any, select: str, call_segs: Sequence[int]) -> None:
+    """Insert the attempts that `select` reads (`_select`'s) into `_attempts` with their call's columns, as a LEFT
+    JOIN to all of `_calls` would give them, reading only the calls that can match: those of calls segments
+    `call_segs` (loaded in this refresh: an application writes a call and its attempts at about the same time)
+    and, for the attempts left without a call among those, the calls of their traces (found by `trace_key`, one
+    integer column, and then fetched by row id). A join to every call would read the ids, start, model, service
+    and tags of all of them for a few new attempts."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {select}")
+    new_calls = "_calls WHERE _seg IN (SELECT unnest(?::INTEGER[]))"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _keys AS
+            SELECT DISTINCT n.trace_key FROM _new n
+            ANTI JOIN (SELECT span_id, trace_id FROM {new_calls}) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id
+            WHERE n.call_span_id IS NOT NULL AND n.trace_id IS NOT NULL""",
+        [list(call_segs)],
+    )
+    counted = con.execute("SELECT count(*) FROM _keys").fetchone()
+    rows = f"(SELECT list(rowid) FROM {new_calls})"
+    if counted and counted[0]:
+        rows = f"list_concat({rows}, (SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys)))"
+    # The row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's columns.
+    con.execute(
+        f"""INSERT INTO _attempts BY NAME
+            SELECT n.*, c.start_time AS call_start_time, c.model AS call_model, c.service_name AS call_service_name,
+                   c.tags AS call_tags, c._seg AS _call_seg
+            FROM _new n LEFT JOIN (
+                SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
+                WHERE rowid IN (SELECT unnest({rows}))
+            ) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id""",
+        [list(call_segs)],
+    )
+    con.execute("DROP TABLE _keys")
+    con.execute("DROP TABLE _new")
 
 
 # Tables whose rows carry `trace_key`, DuckDB's 64-bit hash of their trace id, computed as they load: one run's rows
