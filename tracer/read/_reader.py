@@ -309,7 +309,27 @@ class Store:
         self._finalizer = weakref.finalize(self, _release, self._con, self._lock_fd)
 
     def _refresh_once(self) -> bool:
-        """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries."""
+        """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries. One
+        transaction for every table (one commit: each costs a write of the log and its sync); should any of it fail
+        (a damaged segment), it is rolled back and done again a transaction per table, finding the culprit."""
+        loaded, next_seg = {table: dict(paths) for table, paths in self._loaded.items()}, self._next_seg
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            complete = self._refresh_tables(whole=True)
+            con.execute("COMMIT")
+            return complete
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                con.execute("ROLLBACK")
+            self._loaded, self._next_seg = loaded, next_seg
+            if not isinstance(exc, Exception):
+                raise
+            log.debug("tracer store: refreshing in one transaction failed; a transaction per table", exc_info=True)
+        return self._refresh_tables(whole=False)
+
+    def _refresh_tables(self, *, whole: bool) -> bool:
+        """Load and forget segments table by table: in the transaction under way (`whole`), or in one per table."""
         complete = True
         new_calls: list[int] = []
         deleted_calls: list[int] = []
@@ -346,7 +366,11 @@ class Store:
             for info in to_load:
                 self._next_seg += 1
                 parts.append((info, self._next_seg))
-            loaded_parts, ok = self._apply(table, delete, parts, new_calls, deleted_calls)
+            if whole:
+                self._transaction(table, delete, parts, new_calls, deleted_calls, own=False)
+                loaded_parts, ok = parts, True
+            else:
+                loaded_parts, ok = self._apply(table, delete, parts, new_calls, deleted_calls)
             complete = complete and ok
             for info, seg in loaded_parts:
                 loaded[info.path] = (frozenset({seg}), info.rows)
@@ -431,9 +455,13 @@ class Store:
         parts: list[tuple[SegmentInfo, int]],
         new_calls: list[int],
         deleted_calls: list[int],
+        *,
+        own: bool = True,
     ) -> None:
+        """Apply one table's changes: in a transaction of its own (`own`), or in the one under way."""
         con = self._con
-        con.execute("BEGIN TRANSACTION")
+        if own:
+            con.execute("BEGIN TRANSACTION")
         try:
             # The minutes whose rows change, before and after: their per-minute totals are recomputed at the end.
             touched: set[int | None] = set()
@@ -498,10 +526,12 @@ class Store:
                     "INSERT INTO _segments VALUES (?, ?, ?, ?)",
                     [[table, str(path), sorted(segs), rows] for path, (segs, rows) in state.items()],
                 )
-            con.execute("COMMIT")
+            if own:
+                con.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
-                con.execute("ROLLBACK")
+            if own:
+                with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                    con.execute("ROLLBACK")
             raise
 
 
