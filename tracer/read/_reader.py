@@ -700,8 +700,12 @@ def _trace_sums(where: str) -> str:
 def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
     """Add the calls of segments `segs` (just loaded) to their traces' costs."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new_costs AS {_trace_sums('_seg IN (SELECT unnest(?::INTEGER[]))')}", [list(segs)])
-    con.execute(f"UPDATE _trace_costs t SET cost_usd = {_ADD} FROM _new_costs n WHERE t.trace_key = n.trace_key")
-    con.execute("INSERT INTO _trace_costs SELECT n.* FROM _new_costs n ANTI JOIN _trace_costs t USING (trace_key)")
+    # One join of the new sums to every trace's (an UPDATE and an INSERT of those left would be two).
+    con.execute(
+        f"""MERGE INTO _trace_costs t USING _new_costs n ON t.trace_key = n.trace_key
+            WHEN MATCHED THEN UPDATE SET cost_usd = {_ADD}
+            WHEN NOT MATCHED THEN INSERT VALUES (n.trace_key, n.cost_usd)"""
+    )
     con.execute("DROP TABLE _new_costs")
 
 
