@@ -88,10 +88,14 @@ class TestAttemptsCarryTheirCall:
         assert store.rows("SELECT count(call_model) FROM attempts") == [(0,)]
 
 
-    def test_attempts_get_their_call_in_whichever_refresh_either_arrives(self, tmp_path: Path, synthetic: Path) -> None:
+    @pytest.mark.parametrize("rewrite_rows", [10**9, 0], ids=["minutes-summed-again", "key-by-key"])
+    def test_attempts_get_their_call_in_whichever_refresh_either_arrives(
+        self, tmp_path: Path, synthetic: Path, rewrite_rows: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Attempts loaded with their calls, after them (the calls in segments loaded by an earlier refresh), and
         before them, in the same refreshes as others: each refresh leaves the attempts and their per-minute totals
-        that loading everything at once gives."""
+        that loading everything at once gives (the totals added either way, `REWRITE_ROWS`)."""
+        monkeypatch.setattr("tracer.read._reader.REWRITE_ROWS", rewrite_rows)
         days = sorted(p.name for p in (synthetic / "calls").iterdir())
         assert len(days) >= 3
         for table in ("attempts", "calls"):

@@ -55,6 +55,12 @@ CACHE_MIN_ROWS = 1_000_000
 # after each (`progress`). Within one table's refresh they are still one transaction.
 LOAD_STEP_ROWS = 1_000_000
 
+# New rows' per-minute totals are added to the kept ones in one of two ways: up to this many kept rows in the minutes
+# they touch (new data in the last minutes, as a live service writes it), those minutes are summed again and written
+# anew; beyond (data spread over many minutes: a late arrival, every minute of a week), each new total is added to
+# the kept row of the same keys, and the other kept rows are neither read nor written again. Both give the same rows.
+REWRITE_ROWS = 200_000
+
 Progress = Callable[[int, int], None]
 """Called while segments load: (rows loaded so far, rows this refresh loads in all)."""
 
@@ -739,10 +745,18 @@ def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequen
         for where, params in parts[1:]:
             con.execute(f"INSERT INTO _part {build(where)}", params)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _minutes AS SELECT DISTINCT {minute} AS m FROM _part")
-        merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
-        con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
-        con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        counted = con.execute(f"SELECT count(*) FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)").fetchone()
+        if counted and counted[0] <= REWRITE_ROWS:
+            # The minutes' kept rows and the new ones summed, and written again in their place.
+            merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
+            con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
+            con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        else:
+            # One row per keys (the two parts may share some), each added to the kept row of the same keys or
+            # kept as a new one: only the rows whose keys got new rows change.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, '_part')}")
+            con.execute(_rollup.merge_into_sql(rollup, "_merged"))
         for temp in ("_part", "_minutes", "_merged"):
             con.execute(f"DROP TABLE {temp}")
 

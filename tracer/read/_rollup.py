@@ -139,6 +139,24 @@ def merge_sql(rollup: str, rows: str) -> str:
     return f"SELECT {', '.join(keys)}, {totals} FROM {rows} GROUP BY {', '.join(keys)}"
 
 
+# How a kept total and a new one for the same keys add up, in SQL over `r` (kept) and `m` (new): NULL is no value
+# (a sum of no values, a minimum of none), so the other one stands.
+_ADD = {
+    "sum": "coalesce(r.{0} + m.{0}, r.{0}, m.{0})",
+    "min": "least(r.{0}, m.{0})",  # DuckDB's least and greatest pass NULLs over
+    "max": "greatest(r.{0}, m.{0})",
+}
+
+
+def merge_into_sql(rollup: str, rows: str) -> str:
+    """SQL: add the rows of table `rows` (rows of `rollup`, one per keys) to `rollup`: each to the row with the same
+    keys (NULL matching NULL), or as a new row."""
+    keys, columns = MERGE[rollup]
+    on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM m.{k}" for k in keys)
+    sets = ", ".join(f"{name} = {_ADD[how].format(name)}" for name, how in columns.items())
+    return f"MERGE INTO {rollup} r USING {rows} m ON {on} WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT BY NAME"
+
+
 # the reader's table -> (the view over it, the table its rows come from, its builder)
 TABLES = {
     "_calls_by_minute": ("calls_by_minute", "calls", build_calls),
