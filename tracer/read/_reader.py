@@ -843,28 +843,29 @@ def _insert_attempts(con: Any, select: str, call_segs: Sequence[int]) -> None:
     integer column, and then fetched by row id). A join to every call would read the ids, start, model, service
     and tags of all of them for a few new attempts."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {select}")
-    new_calls = "_calls WHERE _seg IN (SELECT unnest(?::INTEGER[]))"
+    # This refresh's segment numbers are above all earlier ones, and rows are stored in the order they loaded: as
+    # a range of constants, DuckDB skips the row groups loaded before without reading them.
+    new_calls = f"_seg BETWEEN {min(call_segs)} AND {max(call_segs)}" if call_segs else "false"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _keys AS
             SELECT DISTINCT n.trace_key FROM _new n
-            ANTI JOIN (SELECT span_id, trace_id FROM {new_calls}) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id
-            WHERE n.call_span_id IS NOT NULL AND n.trace_id IS NOT NULL""",
-        [list(call_segs)],
+            ANTI JOIN (SELECT span_id, trace_id FROM _calls WHERE {new_calls}) c
+                   ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id
+            WHERE n.call_span_id IS NOT NULL AND n.trace_id IS NOT NULL"""
     )
+    calls = f"SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls WHERE {new_calls}"
     counted = con.execute("SELECT count(*) FROM _keys").fetchone()
-    rows = f"(SELECT list(rowid) FROM {new_calls})"
     if counted and counted[0]:
-        rows = f"list_concat({rows}, (SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys)))"
-    # The row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's columns.
+        # Row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's
+        # columns before filtering.
+        calls += """ UNION ALL SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
+                     WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys))))"""
+        calls += f" AND NOT ({new_calls})"
     con.execute(
         f"""INSERT INTO _attempts BY NAME
             SELECT n.*, c.start_time AS call_start_time, c.model AS call_model, c.service_name AS call_service_name,
                    c.tags AS call_tags, c._seg AS _call_seg
-            FROM _new n LEFT JOIN (
-                SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
-                WHERE rowid IN (SELECT unnest({rows}))
-            ) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id""",
-        [list(call_segs)],
+            FROM _new n LEFT JOIN ({calls}) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id"""
     )
     con.execute("DROP TABLE _keys")
     con.execute("DROP TABLE _new")
