@@ -526,13 +526,16 @@ class Store:
                         _recompute(con, rollup, build, "a" if table == "attempts" else "c", touched)
             elif table in ("calls", "attempts"):
                 # Rows only arrived: their totals are added to their minutes' (a new segment costs its own rows).
-                _add_to_rollups(con, table, [seg for _, seg in parts], new_calls if table == "attempts" else [])
+                # Attempts loaded before whose call came now count from now on (none when no attempts were loaded).
+                arrived = new_calls if table == "attempts" and self._loaded["attempts"] else []
+                _add_to_rollups(con, table, [seg for _, seg in parts], arrived)
             state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
             con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
             if state:
-                con.executemany(
-                    "INSERT INTO _segments VALUES (?, ?, ?, ?)",
-                    [[table, str(path), sorted(segs), rows] for path, (segs, rows) in state.items()],
+                paths = list(state)
+                con.execute(
+                    "INSERT INTO _segments SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[][]), unnest(?::BIGINT[])",
+                    [table, [str(p) for p in paths], [sorted(state[p][0]) for p in paths], [state[p][1] for p in paths]],
                 )
             if own:
                 con.execute("COMMIT")
@@ -742,6 +745,10 @@ def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequen
     minute = "coalesce(t, 1)"  # rows without a start time have no minute (NULL); no minute starts at 1 us
     for rollup, (_, source, build) in _rollup.TABLES.items():
         if source != table:
+            continue
+        if len(parts) == 1 and not con.execute(f"SELECT 1 FROM {rollup} LIMIT 1").fetchall():
+            # Nothing kept (a first open): the new totals are the table.
+            con.execute(f"INSERT INTO {rollup} BY NAME {build(parts[0][0])}", parts[0][1])
             continue
         con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(parts[0][0])}", parts[0][1])
         for where, params in parts[1:]:
