@@ -3,8 +3,9 @@
 Each `Store` keeps a DuckDB database holding the rows of the live segments, loaded once per segment and kept up
 to date incrementally before every query: new segments are appended; segments merged by compaction are swapped
 for their merged file without reloading when the merged file holds exactly the rows already loaded (row counts
-match); pruned segments' rows are deleted. Each table's refresh is one transaction, so a query never sees a
-half-applied change. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet each time (the
+match); pruned segments' rows are deleted. A refresh is one transaction (every table, their per-minute totals and
+the list of segments held), so a query never sees a half-applied change and a reader that dies mid-way leaves the
+cache as it was. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet each time (the
 dashboard runs about twenty queries per page), and they never touch the segment files, so a compactor or pruner
 deleting files cannot break a running query.
 

@@ -3,7 +3,8 @@
 Most of the dashboard's panels are sums and counts per model (cost, tokens, errors, retries, 429 rates, ...). Over
 10M calls each of them scans 10M rows; over these tables, one row per minute and combination of the keys below
 (about 20 times fewer rows), the same sums take a few milliseconds. `tracer.read.Store` keeps them in step with
-its rows, in the same transaction (`refresh`), by recomputing the minutes that a load or a delete touched; the
+its rows, in the same transaction (`refresh`): new rows' totals are added to the kept ones (`MERGE`), and the
+minutes that a delete touched are summed again from the rows; the
 named queries of `tracer.read` read them for the whole minutes of their window and the rows themselves
 for the partial minutes at its edges, so the answers are exactly those of the rows.
 
