@@ -509,9 +509,7 @@ class Store:
                     con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
                     select = _select(table, [info for info, _ in step], seg_map=True, salvage=salvage)
                     if table == "attempts":
-                        fresh = set(new_calls)
-                        older = any(seg not in fresh for segs, _ in self._loaded["calls"].values() for seg in segs)
-                        _insert_attempts(con, select, new_calls, older_calls=older)
+                        _insert_attempts(con, select, [seg for _, seg in step], new_calls)
                     else:
                         con.execute(f"INSERT INTO _{table} {select}")
                     self._loaded_rows(sum(info.rows for info, _ in step))
@@ -845,49 +843,44 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: boo
     return f"SELECT {named}, m.seg AS _seg{key} FROM {source}"
 
 
-def _insert_attempts(con: Any, select: str, call_segs: Sequence[int], *, older_calls: bool) -> None:
-    """Insert the attempts that `select` reads (`_select`'s) into `_attempts` with their call's columns, as a LEFT
-    JOIN to all of `_calls` would give them, reading only the calls that can match: those of calls segments
-    `call_segs` (loaded in this refresh: an application writes a call and its attempts at about the same time)
-    and, for the attempts left without a call among those, the calls of their traces (found by `trace_key`, one
-    integer column, and then fetched by row id). A join to every call would read the ids, start, model, service
-    and tags of all of them for a few new attempts. Without `older_calls` (no calls but this refresh's: a first
-    open), the attempts are joined as they are read."""
-    # This refresh's segment numbers are above all earlier ones, and rows are stored in the order they loaded: as
-    # a range of constants, DuckDB skips the row groups loaded before without reading them.
+def _insert_attempts(con: Any, select: str, segs: Sequence[int], call_segs: Sequence[int]) -> None:
+    """Insert the attempts of segments `segs` that `select` reads (`_select`'s) into `_attempts` with their call's
+    columns, as a LEFT JOIN to all of `_calls` would give them, reading only the calls that can match: those of
+    calls segments `call_segs` (loaded in this refresh: an application writes a call and its attempts at about the
+    same time) as the attempts are read, and then, for those left without a call, the calls of their traces (found
+    by `trace_key`, one integer column, and fetched by row id). A join to every call would read the ids, start,
+    model, service and tags of all of them for a few new attempts."""
+    # A refresh's segment numbers are above all earlier ones, and rows are stored in the order they loaded: as a
+    # range of constants, DuckDB skips the row groups loaded before without reading them.
     new_calls = f"_seg BETWEEN {min(call_segs)} AND {max(call_segs)}" if call_segs else "false"
-    calls = f"SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls WHERE {new_calls}"
-    if not older_calls:
-        _join_calls(con, f"({select})", calls)
-        return
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {select}")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _keys AS
-            SELECT DISTINCT n.trace_key FROM _new n
-            ANTI JOIN (SELECT span_id, trace_id FROM _calls WHERE {new_calls}) c
-                   ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id
-            WHERE n.call_span_id IS NOT NULL AND n.trace_id IS NOT NULL"""
-    )
-    counted = con.execute("SELECT count(*) FROM _keys").fetchone()
-    if counted and counted[0]:
-        # Row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's
-        # columns before filtering.
-        calls += """ UNION ALL SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
-                     WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys))))"""
-        calls += f" AND NOT ({new_calls})"
-    _join_calls(con, "_new", calls)
-    con.execute("DROP TABLE _keys")
-    con.execute("DROP TABLE _new")
-
-
-def _join_calls(con: Any, attempts: str, calls: str) -> None:
-    """Insert `attempts` (a relation) into `_attempts`, each with the columns of its call among `calls`."""
     con.execute(
         f"""INSERT INTO _attempts BY NAME
             SELECT n.*, c.start_time AS call_start_time, c.model AS call_model, c.service_name AS call_service_name,
                    c.tags AS call_tags, c._seg AS _call_seg
-            FROM {attempts} n LEFT JOIN ({calls}) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id"""
+            FROM ({select}) n LEFT JOIN (
+                SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls WHERE {new_calls}
+            ) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id"""
     )
+    def left(a: str) -> str:  # this step's attempts without a call that may have one
+        return (
+            f"{a}._seg BETWEEN {min(segs)} AND {max(segs)} AND {a}._call_seg IS NULL"
+            f" AND {a}.call_span_id IS NOT NULL AND {a}.trace_id IS NOT NULL"
+        )
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT DISTINCT trace_key FROM _attempts a WHERE {left('a')}")
+    counted = con.execute("SELECT count(*) FROM _keys").fetchone()
+    if counted and counted[0]:
+        # Row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's
+        # columns before filtering.
+        con.execute(
+            f"""UPDATE _attempts SET {", ".join(f"{c} = c.{c[5:]}" for c in _CALL_COLUMNS)}, _call_seg = c._seg
+                FROM (SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
+                      WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys))))
+                ) c
+                WHERE {left("_attempts")}
+                  AND _attempts.call_span_id = c.span_id AND _attempts.trace_id = c.trace_id"""
+        )
+    con.execute("DROP TABLE _keys")
 
 
 # Tables whose rows carry `trace_key`, DuckDB's 64-bit hash of their trace id, computed as they load: one run's rows
