@@ -53,7 +53,7 @@ _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read
 # file to the store and an fsync to every refresh.
 CACHE_MIN_ROWS = 1_000_000
 # Rows per INSERT while loading: a first open of a big store loads in steps of this size, and reports progress
-# after each (`progress`). Within one table's refresh they are still one transaction.
+# after each (`progress`). Within one refresh they are still one transaction.
 LOAD_STEP_ROWS = 1_000_000
 
 # New rows' per-minute totals are added to the kept ones in one of two ways: up to this many kept rows in the minutes
