@@ -68,6 +68,38 @@ class TestDamagedSegments:
         assert store_info(tmp_path)["calls"]["bad"] == [str(merged)]
 
 
+
+class TestPageChecksums:
+    """A Parquet segment's pages are checked against their CRCs over their bytes (`tracer.read._pagecrc`), without
+    decoding them (pyarrow, decoding a damaged page, can crash the process): every damaged byte of a page's data is
+    found, and a file whose pages carry no CRC is left to decoding."""
+
+    def test_every_damaged_byte_of_a_pages_data_is_found(self, tmp_path: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from tracer.read._pagecrc import Damaged, page_crcs_match
+
+        n = 500
+        table = pa.table({"a": list(range(n)), "b": [f"value-{i % 7}" for i in range(n)]})
+        path, without = tmp_path / "with.parquet", tmp_path / "without.parquet"
+        # One page per column chunk, its header (a few dozen bytes) first: the rest of the chunk is the page's data.
+        pq.write_table(table, path, write_page_checksum=True, compression="none", use_dictionary=False, write_statistics=False)
+        pq.write_table(table, without)
+        assert page_crcs_match(path) is True
+        assert page_crcs_match(without) is False
+        clean = path.read_bytes()
+        meta = pq.read_metadata(path)
+        for j in range(meta.num_columns):
+            chunk = meta.row_group(0).column(j)
+            start, end = chunk.data_page_offset, chunk.data_page_offset + chunk.total_compressed_size
+            for at in range(start + 64, end, 3):
+                data = bytearray(clean)
+                data[at] ^= 0x5A
+                path.write_bytes(data)
+                with pytest.raises(Damaged):
+                    page_crcs_match(path)
+
 def cache_store(root: Path) -> int:
     write_synthetic(root, 3000, seed=3)
     with Store(root, cache=True) as store:

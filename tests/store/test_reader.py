@@ -88,6 +88,37 @@ class TestAttemptsCarryTheirCall:
         assert store.rows("SELECT count(call_model) FROM attempts") == [(0,)]
 
 
+    @pytest.mark.parametrize("rewrite_rows", [10**9, 0], ids=["minutes-summed-again", "key-by-key"])
+    def test_attempts_get_their_call_in_whichever_refresh_either_arrives(
+        self, tmp_path: Path, synthetic: Path, rewrite_rows: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Attempts loaded with their calls, after them (the calls in segments loaded by an earlier refresh), and
+        before them, in the same refreshes as others: each refresh leaves the attempts and their per-minute totals
+        that loading everything at once gives (the totals added either way, `REWRITE_ROWS`)."""
+        monkeypatch.setattr("tracer.read._reader.REWRITE_ROWS", rewrite_rows)
+        days = sorted(p.name for p in (synthetic / "calls").iterdir())
+        assert len(days) >= 3
+        for table in ("attempts", "calls"):
+            for day in days:
+                (tmp_path / table / day).mkdir(parents=True)
+        kept = Store(tmp_path, cache=True)
+        steps = [
+            [("calls", days[0])],  # calls whose attempts come later
+            [("attempts", days[0]), ("calls", days[1]), ("attempts", days[1])],  # late attempts beside new pairs
+            [("attempts", days[2])],  # attempts before their calls
+            [("calls", days[2])],
+        ]
+        attempts = "SELECT span_id, call_start_time, call_model, call_service_name, call_tags::VARCHAR FROM attempts ORDER BY span_id"
+        totals = "SELECT * FROM attempts_by_minute ORDER BY ALL"
+        for step in steps:
+            for table, day in step:
+                link_day(synthetic, tmp_path, table, day)
+            whole = Store(tmp_path, cache=False)
+            assert kept.rows(attempts) == whole.rows(attempts), step
+            assert kept.rows(totals) == whole.rows(totals), step
+        assert kept.rows("SELECT count(*), count(call_model) FROM attempts")[0][1] > 0
+        kept.close()
+
 def test_time_buckets_are_duckdbs_time_bucket(synthetic: Path) -> None:
     store = Store(synthetic)
     for seconds in q.BUCKETS_S:

@@ -42,7 +42,14 @@ def assert_totals_are_the_rows(store: Store) -> None:
         pd.testing.assert_frame_equal(kept, expected, check_exact=True, obj=view)
 
 
-def test_the_totals_follow_new_compacted_and_pruned_segments(tmp_path: Path) -> None:
+# New rows' totals are added to the kept ones either by summing their minutes again (few kept rows there) or key by
+# key (many): each test runs both ways.
+BOTH_WAYS = pytest.mark.parametrize("rewrite_rows", [10**9, 0], ids=["minutes-summed-again", "key-by-key"])
+
+
+@BOTH_WAYS
+def test_the_totals_follow_new_compacted_and_pruned_segments(tmp_path: Path, rewrite_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tracer.read._reader.REWRITE_ROWS", rewrite_rows)
     root = tmp_path / "store"
     write_synthetic(root, 3_000, seed=1, end=END, days=2, chunk_calls=1_000)
     store = Store(root, cache=True)
@@ -61,7 +68,11 @@ def test_the_totals_follow_new_compacted_and_pruned_segments(tmp_path: Path) -> 
     pd.testing.assert_frame_equal(overview.cost_over_time(again, Filters()), from_rows)
 
 
-def test_attempts_count_once_their_call_arrives_and_no_longer_once_it_is_pruned(tmp_path: Path, synthetic: Path) -> None:
+@BOTH_WAYS
+def test_attempts_count_once_their_call_arrives_and_no_longer_once_it_is_pruned(
+    tmp_path: Path, synthetic: Path, rewrite_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tracer.read._reader.REWRITE_ROWS", rewrite_rows)
     day = empty_day(synthetic, tmp_path)
     link_day(synthetic, tmp_path, "attempts", day)
     store = Store(tmp_path)

@@ -3,8 +3,9 @@
 Each `Store` keeps a DuckDB database holding the rows of the live segments, loaded once per segment and kept up
 to date incrementally before every query: new segments are appended; segments merged by compaction are swapped
 for their merged file without reloading when the merged file holds exactly the rows already loaded (row counts
-match); pruned segments' rows are deleted. Each table's refresh is one transaction, so a query never sees a
-half-applied change. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet each time (the
+match); pruned segments' rows are deleted. A refresh is one transaction (every table, their per-minute totals and
+the list of segments held), so a query never sees a half-applied change and a reader that dies mid-way leaves the
+cache as it was. Queries run on DuckDB's native columnar tables rather than re-decoding Parquet each time (the
 dashboard runs about twenty queries per page), and they never touch the segment files, so a compactor or pruner
 deleting files cannot break a running query.
 
@@ -52,8 +53,14 @@ _MAX_CACHES = 4  # readers of one store at once that get a cache file; more read
 # file to the store and an fsync to every refresh.
 CACHE_MIN_ROWS = 1_000_000
 # Rows per INSERT while loading: a first open of a big store loads in steps of this size, and reports progress
-# after each (`progress`). Within one table's refresh they are still one transaction.
+# after each (`progress`). Within one refresh they are still one transaction.
 LOAD_STEP_ROWS = 1_000_000
+
+# New rows' per-minute totals are added to the kept ones in one of two ways: up to this many kept rows in the minutes
+# they touch (new data in the last minutes, as a live service writes it), those minutes are summed again and written
+# anew; beyond (data spread over many minutes: a late arrival, every minute of a week), each new total is added to
+# the kept row of the same keys, and the other kept rows are neither read nor written again. Both give the same rows.
+REWRITE_ROWS = 200_000
 
 Progress = Callable[[int, int], None]
 """Called while segments load: (rows loaded so far, rows this refresh loads in all)."""
@@ -312,7 +319,27 @@ class Store:
         self._finalizer = weakref.finalize(self, _release, self._con, self._lock_fd)
 
     def _refresh_once(self) -> bool:
-        """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries."""
+        """One pass; False when a segment vanished while loading (compacted meanwhile): the caller retries. One
+        transaction for every table (one commit: each costs a write of the log and its sync); should any of it fail
+        (a damaged segment), it is rolled back and done again a transaction per table, finding the culprit."""
+        loaded, next_seg = {table: dict(paths) for table, paths in self._loaded.items()}, self._next_seg
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            complete = self._refresh_tables(whole=True)
+            con.execute("COMMIT")
+            return complete
+        except BaseException as exc:
+            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                con.execute("ROLLBACK")
+            self._loaded, self._next_seg = loaded, next_seg
+            if not isinstance(exc, Exception):
+                raise
+            log.debug("tracer store: refreshing in one transaction failed; a transaction per table", exc_info=True)
+        return self._refresh_tables(whole=False)
+
+    def _refresh_tables(self, *, whole: bool) -> bool:
+        """Load and forget segments table by table: in the transaction under way (`whole`), or in one per table."""
         complete = True
         new_calls: list[int] = []
         deleted_calls: list[int] = []
@@ -349,7 +376,11 @@ class Store:
             for info in to_load:
                 self._next_seg += 1
                 parts.append((info, self._next_seg))
-            loaded_parts, ok = self._apply(table, delete, parts, new_calls, deleted_calls)
+            if whole:
+                self._transaction(table, delete, parts, new_calls, deleted_calls, own=False)
+                loaded_parts, ok = parts, True
+            else:
+                loaded_parts, ok = self._apply(table, delete, parts, new_calls, deleted_calls)
             complete = complete and ok
             for info, seg in loaded_parts:
                 loaded[info.path] = (frozenset({seg}), info.rows)
@@ -434,9 +465,13 @@ class Store:
         parts: list[tuple[SegmentInfo, int]],
         new_calls: list[int],
         deleted_calls: list[int],
+        *,
+        own: bool = True,
     ) -> None:
+        """Apply one table's changes: in a transaction of its own (`own`), or in the one under way."""
         con = self._con
-        con.execute("BEGIN TRANSACTION")
+        if own:
+            con.execute("BEGIN TRANSACTION")
         try:
             # The minutes whose rows change, before and after: their per-minute totals are recomputed at the end.
             touched: set[int | None] = set()
@@ -475,7 +510,11 @@ class Store:
                 for step in _steps(group):
                     con.execute("CREATE OR REPLACE TEMP TABLE _segmap (filename VARCHAR, seg INTEGER)")
                     con.executemany("INSERT INTO _segmap VALUES (?, ?)", [[str(info.path), seg] for info, seg in step])
-                    con.execute(f"INSERT INTO _{table} {_select(table, [info for info, _ in step], seg_map=True, salvage=salvage)}")
+                    select = _select(table, [info for info, _ in step], seg_map=True, salvage=salvage)
+                    if table == "attempts":
+                        _insert_attempts(con, select, [seg for _, seg in step], new_calls)
+                    else:
+                        con.execute(f"INSERT INTO _{table} {select}")
                     self._loaded_rows(sum(info.rows for info, _ in step))
             if table == "calls" and parts:
                 _add_trace_costs(con, [seg for _, seg in parts])
@@ -489,18 +528,23 @@ class Store:
                         _recompute(con, rollup, build, "a" if table == "attempts" else "c", touched)
             elif table in ("calls", "attempts"):
                 # Rows only arrived: their totals are added to their minutes' (a new segment costs its own rows).
-                _add_to_rollups(con, table, [seg for _, seg in parts], new_calls if table == "attempts" else [])
+                # Attempts loaded before whose call came now count from now on (none when no attempts were loaded).
+                arrived = new_calls if table == "attempts" and self._loaded["attempts"] else []
+                _add_to_rollups(con, table, [seg for _, seg in parts], arrived)
             state = {**self._loaded[table], **{info.path: (frozenset({seg}), info.rows) for info, seg in parts}}
             con.execute("DELETE FROM _segments WHERE tbl = ?", [table])
             if state:
-                con.executemany(
-                    "INSERT INTO _segments VALUES (?, ?, ?, ?)",
-                    [[table, str(path), sorted(segs), rows] for path, (segs, rows) in state.items()],
+                paths = list(state)
+                con.execute(
+                    "INSERT INTO _segments SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[][]), unnest(?::BIGINT[])",
+                    [table, [str(p) for p in paths], [sorted(state[p][0]) for p in paths], [state[p][1] for p in paths]],
                 )
-            con.execute("COMMIT")
+            if own:
+                con.execute("COMMIT")
         except BaseException:
-            with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
-                con.execute("ROLLBACK")
+            if own:
+                with contextlib.suppress(Exception):  # a failed COMMIT (a full disk) has already ended it
+                    con.execute("ROLLBACK")
             raise
 
 
@@ -669,8 +713,12 @@ def _trace_sums(where: str) -> str:
 def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
     """Add the calls of segments `segs` (just loaded) to their traces' costs."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new_costs AS {_trace_sums('_seg IN (SELECT unnest(?::INTEGER[]))')}", [list(segs)])
-    con.execute(f"UPDATE _trace_costs t SET cost_usd = {_ADD} FROM _new_costs n WHERE t.trace_key = n.trace_key")
-    con.execute("INSERT INTO _trace_costs SELECT n.* FROM _new_costs n ANTI JOIN _trace_costs t USING (trace_key)")
+    # One join of the new sums to every trace's (an UPDATE and an INSERT of those left would be two).
+    con.execute(
+        f"""MERGE INTO _trace_costs t USING _new_costs n ON t.trace_key = n.trace_key
+            WHEN MATCHED THEN UPDATE SET cost_usd = {_ADD}
+            WHEN NOT MATCHED THEN INSERT VALUES (n.trace_key, n.cost_usd)"""
+    )
     con.execute("DROP TABLE _new_costs")
 
 
@@ -700,14 +748,26 @@ def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequen
     for rollup, (_, source, build) in _rollup.TABLES.items():
         if source != table:
             continue
+        if len(parts) == 1 and not con.execute(f"SELECT 1 FROM {rollup} LIMIT 1").fetchall():
+            # Nothing kept (a first open): the new totals are the table.
+            con.execute(f"INSERT INTO {rollup} BY NAME {build(parts[0][0])}", parts[0][1])
+            continue
         con.execute(f"CREATE OR REPLACE TEMP TABLE _part AS {build(parts[0][0])}", parts[0][1])
         for where, params in parts[1:]:
             con.execute(f"INSERT INTO _part {build(where)}", params)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _minutes AS SELECT DISTINCT {minute} AS m FROM _part")
-        merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
-        con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
-        con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        counted = con.execute(f"SELECT count(*) FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)").fetchone()
+        if counted and counted[0] <= REWRITE_ROWS:
+            # The minutes' kept rows and the new ones summed, and written again in their place.
+            merged = f"(SELECT * FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes) UNION ALL BY NAME SELECT * FROM _part)"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, merged)}")
+            con.execute(f"DELETE FROM {rollup} WHERE {minute} IN (SELECT m FROM _minutes)")
+            con.execute(f"INSERT INTO {rollup} BY NAME SELECT * FROM _merged")
+        else:
+            # One row per keys (the two parts may share some), each added to the kept row of the same keys or
+            # kept as a new one: only the rows whose keys got new rows change.
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, '_part')}")
+            con.execute(_rollup.merge_into_sql(rollup, "_merged"))
         for temp in ("_part", "_minutes", "_merged"):
             con.execute(f"DROP TABLE {temp}")
 
@@ -778,15 +838,52 @@ def _select(table: str, infos: list[SegmentInfo], *, seg_map: bool, salvage: boo
         return f"SELECT {select} FROM {source}"
     source += " JOIN _segmap m ON p.filename = m.filename"
     names = [c for c, _ in COLUMN_TYPES[table]]
-    key = f", hash({exprs[names.index('trace_id')]})" if table in _KEYED else ""
+    key = f", hash({exprs[names.index('trace_id')]}) AS trace_key" if table in _KEYED else ""
     if table != "attempts":
         return f"SELECT {select}, m.seg{key} FROM {source}"
-    present = set(infos[0].columns)
-    if "call_span_id" not in present or "trace_id" not in present:
-        return f"SELECT {select}, m.seg, NULL, NULL, NULL, NULL, NULL{key} FROM {source}"
-    call_span_id, trace_id = exprs[names.index("call_span_id")], exprs[names.index("trace_id")]
-    return f"""SELECT {select}, m.seg, c.start_time, c.model, c.service_name, c.tags, c._seg{key}
-               FROM {source} LEFT JOIN _calls c ON {call_span_id} = c.span_id AND {trace_id} = c.trace_id"""
+    # Named, for `_insert_attempts` to add the call's columns by name.
+    named = ", ".join(f'{expr} AS "{name}"' for expr, name in zip(exprs, names, strict=True))
+    return f"SELECT {named}, m.seg AS _seg{key} FROM {source}"
+
+
+def _insert_attempts(con: Any, select: str, segs: Sequence[int], call_segs: Sequence[int]) -> None:
+    """Insert the attempts of segments `segs` that `select` reads (`_select`'s) into `_attempts` with their call's
+    columns, as a LEFT JOIN to all of `_calls` would give them, reading only the calls that can match: those of
+    calls segments `call_segs` (loaded in this refresh: an application writes a call and its attempts at about the
+    same time) as the attempts are read, and then, for those left without a call, the calls of their traces (found
+    by `trace_key`, one integer column, and fetched by row id). A join to every call would read the ids, start,
+    model, service and tags of all of them for a few new attempts."""
+    # A refresh's segment numbers are above all earlier ones, and rows are stored in the order they loaded: as a
+    # range of constants, DuckDB skips the row groups loaded before without reading them.
+    new_calls = f"_seg BETWEEN {min(call_segs)} AND {max(call_segs)}" if call_segs else "false"
+    con.execute(
+        f"""INSERT INTO _attempts BY NAME
+            SELECT n.*, c.start_time AS call_start_time, c.model AS call_model, c.service_name AS call_service_name,
+                   c.tags AS call_tags, c._seg AS _call_seg
+            FROM ({select}) n LEFT JOIN (
+                SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls WHERE {new_calls}
+            ) c ON n.call_span_id = c.span_id AND n.trace_id = c.trace_id"""
+    )
+    def left(a: str) -> str:  # this step's attempts without a call that may have one
+        return (
+            f"{a}._seg BETWEEN {min(segs)} AND {max(segs)} AND {a}._call_seg IS NULL"
+            f" AND {a}.call_span_id IS NOT NULL AND {a}.trace_id IS NOT NULL"
+        )
+
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _keys AS SELECT DISTINCT trace_key FROM _attempts a WHERE {left('a')}")
+    counted = con.execute("SELECT count(*) FROM _keys").fetchone()
+    if counted and counted[0]:
+        # Row ids as a list computed before the join (see `_rows_of`): a join to a subquery reads every row's
+        # columns before filtering.
+        con.execute(
+            f"""UPDATE _attempts SET {", ".join(f"{c} = c.{c[5:]}" for c in _CALL_COLUMNS)}, _call_seg = c._seg
+                FROM (SELECT span_id, trace_id, start_time, model, service_name, tags, _seg FROM _calls
+                      WHERE rowid IN (SELECT unnest((SELECT list(rowid) FROM _calls WHERE trace_key IN (SELECT trace_key FROM _keys))))
+                ) c
+                WHERE {left("_attempts")}
+                  AND _attempts.call_span_id = c.span_id AND _attempts.trace_id = c.trace_id"""
+        )
+    con.execute("DROP TABLE _keys")
 
 
 # Tables whose rows carry `trace_key`, DuckDB's 64-bit hash of their trace id, computed as they load: one run's rows

@@ -3,7 +3,8 @@
 Most of the dashboard's panels are sums and counts per model (cost, tokens, errors, retries, 429 rates, ...). Over
 10M calls each of them scans 10M rows; over these tables, one row per minute and combination of the keys below
 (about 20 times fewer rows), the same sums take a few milliseconds. `tracer.read.Store` keeps them in step with
-its rows, in the same transaction (`refresh`), by recomputing the minutes that a load or a delete touched; the
+its rows, in the same transaction (`refresh`): new rows' totals are added to the kept ones (`MERGE`), and the
+minutes that a delete touched are summed again from the rows; the
 named queries of `tracer.read` read them for the whole minutes of their window and the rows themselves
 for the partial minutes at its edges, so the answers are exactly those of the rows.
 
@@ -137,6 +138,24 @@ def merge_sql(rollup: str, rows: str) -> str:
     keys, columns = MERGE[rollup]
     totals = ", ".join(f"{how}({name}) AS {name}" for name, how in columns.items())
     return f"SELECT {', '.join(keys)}, {totals} FROM {rows} GROUP BY {', '.join(keys)}"
+
+
+# How a kept total and a new one for the same keys add up, in SQL over `r` (kept) and `m` (new): NULL is no value
+# (a sum of no values, a minimum of none), so the other one stands.
+_ADD = {
+    "sum": "coalesce(r.{0} + m.{0}, r.{0}, m.{0})",
+    "min": "least(r.{0}, m.{0})",  # DuckDB's least and greatest pass NULLs over
+    "max": "greatest(r.{0}, m.{0})",
+}
+
+
+def merge_into_sql(rollup: str, rows: str) -> str:
+    """SQL: add the rows of table `rows` (rows of `rollup`, one per keys) to `rollup`: each to the row with the same
+    keys (NULL matching NULL), or as a new row."""
+    keys, columns = MERGE[rollup]
+    on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM m.{k}" for k in keys)
+    sets = ", ".join(f"{name} = {_ADD[how].format(name)}" for name, how in columns.items())
+    return f"MERGE INTO {rollup} r USING {rows} m ON {on} WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT BY NAME"
 
 
 # the reader's table -> (the view over it, the table its rows come from, its builder)
