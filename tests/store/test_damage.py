@@ -4,6 +4,7 @@ undamaged data, says what happened once, and leaves the store so that the next o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -99,6 +100,44 @@ class TestPageChecksums:
                 path.write_bytes(data)
                 with pytest.raises(Damaged):
                     page_crcs_match(path)
+
+    def test_a_damaged_page_header_ends_in_a_verdict_at_once(self, tmp_path: Path) -> None:
+        """Each byte of each page's header damaged in turn: the check says Damaged, or leaves the file to decoding
+        (False), or finds the pages whole (damage in a field the CRC does not cover, left to DuckDB): it never
+        raises anything else, and never runs long. A header whose damage reads as a map of a billion booleans, or
+        as structs nested a thousand deep, is Damaged at once."""
+        import time
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from tracer.read._pagecrc import Damaged, page_crcs_match
+
+        table = pa.table({"a": list(range(200)), "b": [f"value-{i % 7}" for i in range(200)]})
+        path = tmp_path / "p.parquet"
+        pq.write_table(table, path, write_page_checksum=True, compression="none", use_dictionary=False)
+        clean = path.read_bytes()
+        meta = pq.read_metadata(path)
+        started = time.monotonic()
+        for j in range(meta.num_columns):
+            first = meta.row_group(0).column(j).data_page_offset
+            for at in range(first, first + 64):
+                for flip in (0x01, 0x5A, 0xFF):
+                    data = bytearray(clean)
+                    data[at] ^= flip
+                    path.write_bytes(data)
+                    with contextlib.suppress(Damaged):
+                        assert page_crcs_match(path) in (True, False)
+        assert time.monotonic() - started < 60  # about 400 checks of a small file; a loop over a damaged size never ends
+        start = meta.row_group(0).column(0).data_page_offset
+        # A page header whose first field is a map (type 11) of 2**60 entries of booleans (type 1 -> 1).
+        for header in (bytes([0x1B]) + bytes([0x80] * 8 + [0x10]) + bytes([0x11]), bytes([0x1C]) * 1000):
+            data = bytearray(clean)
+            data[start : start + len(header)] = header
+            path.write_bytes(bytes(data[: len(clean)]))
+            with pytest.raises(Damaged):
+                page_crcs_match(path)
+
 
 def cache_store(root: Path) -> int:
     write_synthetic(root, 3000, seed=3)

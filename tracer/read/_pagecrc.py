@@ -28,9 +28,17 @@ _DATA_PAGE_FIELDS = (5, 8)  # DataPageHeader and DataPageHeaderV2, whose field 1
 _NONE = -(1 << 40)  # no CRC field read (a CRC is an i32)
 
 
+_MAX_DEPTH = 16  # a page header nests three structs deep; damage that reads as deeper is damage
+
+
 class _Reader:
+    """Every step consumes at least one byte (a boolean inside a list or a map is a byte of its own, as the compact
+    protocol writes it) and structs nest at most `_MAX_DEPTH` deep, so damaged bytes end in `Damaged` before the
+    column chunk's end, never in a loop that counts to a damaged size or in a RecursionError."""
+
     def __init__(self, data: Any, pos: int, end: int) -> None:
         self.data, self.pos, self.end = data, pos, end
+        self.depth = 0
 
     def byte(self) -> int:
         if self.pos >= self.end:
@@ -71,21 +79,25 @@ class _Reader:
             if size == 15:
                 size = self.varint()
             for _ in range(size):
-                if element in (_TRUE, _FALSE):
-                    self.byte()  # in a list, each boolean is a byte of its own
-                else:
-                    self.skip(element)
+                self.element(element)
         elif kind == _MAP:
             size = self.varint()
             if size:
                 types = self.byte()
                 for _ in range(size):
-                    self.skip(types >> 4)
-                    self.skip(types & 0x0F)
+                    self.element(types >> 4)
+                    self.element(types & 0x0F)
         elif kind == _STRUCT:
             self.struct(None)
         else:
             raise Damaged(f"a page header holds an unknown Thrift type {kind}")
+
+    def element(self, kind: int) -> None:
+        """Skip one element of a list, set or map: a boolean there is a byte of its own."""
+        if kind in (_TRUE, _FALSE):
+            self.byte()
+        else:
+            self.skip(kind)
 
     def advance(self, n: int) -> None:
         if n < 0 or self.pos + n > self.end:
@@ -95,6 +107,15 @@ class _Reader:
     def struct(self, wanted: dict[int, int] | None, nested: dict[int, dict[int, int]] | None = None) -> None:
         """Read a struct, keeping the integer fields named in `wanted` (field id -> value, filled in) and those of
         the structs in the fields named in `nested` (field id -> such a dict)."""
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise Damaged("a page header nests deeper than a page header does")
+        try:
+            self._fields(wanted, nested)
+        finally:
+            self.depth -= 1
+
+    def _fields(self, wanted: dict[int, int] | None, nested: dict[int, dict[int, int]] | None) -> None:
         last = 0
         while True:
             head = self.byte()
