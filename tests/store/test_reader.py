@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.store.test_rollup import BOTH_WAYS, set_way
 from tracer import read as q
 from tracer.read import Store, compact, prune, reliability, runs, store_info
 from tracer.read._buckets import bucket, bucket_params
@@ -88,14 +89,14 @@ class TestAttemptsCarryTheirCall:
         assert store.rows("SELECT count(call_model) FROM attempts") == [(0,)]
 
 
-    @pytest.mark.parametrize("rewrite_rows", [10**9, 0], ids=["minutes-summed-again", "key-by-key"])
+    @BOTH_WAYS
     def test_attempts_get_their_call_in_whichever_refresh_either_arrives(
-        self, tmp_path: Path, synthetic: Path, rewrite_rows: int, monkeypatch: pytest.MonkeyPatch
+        self, tmp_path: Path, synthetic: Path, rewrite_rows: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Attempts loaded with their calls, after them (the calls in segments loaded by an earlier refresh), and
         before them, in the same refreshes as others: each refresh leaves the attempts and their per-minute totals
         that loading everything at once gives (the totals added either way, `REWRITE_ROWS`)."""
-        monkeypatch.setattr("tracer.read._reader.REWRITE_ROWS", rewrite_rows)
+        set_way(monkeypatch, rewrite_rows)
         days = sorted(p.name for p in (synthetic / "calls").iterdir())
         assert len(days) >= 3
         for table in ("attempts", "calls"):
@@ -254,7 +255,11 @@ class TestLoadingInSteps:
         monkeypatch.setattr("tracer.read._reader.CACHE_MIN_ROWS", 10**9)
         assert q.prepare(tmp_path / "small") == 0  # read from memory: nothing to prepare
 
-    def test_a_cache_kept_up_to_date_answers_every_query_as_one_built_in_one_go(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("merge", [None, False], ids=["as-duckdb-has-it", "without-merge-into"])
+    def test_a_cache_kept_up_to_date_answers_every_query_as_one_built_in_one_go(
+        self, tmp_path: Path, merge: bool | None, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("tracer.read._rollup.MERGE_STATEMENT", merge)  # DuckDB before 1.4 has no MERGE INTO
         root = tmp_path / "store"
         kept = Store(root, cache=True)
         for seed in range(3):  # new Parquet and row segments, a compaction, a prune, each read after it happens

@@ -699,7 +699,7 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
 # trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
 # traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
 # again from the calls it still has.
-_ADD = "coalesce(t.cost_usd + n.cost_usd, t.cost_usd, n.cost_usd)"  # both's sum, the one known, or NULL for neither
+_ADD = "coalesce(r.cost_usd + m.cost_usd, r.cost_usd, m.cost_usd)"  # both's sum, the one known, or NULL for neither
 
 
 def _trace_sums(where: str) -> str:
@@ -713,12 +713,8 @@ def _trace_sums(where: str) -> str:
 def _add_trace_costs(con: Any, segs: Sequence[int]) -> None:
     """Add the calls of segments `segs` (just loaded) to their traces' costs."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _new_costs AS {_trace_sums('_seg IN (SELECT unnest(?::INTEGER[]))')}", [list(segs)])
-    # One join of the new sums to every trace's (an UPDATE and an INSERT of those left would be two).
-    con.execute(
-        f"""MERGE INTO _trace_costs t USING _new_costs n ON t.trace_key = n.trace_key
-            WHEN MATCHED THEN UPDATE SET cost_usd = {_ADD}
-            WHEN NOT MATCHED THEN INSERT VALUES (n.trace_key, n.cost_usd)"""
-    )
+    # One join of the new sums to every trace's where DuckDB has MERGE (an UPDATE and an INSERT of those left are two).
+    _rollup.add_rows(con, "_trace_costs", "_new_costs", "r.trace_key = m.trace_key", f"cost_usd = {_ADD}")
     con.execute("DROP TABLE _new_costs")
 
 
@@ -767,7 +763,7 @@ def _add_to_rollups(con: Any, table: str, segs: Sequence[int], call_segs: Sequen
             # One row per keys (the two parts may share some), each added to the kept row of the same keys or
             # kept as a new one: only the rows whose keys got new rows change.
             con.execute(f"CREATE OR REPLACE TEMP TABLE _merged AS {_rollup.merge_sql(rollup, '_part')}")
-            con.execute(_rollup.merge_into_sql(rollup, "_merged"))
+            _rollup.merge_into(con, rollup, "_merged")
         for temp in ("_part", "_minutes", "_merged"):
             con.execute(f"DROP TABLE {temp}")
 

@@ -23,6 +23,9 @@ same text builds the tables in the reader (over its tables) and the partial minu
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from tracer.store.schema import COST
 
 MINUTE_US = 60_000_000
@@ -149,13 +152,40 @@ _ADD = {
 }
 
 
-def merge_into_sql(rollup: str, rows: str) -> str:
-    """SQL: add the rows of table `rows` (rows of `rollup`, one per keys) to `rollup`: each to the row with the same
-    keys (NULL matching NULL), or as a new row."""
+def merge_into(con: Any, rollup: str, rows: str) -> None:
+    """Add the rows of table `rows` (rows of `rollup`, one per keys) to `rollup`: each to the row with the same keys
+    (NULL matching NULL), or as a new row."""
     keys, columns = MERGE[rollup]
     on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM m.{k}" for k in keys)
     sets = ", ".join(f"{name} = {_ADD[how].format(name)}" for name, how in columns.items())
-    return f"MERGE INTO {rollup} r USING {rows} m ON {on} WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT BY NAME"
+    add_rows(con, rollup, rows, on, sets)
+
+
+# `MERGE INTO` came with DuckDB 1.4 (2025-09); before it, the same is an UPDATE and an INSERT. None: ask DuckDB's
+# version (the tests set it to run the other way on one version).
+MERGE_STATEMENT: bool | None = None
+
+
+def add_rows(con: Any, table: str, rows: str, on: str, sets: str) -> None:
+    """Add table `rows` (alias `m`) to `table` (alias `r`): where `on` matches, `SET sets`; the others inserted."""
+    if MERGE_STATEMENT if MERGE_STATEMENT is not None else _has_merge():
+        con.execute(
+            f"MERGE INTO {table} r USING {rows} m ON {on} WHEN MATCHED THEN UPDATE SET {sets} WHEN NOT MATCHED THEN INSERT BY NAME"
+        )
+        return
+    con.execute(f"UPDATE {table} r SET {sets} FROM {rows} m WHERE {on}")
+    con.execute(f"INSERT INTO {table} BY NAME SELECT m.* FROM {rows} m WHERE NOT EXISTS (SELECT 1 FROM {table} r WHERE {on})")
+
+
+@functools.cache
+def _has_merge() -> bool:
+    import duckdb
+
+    try:
+        major, minor = (int(part) for part in str(duckdb.__version__).split(".")[:2])
+    except ValueError:
+        return True  # a development build: a new one
+    return (major, minor) >= (1, 4)
 
 
 # the reader's table -> (the view over it, the table its rows come from, its builder)
