@@ -45,8 +45,7 @@ def _cache_figures(cache: pd.DataFrame) -> tuple[float | None, float | None]:
     return hit_ratio, (None if pd.isna(saved) else float(saved))
 
 
-def _unknown_note(cache: pd.DataFrame) -> str:
-    n = int(cache["cache_unknown_calls"].sum())
+def _unknown_note(n: int) -> str:
     return f" Not known for {state.count(n)} calls with cache tokens (unpriced, or stored before claude-tracer recorded cache figures): left out." if n else ""
 
 
@@ -72,6 +71,7 @@ def panels() -> None:
     # or tokens read red; a better cache, green.
     vs = f"Change against the {state.RANGES[state.current_range()].lower().replace('last', 'previous')}" if before else None
     cols = st.columns(6)
+    unknown = int(cache["cache_unknown_calls"].sum())
     cost, calls, tokens = head["cost_usd"], head["calls"], head["total_tokens"]
     shown = state.tile_usd(cost), state.tile_count(calls), state.tile_count(tokens), state.tile_usd(saved)
     cols[0].metric("Total cost", shown[0], state.change(cost, was("cost_usd")), delta_color="inverse",
@@ -87,8 +87,7 @@ def panels() -> None:
     cols[4].metric("Cache hit ratio", state.pct(hit_ratio), state.change(hit_ratio, old_hit), help="Cache-read tokens / all input tokens")
     cols[5].metric("Caching saved", shown[3], state.change(saved, old_saved),
                    help="Cheaper cache reads minus the cache-write premium, at the prices each call was billed at."
-                   + state.exactly(shown[3], state.usd(saved)) + _unknown_note(cache))  # fmt: skip
-    unknown = int(cache["cache_unknown_calls"].sum())
+                   + state.exactly(shown[3], state.usd(saved)) + _unknown_note(unknown))  # fmt: skip
     if unknown:  # under the tile, not only in its help: a figure that leaves calls out says so where it is read
         cols[5].caption(f"Not known for {state.count(unknown)} calls with cache tokens: left out.")
 

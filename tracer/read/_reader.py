@@ -699,7 +699,7 @@ def _recompute(con: Any, rollup: str, build: Any, alias: str, touched: set[int |
 # trace over every call. Kept in step with `_calls` in the same transaction: new calls' sums are added to their
 # traces (sums add across segments); a trace that lost calls (a prune, a compaction that changed rows) is summed
 # again from the calls it still has.
-_ADD = "coalesce(r.cost_usd + m.cost_usd, r.cost_usd, m.cost_usd)"  # both's sum, the one known, or NULL for neither
+_ADD = _rollup.added("sum", "cost_usd")  # both's sum, the one known, or NULL for neither
 
 
 def _trace_sums(where: str) -> str:

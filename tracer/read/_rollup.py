@@ -152,12 +152,17 @@ _ADD = {
 }
 
 
+def added(how: str, column: str) -> str:
+    """SQL over `r` (kept) and `m` (new): `column`'s two values added up as `how` ("sum", "min", "max") says."""
+    return _ADD[how].format(column)
+
+
 def merge_into(con: Any, rollup: str, rows: str) -> None:
     """Add the rows of table `rows` (rows of `rollup`, one per keys) to `rollup`: each to the row with the same keys
     (NULL matching NULL), or as a new row."""
     keys, columns = MERGE[rollup]
     on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM m.{k}" for k in keys)
-    sets = ", ".join(f"{name} = {_ADD[how].format(name)}" for name, how in columns.items())
+    sets = ", ".join(f"{name} = {added(how, name)}" for name, how in columns.items())
     add_rows(con, rollup, rows, on, sets)
 
 
